@@ -1,0 +1,153 @@
+"""The event catalog: type -> payload model, exchange and producer; routing key = type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from services.contracts import events as ev
+from services.contracts.envelope import ContractError, Envelope
+
+EVENTS_EXCHANGE = "hall.events"
+CHANNELS_EXCHANGE = "hall.channels"
+DEAD_LETTER_EXCHANGE = "hall.dlx"
+RETRY_EXCHANGE = "hall.retry"
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One entry of the catalog."""
+
+    type: str
+    model: type[BaseModel]
+    exchange: str
+    producer: str
+    consumers: tuple[str, ...]
+    summary: str
+
+
+CATALOG: dict[str, EventType] = {
+    e.type: e
+    for e in (
+        EventType(
+            "channel.message.v1",
+            ev.ChannelMessage,
+            CHANNELS_EXCHANGE,
+            "channel adapters",
+            ("intake",),
+            "A raw message from a channel adapter (WeChat group, mini-program, hotline...).",
+        ),
+        EventType(
+            "report.received.v1",
+            ev.ReportReceived,
+            EVENTS_EXCHANGE,
+            "intake",
+            ("triage",),
+            "One normalised report; no personal data.",
+        ),
+        EventType(
+            "matter.triaged.v1",
+            ev.MatterTriaged,
+            EVENTS_EXCHANGE,
+            "triage",
+            ("meeting", "ledger", "intake"),
+            "A matter was created or grew, with its grade.",
+        ),
+        EventType(
+            "matter.regraded.v1",
+            ev.MatterRegraded,
+            EVENTS_EXCHANGE,
+            "triage",
+            ("meeting", "ledger", "intake"),
+            "A matter's grade changed, with who and why.",
+        ),
+        EventType(
+            "session.scheduled.v1",
+            ev.SessionScheduled,
+            EVENTS_EXCHANGE,
+            "meeting",
+            ("ledger",),
+            "A session was planned, rescheduled or cancelled.",
+        ),
+        EventType(
+            "session.concluded.v1",
+            ev.SessionConcluded,
+            EVENTS_EXCHANGE,
+            "meeting",
+            ("ledger",),
+            "A session concluded with attendance and one resolution per matter.",
+        ),
+        EventType(
+            "task.assigned.v1",
+            ev.TaskEvent,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("feedback", "intake"),
+            "A ledger entry got its measures, responsible unit and deadline.",
+        ),
+        EventType(
+            "task.progressed.v1",
+            ev.TaskEvent,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("intake",),
+            "Progress was recorded on a ledger entry.",
+        ),
+        EventType(
+            "task.escalated.v1",
+            ev.TaskEvent,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("intake",),
+            "A partner unit referred the matter to a functional department (转办).",
+        ),
+        EventType(
+            "task.completed.v1",
+            ev.TaskEvent,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("feedback", "intake"),
+            "The responsible unit completed the matter (办结); revisits follow.",
+        ),
+        EventType(
+            "evaluation.recorded.v1",
+            ev.EvaluationRecorded,
+            EVENTS_EXCHANGE,
+            "feedback",
+            ("ledger",),
+            "A household evaluated a completed matter.",
+        ),
+        EventType(
+            "matter.reopened.v1",
+            ev.MatterReopened,
+            EVENTS_EXCHANGE,
+            "feedback",
+            ("ledger", "meeting", "intake"),
+            "Residents were not satisfied; the matter goes back.",
+        ),
+        EventType(
+            "matter.closed.v1",
+            ev.MatterClosed,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("intake", "feedback"),
+            "The ledger entry was crossed off (销号).",
+        ),
+    )
+}
+
+
+def parse(body: bytes) -> tuple[Envelope, BaseModel]:
+    """Parse and validate a message body into its envelope and typed payload."""
+    env = Envelope.from_bytes(body)
+    entry = CATALOG.get(env.type)
+    if entry is None:
+        raise ContractError(f"unknown event type {env.type!r}", field="type")
+    try:
+        data = entry.model.model_validate(env.data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "data." + ".".join(str(p) for p in first["loc"])
+        raise ContractError(f"{field}: {first['msg']}"[:500], field=field) from exc
+    return env, data

@@ -1,0 +1,227 @@
+"""One pydantic model per event type; the payload that travels in the envelope's `data`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.contracts.vocabulary import (
+    Category,
+    Channel,
+    Kind,
+    Level,
+    Method,
+    Outcome,
+    Party,
+    Rating,
+    ResponsibleParty,
+    Route,
+    SessionKind,
+    Solved,
+)
+
+Id = Field(min_length=1, max_length=64)
+ShortText = Field(max_length=500)
+
+
+class Payload(BaseModel):
+    """Base of every payload: unknown fields are ignored so contracts can grow additively."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Place(Payload):
+    """Where a report or matter is; published places stop at compound and building (no room)."""
+
+    compound: str | None = Field(None, max_length=64)
+    building: str | None = Field(None, max_length=32)
+    unit: str | None = Field(None, max_length=16)
+
+
+class Sender(Payload):
+    """Who sent a channel message; personal data, travels only on hall.channels to intake."""
+
+    id: str | None = Field(None, max_length=128, description="Channel-side user id (e.g. WeCom userid)")
+    name: str | None = Field(None, max_length=64)
+    phone: str | None = Field(None, max_length=32)
+    room: str | None = Field(None, max_length=16)
+
+
+class ChannelMessage(Payload):
+    """channel.message.v1: a raw message from a channel adapter, published to hall.channels."""
+
+    channel: Channel
+    channel_message_id: str = Field(min_length=1, max_length=128, description="Idempotency key per channel")
+    text: str = Field(min_length=1, max_length=5000)
+    received_at: dt.datetime | None = None
+    occurred_at: dt.datetime | None = None
+    sender: Sender | None = None
+    place: Place | None = Field(None, description="Structured place when the adapter knows it")
+    photos: list[str] = Field(default_factory=list, max_length=9)
+    kind_hint: Kind | None = None
+    category_hint: Category | None = None
+
+
+class MaskedReporter(Payload):
+    """The reporter as anyone outside intake may see them."""
+
+    ref: str = Field(description="Pseudonymous stable reference (HMAC of the contact)")
+    name: str | None = Field(None, description="Masked, e.g. 王**")
+    phone: str | None = Field(None, description="Masked, e.g. 138****1234")
+
+
+class ReportReceived(Payload):
+    """report.received.v1: one normalised report, whatever its channel; no personal data."""
+
+    report_id: str = Id
+    tracking_code: str = Field(max_length=16)
+    channel: Channel
+    channel_message_id: str = Field(max_length=128)
+    kind: Kind = "problem"
+    text: str = Field(max_length=5000, description="Scrubbed of phone numbers and room numbers")
+    place: Place
+    category_hint: Category | None = None
+    photos: list[str] = Field(default_factory=list, max_length=9)
+    received_at: dt.datetime
+    occurred_at: dt.datetime | None = None
+    reporter: MaskedReporter
+
+
+class MatterTriaged(Payload):
+    """matter.triaged.v1: a matter was created or grew (one matter however many reported it)."""
+
+    matter_id: str = Id
+    report_ids: list[str] = Field(min_length=1, max_length=1000)
+    title: str = ShortText
+    place: Place
+    kind: Kind
+    category: Category
+    level: Level
+    route: Route
+    reasons: list[str] = Field(default_factory=list, max_length=50)
+    confidence: float = Field(ge=0, le=1)
+    needs_review: bool = False
+    households: int = Field(1, ge=1)
+    reporters: int = Field(1, ge=1)
+    triaged_at: dt.datetime
+
+
+class GradeSnapshot(Payload):
+    """A grade as it was before a regrade."""
+
+    level: Level
+    route: Route
+    category: Category
+
+
+class MatterRegraded(Payload):
+    """matter.regraded.v1: a staff override (or new reports) changed a matter's grade."""
+
+    matter_id: str = Id
+    level: Level
+    route: Route
+    category: Category
+    previous: GradeSnapshot
+    by: str = Field(max_length=128, description="Actor: staff subject, or 'triage' for automatic")
+    reason: str = Field(min_length=1, max_length=500)
+    regraded_at: dt.datetime
+
+
+class Invitee(Payload):
+    """Somebody invited to a session."""
+
+    party: ResponsibleParty
+    name: str = Field(max_length=64)
+    unit: str | None = Field(None, max_length=128)
+
+
+class SessionScheduled(Payload):
+    """session.scheduled.v1: a session was planned, rescheduled or cancelled."""
+
+    session_id: str = Id
+    kind: SessionKind
+    status: str = Field("scheduled", pattern="^(scheduled|rescheduled|cancelled)$")
+    starts_at: dt.datetime
+    place: str = Field(max_length=200)
+    agenda: list[str] = Field(default_factory=list, max_length=200, description="Matter ids")
+    invitees: list[Invitee] = Field(default_factory=list, max_length=200)
+
+
+class Resolution(Payload):
+    """The session's outcome for one agenda matter."""
+
+    matter_id: str = Id
+    outcome: Outcome
+    measures: str | None = Field(None, max_length=2000)
+    lead_party: ResponsibleParty | None = None
+    lead_unit: str | None = Field(None, max_length=128)
+    supporting_units: list[str] = Field(default_factory=list, max_length=20)
+    deadline: dt.datetime | None = None
+    department: str | None = Field(None, max_length=128, description="For outcome escalate")
+    reason: str | None = Field(None, max_length=1000)
+
+
+class SessionConcluded(Payload):
+    """session.concluded.v1: attendance and one resolution per agenda matter."""
+
+    session_id: str = Id
+    kind: SessionKind
+    concluded_at: dt.datetime
+    attendance: dict[Party | str, list[str]] = Field(default_factory=dict)
+    resolutions: list[Resolution] = Field(max_length=200)
+
+
+class TaskEvent(Payload):
+    """task.*.v1: the ledger entry of a matter changed (assigned, progressed, escalated, completed)."""
+
+    entry_id: str = Id
+    matter_id: str = Id
+    state: str = Field(max_length=32)
+    level: Level
+    category: Category
+    measures: str | None = Field(None, max_length=2000)
+    lead_party: ResponsibleParty | None = None
+    lead_unit: str | None = Field(None, max_length=128)
+    deadline: dt.datetime | None = None
+    note: str | None = Field(None, max_length=2000)
+    actor: str = Field(max_length=128)
+    households: int = Field(1, ge=1)
+    round: int = Field(1, ge=1, description="Handling round; grows with every reopen")
+    at: dt.datetime
+
+
+class EvaluationRecorded(Payload):
+    """evaluation.recorded.v1: one household's evaluation, with the round's decision so far."""
+
+    evaluation_id: str = Id
+    matter_id: str = Id
+    round: int = Field(ge=1)
+    method: Method
+    rating: Rating
+    solved: Solved | None = None
+    household_ref: str = Field(max_length=128, description="Pseudonymous household reference")
+    is_reporter: bool = False
+    round_outcome: str = Field(pattern="^(satisfied|reopen|escalate|pending)$")
+    round_rate: float | None = Field(None, ge=0, le=1)
+    recorded_at: dt.datetime
+
+
+class MatterReopened(Payload):
+    """matter.reopened.v1: residents were not satisfied; the matter goes back for rectification."""
+
+    matter_id: str = Id
+    round: int = Field(ge=2, description="The new handling round")
+    reasons: list[str] = Field(min_length=1, max_length=50)
+    rate: float | None = Field(None, ge=0, le=1)
+    escalate_to: Party | None = None
+    reopened_at: dt.datetime
+
+
+class MatterClosed(Payload):
+    """matter.closed.v1: the ledger entry was crossed off (销号)."""
+
+    matter_id: str = Id
+    entry_id: str = Id
+    by: str = Field(max_length=128)
+    closed_at: dt.datetime

@@ -1,0 +1,148 @@
+"""Pure rules of feedback: one evaluation per matter (一件一评价) and the reopen rule (以评促改).
+
+No I/O and no framework imports: the service layer stores evaluations and acts on the Decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from services.runtime import workcal
+
+TZ = ZoneInfo("Asia/Shanghai")
+END_OF_DAY = dt.time(18, 0)
+
+LEVELS = ("red", "yellow", "green")
+RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")  # 满意 / 基本满意 / 不满意
+SOLVED = ("solved", "partly", "unsolved")  # 解决 / 部分解决 / 未解决
+METHODS = ("home_visit", "questionnaire", "wechat_vote", "group_forum")
+OUTCOMES = ("satisfied", "reopen", "escalate", "pending")
+
+RATING_LABELS_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+# Matters that touch shared property and money tend to split opinion, so they merit a sit-down forum.
+FORUM_CATEGORIES = frozenset({"elevator", "construction", "parking"})
+# Workdays between completion (办结) and the revisit being due, by evaluation method.
+REVISIT_WORKDAYS = {"home_visit": 3, "questionnaire": 5, "wechat_vote": 5, "group_forum": 10}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One household's evaluation of a completed matter."""
+
+    household: str
+    rating: str
+    solved: str | None = None
+    is_reporter: bool = False
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.household:
+            raise ValueError("household must not be empty")
+        if self.rating not in RATINGS:
+            raise ValueError(f"unknown rating {self.rating!r}; expected one of {RATINGS}")
+        if self.solved is not None and self.solved not in SOLVED:
+            raise ValueError(f"unknown solved value {self.solved!r}; expected one of {SOLVED}")
+
+
+def latest_per_household(evals: Sequence[Evaluation]) -> list[Evaluation]:
+    """Keep one evaluation per household: the last one given, in first-seen household order."""
+    # A household may re-rate after a revisit; only its latest opinion should count.
+    latest: dict[str, Evaluation] = {}
+    for ev in evals:
+        latest[ev.household] = ev
+    return list(latest.values())
+
+
+def satisfaction_rate(evals: Sequence[Evaluation]) -> float | None:
+    """Return (satisfied + basically_satisfied) / households, or None when nobody evaluated."""
+    unique = latest_per_household(evals)
+    if not unique:
+        return None
+    good = sum(1 for ev in unique if ev.rating in ("satisfied", "basically_satisfied"))
+    return good / len(unique)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a matter after its evaluations: satisfied, reopen, escalate or pending."""
+
+    outcome: str
+    reasons: tuple[str, ...]
+    rate: float | None
+
+
+def decide(evals: Sequence[Evaluation], *, round: int, threshold: float = 0.8, min_evaluations: int = 1) -> Decision:
+    """Decide satisfied / reopen / escalate / pending for evaluation `round` (1-based)."""
+    if round < 1:
+        raise ValueError("round is 1-based and must be >= 1")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError("threshold must be within [0, 1]")
+    unique = latest_per_household(evals)
+    rate = satisfaction_rate(unique)
+    # The reporter's veto: whoever raised the matter knows best whether it is fixed. It applies even
+    # before min_evaluations is reached, since waiting for more votes cannot overturn it.
+    vetoes = [ev for ev in unique if ev.is_reporter and ev.solved == "unsolved"]
+    reasons: list[str] = []
+    for ev in vetoes:
+        quoted = f"：「{ev.comment}」" if ev.comment else "（未留言）"
+        reasons.append(f"原报事人（{ev.household}）反映问题未解决{quoted}")
+    if not vetoes and len(unique) < min_evaluations:
+        return Decision(
+            "pending",
+            (f"已收到 {len(unique)} 户评价，不足最低 {min_evaluations} 户，继续回访收集",),
+            rate,
+        )
+    if rate is not None and rate < threshold:
+        reasons.append(f"满意率 {rate:.0%} 低于要求的 {threshold:.0%}（共 {len(unique)} 户评价）")
+    if not reasons:
+        return Decision("satisfied", (f"满意率 {_pct(rate)} 达到要求的 {threshold:.0%}，可以销号",), rate)
+    if round >= 2:
+        # Rectification already failed once: the party organisation takes over supervision (督促整改).
+        reasons.append(f"第 {round} 轮评价仍不满意，提交社区党组织督办")
+        return Decision("escalate", tuple(reasons), rate)
+    reasons.append("退回责任单位重新整改，整改后再次回访")
+    return Decision("reopen", tuple(reasons), rate)
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def plan_methods(level: str, households: int, category: str) -> list[str]:
+    """Choose the revisit methods for a matter, in METHODS order.
+
+    Rule (each line adds a method; the list is never empty since households >= 1):
+      - home_visit (上门回访)     when the matter is red or affects at most 3 households;
+      - questionnaire (调查问卷)  when it affects 2 or more households;
+      - wechat_vote (微信投票)    when it affects 10 or more households;
+      - group_forum (集中座谈)    when it affects 30 or more households, or 10 or more households
+                                  and the category is elevator, construction or parking.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; expected one of {LEVELS}")
+    if households < 1:
+        raise ValueError("households must be >= 1")
+    chosen: set[str] = set()
+    # Red matters were dangerous: someone should see the fix in person, however many are affected.
+    if level == "red" or households <= 3:
+        chosen.add("home_visit")
+    if households >= 2:
+        chosen.add("questionnaire")
+    if households >= 10:
+        chosen.add("wechat_vote")
+    if households >= 30 or (category in FORUM_CATEGORIES and households >= 10):
+        chosen.add("group_forum")
+    return [m for m in METHODS if m in chosen]
+
+
+def revisit_due(completed_at: dt.datetime, method: str) -> dt.datetime:
+    """Return 18:00 Asia/Shanghai of the N-th workday after completion, N by method."""
+    if method not in REVISIT_WORKDAYS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    if completed_at.tzinfo is None or completed_at.utcoffset() is None:
+        raise ValueError("datetime must be timezone-aware")
+    day = workcal.add_workdays(completed_at.astimezone(TZ).date(), REVISIT_WORKDAYS[method])
+    return dt.datetime.combine(day, END_OF_DAY, tzinfo=TZ)

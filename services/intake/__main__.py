@@ -1,0 +1,40 @@
+"""`python -m services.intake` serves intake; `... apikey create` mints an adapter API key."""
+
+import argparse
+import asyncio
+import sys
+
+from services.intake.app import spec
+from services.runtime.service import serve
+
+
+def _apikey(argv: list[str]) -> None:
+    from services.intake.api import store_api_key
+    from services.runtime.db import Database
+    from services.runtime.migrate import upgrade
+    from services.runtime.settings import get_settings
+
+    p = argparse.ArgumentParser(prog="python -m services.intake apikey create")
+    p.add_argument("--name", required=True)
+    p.add_argument("--channel", action="append", required=True)
+    p.add_argument("--community", action="append", required=True)
+    args = p.parse_args(argv)
+
+    async def run() -> None:
+        s = spec()
+        db = Database(get_settings().database_url("intake"))
+        await upgrade(db, s.migrations)
+        out = await store_api_key(
+            db, name=args.name, channels=args.channel, communities=args.community, created_by="cli"
+        )
+        await db.dispose()
+        print(f"id={out.id}\nkey={out.key}")
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    if sys.argv[1:3] == ["apikey", "create"]:
+        _apikey(sys.argv[3:])
+    else:
+        serve(spec)

@@ -1,0 +1,296 @@
+"""Intake's HTTP API: reports from staff and adapters, tracking-code lookups, adapter API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel, Field, field_validator
+from sqlmodel import func, select
+
+from services.contracts.vocabulary import Category, Channel, Kind
+from services.intake import domain
+from services.intake.handlers import Incoming, accept
+from services.intake.models import ApiKey, Report
+from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_api_key, verify
+from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.directory import load_directory
+from services.runtime.problems import Problem
+from services.runtime.service import Ctx
+
+router = APIRouter(prefix="/v1", tags=["intake"])
+
+
+class ReportIn(BaseModel):
+    """A report as the mini-program, a staff member or an HTTP adapter submits it."""
+
+    community: str = Field(min_length=1, max_length=64, description="Community code, e.g. jinshan")
+    channel: Channel = "miniprogram"
+    channel_message_id: str | None = Field(None, max_length=128, description="Idempotency key; generated if absent")
+    text: str = Field(min_length=1, max_length=2000)
+    compound: str | None = Field(None, max_length=64)
+    building: str | None = Field(None, max_length=32)
+    unit: str | None = Field(None, max_length=16)
+    room: str | None = Field(None, max_length=16)
+    kind: Kind | None = None
+    category_hint: Category | None = None
+    photos: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=9)
+    name: str | None = Field(None, max_length=32)
+    phone: str | None = Field(None, max_length=20)
+    consent: bool = Field(True, description="Reporter agrees to be contacted about this report")
+    occurred_at: dt.datetime | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("内容不能为空 / Text must not be blank")
+        return v
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v is not None and not domain.valid_phone(v):
+            raise ValueError("手机号格式不正确（应为 11 位大陆手机号） / Not a valid mainland mobile number")
+        return v
+
+
+class ReportOut(BaseModel):
+    """What staff see of a report (personal data masked)."""
+
+    id: str
+    tracking_code: str
+    community: str
+    channel: str
+    kind: str
+    text: str
+    compound: str | None
+    building: str | None
+    unit: str | None
+    unparsed: list[str]
+    reporter: dict
+    received_at: dt.datetime
+    matter_id: str | None
+    status: str
+    level: str | None
+
+
+class Accepted(BaseModel):
+    """The answer to a submitted report."""
+
+    report_id: str
+    tracking_code: str
+    created: bool
+
+
+class TrackOut(BaseModel):
+    """What anyone holding a tracking code may see: status only, nothing personal."""
+
+    tracking_code: str
+    status: str
+    status_note: str | None
+    responsible: str | None
+    expected_at: dt.datetime | None
+    received_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def _out(r: Report) -> ReportOut:
+    return ReportOut(
+        id=r.id,
+        tracking_code=r.tracking_code,
+        community=r.community,
+        channel=r.channel,
+        kind=r.kind,
+        text=r.text,
+        compound=r.compound,
+        building=r.building,
+        unit=r.unit,
+        unparsed=r.unparsed,
+        reporter={"ref": r.reporter_ref, "name": r.reporter_name_masked, "phone": r.reporter_phone_masked},
+        received_at=r.received_at,
+        matter_id=r.matter_id,
+        status=r.status,
+        level=r.level,
+    )
+
+
+async def _caller(ctx: Ctx, authorization: str | None, x_api_key: str | None) -> tuple[str, ApiKey | Principal]:
+    if x_api_key:
+        async with ctx.db.session() as s:
+            key = (await s.exec(select(ApiKey).where(ApiKey.key_hash == hash_api_key(x_api_key)))).first()
+        if key is None or key.revoked_at is not None or not api_key_matches(x_api_key, key.key_hash):
+            raise Problem(401, "API Key 无效或已吊销", "Invalid or revoked API key")
+        return f"apikey:{key.id}", key
+    if authorization and authorization.lower().startswith("bearer "):
+        try:
+            return "staff", verify(authorization[7:])
+        except Exception as exc:
+            raise Problem(401, "登录凭证无效或已过期", f"Invalid token: {exc}") from exc
+    raise Problem(
+        401,
+        "需要 Bearer 令牌或 X-API-Key",
+        "Bearer token or X-API-Key required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@router.post("/reports", status_code=201, response_model=Accepted, summary="Submit a report (报事)")
+async def submit_report(
+    body: ReportIn,
+    ctx: Ctx,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Accepted:
+    """Accept a report from staff (bearer token) or a channel adapter (API key)."""
+    kind, who = await _caller(ctx, authorization, x_api_key)
+    community = load_directory().community(body.community)
+    if community is None:
+        raise Problem(422, f"未知社区「{body.community}」", f"Unknown community {body.community!r}", field="community")
+    if isinstance(who, ApiKey):
+        if body.community not in who.communities and "*" not in who.communities:
+            raise Problem(403, "此 API Key 无权提交该社区的报事", "API key not scoped to this community")
+        if body.channel not in who.channels:
+            raise Problem(403, "此 API Key 无权使用该渠道", "API key not scoped to this channel", field="channel")
+        actor = kind
+    else:
+        in_scope(who, body.community)
+        actor = who.sub
+    if body.compound and community.compound(body.compound) is None:
+        raise Problem(
+            422, f"社区内没有小区「{body.compound}」", f"Unknown compound {body.compound!r}", field="compound"
+        )
+    inc = Incoming(
+        community=body.community,
+        channel=body.channel,
+        channel_message_id=body.channel_message_id or f"http-{uuid.uuid4().hex}",
+        text=body.text,
+        compound=body.compound,
+        building=body.building,
+        unit=body.unit,
+        room=body.room,
+        kind_hint=body.kind,
+        category_hint=body.category_hint,
+        photos=body.photos,
+        name=body.name,
+        phone=body.phone,
+        occurred_at=body.occurred_at,
+        provenance={"submitted_by": actor, "consent": body.consent},
+    )
+    async with ctx.bus.uow(actor=actor) as uow:
+        report, created = await accept(uow, inc)
+        await uow.commit()
+    return Accepted(report_id=report.id, tracking_code=report.tracking_code, created=created)
+
+
+@router.get("/reports", response_model=list[ReportOut], summary="List reports (staff)")
+async def list_reports(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("report.read"))],
+    community: str | None = None,
+    status: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[ReportOut]:
+    """Reports of the communities the caller may see, newest first."""
+    q = select(Report).where(scope_filter(principal, Report.community, community))
+    if status:
+        q = q.where(Report.status == status)
+    q = q.order_by(Report.received_at.desc()).offset(offset).limit(limit)
+    async with ctx.db.session() as s:
+        return [_out(r) for r in (await s.exec(q)).all()]
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut, summary="One report (staff)")
+async def get_report(
+    report_id: str, ctx: Ctx, principal: Annotated[Principal, Depends(require("report.read"))]
+) -> ReportOut:
+    """One report, if the caller may see its community."""
+    async with ctx.db.session() as s:
+        r = await s.get(Report, report_id)
+    if r is None:
+        raise Problem(404, "未找到该报事", "Report not found")
+    in_scope(principal, r.community)
+    return _out(r)
+
+
+@router.get("/track/{code}", response_model=TrackOut, summary="Status by tracking code (查询码, public)")
+async def track(code: str, ctx: Ctx) -> TrackOut:
+    """Public lookup by tracking code: status only."""
+    code = code.strip().upper()
+    if len(code) != 8 or any(c not in domain.TRACKING_ALPHABET for c in code):
+        raise Problem(404, "查询码不存在", "Unknown tracking code")
+    async with ctx.db.session() as s:
+        r = (await s.exec(select(Report).where(Report.tracking_code == code))).first()
+    if r is None:
+        raise Problem(404, "查询码不存在", "Unknown tracking code")
+    return TrackOut(
+        tracking_code=r.tracking_code,
+        status=r.status,
+        status_note=r.status_note,
+        responsible=r.responsible,
+        expected_at=r.expected_at,
+        received_at=r.received_at,
+        updated_at=r.updated_at,
+    )
+
+
+class ApiKeyIn(BaseModel):
+    """A new adapter API key's scope."""
+
+    name: str = Field(min_length=1, max_length=100)
+    channels: list[Channel] = Field(min_length=1, max_length=10)
+    communities: list[str] = Field(min_length=1, max_length=100)
+
+
+class ApiKeyOut(BaseModel):
+    """A created key; the secret is shown only once."""
+
+    id: str
+    name: str
+    key: str | None = None
+    channels: list[str]
+    communities: list[str]
+
+
+@router.post("/apikeys", status_code=201, response_model=ApiKeyOut, summary="Create an adapter API key")
+async def create_api_key(
+    body: ApiKeyIn, ctx: Ctx, principal: Annotated[Principal, Depends(require("apikey.manage"))]
+) -> ApiKeyOut:
+    """Create an API key scoped to channels and communities the caller may manage."""
+    for c in body.communities:
+        if c == "*" and not principal.county_wide:
+            raise Problem(403, "只有县级管理员可创建全县范围的 Key", "Only county operators may scope '*'")
+        if c != "*":
+            in_scope(principal, c)
+    return await store_api_key(
+        ctx.db, name=body.name, channels=list(body.channels), communities=body.communities, created_by=principal.sub
+    )
+
+
+async def store_api_key(db, *, name: str, channels: list[str], communities: list[str], created_by: str) -> ApiKeyOut:
+    """Create and store a hashed API key; return it with its secret (shown once)."""
+    secret = new_api_key()
+    key = ApiKey(
+        id=f"key_{uuid.uuid4().hex[:16]}",
+        name=name,
+        key_hash=hash_api_key(secret),
+        channels=channels,
+        communities=communities,
+        created_by=created_by,
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    async with db.session() as s:
+        s.add(key)
+        await s.commit()
+    return ApiKeyOut(id=key.id, name=name, key=secret, channels=channels, communities=communities)
+
+
+@router.get("/stats", summary="Counts by status (staff)")
+async def stats(ctx: Ctx, principal: Annotated[Principal, Depends(require("report.read"))]) -> dict:
+    """Report counts by status for the caller's communities."""
+    q = select(Report.status, func.count()).where(scope_filter(principal, Report.community)).group_by(Report.status)
+    async with ctx.db.session() as s:
+        return {status: n for status, n in (await s.exec(q)).all()}

@@ -1,0 +1,58 @@
+"""Composition root of the intake service (报事有途径)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.contracts import CHANNELS_EXCHANGE, EVENTS_EXCHANGE
+from services.intake import handlers
+from services.intake.api import router
+from services.intake.models import metadata
+from services.runtime.consumer import Subscription
+from services.runtime.service import ServiceSpec, create_app
+from services.runtime.settings import Settings
+from services.runtime.topology import QueueSpec
+
+NAME = "intake"
+
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    """Intake's queues: channel messages in, and status updates for the tracking read model."""
+    retry = tuple(settings.retry_delays_ms)
+    status = {
+        "matter.triaged.v1": handlers.on_matter_triaged,
+        "matter.regraded.v1": handlers.on_matter_regraded,
+        "task.assigned.v1": handlers.on_task,
+        "task.progressed.v1": handlers.on_task,
+        "task.escalated.v1": handlers.on_task,
+        "task.completed.v1": handlers.on_task,
+        "matter.reopened.v1": handlers.on_matter_reopened,
+        "matter.closed.v1": handlers.on_matter_closed,
+    }
+    return [
+        Subscription(
+            QueueSpec("intake.channels", ((CHANNELS_EXCHANGE, "channel.message.v1"),), retry, settings.delivery_limit),
+            {"channel.message.v1": handlers.on_channel_message},
+        ),
+        Subscription(
+            QueueSpec("intake.status", tuple((EVENTS_EXCHANGE, t) for t in status), retry, settings.delivery_limit),
+            status,
+        ),
+    ]
+
+
+def spec() -> ServiceSpec:
+    """Everything that makes the intake service."""
+    return ServiceSpec(
+        name=NAME,
+        title="Intake 报事受理",
+        metadata=metadata,
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        subscriptions=subscriptions,
+    )
+
+
+def create() -> object:
+    """The ASGI app (for uvicorn --factory and tests)."""
+    return create_app(spec())

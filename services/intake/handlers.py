@@ -1,0 +1,225 @@
+"""Intake's event handlers, and `accept`, the one path every channel's report takes into the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from services.contracts import Envelope, events
+from services.intake import domain
+from services.intake.models import Report
+from services.runtime.consumer import Reject
+from services.runtime.directory import load_directory
+from services.runtime.privacy import Vault, load_keys, mask_name, mask_phone, scrub_text
+from services.runtime.uow import UnitOfWork
+
+_vault: Vault | None = None
+
+
+def vault() -> Vault:
+    """The process's PII vault (keys from settings)."""
+    global _vault
+    if _vault is None:
+        _vault = Vault(load_keys())
+    return _vault
+
+
+@dataclass
+class Incoming:
+    """A report as any channel delivers it, before normalisation."""
+
+    community: str
+    channel: str
+    channel_message_id: str
+    text: str
+    compound: str | None = None
+    building: str | None = None
+    unit: str | None = None
+    room: str | None = None
+    kind_hint: str | None = None
+    category_hint: str | None = None
+    photos: list[str] = field(default_factory=list)
+    name: str | None = None
+    phone: str | None = None
+    sender_id: str | None = None
+    occurred_at: dt.datetime | None = None
+    received_at: dt.datetime | None = None
+    provenance: dict = field(default_factory=dict)
+
+
+async def find_existing(uow: UnitOfWork, channel: str, channel_message_id: str) -> Report | None:
+    """The report already stored for a channel message id, if any (idempotency)."""
+    q = select(Report).where(Report.channel == channel, Report.channel_message_id == channel_message_id)
+    return (await uow.session.exec(q)).first()
+
+
+async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
+    """Normalise, store (PII encrypted) and emit report.received.v1; return (report, created)."""
+    existing = await find_existing(uow, inc.channel, inc.channel_message_id)
+    if existing is not None:
+        return existing, False
+    community = load_directory().community(inc.community)
+    text = domain.clean_text(inc.text)
+    parsed = domain.parse_place(text, community)
+    compound = inc.compound or parsed.compound
+    if community is not None and compound is not None:
+        # Accept names and aliases as well as codes; keep the code.
+        found = community.compound(compound)
+        compound = found.code if found else compound
+    building = inc.building or parsed.building
+    unit = inc.unit or parsed.unit
+    room = inc.room or parsed.room
+    unparsed = [k for k, v in (("compound", compound), ("building", building), ("unit", unit)) if v is None]
+    v = vault()
+    contact = inc.phone or inc.sender_id or f"{inc.channel}:{inc.channel_message_id}"
+    now = dt.datetime.now(dt.UTC)
+    report = Report(
+        id=f"rpt_{uuid.uuid4().hex[:20]}",
+        community=inc.community,
+        tracking_code=domain.new_tracking_code(),
+        channel=inc.channel,
+        channel_message_id=inc.channel_message_id,
+        kind=domain.infer_kind(text, inc.kind_hint, inc.channel),
+        text=scrub_text(text),
+        text_raw_enc=v.encrypt(inc.text),
+        compound=compound,
+        building=building,
+        unit=unit,
+        room_enc=v.encrypt(room),
+        unparsed=unparsed,
+        category_hint=inc.category_hint,
+        photos=inc.photos,
+        reporter_ref=v.pseudonym(contact),
+        reporter_name_enc=v.encrypt(inc.name),
+        reporter_phone_enc=v.encrypt(inc.phone),
+        reporter_name_masked=mask_name(inc.name),
+        reporter_phone_masked=mask_phone(inc.phone),
+        provenance=inc.provenance,
+        received_at=inc.received_at or now,
+        occurred_at=inc.occurred_at,
+        updated_at=now,
+    )
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(report)
+    except IntegrityError:
+        # Another replica stored the same channel message a moment ago: same report, not a new one.
+        existing = await find_existing(uow, inc.channel, inc.channel_message_id)
+        if existing is None:
+            raise
+        return existing, False
+    await uow.emit(
+        "report.received.v1",
+        community=report.community,
+        subject=report.id,
+        data=events.ReportReceived(
+            report_id=report.id,
+            tracking_code=report.tracking_code,
+            channel=report.channel,
+            channel_message_id=report.channel_message_id,
+            kind=report.kind,
+            text=report.text,
+            place=events.Place(compound=compound, building=building, unit=unit),
+            category_hint=report.category_hint,
+            photos=report.photos,
+            received_at=report.received_at,
+            occurred_at=report.occurred_at,
+            reporter=events.MaskedReporter(
+                ref=report.reporter_ref, name=report.reporter_name_masked, phone=report.reporter_phone_masked
+            ),
+        ),
+    )
+    return report, True
+
+
+async def on_channel_message(uow: UnitOfWork, env: Envelope, msg: events.ChannelMessage) -> None:
+    """A channel adapter's message becomes a report (the same message id again is the same report)."""
+    if load_directory().community(env.community) is None:
+        raise Reject(f"unknown community {env.community!r}")
+    if msg.sender and msg.sender.phone and not domain.valid_phone(msg.sender.phone):
+        raise Reject("sender.phone is not a valid mainland mobile number")
+    place = msg.place or events.Place()
+    await accept(
+        uow,
+        Incoming(
+            community=env.community,
+            channel=msg.channel,
+            channel_message_id=msg.channel_message_id,
+            text=msg.text,
+            compound=place.compound,
+            building=place.building,
+            unit=place.unit,
+            room=msg.sender.room if msg.sender else None,
+            kind_hint=msg.kind_hint,
+            category_hint=msg.category_hint,
+            photos=msg.photos,
+            name=msg.sender.name if msg.sender else None,
+            phone=msg.sender.phone if msg.sender else None,
+            sender_id=msg.sender.id if msg.sender else None,
+            occurred_at=msg.occurred_at,
+            received_at=msg.received_at,
+            provenance={"source": env.source, "event_id": env.id},
+        ),
+    )
+
+
+async def _reports_of(uow: UnitOfWork, env: Envelope, *, matter_id: str) -> list[Report]:
+    rows = (await uow.session.exec(select(Report).where(Report.matter_id == matter_id))).all()
+    for r in rows:
+        if r.community != env.community:
+            raise Reject(f"event claims community {env.community!r} for a matter of another community")
+    return list(rows)
+
+
+def _newer(report: Report, env: Envelope) -> bool:
+    # Drop stale events: the status read model only moves forward in each subject's sequence.
+    seq = env.sequence or 0
+    return seq == 0 or seq > report.status_seq or env.type.startswith("matter.triaged")
+
+
+async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
+    """Link reports to their matter."""
+    rows = (await uow.session.exec(select(Report).where(Report.id.in_(data.report_ids)))).all()
+    for r in rows:
+        if r.community != env.community:
+            raise Reject("matter.triaged claims another community's report")
+        r.matter_id = data.matter_id
+        r.level = data.level
+        if r.status == "received":
+            r.status = "triaged"
+        r.updated_at = dt.datetime.now(dt.UTC)
+
+
+async def on_task(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
+    """Keep the resident-visible status of each report in step with the ledger."""
+    for r in await _reports_of(uow, env, matter_id=data.matter_id):
+        if not _newer(r, env):
+            continue
+        r.status = data.state
+        r.status_note = data.note or data.measures
+        r.responsible = data.lead_unit
+        r.expected_at = data.deadline
+        r.status_seq = env.sequence or r.status_seq
+        r.updated_at = dt.datetime.now(dt.UTC)
+
+
+async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterClosed) -> None:
+    """A crossed-off matter closes its reports."""
+    for r in await _reports_of(uow, env, matter_id=data.matter_id):
+        r.status, r.status_note, r.updated_at = "closed", "已销号", dt.datetime.now(dt.UTC)
+
+
+async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.MatterReopened) -> None:
+    """A reopened matter shows as reopened to its reporters."""
+    for r in await _reports_of(uow, env, matter_id=data.matter_id):
+        r.status, r.status_note, r.updated_at = "reopened", "；".join(data.reasons)[:500], dt.datetime.now(dt.UTC)
+
+
+async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
+    """Keep the level shown to staff current."""
+    for r in await _reports_of(uow, env, matter_id=data.matter_id):
+        r.level = data.level

@@ -1,0 +1,74 @@
+"""Intake's own tables: reports (personal data encrypted) and channel adapter API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from services.runtime.tables import BusTables
+
+
+class Table(SQLModel, registry=registry()):
+    """Base of intake's tables (its own metadata: no other service's tables mix in)."""
+
+
+class Report(Table, table=True):
+    """One normalised report; name, phone, room and the raw text are encrypted at rest."""
+
+    __tablename__ = "report"
+    __table_args__ = (UniqueConstraint("channel", "channel_message_id", name="uq_report_channel_msg"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    tracking_code: str = Field(unique=True, max_length=16)
+    channel: str = Field(max_length=32)
+    channel_message_id: str = Field(max_length=128)
+    kind: str = Field(max_length=16)
+    text: str = Field(max_length=5000)  # scrubbed; safe to publish
+    text_raw_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    compound: str | None = Field(default=None, max_length=64)
+    building: str | None = Field(default=None, max_length=32)
+    unit: str | None = Field(default=None, max_length=16)
+    room_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    unparsed: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    category_hint: str | None = Field(default=None, max_length=32)
+    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reporter_ref: str = Field(index=True, max_length=64)
+    reporter_name_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    reporter_phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    reporter_name_masked: str | None = Field(default=None, max_length=64)
+    reporter_phone_masked: str | None = Field(default=None, max_length=32)
+    provenance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: dt.datetime
+    occurred_at: dt.datetime | None = None
+    # Read model of what happened next, kept from other services' events.
+    matter_id: str | None = Field(default=None, index=True, max_length=40)
+    status: str = Field(default="received", max_length=32)
+    level: str | None = Field(default=None, max_length=16)
+    status_note: str | None = Field(default=None, max_length=500)
+    responsible: str | None = Field(default=None, max_length=128)
+    expected_at: dt.datetime | None = None
+    status_seq: int = 0
+    updated_at: dt.datetime
+
+
+class ApiKey(Table, table=True):
+    """A channel adapter's API key, stored hashed, scoped to channels and communities."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=100)
+    key_hash: str = Field(unique=True, max_length=64)
+    channels: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    communities: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=128)
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+
+metadata = Table.metadata
+bus_tables = BusTables(metadata)

@@ -1,0 +1,142 @@
+"""The bus of one service process: robust connection, consumers, outbox relay, unit-of-work factory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aio_pika
+from aio_pika.abc import AbstractRobustConnection
+
+from services.contracts import Envelope
+from services.runtime.consumer import Consumer, Subscription
+from services.runtime.db import Database
+from services.runtime.relay import Relay
+from services.runtime.settings import Settings
+from services.runtime.tables import BusTables
+from services.runtime.topology import declare_exchanges
+from services.runtime.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class Bus:
+    """Everything one process needs to publish and consume reliably."""
+
+    def __init__(
+        self, *, service: str, settings: Settings, db: Database, tables: BusTables, subscriptions: list[Subscription]
+    ):
+        self.service, self.settings, self.db, self.tables = service, settings, db, tables
+        self.subscriptions = subscriptions
+        self.connection: AbstractRobustConnection | None = None
+        self._connected = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.consumers: list[Consumer] = []
+        self.relay = Relay(
+            db,
+            tables,
+            self.get_connection,
+            service=service,
+            batch=settings.relay_batch,
+            poll_ms=settings.relay_poll_ms,
+            lease_s=settings.relay_lease_s,
+            retention_hours=settings.outbox_retention_hours,
+        )
+
+    async def get_connection(self) -> AbstractRobustConnection:
+        """The robust connection, once established."""
+        await self._connected.wait()
+        assert self.connection is not None
+        return self.connection
+
+    @property
+    def is_connected(self) -> bool:
+        """Tell whether the broker connection is currently open."""
+        return self.connection is not None and not self.connection.is_closed
+
+    @asynccontextmanager
+    async def uow(
+        self, *, cause: Envelope | None = None, traceparent: str | None = None, actor: str | None = None
+    ) -> AsyncIterator[UnitOfWork]:
+        """A unit of work whose commit wakes this process's relay."""
+        async with self.db.session() as session:
+            yield UnitOfWork(
+                session,
+                self.tables,
+                service=self.service,
+                on_commit=self.relay.notify,
+                cause=cause,
+                traceparent=traceparent,
+                actor=actor,
+            )
+
+    async def _connect(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self.connection = await aio_pika.connect_robust(
+                    self.settings.amqp_url,
+                    client_properties={"connection_name": f"hall-{self.service}"},
+                    reconnect_interval=1,
+                )
+                break
+            except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
+                log.warning(
+                    "bus.connect_failed url=%s error=%r retry_in=%.1fs", _redact(self.settings.amqp_url), exc, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        async with self.connection.channel() as ch:
+            await declare_exchanges(ch)
+        for sub in self.subscriptions:
+            consumer = Consumer(sub, service=self.service, uow_factory=self.uow, prefetch=self.settings.prefetch)
+            await consumer.start(self.connection)
+            self.consumers.append(consumer)
+        self._connected.set()
+        log.info("bus.connected service=%s queues=%s", self.service, [s.spec.name for s in self.subscriptions])
+
+    async def start(self, *, consume: bool = True, relay: bool = True) -> None:
+        """Connect in the background (HTTP serves meanwhile), then consume and relay."""
+        if not consume:
+            self.subscriptions = []
+        self._tasks.append(asyncio.create_task(self._connect(), name=f"{self.service}-connect"))
+        if relay:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
+
+    async def wait_ready(self, timeout: float = 30) -> None:
+        """Wait until the connection is up and the consumers are declared."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def stop(self) -> None:
+        """Stop consuming first, let in-flight handlers finish, flush the outbox, then close."""
+        for consumer in self.consumers:
+            if consumer.channel and not consumer.channel.is_closed:
+                await consumer.channel.close()
+        for task in self._tasks:
+            if task.get_name().endswith("-relay"):
+                continue
+            task.cancel()
+        # Graceful: give the relay a moment to publish what the last handlers committed.
+        try:
+            if self.is_connected:
+                await asyncio.wait_for(self._drain(), timeout=5)
+        except (TimeoutError, Exception):
+            log.warning("bus.stop_drain_incomplete service=%s", self.service)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.connection is not None:
+            await self.connection.close()
+
+    async def _drain(self) -> None:
+        while await self.relay.run_once():
+            pass
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

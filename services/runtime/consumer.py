@@ -1,0 +1,140 @@
+"""The idempotent consumer: inbox row + state change + outbox in one transaction, ack after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services.contracts import DEAD_LETTER_EXCHANGE, RETRY_EXCHANGE, ContractError, Envelope, parse
+from services.runtime import metrics
+from services.runtime.topology import QueueSpec, declare_queue
+from services.runtime.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, Envelope, BaseModel], Awaitable[None]]
+ATTEMPT_HEADER = "x-hall-attempt"
+REASON_HEADER = "x-hall-reason"
+QUEUE_HEADER = "x-hall-queue"
+
+
+class Reject(Exception):
+    """Raised by a handler for a message that can never succeed (e.g. it claims another tenant)."""
+
+
+@dataclass
+class Subscription:
+    """One queue and the handlers of the event types bound to it."""
+
+    spec: QueueSpec
+    handlers: dict[str, Handler]
+
+
+class Consumer:
+    """Consumes one queue for a service; survives broker restarts through the robust connection."""
+
+    def __init__(self, sub: Subscription, *, service: str, uow_factory, prefetch: int):
+        self.sub, self.service, self.uow_factory, self.prefetch = sub, service, uow_factory, prefetch
+        self.channel: AbstractChannel | None = None
+        self._pub_channel: AbstractChannel | None = None
+
+    async def start(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
+        """Declare the topology and start consuming."""
+        self.channel = await connection.channel()
+        await self.channel.set_qos(prefetch_count=self.prefetch)
+        queue = await declare_queue(self.channel, self.sub.spec)
+        # A separate confirming channel: retry/DLQ copies must be safely stored before we ack.
+        self._pub_channel = await connection.channel(publisher_confirms=True)
+        await queue.consume(self.on_message)
+
+    async def _forward(self, message: AbstractIncomingMessage, exchange: str, key: str, headers: dict) -> None:
+        assert self._pub_channel is not None
+        ex = await self._pub_channel.get_exchange(exchange, ensure=False)
+        copy = aio_pika.Message(
+            message.body,
+            message_id=message.message_id,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            type=message.type,
+            app_id=message.app_id,
+            headers={**(message.headers or {}), **headers},
+        )
+        await ex.publish(copy, routing_key=key, mandatory=True, timeout=10)
+
+    async def dead_letter(self, message: AbstractIncomingMessage, why: str, reason: str) -> None:
+        """Move a message to this queue's DLQ with the reason in a header, then ack it."""
+        name = self.sub.spec.name
+        await self._forward(message, DEAD_LETTER_EXCHANGE, name, {REASON_HEADER: reason[:900], QUEUE_HEADER: name})
+        await message.ack()
+        metrics.DEAD_LETTERED.labels(self.service, name, why).inc()
+        log.warning("consumer.dead_lettered queue=%s id=%s why=%s reason=%s", name, message.message_id, why, reason)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        """Handle one delivery; never raises (a consumer must not crash on a bad message)."""
+        name = self.sub.spec.name
+        try:
+            env, data = parse(message.body)
+        except ContractError as exc:
+            await self.dead_letter(message, "schema", f"schema: {exc.reason}")
+            return
+        handler = self.sub.handlers.get(env.type)
+        if handler is None:
+            await self.dead_letter(message, "unknown_type", f"no handler for {env.type} on {name}")
+            return
+        started = time.perf_counter()
+        try:
+            result = await self._handle(env, data, handler)
+        except Reject as exc:
+            await self.dead_letter(message, "rejected", f"rejected: {exc}")
+            return
+        except Exception as exc:
+            log.exception("consumer.handler_failed queue=%s id=%s type=%s", name, env.id, env.type)
+            await self._retry_or_dead_letter(message, exc)
+            return
+        await message.ack()
+        metrics.HANDLER_SECONDS.labels(self.service, name).observe(time.perf_counter() - started)
+        metrics.CONSUMED.labels(self.service, name, env.type, result).inc()
+
+    async def _handle(self, env: Envelope, data: BaseModel, handler: Handler) -> str:
+        async with self.uow_factory(cause=env) as uow:
+            if not await self._claim_inbox(uow, env):
+                await uow.session.rollback()
+                return "duplicate"
+            await handler(uow, env, data)
+            await uow.commit()
+        return "ok"
+
+    async def _claim_inbox(self, uow: UnitOfWork, env: Envelope) -> bool:
+        t = uow.tables.inbox
+        dialect = uow.session.bind.dialect.name if uow.session.bind else "sqlite"
+        ins = pg_insert(t) if dialect == "postgresql" else sqlite_insert(t)
+        stmt = ins.values(
+            consumer=self.sub.spec.name, event_id=env.id, event_type=env.type, received_at=dt.datetime.now(dt.UTC)
+        ).on_conflict_do_nothing()
+        res = await uow.session.execute(stmt)
+        return res.rowcount == 1
+
+    async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
+        spec = self.sub.spec
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
+        try:
+            if attempt < len(spec.retry_delays_ms):
+                delay = spec.retry_delays_ms[attempt]
+                await self._forward(message, RETRY_EXCHANGE, spec.retry_queue(delay), {ATTEMPT_HEADER: attempt + 1})
+                await message.ack()
+                metrics.RETRIED.labels(self.service, spec.name).inc()
+            else:
+                await self.dead_letter(message, "exhausted", f"failed {attempt + 1} times: {exc!r}")
+        except Exception:
+            # Could not park it safely: give it back; x-delivery-limit bounds the loop.
+            log.exception("consumer.retry_publish_failed queue=%s", spec.name)
+            await message.nack(requeue=True)

@@ -1,0 +1,293 @@
+"""The county directory: one validated YAML file that operators edit.
+
+Communities with their hall (place, fixed day, quorum), five-party roster, departments, compounds
+and buildings, and triage phrase additions. Parsing and validation only; no business rules.
+
+    from services.runtime.directory import load_directory
+    d = load_directory()              # path, or $HALL_DIRECTORY, or deploy/county.demo.yaml
+    community, compound = d.find_compound("金泰和庄3号楼下水道堵了")
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from services.contracts.vocabulary import Category
+
+PARTIES = ("party_org", "owners_committee", "property_company", "resident_rep", "partner_unit")
+
+# Category identifiers come from the wire vocabulary, so a typo in the operator-edited file (in
+# departments or phrases) is caught at load time instead of silently never matching.
+CATEGORIES: tuple[str, ...] = get_args(Category)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PATH = REPO_ROOT / "deploy" / "county.demo.yaml"
+ENV_VAR = "HALL_DIRECTORY"
+
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+Text = Annotated[str, StringConstraints(min_length=1)]
+Slug = Annotated[str, StringConstraints(pattern=SLUG)]
+
+
+class DirectoryError(ValueError):
+    """The directory file is missing, unparsable or invalid; the message names the file and field."""
+
+
+class _FieldError(ValueError):
+    """A validation error located below the validated object (e.g. `compounds[2].code`)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+class _Model(BaseModel):
+    # Forbid unknown keys so operator typos ("househlds") fail loudly; frozen because loaded
+    # directories are cached and shared.
+    # Numbers are accepted where text is expected: operators write `code: 12` for building 12.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, coerce_numbers_to_str=True)
+
+
+class Member(_Model):
+    name: Text
+    unit: str | None = None
+    role: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    wecom_id: str | None = None
+
+
+class Department(_Model):
+    code: Slug
+    name: Text
+    categories: list[str] = []
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: list[str]) -> list[str]:
+        for i, cat in enumerate(value):
+            if cat not in CATEGORIES:
+                raise _FieldError(f"[{i}]", f"unknown category {cat!r} (expected one of {', '.join(CATEGORIES)})")
+        return value
+
+
+class Building(_Model):
+    code: Text
+    name: Text
+    units: int = Field(default=1, ge=1)
+    floors: int | None = Field(default=None, ge=1)
+    households: int | None = Field(default=None, ge=0)
+    area_m2: float | None = Field(default=None, gt=0)
+
+
+class Compound(_Model):
+    code: Slug
+    name: Text
+    aliases: list[str] = []
+    buildings: list[Building] = []
+    property_company: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_buildings(self) -> Compound:
+        _check_unique([b.code for b in self.buildings], "buildings[{i}].code")
+        return self
+
+    def building(self, code: str) -> Building | None:
+        """The building with this code ("12") or name ("12号楼")."""
+        return next((b for b in self.buildings if code in (b.code, b.name)), None)
+
+    @property
+    def names(self) -> list[str]:
+        """Every string that names this compound: code, name and aliases."""
+        return [self.code, self.name, *self.aliases]
+
+
+class Hall(_Model):
+    place: Text
+    fixed_day: Text  # e.g. "每月15日 09:00" or "每月第二个星期四 14:30"; parsed by the meeting service
+    topics_per_session: int = Field(default=5, ge=1)
+    quorum: list[str] = list(PARTIES)
+    emergency_within_hours: int = Field(default=24, ge=1)
+
+    @field_validator("quorum")
+    @classmethod
+    def _known_parties(cls, value: list[str]) -> list[str]:
+        for i, party in enumerate(value):
+            if party not in PARTIES:
+                raise _FieldError(f"[{i}]", f"unknown party {party!r} (expected one of {', '.join(PARTIES)})")
+        _check_unique(value, "[{i}]")
+        return value
+
+
+class Community(_Model):
+    code: Slug
+    name: Text
+    hall: Hall
+    roster: dict[str, list[Member]]
+    departments: list[Department] = []
+    compounds: list[Compound]
+    phrases: dict[str, list[str]] = {}  # category -> extra triage phrases for this community
+
+    @field_validator("roster")
+    @classmethod
+    def _five_parties(cls, value: dict[str, list[Member]]) -> dict[str, list[Member]]:
+        for key in value:
+            if key not in PARTIES:
+                raise _FieldError(f".{key}", f"unknown party {key!r} (expected one of {', '.join(PARTIES)})")
+        missing = [p for p in PARTIES if p not in value]
+        if missing:
+            raise _FieldError("", f"missing part{'ies' if len(missing) > 1 else 'y'} {', '.join(missing)}")
+        return value
+
+    @field_validator("phrases")
+    @classmethod
+    def _phrase_categories(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key in value:
+            if key not in CATEGORIES:
+                raise _FieldError(f".{key}", f"unknown category {key!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_compounds(self) -> Community:
+        _check_unique([c.code for c in self.compounds], "compounds[{i}].code")
+        _check_unique([d.code for d in self.departments], "departments[{i}].code")
+        # A name or alias must point at one compound only, or lookups become ambiguous.
+        seen: dict[str, int] = {}
+        for i, comp in enumerate(self.compounds):
+            for key in dict.fromkeys([comp.name, *comp.aliases]):
+                if key in seen and seen[key] != i:
+                    raise _FieldError(
+                        f"compounds[{i}]", f"name or alias {key!r} already used by compounds[{seen[key]}]"
+                    )
+                seen[key] = i
+        return self
+
+    def compound(self, key: str) -> Compound | None:
+        """The compound whose code, name or alias equals `key`."""
+        key = key.strip()
+        return next((c for c in self.compounds if key in c.names), None)
+
+    def department(self, code: str) -> Department | None:
+        return next((d for d in self.departments if d.code == code), None)
+
+    def departments_for(self, category: str) -> list[Department]:
+        return [d for d in self.departments if category in d.categories]
+
+
+class County(_Model):
+    code: Slug
+    name: Text
+
+
+class Directory(_Model):
+    county: County
+    communities: list[Community]
+
+    @model_validator(mode="after")
+    def _unique_communities(self) -> Directory:
+        _check_unique([c.code for c in self.communities], "communities[{i}].code")
+        return self
+
+    def community(self, code: str) -> Community | None:
+        """The community with this code (or, as a convenience, this exact name)."""
+        return next((c for c in self.communities if code in (c.code, c.name)), None)
+
+    def find_compound(self, text: str) -> tuple[Community, Compound] | None:
+        """The compound whose name or alias occurs in free text; the longest match wins."""
+        candidates = [
+            (key, community, compound)
+            for community in self.communities
+            for compound in community.compounds
+            for key in (compound.name, *compound.aliases)
+        ]
+        # Stable sort: on equal length, the order of the file decides.
+        candidates.sort(key=lambda item: len(item[0]), reverse=True)
+        for key, community, compound in candidates:
+            if key and key in text:
+                return community, compound
+        return None
+
+
+def _check_unique(values: list[str], path_template: str) -> None:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise _FieldError(path_template.format(i=i), f"duplicate {value!r}")
+        seen.add(value)
+
+
+def _path(loc: tuple[Any, ...], sub: str = "") -> str:
+    """("communities", 1, "code") -> "communities[1].code"; `sub` continues the path below `loc`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    if sub and out and sub[0] not in ".[":
+        sub = "." + sub
+    return (out + sub).lstrip(".") or "<root>"
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, _FieldError):
+            lines.append(f"{_path(tuple(err['loc']), cause.path)}: {cause.message}")
+        else:
+            lines.append(f"{_path(tuple(err['loc']))}: {err['msg']}")
+    return lines
+
+
+def resolve_path(path: str | Path | None = None) -> Path:
+    """The directory file to use: the argument, else $HALL_DIRECTORY, else the demo file."""
+    chosen = path if path is not None else os.environ.get(ENV_VAR) or DEFAULT_PATH
+    return Path(chosen).expanduser().resolve()
+
+
+def parse_directory(data: Any, source: str = "<memory>") -> Directory:
+    """Validate already-parsed YAML/JSON data; raises DirectoryError naming `source` and the field."""
+    if not isinstance(data, dict):
+        raise DirectoryError(f"{source}: the top level must be a mapping with 'county' and 'communities'")
+    # Top-level "x-" keys hold YAML anchors (as in docker-compose) and are not part of the model.
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    try:
+        return Directory.model_validate(data)
+    except ValidationError as exc:
+        raise DirectoryError(f"{source}: " + "; ".join(_format_errors(exc))) from exc
+
+
+@lru_cache(maxsize=16)
+def _load_cached(resolved: str) -> Directory:
+    try:
+        text = Path(resolved).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DirectoryError(f"{resolved}: cannot read the directory file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DirectoryError(f"{resolved}: invalid YAML: {exc}") from exc
+    return parse_directory(data, resolved)
+
+
+def load_directory(path: str | Path | None = None) -> Directory:
+    """Load and validate the county directory (cached per resolved path; see `clear_cache`)."""
+    return _load_cached(str(resolve_path(path)))
+
+
+def clear_cache() -> None:
+    """Forget loaded directories, e.g. after an operator edited the file or in tests."""
+    _load_cached.cache_clear()

@@ -1,0 +1,18 @@
+"""Prometheus metrics every service exposes on /metrics."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CONSUMED = Counter("hall_events_consumed_total", "Events handled", ["service", "queue", "type", "result"])
+HANDLER_SECONDS = Histogram(
+    "hall_handler_seconds", "Time to handle one event (inbox + state + outbox, committed)", ["service", "queue"]
+)
+DEAD_LETTERED = Counter("hall_events_dead_lettered_total", "Events sent to a DLQ", ["service", "queue", "why"])
+RETRIED = Counter("hall_events_retried_total", "Events sent to a retry queue", ["service", "queue"])
+RELAY_PUBLISHED = Counter("hall_outbox_published_total", "Outbox events published and confirmed", ["service"])
+RELAY_UNROUTABLE = Counter(
+    "hall_outbox_unroutable_total", "Publishes returned by the broker (no queue bound yet)", ["service", "type"]
+)
+OUTBOX_PENDING = Gauge("hall_outbox_pending", "Outbox events not yet published", ["service"])
+HTTP_REQUESTS = Counter("hall_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+HTTP_SECONDS = Histogram("hall_http_request_seconds", "HTTP request time", ["service", "route"])
+REDIS_DOWN = Counter("hall_redis_unavailable_total", "Operations that went on without Redis", ["service", "what"])

@@ -1,0 +1,103 @@
+"""Personal data: encryption at rest (rotatable keys), pseudonyms, masking and scrubbing of free text."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from pathlib import Path
+
+from cryptography.fernet import Fernet, MultiFernet
+
+from services.runtime.settings import Settings, get_settings
+
+PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
+LANDLINE_RE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
+ID_CARD_RE = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+# Rooms: "301室", "2单元301", "12-2-301", "12#2-301", "302房"
+ROOM_RE = re.compile(
+    r"(?:(?<=单元)\s*\d{3,4}(?:室|房|号)?)|(?:\d{1,3}\s*[-#－]\s*\d{1,2}\s*[-－]\s*\d{3,4})|(?:\d{3,4}\s*(?:室|房))"
+)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****1234."""
+    if not phone:
+        return None
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def mask_name(name: str | None) -> str | None:
+    """王** (keep the surname, mask the rest)."""
+    if not name:
+        return None
+    name = name.strip()
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def scrub_text(text: str) -> str:
+    """Remove phone numbers, ID numbers and room numbers from free text (published text must be anonymous)."""
+    text = ID_CARD_RE.sub("[证件号]", text)
+    text = PHONE_RE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    text = LANDLINE_RE.sub("[电话]", text)
+
+    def _room(m: re.Match) -> str:
+        s = m.group(0)
+        parts = re.split(r"[-#－]", s)
+        if len(parts) == 3:  # building-unit-room: keep building and unit
+            return f"{parts[0].strip()}-{parts[1].strip()}-***"
+        return "***"
+
+    return ROOM_RE.sub(_room, text)
+
+
+def _key_file(settings: Settings) -> Path:
+    return settings.var_dir / "keys" / "pii.keys"
+
+
+def load_keys(settings: Settings | None = None) -> list[bytes]:
+    """PII keys, newest first: HALL_PII_KEY (comma-separated) or var/keys/pii.keys (created in development)."""
+    settings = settings or get_settings()
+    if settings.pii_key:
+        return [k.strip().encode() for k in settings.pii_key.split(",") if k.strip()]
+    path = _key_file(settings)
+    if not path.exists():
+        if settings.env == "production":
+            raise RuntimeError("HALL_PII_KEY must be set in production")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(Fernet.generate_key() + b"\n")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
+
+
+class Vault:
+    """Encrypts personal data at rest; the first key encrypts, every key decrypts (rotation)."""
+
+    def __init__(self, keys: list[bytes]):
+        if not keys:
+            raise ValueError("at least one key")
+        self.keys = keys
+        self._f = MultiFernet([Fernet(k) for k in keys])
+        self._pseudo_key = hashlib.sha256(b"hall-pseudonym:" + keys[-1]).digest()
+
+    def encrypt(self, value: str | None) -> bytes | None:
+        """Encrypt a value (None stays None)."""
+        return None if value is None else self._f.encrypt(value.encode())
+
+    def decrypt(self, token: bytes | None) -> str | None:
+        """Decrypt a value (None stays None)."""
+        return None if token is None else self._f.decrypt(token).decode()
+
+    def rotate(self, token: bytes | None) -> bytes | None:
+        """Re-encrypt under the newest key."""
+        return None if token is None else self._f.rotate(token)
+
+    def pseudonym(self, value: str, *, prefix: str = "r") -> str:
+        """A stable pseudonymous reference; keyed with the oldest key so rotation keeps references stable."""
+        digest = hmac.new(self._pseudo_key, value.encode(), hashlib.sha256).hexdigest()[:20]
+        return f"{prefix}_{digest}"

@@ -1,0 +1,166 @@
+"""The outbox relay: claims committed events, publishes them with confirms, marks them sent."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+
+import aio_pika
+from aio_pika.abc import AbstractRobustConnection
+from aiormq.exceptions import AMQPError, DeliveryError, PublishError
+from sqlalchemy import and_, delete, func, select, update
+
+from services.contracts import CONTENT_TYPE
+from services.runtime import metrics
+from services.runtime.db import Database
+from services.runtime.tables import BusTables
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    """Publishes outbox rows; several relays (replicas) can run against one database safely."""
+
+    def __init__(
+        self,
+        db: Database,
+        tables: BusTables,
+        connection_factory,
+        *,
+        service: str,
+        batch: int = 500,
+        poll_ms: int = 100,
+        lease_s: int = 30,
+        retention_hours: int = 24,
+    ):
+        self.db, self.t, self.service = db, tables.outbox, service
+        self._connection_factory = connection_factory
+        self.batch, self.poll_s, self.lease_s = batch, poll_ms / 1000, lease_s
+        self.retention = dt.timedelta(hours=retention_hours)
+        self.wake = asyncio.Event()
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._last_cleanup = 0.0
+
+    def notify(self) -> None:
+        """Wake the relay now (called after a commit that wrote to the outbox)."""
+        self.wake.set()
+
+    async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
+        if self._channel is None or self._channel.is_closed:
+            conn: AbstractRobustConnection = await self._connection_factory()
+            # on_return_raises: an unroutable event (no queue bound yet) is reported, not dropped.
+            self._channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
+            self._exchanges = {}
+        if name not in self._exchanges:
+            self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
+        return self._exchanges[name]
+
+    async def claim(self) -> list:
+        """Claim up to `batch` due rows for this relay; another relay skips them until the lease ends."""
+        token, now = uuid.uuid4().hex, time.time()
+        due = and_(self.t.c.sent_at.is_(None), self.t.c.available_at <= now)
+        ids = select(self.t.c.id).where(due).order_by(self.t.c.id).limit(self.batch).with_for_update(skip_locked=True)
+        async with self.db.session() as s:
+            # The outer `due` is re-checked on rows another relay just claimed (Postgres
+            # re-evaluates it on the new row version), so two relays never hold one row.
+            await s.execute(
+                update(self.t)
+                .where(self.t.c.id.in_(ids.scalar_subquery()), due)
+                .values(available_at=now + self.lease_s, claim=token)
+            )
+            await s.commit()
+            rows = (await s.execute(select(self.t).where(self.t.c.claim == token).order_by(self.t.c.id))).all()
+        return rows
+
+    async def _publish(self, row) -> str | None:
+        """Publish one row and wait for its confirm; return an error text, or None on success."""
+        try:
+            exchange = await self._exchange(row.exchange)
+            msg = aio_pika.Message(
+                row.body,
+                message_id=row.event_id,
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type=row.routing_key,
+                app_id=f"/services/{self.service}",
+                headers=row.headers or {},
+            )
+            await exchange.publish(msg, routing_key=row.routing_key, mandatory=True, timeout=10)
+            return None
+        except (DeliveryError, PublishError) as exc:
+            # Returned (no queue bound) or nacked: keep it, try again later.
+            metrics.RELAY_UNROUTABLE.labels(self.service, row.routing_key).inc()
+            return f"not delivered: {exc!r}"[:500]
+        except (TimeoutError, AMQPError, PublishError, ConnectionError, OSError, RuntimeError) as exc:
+            self._channel = None
+            return f"publish failed: {exc!r}"[:500]
+
+    async def _finish(self, sent: list[int], failed: list[tuple[int, int, str]]) -> None:
+        async with self.db.session() as s:
+            if sent:
+                await s.execute(
+                    update(self.t).where(self.t.c.id.in_(sent)).values(sent_at=dt.datetime.now(dt.UTC), claim=None)
+                )
+            for row_id, attempts, error in failed:
+                backoff = min(60.0, 0.5 * 2 ** min(attempts, 7))
+                await s.execute(
+                    update(self.t)
+                    .where(self.t.c.id == row_id)
+                    .values(available_at=time.time() + backoff, attempts=attempts + 1, last_error=error, claim=None)
+                )
+            await s.commit()
+
+    async def run_once(self) -> int:
+        """Relay one batch; return how many rows were published."""
+        rows = await self.claim()
+        if not rows:
+            return 0
+        results = await asyncio.gather(*(self._publish(r) for r in rows))
+        sent = [r.id for r, err in zip(rows, results, strict=True) if err is None]
+        failed = [(r.id, r.attempts, err) for r, err in zip(rows, results, strict=True) if err is not None]
+        await self._finish(sent, failed)
+        metrics.RELAY_PUBLISHED.labels(self.service).inc(len(sent))
+        if failed:
+            log.warning("relay.publish_failed count=%d first=%s", len(failed), failed[0][2])
+        return len(sent)
+
+    async def pending(self) -> int:
+        """Count events not yet published."""
+        async with self.db.session() as s:
+            n = (await s.execute(select(func.count()).where(self.t.c.sent_at.is_(None)))).scalar_one()
+            await s.rollback()
+        return int(n)
+
+    async def cleanup(self) -> None:
+        """Delete rows sent longer ago than the retention (idempotent, safe on every replica)."""
+        cutoff = dt.datetime.now(dt.UTC) - self.retention
+        async with self.db.session() as s:
+            await s.execute(delete(self.t).where(self.t.c.sent_at.is_not(None), self.t.c.sent_at < cutoff))
+            await s.commit()
+
+    async def run(self) -> None:
+        """Relay forever: immediately after a notify, otherwise every poll interval."""
+        while True:
+            # Clear before claiming: a commit landing during the claim sets it again, so no wake is lost.
+            self.wake.clear()
+            try:
+                n = await self.run_once()
+                if time.monotonic() - self._last_cleanup > 600:
+                    self._last_cleanup = time.monotonic()
+                    await self.cleanup()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be restarting; never let the relay die
+                log.exception("relay.error")
+                n = 0
+                await asyncio.sleep(1)
+            if n >= self.batch:
+                continue  # more is waiting
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=self.poll_s)
+            except TimeoutError:
+                pass

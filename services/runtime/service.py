@@ -1,0 +1,197 @@
+"""The FastAPI app factory and process entrypoint shared by every service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import redis.asyncio as aioredis
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData
+
+from services.runtime import logs, metrics, problems
+from services.runtime.bus import Bus
+from services.runtime.consumer import Subscription
+from services.runtime.db import Database
+from services.runtime.locks import Periodic, run_periodic
+from services.runtime.settings import Settings, get_settings
+from services.runtime.tables import BusTables
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """What a running service holds: settings, database, bus, Redis; reached from routes via `Ctx`."""
+
+    service: str
+    settings: Settings
+    db: Database
+    bus: Bus
+    redis: aioredis.Redis
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceSpec:
+    """Everything that makes one service: its tables, migrations, queues, routes and periodic jobs."""
+
+    name: str
+    title: str
+    metadata: MetaData
+    migrations: Path
+    routers: list[APIRouter]
+    subscriptions: Callable[[Settings], list[Subscription]] = lambda _s: []
+    periodic: Callable[[Context], list[Periodic]] = lambda _c: []
+    on_start: Callable[[Context], Any] | None = None
+
+
+def get_ctx(request: Request) -> Context:
+    """The running service's context."""
+    return request.app.state.ctx
+
+
+Ctx = Annotated[Context, Depends(get_ctx)]
+
+
+class BodyLimit:
+    """Refuse request bodies above a size with 413 before they are read into memory."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._reject(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            return await self.app(scope, counted, send)
+        except _TooLarge:
+            return await self._reject(scope, receive, send)
+
+    async def _reject(self, scope, receive, send):
+        resp = problems.problem_response(
+            413, f"请求内容超过 {self.max_bytes} 字节", f"Body larger than {self.max_bytes} bytes"
+        )
+        await resp(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    """Build a service's app: problem+json, health, readiness, metrics, bus and periodic jobs in lifespan."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from services.runtime.migrate import upgrade
+
+        db = Database(settings.database_url(spec.name))
+        await upgrade(db, spec.migrations)  # migrations run before the first request is served
+        tables = BusTables(spec.metadata)
+        bus = Bus(
+            service=spec.name, settings=settings, db=db, tables=tables, subscriptions=spec.subscriptions(settings)
+        )
+        redis = aioredis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        ctx = Context(spec.name, settings, db, bus, redis)
+        app.state.ctx = ctx
+        if spec.on_start:
+            await spec.on_start(ctx)
+        await bus.start()
+        jobs = [asyncio.create_task(run_periodic(spec.name, job, redis), name=job.name) for job in spec.periodic(ctx)]
+        log.info("service.started service=%s db=%s", spec.name, db.dialect)
+        try:
+            yield
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await bus.stop()
+            await redis.aclose()
+            await db.dispose()
+            log.info("service.stopped service=%s", spec.name)
+
+    app = FastAPI(
+        title=spec.title,
+        version="0.1.0",
+        lifespan=lifespan,
+        description=f"{spec.title} — part of the Five-Party Deliberation Hall platform (五方议事厅).",
+    )
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(spec.name, request.method, route, response.status_code).inc()
+        metrics.HTTP_SECONDS.labels(spec.name, route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", tags=["ops"], summary="Alive (存活检查)")
+    async def healthz() -> dict:
+        return {"status": "ok", "service": spec.name}
+
+    @app.get("/readyz", tags=["ops"], summary="Database and broker reachable (就绪检查)")
+    async def readyz(ctx: Ctx) -> JSONResponse:
+        checks = {"database": "ok", "broker": "ok" if ctx.bus.is_connected else "unreachable"}
+        try:
+            await asyncio.wait_for(ctx.db.ping(), 2)
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def prometheus(ctx: Ctx) -> Response:
+        try:
+            metrics.OUTBOX_PENDING.labels(spec.name).set(await asyncio.wait_for(ctx.bus.relay.pending(), 2))
+        except Exception:
+            pass
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def serve(spec_factory: Callable[[], ServiceSpec]) -> None:
+    """Run one service process: configure logging, then uvicorn (migrations run in the lifespan)."""
+    settings = get_settings()
+    spec = spec_factory()
+    logs.configure(spec.name, level=settings.log_level, json=settings.log_json)
+    uvicorn.run(
+        create_app(spec, settings),
+        host=settings.host,
+        port=settings.port(spec.name),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+        lifespan="on",
+    )

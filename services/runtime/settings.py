@@ -1,0 +1,66 @@
+"""One Settings object per process, read from the environment (HALL_* and <SERVICE>_*)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PORTS = {"console": 8000, "intake": 8001, "triage": 8002, "meeting": 8003, "ledger": 8004, "feedback": 8005}
+
+
+class Settings(BaseSettings):
+    """Process-wide settings; every field can be set as HALL_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="HALL_", extra="ignore")
+
+    env: str = Field("development", pattern="^(development|test|production)$")
+    host: str = "127.0.0.1"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    var_dir: Path = REPO_ROOT / "var"
+    directory: Path | None = None
+    prefetch: int = Field(64, ge=1, le=10_000)
+    delivery_limit: int = Field(10, ge=1)
+    retry_delays_ms: list[int] = [1000, 5000, 30000]
+    relay_batch: int = Field(500, ge=1, le=5000)
+    relay_poll_ms: int = Field(100, ge=10)
+    relay_lease_s: int = Field(30, ge=5)
+    inbox_retention_days: int = Field(14, ge=1)
+    outbox_retention_hours: int = Field(24, ge=1)
+    max_body_bytes: int = 1_048_576
+    jwt_issuer: str = "hall-local"
+    jwt_audience: str = "hall"
+    jwt_private_key_file: Path | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_url: str | None = None
+    pii_key: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def database_url(self, service: str) -> str:
+        """<SERVICE>_DATABASE_URL, or a SQLite file var/<service>.db."""
+        url = os.environ.get(f"{service.upper()}_DATABASE_URL")
+        if url:
+            return url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.var_dir / f'{service}.db').resolve()}"
+
+    def port(self, service: str) -> int:
+        """<SERVICE>_PORT, or the default port of the service."""
+        return int(os.environ.get(f"{service.upper()}_PORT", PORTS[service]))
+
+    @property
+    def directory_path(self) -> Path:
+        """The county directory file operators edit."""
+        return self.directory or REPO_ROOT / "deploy" / "county.demo.yaml"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings (cached; tests clear the cache after changing the environment)."""
+    return Settings()

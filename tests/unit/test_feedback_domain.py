@@ -1,0 +1,240 @@
+"""Unit tests for evaluations, the reopen rule and revisit planning."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import pytest
+
+from services.feedback.domain import (
+    METHODS,
+    Evaluation,
+    decide,
+    latest_per_household,
+    plan_methods,
+    revisit_due,
+    satisfaction_rate,
+)
+
+pytestmark = pytest.mark.unit
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def ev(household: str, rating: str, **kw) -> Evaluation:
+    return Evaluation(household=household, rating=rating, **kw)
+
+
+def eod(y: int, m: int, d: int) -> dt.datetime:
+    return dt.datetime(y, m, d, 18, 0, tzinfo=SH)
+
+
+# --- Evaluation and satisfaction rate -------------------------------------------------------
+
+
+def test_evaluation_validates_values():
+    with pytest.raises(ValueError):
+        ev("301", "great")
+    with pytest.raises(ValueError):
+        ev("301", "satisfied", solved="mostly")
+    with pytest.raises(ValueError):
+        ev("", "satisfied")
+    assert ev("301", "satisfied", solved="partly").solved == "partly"
+
+
+def test_satisfaction_rate_empty_is_none():
+    assert satisfaction_rate([]) is None
+
+
+def test_satisfaction_rate_counts_basically_satisfied():
+    evals = [
+        ev("a", "satisfied"),
+        ev("b", "basically_satisfied"),
+        ev("c", "unsatisfied"),
+        ev("d", "satisfied"),
+    ]
+    assert satisfaction_rate(evals) == pytest.approx(0.75)
+
+
+def test_satisfaction_rate_one_household_counts_once_last_wins():
+    evals = [
+        ev("12-2-301", "unsatisfied"),
+        ev("12-2-302", "satisfied"),
+        ev("12-2-301", "satisfied"),  # re-rated after the revisit: this one counts
+        ev("12-2-302", "satisfied"),  # a duplicate vote does not double the weight
+        ev("12-2-401", "unsatisfied"),
+    ]
+    assert satisfaction_rate(evals) == pytest.approx(2 / 3)
+    assert [e.household for e in latest_per_household(evals)] == ["12-2-301", "12-2-302", "12-2-401"]
+
+
+def test_satisfaction_rate_last_wins_downwards_too():
+    assert satisfaction_rate([ev("a", "satisfied"), ev("a", "unsatisfied")]) == 0.0
+
+
+# --- decide ---------------------------------------------------------------------------------
+
+
+def test_decide_satisfied_at_threshold():
+    evals = [ev(str(i), "satisfied") for i in range(4)] + [ev("x", "unsatisfied")]
+    d = decide(evals, round=1)
+    assert d.outcome == "satisfied"
+    assert d.rate == pytest.approx(0.8)
+    assert d.reasons and "80%" in d.reasons[0]
+
+
+def test_decide_reopen_below_threshold():
+    evals = [ev(str(i), "satisfied") for i in range(3)] + [ev("x", "unsatisfied"), ev("y", "unsatisfied")]
+    d = decide(evals, round=1)
+    assert d.outcome == "reopen"
+    assert d.rate == pytest.approx(0.6)
+    assert any("60%" in r and "80%" in r for r in d.reasons)
+
+
+def test_decide_custom_threshold():
+    evals = [ev("a", "satisfied"), ev("b", "unsatisfied")]
+    assert decide(evals, round=1, threshold=0.5).outcome == "satisfied"
+    assert decide(evals, round=1, threshold=0.51).outcome == "reopen"
+
+
+def test_reporter_veto_overrides_a_high_rate_and_quotes_the_comment():
+    evals = [ev(str(i), "satisfied") for i in range(9)] + [
+        ev("12-2-301", "unsatisfied", solved="unsolved", is_reporter=True, comment="下水道还是堵"),
+    ]
+    d = decide(evals, round=1)
+    assert d.rate == pytest.approx(0.9)
+    assert d.outcome == "reopen"
+    assert any("下水道还是堵" in r and "12-2-301" in r for r in d.reasons)
+
+
+def test_reporter_veto_even_when_the_reporter_rates_satisfied():
+    evals = [ev("a", "satisfied", solved="unsolved", is_reporter=True)]
+    d = decide(evals, round=1)
+    assert d.outcome == "reopen"
+    assert any("未解决" in r for r in d.reasons)
+
+
+def test_non_reporter_unsolved_is_not_a_veto():
+    evals = [ev(str(i), "satisfied") for i in range(9)] + [ev("x", "unsatisfied", solved="unsolved")]
+    assert decide(evals, round=1).outcome == "satisfied"
+
+
+def test_reporter_partly_solved_is_not_a_veto():
+    evals = [ev("r", "basically_satisfied", solved="partly", is_reporter=True)]
+    assert decide(evals, round=1).outcome == "satisfied"
+
+
+def test_reporter_veto_withdrawn_by_later_evaluation():
+    evals = [
+        ev("r", "unsatisfied", solved="unsolved", is_reporter=True),
+        ev("r", "satisfied", solved="solved", is_reporter=True),
+    ]
+    assert decide(evals, round=1).outcome == "satisfied"
+
+
+@pytest.mark.parametrize("round_", [2, 3])
+def test_second_reopen_escalates(round_: int):
+    low = [ev("a", "unsatisfied"), ev("b", "unsatisfied"), ev("c", "satisfied")]
+    d = decide(low, round=round_)
+    assert d.outcome == "escalate"
+    assert any("党组织" in r for r in d.reasons)
+    veto = [ev("r", "unsatisfied", solved="unsolved", is_reporter=True, comment="没修好")]
+    assert decide(veto, round=round_).outcome == "escalate"
+
+
+def test_round_two_satisfied_stays_satisfied():
+    assert decide([ev("a", "satisfied")], round=2).outcome == "satisfied"
+
+
+def test_pending_below_min_evaluations():
+    evals = [ev("a", "satisfied"), ev("a", "satisfied"), ev("b", "unsatisfied")]
+    d = decide(evals, round=1, min_evaluations=3)  # two distinct households only
+    assert d.outcome == "pending"
+    assert d.rate == pytest.approx(0.5)
+    assert decide([], round=1).outcome == "pending"
+    assert decide([], round=1).rate is None
+
+
+def test_reporter_veto_does_not_wait_for_min_evaluations():
+    evals = [ev("r", "unsatisfied", solved="unsolved", is_reporter=True)]
+    assert decide(evals, round=1, min_evaluations=5).outcome == "reopen"
+
+
+def test_decide_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        decide([], round=0)
+    with pytest.raises(ValueError):
+        decide([], round=1, threshold=1.5)
+
+
+# --- plan_methods ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "households", "category", "expected"),
+    [
+        ("green", 1, "street_light", ["home_visit"]),
+        ("yellow", 2, "drain", ["home_visit", "questionnaire"]),
+        ("yellow", 3, "drain", ["home_visit", "questionnaire"]),
+        ("yellow", 4, "drain", ["questionnaire"]),
+        ("red", 1, "drain", ["home_visit"]),
+        ("red", 9, "drain", ["home_visit", "questionnaire"]),
+        ("yellow", 9, "parking", ["questionnaire"]),
+        ("yellow", 10, "road", ["questionnaire", "wechat_vote"]),
+        ("yellow", 10, "parking", ["questionnaire", "wechat_vote", "group_forum"]),
+        ("green", 12, "elevator", ["questionnaire", "wechat_vote", "group_forum"]),
+        ("yellow", 15, "construction", ["questionnaire", "wechat_vote", "group_forum"]),
+        ("yellow", 29, "road", ["questionnaire", "wechat_vote"]),
+        ("yellow", 30, "road", ["questionnaire", "wechat_vote", "group_forum"]),
+        ("red", 200, "elevator", ["home_visit", "questionnaire", "wechat_vote", "group_forum"]),
+    ],
+)
+def test_plan_methods_table(level: str, households: int, category: str, expected: list[str]):
+    assert plan_methods(level, households, category) == expected
+
+
+def test_plan_methods_rejects_bad_input():
+    with pytest.raises(ValueError):
+        plan_methods("purple", 5, "road")
+    with pytest.raises(ValueError):
+        plan_methods("red", 0, "road")
+
+
+# --- revisit_due ----------------------------------------------------------------------------
+
+
+def test_calendar_facts_used_below():
+    assert chinese_calendar.is_workday(dt.date(2026, 9, 30))
+    assert not any(chinese_calendar.is_workday(dt.date(2026, 10, d)) for d in range(1, 8))
+    assert chinese_calendar.is_workday(dt.date(2026, 10, 10))  # 调休 Saturday
+    assert chinese_calendar.is_workday(dt.date(2026, 2, 14))  # 调休 Saturday
+    assert not any(chinese_calendar.is_workday(dt.date(2026, 2, d)) for d in range(15, 24))
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        ("home_visit", eod(2026, 10, 10)),  # 10-08, 10-09, Sat 10-10 (调休)
+        ("questionnaire", eod(2026, 10, 13)),  # ... 10-12, 10-13
+        ("wechat_vote", eod(2026, 10, 13)),
+        ("group_forum", eod(2026, 10, 20)),  # ... 10-14, 10-15, 10-16, 10-19, 10-20
+    ],
+)
+def test_revisit_due_across_national_day(method: str, expected: dt.datetime):
+    assert revisit_due(dt.datetime(2026, 9, 30, 16, 0, tzinfo=SH), method) == expected
+
+
+def test_revisit_due_across_spring_festival():
+    # Fri 02-13 -> Sat 02-14 (调休), 02-24, 02-25.
+    assert revisit_due(dt.datetime(2026, 2, 13, 9, 0, tzinfo=SH), "home_visit") == eod(2026, 2, 25)
+
+
+def test_revisit_due_ordinary_week_and_bad_input():
+    assert revisit_due(dt.datetime(2026, 3, 2, 9, 0, tzinfo=SH), "home_visit") == eod(2026, 3, 5)
+    with pytest.raises(ValueError):
+        revisit_due(dt.datetime(2026, 3, 2, 9, 0, tzinfo=SH), "telepathy")
+    with pytest.raises(ValueError):
+        revisit_due(dt.datetime(2026, 3, 2, 9, 0), "home_visit")
+    assert set(METHODS) == {"home_visit", "questionnaire", "wechat_vote", "group_forum"}
