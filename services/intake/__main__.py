@@ -1,29 +1,29 @@
-"""`python -m services.intake` serves intake; `... apikey create` mints an adapter API key."""
+"""`python -m services.intake` serves intake; `... apikey create --name N --channel C --community X` makes a key."""
 
 import argparse
 import asyncio
-import sys
 
 from services.intake.app import spec
-from services.runtime.service import serve
+from services.runtime.service import main
 
 
-def _apikey(argv: list[str]) -> None:
+def apikey(argv: list[str]) -> None:
+    """Create a hashed adapter API key and print it once."""
     from services.intake.api import store_api_key
     from services.runtime.db import Database
     from services.runtime.migrate import upgrade
     from services.runtime.settings import get_settings
 
-    p = argparse.ArgumentParser(prog="python -m services.intake apikey create")
+    p = argparse.ArgumentParser(prog="python -m services.intake apikey")
+    p.add_argument("action", choices=["create"])
     p.add_argument("--name", required=True)
     p.add_argument("--channel", action="append", required=True)
     p.add_argument("--community", action="append", required=True)
     args = p.parse_args(argv)
 
     async def run() -> None:
-        s = spec()
         db = Database(get_settings().database_url("intake"))
-        await upgrade(db, s.migrations)
+        await upgrade(db, spec().migrations)
         out = await store_api_key(
             db, name=args.name, channels=args.channel, communities=args.community, created_by="cli"
         )
@@ -34,7 +34,4 @@ def _apikey(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:3] == ["apikey", "create"]:
-        _apikey(sys.argv[3:])
-    else:
-        serve(spec)
+    main(spec, {"apikey": apikey})

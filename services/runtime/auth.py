@@ -18,7 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.runtime.settings import Settings, get_settings
+from services.runtime.settings import Settings, create_once, get_settings
 
 ROLES = (
     "county_operator",
@@ -69,15 +69,11 @@ def builtin_private_key(settings: Settings | None = None) -> Ed25519PrivateKey:
     if not path.exists():
         if settings.env == "production" and settings.jwt_private_key_file is None:
             raise AuthError("no signing key configured (HALL_JWT_PRIVATE_KEY_FILE) in production")
-        path.parent.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pem)
-        tmp.chmod(0o600)
-        tmp.replace(path)  # atomic: replicas starting together agree on one key
+        create_once(path, pem)  # replicas starting together agree on one key
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(key, Ed25519PrivateKey)
     return key

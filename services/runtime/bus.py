@@ -111,9 +111,7 @@ class Bus:
 
     async def stop(self) -> None:
         """Stop consuming first, let in-flight handlers finish, flush the outbox, then close."""
-        for consumer in self.consumers:
-            if consumer.channel and not consumer.channel.is_closed:
-                await consumer.channel.close()
+        await asyncio.gather(*(c.stop() for c in self.consumers), return_exceptions=True)
         for task in self._tasks:
             if task.get_name().endswith("-relay"):
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -46,6 +47,9 @@ class Consumer:
         self.sub, self.service, self.uow_factory, self.prefetch = sub, service, uow_factory, prefetch
         self.channel: AbstractChannel | None = None
         self._pub_channel: AbstractChannel | None = None
+        self._queue = None
+        self._tag: str | None = None
+        self.inflight = 0
 
     async def start(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
         """Declare the topology and start consuming."""
@@ -54,7 +58,30 @@ class Consumer:
         queue = await declare_queue(self.channel, self.sub.spec)
         # A separate confirming channel: retry/DLQ copies must be safely stored before we ack.
         self._pub_channel = await connection.channel(publisher_confirms=True)
-        await queue.consume(self.on_message)
+        self._queue = queue
+        self._tag = await queue.consume(self._guarded)
+
+    async def _guarded(self, message: AbstractIncomingMessage) -> None:
+        self.inflight += 1
+        try:
+            await self.on_message(message)
+        finally:
+            self.inflight -= 1
+
+    async def stop(self, grace_s: float = 10) -> None:
+        """Stop taking deliveries, let in-flight handlers finish (and ack), then close the channels."""
+        if self._queue is not None and self._tag is not None and self.channel and not self.channel.is_closed:
+            try:
+                await self._queue.cancel(self._tag)
+            except Exception:  # the channel may already be gone; unacked messages return to the queue
+                pass
+        waited = 0.0
+        while self.inflight and waited < grace_s:
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        for ch in (self.channel, self._pub_channel):
+            if ch is not None and not ch.is_closed:
+                await ch.close()
 
     async def _forward(self, message: AbstractIncomingMessage, exchange: str, key: str, headers: dict) -> None:
         assert self._pub_channel is not None

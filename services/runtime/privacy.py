@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
 
-from services.runtime.settings import Settings, get_settings
+from services.runtime.settings import Settings, create_once, get_settings
 
 PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
 LANDLINE_RE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
@@ -67,11 +67,7 @@ def load_keys(settings: Settings | None = None) -> list[bytes]:
     if not path.exists():
         if settings.env == "production":
             raise RuntimeError("HALL_PII_KEY must be set in production")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(Fernet.generate_key() + b"\n")
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        create_once(path, Fernet.generate_key() + b"\n")
     return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
 
 

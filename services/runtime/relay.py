@@ -95,7 +95,7 @@ class Relay:
             # Returned (no queue bound) or nacked: keep it, try again later.
             metrics.RELAY_UNROUTABLE.labels(self.service, row.routing_key).inc()
             return f"not delivered: {exc!r}"[:500]
-        except (TimeoutError, AMQPError, PublishError, ConnectionError, OSError, RuntimeError) as exc:
+        except (TimeoutError, AMQPError, ConnectionError, OSError, RuntimeError) as exc:
             self._channel = None
             return f"publish failed: {exc!r}"[:500]
 

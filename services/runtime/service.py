@@ -195,3 +195,37 @@ def serve(spec_factory: Callable[[], ServiceSpec]) -> None:
         timeout_graceful_shutdown=15,
         lifespan="on",
     )
+
+
+def main(
+    spec_factory: Callable[[], ServiceSpec], commands: dict[str, Callable[[list[str]], None]] | None = None
+) -> None:
+    """`python -m services.<name> [command ...]`: serve by default; `dlq list|replay`, `migrate`, or extra commands."""
+    import sys
+
+    argv = sys.argv[1:]
+    if not argv or argv[0] == "serve":
+        serve(spec_factory)
+    elif argv[0] == "dlq":
+        from services.runtime import dlq
+
+        spec = spec_factory()
+        queues = [s.spec.name for s in spec.subscriptions(get_settings())]
+        dlq.main(argv[1:], queues=queues, prog=f"python -m services.{spec.name} dlq")
+    elif argv[0] == "migrate":
+        from services.runtime.migrate import upgrade
+
+        spec = spec_factory()
+        db = Database(get_settings().database_url(spec.name))
+
+        async def _run() -> None:
+            await upgrade(db, spec.migrations)
+            await db.dispose()
+
+        asyncio.run(_run())
+        print(f"{spec.name}: database at head")
+    elif commands and argv[0] in commands:
+        commands[argv[0]](argv[1:])
+    else:
+        names = ["serve", "dlq", "migrate", *(commands or {})]
+        raise SystemExit(f"unknown command {argv[0]!r}; one of: {', '.join(names)}")

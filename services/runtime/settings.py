@@ -64,3 +64,22 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings (cached; tests clear the cache after changing the environment)."""
     return Settings()
+
+
+def create_once(path: Path, content: bytes) -> None:
+    """Create a secret file only if absent, atomically: concurrent processes all end up reading one winner."""
+    if path.exists():
+        return
+    import os
+    import uuid
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    tmp.write_bytes(content)
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # fails if another process got there first; theirs wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)

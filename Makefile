@@ -1,0 +1,47 @@
+# The README's two commands are `make run` and `make test`; both set up .venv from pyproject.toml first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install run test test-unit test-integration test-e2e lint format contracts bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## all five services with the demo county, SQLite under var/, RabbitMQ and Redis on localhost
+	$(PY) -m services.runtime.launch --seed
+
+test: install  ## lint, architecture and contract checks, then every test tier
+	$(VENV)/bin/ruff check services tests adapters bench
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest -m unit
+
+test-integration: install
+	$(PY) -m pytest -m integration
+
+test-e2e: install
+	$(PY) -m pytest -m e2e
+
+lint: install
+	$(VENV)/bin/ruff check services tests adapters bench
+	$(VENV)/bin/ruff format --check services tests adapters bench
+
+format: install
+	$(VENV)/bin/ruff format services tests adapters bench
+
+contracts: install  ## regenerate docs/contracts from the models
+	$(PY) -m services.contracts export
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf var .pytest_cache

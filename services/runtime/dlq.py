@@ -1,0 +1,167 @@
+"""Dead-lettered messages: list them with their reasons, replay them to the queue they came from.
+
+    python -m services.runtime.dlq list   --queue intake.channels
+    python -m services.runtime.dlq replay --queue intake.channels [--id EVENT_ID] [--limit N]
+(each service also offers `python -m services.<name> dlq list|replay`, for all of its queues)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from dataclasses import asdict, dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from services.runtime.consumer import ATTEMPT_HEADER, QUEUE_HEADER, REASON_HEADER
+from services.runtime.settings import get_settings
+
+
+@dataclass
+class DeadLetter:
+    """One message resting in a DLQ."""
+
+    queue: str
+    event_id: str | None
+    type: str | None
+    reason: str
+    origin: str
+
+
+def _origin(msg: AbstractIncomingMessage, dlq: str) -> str:
+    headers = msg.headers or {}
+    if headers.get(QUEUE_HEADER):
+        return str(headers[QUEUE_HEADER])
+    deaths = headers.get("x-death") or []
+    if deaths and isinstance(deaths[0], dict) and deaths[0].get("queue"):
+        return str(deaths[0]["queue"])
+    return dlq.removesuffix(".dlq")
+
+
+def _reason(msg: AbstractIncomingMessage) -> str:
+    headers = msg.headers or {}
+    if headers.get(REASON_HEADER):
+        return str(headers[REASON_HEADER])
+    deaths = headers.get("x-death") or []
+    if deaths and isinstance(deaths[0], dict):
+        return f"broker: {deaths[0].get('reason')} (count {deaths[0].get('count')})"
+    return "unknown"
+
+
+async def list_dead(url: str, queue: str, *, limit: int = 1000) -> list[DeadLetter]:
+    """Read (without removing) up to `limit` messages of `queue`'s DLQ."""
+    dlq = f"{queue}.dlq"
+    out: list[DeadLetter] = []
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        q = await ch.get_queue(dlq, ensure=True)
+        while len(out) < limit:
+            msg = await q.get(no_ack=False, fail=False)
+            if msg is None:
+                break
+            out.append(
+                DeadLetter(
+                    queue=dlq, event_id=msg.message_id, type=msg.type, reason=_reason(msg), origin=_origin(msg, dlq)
+                )
+            )
+        # Closing the channel returns every unacked message to the DLQ untouched.
+        await ch.close()
+    finally:
+        await conn.close()
+    return out
+
+
+async def replay(url: str, queue: str, *, event_id: str | None = None, limit: int = 1000) -> int:
+    """Move messages from `queue`'s DLQ back to the queue they came from; return how many moved."""
+    dlq = f"{queue}.dlq"
+    moved = 0
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        q = await ch.get_queue(dlq, ensure=True)
+        skipped: list[AbstractIncomingMessage] = []
+        while moved < limit:
+            msg = await q.get(no_ack=False, fail=False)
+            if msg is None:
+                break
+            if event_id is not None and msg.message_id != event_id:
+                skipped.append(msg)
+                continue
+            headers = {
+                k: v
+                for k, v in (msg.headers or {}).items()
+                if k
+                not in (
+                    ATTEMPT_HEADER,
+                    REASON_HEADER,
+                    "x-death",
+                    "x-first-death-queue",
+                    "x-first-death-reason",
+                    "x-first-death-exchange",
+                    "x-delivery-count",
+                )
+            }
+            headers["x-hall-replayed"] = 1
+            copy = aio_pika.Message(
+                msg.body,
+                message_id=msg.message_id,
+                content_type=msg.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type=msg.type,
+                app_id=msg.app_id,
+                headers=headers,
+            )
+            # Confirmed publish first, ack after: a crash in between duplicates, never loses
+            # (and the consumer's inbox drops the duplicate).
+            await ch.default_exchange.publish(copy, routing_key=_origin(msg, dlq), mandatory=True, timeout=10)
+            await msg.ack()
+            moved += 1
+        for msg in skipped:
+            await msg.nack(requeue=True)
+        await ch.close()
+    finally:
+        await conn.close()
+    return moved
+
+
+async def depth(url: str, queue: str) -> int:
+    """How many messages rest in `queue`'s DLQ."""
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        q = await ch.declare_queue(f"{queue}.dlq", passive=True)
+        return int(q.declaration_result.message_count or 0)
+    finally:
+        await conn.close()
+
+
+def main(argv: list[str] | None = None, *, queues: list[str] | None = None, prog: str | None = None) -> None:
+    """CLI: list or replay dead-lettered messages of one queue (or all of a service's queues)."""
+    parser = argparse.ArgumentParser(prog=prog or "python -m services.runtime.dlq")
+    parser.add_argument("command", choices=["list", "replay"])
+    parser.add_argument("--queue", action="append", help="consumer queue name, e.g. intake.channels")
+    parser.add_argument("--id", help="replay only this event id")
+    parser.add_argument("--limit", type=int, default=1000)
+    args = parser.parse_args(argv)
+    names = args.queue or queues
+    if not names:
+        parser.error("--queue is required")
+    url = get_settings().amqp_url
+
+    async def run() -> None:
+        for name in names:
+            if args.command == "list":
+                for d in await list_dead(url, name, limit=args.limit):
+                    print(json.dumps(asdict(d), ensure_ascii=False))
+            else:
+                n = await replay(url, name, event_id=args.id, limit=args.limit)
+                print(json.dumps({"queue": name, "replayed": n}))
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Run the whole platform locally: check RabbitMQ and Redis, start the five services, supervise them.
+
+    python -m services.runtime.launch [--seed] [--only intake,triage]
+
+Each service is its own OS process (`python -m services.<name>`), exactly as in production; a process
+that dies is restarted. Ctrl-C stops them all gracefully (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+from services.runtime.settings import PORTS, get_settings
+
+SERVICES = ("intake", "triage", "meeting", "ledger", "feedback")
+
+
+def _reachable(url: str, default_port: int) -> str | None:
+    u = urlparse(url)
+    try:
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or default_port), timeout=2):
+            return None
+    except OSError as exc:
+        return str(exc)
+
+
+def preflight() -> list[str]:
+    """Name every missing piece (RabbitMQ, Redis) with how to start it."""
+    s = get_settings()
+    problems = []
+    if err := _reachable(s.amqp_url, 5672):
+        problems.append(
+            f"RabbitMQ is not reachable at {urlparse(s.amqp_url).hostname}:{urlparse(s.amqp_url).port or 5672}"
+            f" ({err}). Start it: `rabbitmq-server -detached` (or set HALL_AMQP_URL)."
+        )
+    if err := _reachable(s.redis_url, 6379):
+        problems.append(
+            f"Redis is not reachable at {s.redis_url} ({err}). Start it: "
+            '`redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`'
+            " (or set HALL_REDIS_URL)."
+        )
+    return problems
+
+
+class Supervisor:
+    """Start, watch and restart the service processes; write their pids under var/run."""
+
+    def __init__(self, names: list[str], var_dir: Path, *, restart: bool = True):
+        self.names, self.var_dir, self.restart = names, var_dir, restart
+        self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.stopping = False
+        self._tasks: set[asyncio.Task] = set()
+        (var_dir / "run").mkdir(parents=True, exist_ok=True)
+        (var_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+    async def start(self, name: str) -> None:
+        """Start one service process, its output prefixed with its name."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            f"services.{name}",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.procs[name] = proc
+        (self.var_dir / "run" / f"{name}.pid").write_text(str(proc.pid))
+        for coro in (self._pipe(name, proc), self._watch(name, proc)):
+            task = asyncio.create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        with open(self.var_dir / "logs" / f"{name}.log", "ab") as logf:  # noqa: ASYNC230 (a local log file)
+            async for line in proc.stdout:
+                logf.write(line)
+                logf.flush()
+                sys.stdout.write(f"{name:<8} | {line.decode(errors='replace')}")
+                sys.stdout.flush()
+
+    async def _watch(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if self.stopping or not self.restart:
+            return
+        print(f"launch   | {name} exited with {code}; restarting in 1 s", flush=True)
+        await asyncio.sleep(1)
+        if not self.stopping:
+            await self.start(name)
+
+    async def stop(self, grace_s: float = 20) -> None:
+        """SIGTERM every service (graceful drain), SIGKILL what is left after the grace period."""
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs.values():
+            try:
+                await asyncio.wait_for(proc.wait(), max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                proc.kill()
+
+
+def _get(url: str, timeout: float = 2) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return 0, str(e)
+
+
+async def wait_ready(names: list[str], timeout: float = 90) -> None:
+    """Wait until every service answers /readyz with 200."""
+    s = get_settings()
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    while pending and time.monotonic() < deadline:
+        for name in list(pending):
+            status, _ = await asyncio.to_thread(_get, f"http://{s.host}:{s.port(name)}/readyz")
+            if status == 200:
+                pending.discard(name)
+        if pending:
+            await asyncio.sleep(0.3)
+    if pending:
+        raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
+
+
+DEMO_REPORTS = [
+    ("jinshan", "wechat_group", "@物业 景湖花园5栋2单元楼道灯又不亮了[图片]", None),
+    ("xueyuan", "door_visit", "金泰和庄12号楼2单元公共下水管反复堵塞，一楼商铺不同意开挖维修，楼上住户意见很大", None),
+    ("xueyuan", "miniprogram", "金泰和庄3号楼地下室配电箱冒烟，有焦糊味，电线裸露", None),
+    ("wenzhuang", "opinion_box", "建议金东小区加装电梯，老人上下楼太难了", "suggestion"),
+]
+
+
+async def seed() -> None:
+    """Submit the demo reports once (idempotent by channel message id)."""
+    from services.runtime.auth import mint
+
+    s = get_settings()
+    token = mint(sub="demo-seed", role="county_operator", communities=["*"], hours=1)
+    for i, (community, channel, text, kind) in enumerate(DEMO_REPORTS, 1):
+        body = {"community": community, "channel": channel, "channel_message_id": f"demo-{i}", "text": text}
+        if kind:
+            body["kind"] = kind
+        req = urllib.request.Request(
+            f"http://{s.host}:{s.port('intake')}/v1/reports",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        await asyncio.to_thread(urllib.request.urlopen, req, None, 5)
+
+
+def banner(names: list[str]) -> str:
+    """Where to look once everything is up."""
+    from services.runtime.auth import mint
+
+    s = get_settings()
+    token = mint(sub="demo-operator", role="county_operator", communities=["*"], hours=12, name="县级管理员")
+    lines = ["", "五方议事厅 platform is up (Ctrl-C stops it):"]
+    for n in names:
+        lines.append(f"  {n:<9} http://{s.host}:{s.port(n)}/docs   (ready: /readyz, metrics: /metrics)")
+    lines += [
+        f"  logs      {s.var_dir / 'logs'}/<service>.log     databases: {s.var_dir}/<service>.db",
+        "  county-operator token (12 h), use as 'Authorization: Bearer <token>':",
+        f"  {token}",
+        "  more tokens: python -m services.runtime.auth mint --role party_org --community jinshan --sub me",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def amain(args: argparse.Namespace) -> int:
+    """Preflight, start, wait for readiness, optionally seed, then supervise until a signal."""
+    problems = preflight()
+    if problems:
+        for p in problems:
+            print(f"launch   | cannot start: {p}", file=sys.stderr)
+        return 2
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(SERVICES)
+    unknown = [n for n in names if n not in PORTS]
+    if unknown:
+        print(f"launch   | unknown service(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    s = get_settings()
+    sup = Supervisor(names, s.var_dir, restart=not args.no_restart)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for n in names:
+        await sup.start(n)
+    try:
+        await wait_ready(names)
+        if args.seed and "intake" in names:
+            await seed()
+        print(banner(names), flush=True)
+        (s.var_dir / "run" / "ready").write_text(str(os.getpid()))
+        await stop.wait()
+    finally:
+        (s.var_dir / "run" / "ready").unlink(missing_ok=True)
+        await sup.stop()
+    return 0
+
+
+def main() -> None:
+    """CLI entrypoint."""
+    parser = argparse.ArgumentParser(
+        prog="python -m services.runtime.launch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seed", action="store_true", help="submit a few demo reports once everything is ready")
+    parser.add_argument("--only", help="comma-separated subset of services")
+    parser.add_argument("--no-restart", action="store_true", help="do not restart a service that exits")
+    raise SystemExit(asyncio.run(amain(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Run the whole platform as OS processes, through the same launcher `make run` uses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from services.runtime.auth import mint
+from services.runtime.settings import PORTS, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("intake", "triage", "meeting", "ledger", "feedback")
+
+
+def eventually(check, *, timeout: float = 60, interval: float = 0.25, what: str = "condition"):
+    """Poll `check` until it returns a truthy value; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (httpx.HTTPError, AssertionError, KeyError, IndexError) as exc:
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+
+
+class Platform:
+    """The five services as processes under `python -m services.runtime.launch`, on private ports and vhost."""
+
+    def __init__(self, tmp_path: Path, amqp_url: str, *, port_base: int = 18000, extra_env: dict | None = None):
+        self.var = tmp_path / "var"
+        self.ports = {n: port_base + (PORTS[n] - 8000) for n in SERVICES}
+        self.env = {
+            **os.environ,
+            "HALL_VAR_DIR": str(self.var),
+            "HALL_AMQP_URL": amqp_url,
+            "HALL_ENV": "test",
+            "HALL_RETRY_DELAYS_MS": "[200, 1000]",
+            "HALL_LOG_JSON": "true",
+            **{f"{n.upper()}_PORT": str(p) for n, p in self.ports.items()},
+            **(extra_env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+        self.settings = Settings(var_dir=self.var)
+        self.http = httpx.Client(timeout=10)
+
+    def start(self, timeout: float = 120) -> Platform:
+        """Start the launcher and wait until it reports every service ready."""
+        self.var.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.var / "launch.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.runtime.launch"], cwd=ROOT, env=self.env,
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        ready = self.var / "run" / "ready"
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"launcher exited with {self.proc.returncode}: {self.tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"platform not ready after {timeout} s: {self.tail()}")
+            time.sleep(0.2)
+        return self
+
+    def tail(self, n: int = 40) -> str:
+        """The last lines of the launcher's log."""
+        path = self.var / "launch.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM to the launcher, which drains every service)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.http.close()
+        self._log.close()
+
+    def pid(self, service: str) -> int:
+        """The current pid of a service process."""
+        return int((self.var / "run" / f"{service}.pid").read_text())
+
+    def kill(self, service: str, sig: int = signal.SIGKILL) -> int:
+        """Signal a service process (the launcher restarts it); return the old pid."""
+        pid = self.pid(service)
+        os.kill(pid, sig)
+        return pid
+
+    def wait_restarted(self, service: str, old_pid: int, timeout: float = 60) -> None:
+        """Wait until the launcher has restarted a service and it is ready again."""
+        eventually(lambda: self.pid(service) != old_pid, timeout=timeout, what=f"{service} restarted")
+        eventually(lambda: self.http.get(self.url(service, "/readyz")).status_code == 200, timeout=timeout,
+                   what=f"{service} ready")
+
+    def url(self, service: str, path: str) -> str:
+        """Absolute URL of a path on a service."""
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    def token(self, role: str = "county_operator", communities: tuple[str, ...] = ("*",), sub: str = "e2e") -> str:
+        """A staff token from the platform's built-in issuer."""
+        return mint(sub=sub, role=role, communities=list(communities), settings=self.settings)
+
+    def headers(self, role: str = "county_operator", communities: tuple[str, ...] = ("*",)) -> dict:
+        """Authorization headers for a role."""
+        return {"Authorization": f"Bearer {self.token(role, communities)}"}
+
+    def get(self, service: str, path: str, **kw) -> httpx.Response:
+        """GET on a service as the county operator unless headers are given."""
+        kw.setdefault("headers", self.headers())
+        return self.http.get(self.url(service, path), **kw)
+
+    def post(self, service: str, path: str, json=None, **kw) -> httpx.Response:
+        """POST JSON on a service as the county operator unless headers are given."""
+        kw.setdefault("headers", self.headers())
+        return self.http.post(self.url(service, path), json=json, **kw)

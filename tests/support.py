@@ -1,0 +1,80 @@
+"""Test helpers shared by the tiers: a service's real database and units of work without a broker."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from services.contracts import Envelope
+from services.runtime.db import Database
+from services.runtime.migrate import upgrade
+from services.runtime.service import ServiceSpec
+from services.runtime.tables import BusTables
+from services.runtime.uow import UnitOfWork
+
+PG_ADMIN_URL = os.environ.get("HALL_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class ServiceStore:
+    """A migrated database of one service, and units of work on it (events land in its outbox)."""
+
+    def __init__(self, spec: ServiceSpec, db: Database):
+        self.spec, self.db = spec, db
+        self.tables = BusTables(spec.metadata)
+        self.notified = 0
+
+    @asynccontextmanager
+    async def uow(self, *, cause: Envelope | None = None, actor: str | None = None) -> AsyncIterator[UnitOfWork]:
+        """A unit of work like the bus gives handlers and routes."""
+        async with self.db.session() as s:
+            yield UnitOfWork(s, self.tables, service=self.spec.name, on_commit=self._notify, cause=cause, actor=actor)
+
+    def _notify(self) -> None:
+        self.notified += 1
+
+    async def outbox(self) -> list[Envelope]:
+        """Every event this store has emitted, oldest first."""
+        async with self.db.session() as s:
+            rows = (await s.execute(self.tables.outbox.select().order_by(self.tables.outbox.c.id))).all()
+        return [Envelope.from_bytes(r.body) for r in rows]
+
+    async def handle(self, handler, env: Envelope, data) -> None:
+        """Run one handler in its own committed unit of work."""
+        async with self.uow(cause=env) as uow:
+            await handler(uow, env, data)
+            await uow.commit()
+
+
+async def sqlite_store(spec: ServiceSpec, tmp_path: Path) -> ServiceStore:
+    """A fresh migrated SQLite database for a service."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / f'{spec.name}-{uuid.uuid4().hex[:6]}.db'}")
+    await upgrade(db, spec.migrations)
+    return ServiceStore(spec, db)
+
+
+async def create_pg_database(prefix: str) -> str:
+    """Create a uniquely named PostgreSQL database; return its SQLAlchemy asyncpg URL."""
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    """Drop a database made by create_pg_database (connections are cut)."""
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

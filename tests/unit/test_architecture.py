@@ -1,0 +1,55 @@
+"""The house rules that keep services independent, checked on every test run."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("intake", "triage", "meeting", "ledger", "feedback")
+SHARED = ("contracts", "runtime")
+ROOM = ("__init__.py", "__main__.py", "app.py", "api.py", "handlers.py", "domain.py", "models.py")
+
+
+def test_import_contracts_hold():
+    """import-linter: services are independent; shared packages never import a service."""
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml")) == 0
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_service_imports_another(service):
+    """A direct AST scan too, so the rule holds even for imports inside functions."""
+    for path in (ROOT / "services" / service).rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "services" and len(parts) > 1:
+                    assert parts[1] in (service, *SHARED), f"{path.relative_to(ROOT)} imports {name}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_room(service):
+    """Each service is one folder with the same few files and its own migrations."""
+    folder = ROOT / "services" / service
+    missing = [f for f in ROOM if not (folder / f).exists()]
+    assert not missing, f"services/{service} lacks {missing}"
+    assert list((folder / "migrations" / "versions").glob("*.py")), f"services/{service} has no migration"
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (ROOT / "services").rglob("*.py") if "migrations" not in p.parts))
+def test_modules_stay_small(path):
+    """Split by concept before a module grows into a dump."""
+    lines = len(path.read_text().splitlines())
+    assert lines <= 600, f"{path.relative_to(ROOT)} has {lines} lines"
