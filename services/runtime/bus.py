@@ -54,7 +54,10 @@ class Bus:
     @property
     def is_connected(self) -> bool:
         """Tell whether the broker connection is currently open."""
-        return self.connection is not None and not self.connection.is_closed
+        # A robust connection is "closed" only once close() is called; while it reconnects after
+        # losing the broker, only its `connected` event tells the truth.
+        conn = self.connection
+        return conn is not None and not conn.is_closed and conn.connected.is_set()
 
     @asynccontextmanager
     async def uow(

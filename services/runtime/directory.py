@@ -157,9 +157,10 @@ class Community(_Model):
     @field_validator("phrases")
     @classmethod
     def _phrase_categories(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        # Keys are category ids (extra keywords) or the two signal lists triage reads: danger, vulnerable.
         for key in value:
-            if key not in CATEGORIES:
-                raise _FieldError(f".{key}", f"unknown category {key!r}")
+            if key not in CATEGORIES and key not in ("danger", "vulnerable"):
+                raise _FieldError(f".{key}", f"unknown category {key!r} (or 'danger' / 'vulnerable')")
         return value
 
     @model_validator(mode="after")

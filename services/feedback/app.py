@@ -1,0 +1,69 @@
+"""Composition root of the feedback service (以评促改)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from services.contracts import EVENTS_EXCHANGE
+from services.feedback import handlers
+from services.feedback.api import router
+from services.feedback.models import metadata
+from services.runtime.consumer import Subscription
+from services.runtime.locks import Periodic
+from services.runtime.service import Context, ServiceSpec, create_app
+from services.runtime.settings import Settings
+from services.runtime.topology import QueueSpec
+
+NAME = "feedback"
+OVERDUE_SWEEP_S = 300
+log = logging.getLogger(__name__)
+
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    """Feedback's one queue: completions open revisits, crossing-off ends them."""
+    consumed = {
+        "task.completed.v1": handlers.on_task_completed,
+        "matter.closed.v1": handlers.on_matter_closed,
+    }
+    return [
+        Subscription(
+            QueueSpec(
+                "feedback.events",
+                tuple((EVENTS_EXCHANGE, t) for t in consumed),
+                tuple(settings.retry_delays_ms),
+                settings.delivery_limit,
+            ),
+            consumed,
+        )
+    ]
+
+
+def periodic(ctx: Context) -> list[Periodic]:
+    """The overdue sweep: open revisits past their due time become overdue."""
+
+    async def sweep() -> None:
+        async with ctx.db.session() as s:
+            changed = await handlers.mark_overdue(s)
+        if changed:
+            log.info("feedback.revisits_overdue count=%s", changed)
+
+    return [Periodic("revisits-overdue", OVERDUE_SWEEP_S, sweep)]
+
+
+def spec() -> ServiceSpec:
+    """Everything that makes the feedback service."""
+    return ServiceSpec(
+        name=NAME,
+        title="Feedback 回访评价",
+        metadata=metadata,
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        subscriptions=subscriptions,
+        periodic=periodic,
+    )
+
+
+def create() -> object:
+    """The ASGI app (for uvicorn --factory and tests)."""
+    return create_app(spec())

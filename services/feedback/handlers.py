@@ -1,0 +1,121 @@
+"""Feedback's event handlers (revisits follow completion, closing ends them) and the overdue sweep."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.contracts import Envelope, events
+from services.feedback import domain
+from services.feedback.models import MatterRound, Revisit
+from services.runtime.consumer import Reject
+from services.runtime.directory import load_directory
+from services.runtime.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+PENDING_STATUSES = ("open", "overdue")  # a revisit still waiting for evaluations
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    # The contract says UTC; a producer that forgot the offset still meant UTC.
+    return at if at.utcoffset() is not None else at.replace(tzinfo=dt.UTC)
+
+
+async def matter_round(session: AsyncSession, matter_id: str, *, lock: bool = False) -> MatterRound | None:
+    """The matter's round row (locked for update on PostgreSQL when asked)."""
+    q = select(MatterRound).where(MatterRound.matter_id == matter_id)
+    if lock:
+        q = q.with_for_update()
+    return (await session.exec(q)).first()
+
+
+async def revisit_of(session: AsyncSession, matter_id: str, round: int) -> Revisit | None:
+    """The revisit of one matter's round, if planned."""
+    q = select(Revisit).where(Revisit.matter_id == matter_id, Revisit.round == round)
+    return (await session.exec(q)).first()
+
+
+async def on_task_completed(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
+    """A completed matter (办结) gets a revisit for its round, with planned methods and a due time."""
+    if load_directory().community(env.community) is None:
+        raise Reject(f"unknown community {env.community!r}")
+    s = uow.session
+    now = dt.datetime.now(dt.UTC)
+    mr = await matter_round(s, data.matter_id, lock=True)
+    if mr is not None and mr.community != env.community:
+        raise Reject(f"task.completed claims community {env.community!r} for a matter of another community")
+    existing = await revisit_of(s, data.matter_id, data.round)
+    if existing is not None:
+        if existing.community != env.community:
+            raise Reject(f"task.completed claims community {env.community!r} for another community's revisit")
+        return  # the same completion again: one revisit per (matter, round)
+    if mr is not None and (mr.closed or data.round < mr.round):
+        log.info("feedback.completion_ignored matter=%s round=%s (closed or stale)", data.matter_id, data.round)
+        return
+    methods = domain.plan_methods(data.level, data.households, data.category)
+    completed_at = _aware(data.at)
+    revisit = Revisit(
+        id=f"rev_{uuid.uuid4().hex[:20]}",
+        matter_id=data.matter_id,
+        entry_id=data.entry_id,
+        community=env.community,
+        round=data.round,
+        level=data.level,
+        category=data.category,
+        households=data.households,
+        methods=methods,
+        due_at=min(domain.revisit_due(completed_at, m) for m in methods),
+        status="open",
+        created_at=now,
+    )
+    try:
+        async with s.begin_nested():
+            s.add(revisit)
+    except IntegrityError:
+        # Another replica planned the same revisit a moment ago.
+        return
+    # Older rounds still waiting are superseded by this completion.
+    await s.exec(
+        update(Revisit)
+        .where(Revisit.matter_id == data.matter_id, Revisit.round < data.round, Revisit.status.in_(PENDING_STATUSES))
+        .values(status="done")
+    )
+    if mr is None:
+        s.add(MatterRound(matter_id=data.matter_id, community=env.community, round=data.round, updated_at=now))
+    else:
+        mr.round, mr.outcome, mr.updated_at = data.round, "pending", now
+
+
+async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterClosed) -> None:
+    """A crossed-off matter (销号) takes no more evaluations: its round closes, its revisits end."""
+    s = uow.session
+    now = dt.datetime.now(dt.UTC)
+    mr = await matter_round(s, data.matter_id, lock=True)
+    revisits = (await s.exec(select(Revisit).where(Revisit.matter_id == data.matter_id))).all()
+    if (mr is not None and mr.community != env.community) or any(r.community != env.community for r in revisits):
+        raise Reject(f"matter.closed claims community {env.community!r} for a matter of another community")
+    if mr is None:
+        # Closed before any completion reached us: remember it so a late completion opens no revisit.
+        s.add(MatterRound(matter_id=data.matter_id, community=env.community, closed=True, updated_at=now))
+    elif not mr.closed:
+        mr.closed, mr.updated_at = True, now
+    for r in revisits:
+        if r.status in PENDING_STATUSES:
+            r.status = "done"
+
+
+async def mark_overdue(session: AsyncSession, now: dt.datetime | None = None) -> int:
+    """Flag open revisits past their due time as overdue; return how many changed (idempotent)."""
+    now = now or dt.datetime.now(dt.UTC)
+    result = await session.exec(
+        update(Revisit).where(Revisit.status == "open", Revisit.due_at < now).values(status="overdue")
+    )
+    await session.commit()
+    return result.rowcount or 0

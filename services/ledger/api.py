@@ -1,0 +1,318 @@
+"""The ledger's HTTP API: entries with their timelines, the actions that move them, headline figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import func, select
+
+from services.contracts import events
+from services.contracts.vocabulary import Category, Level
+from services.ledger import handlers
+from services.ledger.domain import (
+    STATE_LABELS_ZH,
+    STATES,
+    TZ,
+    IllegalTransition,
+    allowed_actions,
+    deadline_status,
+    transition,
+)
+from services.ledger.models import Entry, TimelineItem
+from services.runtime.auth import Principal
+from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.problems import Problem
+from services.runtime.service import Ctx
+
+router = APIRouter(prefix="/v1", tags=["ledger"])
+
+UpdateAction = Literal["claim", "start", "progress", "escalate", "return", "complete"]
+API_ACTIONS = ("claim", "start", "progress", "escalate", "return", "complete", "close")
+NOTE_REQUIRED = frozenset({"progress", "escalate", "complete"})
+DEFAULT_NOTES = {
+    "claim": "已认领",
+    "start": "开始办理",
+    "return": "转办部门退回，继续办理",
+    "close": "已销号",
+}
+EMITS = {
+    "claim": "task.progressed.v1",
+    "start": "task.progressed.v1",
+    "progress": "task.progressed.v1",
+    "return": "task.progressed.v1",
+    "escalate": "task.escalated.v1",
+    "complete": "task.completed.v1",
+}
+DONE_OR_LATER = frozenset({"completed", "evaluated", "closed"})
+
+
+class TimelineOut(BaseModel):
+    """One change of an entry."""
+
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    note: str | None
+    photos: list[str]
+
+
+class EntryOut(BaseModel):
+    """A ledger entry as staff see it."""
+
+    id: str
+    matter_id: str
+    community: str
+    compound: str | None
+    building: str | None
+    category: str
+    level: str
+    route: str
+    title: str
+    state: str
+    state_label: str
+    measures: str | None
+    lead_party: str | None
+    lead_unit: str | None
+    supporting_units: list[str]
+    deadline: dt.datetime | None
+    round: int
+    households: int
+    satisfied: bool
+    overdue: bool
+    escalated_to: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+class EntryDetail(EntryOut):
+    """An entry with its timeline and what may be done next."""
+
+    timeline: list[TimelineOut]
+    allowed_actions: list[str] = Field(description="Every action the state machine allows now")
+    available_actions: list[str] = Field(description="The allowed actions this API accepts")
+    deadline_status: str | None = Field(description="done, overdue, warning or on_track; null without deadline")
+
+
+class EntryPage(BaseModel):
+    """One page of entries."""
+
+    items: list[EntryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ActionIn(BaseModel):
+    """What accompanies an action: a note (required for progress, escalate, complete), photos, department."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=2000)
+    department: str | None = Field(None, max_length=128, description="For escalate: the functional department")
+    photos: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=9)
+
+
+class Figures(BaseModel):
+    """Headline figures of the ledger (see `figures` for the formulas)."""
+
+    community: str | None
+    month: str | None
+    entries: int
+    completed: int
+    completion_rate: float | None
+    on_time_rate: float | None
+    satisfaction_rate: float | None
+    reopen_rate: float | None
+    overdue_open: int
+
+
+def _out(e: Entry) -> dict:
+    return {
+        **{k: getattr(e, k) for k in EntryOut.model_fields if k != "state_label"},
+        "state_label": STATE_LABELS_ZH.get(e.state, e.state),
+    }
+
+
+@router.get("/entries", response_model=EntryPage, summary="List ledger entries (台账列表)")
+async def list_entries(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("ledger.read"))],
+    community: str | None = Query(None, max_length=64),
+    state: Literal[STATES] | None = None,  # type: ignore[valid-type]
+    level: Level | None = None,
+    category: Category | None = None,
+    overdue: bool | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> EntryPage:
+    """Entries of the communities the caller may see, most recently changed first."""
+    cond = [scope_filter(principal, Entry.community, community)]
+    if state:
+        cond.append(Entry.state == state)
+    if level:
+        cond.append(Entry.level == level)
+    if category:
+        cond.append(Entry.category == category)
+    if overdue is not None:
+        cond.append(Entry.overdue == overdue)
+    q = select(Entry).where(*cond).order_by(Entry.updated_at.desc(), Entry.id).offset(offset).limit(limit)
+    async with ctx.db.session() as s:
+        total = (await s.exec(select(func.count()).select_from(Entry).where(*cond))).one()
+        rows = (await s.exec(q)).all()
+    return EntryPage(items=[EntryOut(**_out(e)) for e in rows], total=total, limit=limit, offset=offset)
+
+
+async def _detail(s, e: Entry) -> EntryDetail:
+    items = (await s.exec(select(TimelineItem).where(TimelineItem.entry_id == e.id).order_by(TimelineItem.seq))).all()
+    allowed = allowed_actions(e.state)
+    return EntryDetail(
+        **_out(e),
+        timeline=[TimelineOut(**t.model_dump(include=set(TimelineOut.model_fields))) for t in items],
+        allowed_actions=allowed,
+        available_actions=[a for a in API_ACTIONS if a in allowed],
+        deadline_status=deadline_status(e.deadline, handlers.utcnow(), e.state) if e.deadline else None,
+    )
+
+
+@router.get("/entries/{entry_id}", response_model=EntryDetail, summary="One entry with its timeline (台账详情)")
+async def get_entry(
+    entry_id: str, ctx: Ctx, principal: Annotated[Principal, Depends(require("ledger.read"))]
+) -> EntryDetail:
+    """An entry, its timeline, the allowed actions and its deadline status."""
+    async with ctx.db.session() as s:
+        e = await s.get(Entry, entry_id)
+        if e is None:
+            raise Problem(404, "未找到该台账", "Entry not found")
+        in_scope(principal, e.community)
+        return await _detail(s, e)
+
+
+async def _act(ctx, principal: Principal, entry_id: str, action: str, body: ActionIn) -> EntryDetail:
+    if action in NOTE_REQUIRED and not (body.note and body.note.strip()):
+        raise Problem(422, "此操作须填写说明", f"A note is required for {action}", field="note")
+    if action == "escalate" and not (body.department and body.department.strip()):
+        raise Problem(422, "转办须填写职能部门", "A department is required for escalate", field="department")
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        s = uow.session
+        e = (await s.exec(select(Entry).where(Entry.id == entry_id).with_for_update())).first()
+        if e is None:
+            raise Problem(404, "未找到该台账", "Entry not found")
+        in_scope(principal, e.community)
+        try:
+            transition(e.state, action)
+        except IllegalTransition as exc:
+            zh, _, en = str(exc).partition(" / ")
+            raise Problem(409, zh, en or zh, extra={"state": e.state, "allowed": exc.allowed}) from None
+        now = handlers.utcnow()
+        note = (body.note or "").strip() or DEFAULT_NOTES.get(action)
+        if action == "claim":
+            if principal.role in handlers.RESPONSIBLE_PARTIES:
+                e.lead_party = principal.role
+            e.lead_unit = principal.unit or e.lead_unit
+        elif action == "escalate":
+            e.escalated_to = body.department.strip()  # type: ignore[union-attr]
+            note = f"转办至{e.escalated_to}：{note}"
+        elif action == "complete":
+            e.completed_at = now
+        elif action == "close":
+            e.closed_at = now
+        handlers.apply(s, e, action, actor=principal.sub, note=note, photos=body.photos)
+        if action == "close":
+            await uow.emit(
+                "matter.closed.v1",
+                community=e.community,
+                subject=e.matter_id,
+                data=events.MatterClosed(matter_id=e.matter_id, entry_id=e.id, by=principal.sub, closed_at=now),
+            )
+        else:
+            await handlers.emit_task(uow, EMITS[action], e, actor=principal.sub, note=note)
+        await s.flush()
+        detail = await _detail(s, e)
+        await uow.commit()
+    return detail
+
+
+@router.post(
+    "/entries/{entry_id}/actions/close", response_model=EntryDetail, summary="Cross off an evaluated entry (销号)"
+)
+async def close_entry(
+    entry_id: str,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("ledger.close"))],
+    body: ActionIn | None = None,
+) -> EntryDetail:
+    """Close (销号) an entry; only an evaluated entry can be closed."""
+    return await _act(ctx, principal, entry_id, "close", body or ActionIn())
+
+
+@router.post("/entries/{entry_id}/actions/{action}", response_model=EntryDetail, summary="Act on an entry (办理)")
+async def act_on_entry(
+    entry_id: str,
+    action: UpdateAction,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("ledger.update"))],
+    body: ActionIn | None = None,
+) -> EntryDetail:
+    """Claim, start, report progress, escalate, take back or complete an entry."""
+    return await _act(ctx, principal, entry_id, action, body or ActionIn())
+
+
+def _month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
+    try:
+        start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=TZ)
+    except ValueError:
+        raise Problem(422, "月份格式应为 YYYY-MM", "month must be YYYY-MM", field="month") from None
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+@router.get("/figures", response_model=Figures, summary="Headline figures (办结率、满意度)")
+async def figures(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("ledger.read"))],
+    community: str | None = Query(None, max_length=64),
+    month: str | None = Query(None, max_length=7, description="YYYY-MM: entries created that month (Beijing time)"),
+) -> Figures:
+    """Figures over the entries in scope (created in `month` if given).
+
+    completion_rate = entries completed, evaluated or closed / all entries;
+    on_time_rate = of those, completed_at <= deadline / those with both set;
+    satisfaction_rate = evaluated or closed with satisfied / (evaluated + closed + reopened);
+    reopen_rate = entries in round >= 2 / all entries. A rate with an empty denominator is null.
+    """
+    cond = [scope_filter(principal, Entry.community, community)]
+    if month:
+        start, end = _month_range(month)
+        cond += [Entry.created_at >= start, Entry.created_at < end]
+    q = select(Entry.state, Entry.satisfied, Entry.round, Entry.completed_at, Entry.deadline, Entry.overdue)
+    async with ctx.db.session() as s:
+        rows = (await s.exec(q.where(*cond))).all()
+    total = len(rows)
+    done = [r for r in rows if r.state in DONE_OR_LATER]
+    timed = [r for r in done if r.completed_at is not None and r.deadline is not None]
+    rated = [r for r in rows if r.state in ("evaluated", "closed", "reopened")]
+    happy = [r for r in rated if r.state != "reopened" and r.satisfied]
+    reopened = [r for r in rows if r.round >= 2]
+
+    def rate(n: int, d: int) -> float | None:
+        return round(n / d, 4) if d else None
+
+    return Figures(
+        community=community,
+        month=month,
+        entries=total,
+        completed=len(done),
+        completion_rate=rate(len(done), total),
+        on_time_rate=rate(sum(1 for r in timed if r.completed_at <= r.deadline), len(timed)),
+        satisfaction_rate=rate(len(happy), len(rated)),
+        reopen_rate=rate(len(reopened), total),
+        overdue_open=sum(1 for r in rows if r.overdue and r.state not in DONE_OR_LATER),
+    )

@@ -1,0 +1,453 @@
+"""The ledger's event handlers, and the entry operations they share with the HTTP API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.contracts import Envelope, events
+from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for, transition
+from services.ledger.models import Entry, MatterView, TimelineItem
+from services.runtime.consumer import Reject
+from services.runtime.directory import load_directory
+from services.runtime.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "ledger"  # actor of automatic changes
+DIRECT_MEASURES = "按职责直接处理（一般性问题立即解决）"
+RESPONSIBLE_PARTIES = frozenset(
+    {"party_org", "owners_committee", "property_company", "resident_rep", "partner_unit", "department"}
+)
+ACTIVE_STATES = frozenset({"assigned", "in_progress", "escalated"})
+OUTCOME_ZH = {
+    "resolved": "议定办理",
+    "site_inspection": "需现场勘察",
+    "escalate": "转办职能部门",
+    "deferred": "暂缓议定",
+    "not_actionable": "不予受理",
+}
+
+
+def utcnow() -> dt.datetime:
+    """The current UTC time."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+# --- entry operations (shared with api.py) ----------------------------------------------------
+
+
+def append(
+    session: AsyncSession,
+    entry: Entry,
+    *,
+    actor: str,
+    action: str,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    note: str | None = None,
+    photos: list[str] | None = None,
+    event_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> TimelineItem:
+    """Append one timeline item to an entry (the (entry, seq) key catches concurrent writers)."""
+    entry.timeline_seq += 1
+    item = TimelineItem(
+        entry_id=entry.id,
+        seq=entry.timeline_seq,
+        at=at or utcnow(),
+        actor=actor[:128],
+        action=action,
+        from_state=from_state,
+        to_state=to_state if to_state is not None else from_state,
+        note=note[:2000] if note else None,
+        photos=photos or [],
+        event_id=event_id,
+    )
+    session.add(item)
+    session.add(entry)
+    return item
+
+
+def apply(
+    session: AsyncSession,
+    entry: Entry,
+    action: str,
+    *,
+    actor: str,
+    note: str | None = None,
+    photos: list[str] | None = None,
+    event_id: str | None = None,
+) -> None:
+    """Move an entry through the state machine (IllegalTransition if not allowed) and record it."""
+    before = entry.state
+    entry.state = transition(before, action)
+    entry.updated_at = utcnow()
+    append(
+        session,
+        entry,
+        actor=actor,
+        action=action,
+        from_state=before,
+        to_state=entry.state,
+        note=note,
+        photos=photos,
+        event_id=event_id,
+    )
+
+
+def note_only(session: AsyncSession, entry: Entry, note: str, *, actor: str, event_id: str | None) -> None:
+    """Record a timeline note without a state change."""
+    append(session, entry, actor=actor, action="note", from_state=entry.state, note=note, event_id=event_id)
+
+
+def task_event(entry: Entry, *, actor: str, note: str | None = None) -> events.TaskEvent:
+    """The task.*.v1 payload describing an entry as it is now."""
+    return events.TaskEvent(
+        entry_id=entry.id,
+        matter_id=entry.matter_id,
+        state=entry.state,
+        level=entry.level,
+        category=entry.category,
+        measures=entry.measures,
+        lead_party=entry.lead_party if entry.lead_party in RESPONSIBLE_PARTIES else None,
+        lead_unit=entry.lead_unit,
+        deadline=entry.deadline,
+        note=note[:2000] if note else None,
+        actor=actor[:128],
+        households=max(entry.households, 1),
+        round=max(entry.round, 1),
+        at=utcnow(),
+    )
+
+
+async def emit_task(uow: UnitOfWork, type: str, entry: Entry, *, actor: str, note: str | None = None) -> None:
+    """Emit a task.*.v1 event about an entry (subject = its matter)."""
+    await uow.emit(
+        type, community=entry.community, subject=entry.matter_id, data=task_event(entry, actor=actor, note=note)
+    )
+
+
+def new_entry(session: AsyncSession, view: MatterView, *, actor: str, event_id: str | None) -> Entry:
+    """Register a new entry for a matter from the ledger's read model."""
+    now = utcnow()
+    entry = Entry(
+        id=f"ent_{uuid.uuid4().hex[:20]}",
+        matter_id=view.matter_id,
+        community=view.community,
+        compound=view.compound,
+        building=view.building,
+        category=view.category,
+        level=view.level,
+        route=view.route,
+        title=view.title,
+        state="registered",
+        households=max(view.households, 1),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(entry)
+    append(session, entry, actor=actor, action="register", to_state="registered", note="登记入账", event_id=event_id)
+    return entry
+
+
+async def entry_of(session: AsyncSession, env: Envelope, matter_id: str) -> Entry | None:
+    """The entry of a matter, tenant-checked against the event (Reject on mismatch)."""
+    q = select(Entry).where(Entry.matter_id == matter_id).with_for_update()
+    entry = (await session.exec(q)).first()
+    if entry is not None and entry.community != env.community:
+        raise Reject(f"event claims community {env.community!r} for an entry of another community")
+    return entry
+
+
+async def _view_of(session: AsyncSession, env: Envelope, matter_id: str) -> MatterView | None:
+    view = await session.get(MatterView, matter_id)
+    if view is not None and view.community != env.community:
+        raise Reject(f"event claims community {env.community!r} for a matter of another community")
+    return view
+
+
+def property_company_of(community: str, compound: str | None) -> str | None:
+    """The compound's property company from the directory, else the roster's first property company unit."""
+    c = load_directory().community(community)
+    if c is None:
+        return None
+    if compound:
+        found = c.compound(compound)
+        if found is not None and found.property_company:
+            return found.property_company
+    return next((m.unit for m in c.roster.get("property_company", []) if m.unit), None)
+
+
+async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: str | None, measures: str) -> None:
+    """Assign an entry at once to the property company (一般性问题立即解决) and emit task.assigned.v1."""
+    entry.measures = measures
+    entry.lead_party = entry.lead_party or "property_company"
+    entry.lead_unit = entry.lead_unit or property_company_of(entry.community, entry.compound)
+    entry.deadline = deadline_for(entry.level, utcnow())
+    entry.overdue = False
+    apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
+    await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note=note)
+
+
+# --- matter read model --------------------------------------------------------------------------
+
+
+async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
+    """Keep the matter view; a direct matter gets an entry assigned at once to the property company."""
+    s = uow.session
+    view = await _view_of(s, env, data.matter_id)
+    entry = await entry_of(s, env, data.matter_id)
+    seq, now, at = env.sequence or 0, utcnow(), _aware(data.triaged_at)
+    if view is None:
+        view = MatterView(
+            matter_id=data.matter_id,
+            community=env.community,
+            category=data.category,
+            level=data.level,
+            route=data.route,
+            triaged_seq=seq,
+            graded_at=at,
+            updated_at=now,
+        )
+    elif seq and seq <= view.triaged_seq:
+        log.info("ledger.stale_event type=%s matter=%s seq=%s", env.type, data.matter_id, seq)
+        return
+    else:
+        view.triaged_seq = max(seq, view.triaged_seq)
+        if view.graded_at is None or at >= _aware(view.graded_at):
+            view.category, view.level, view.route, view.graded_at = data.category, data.level, data.route, at
+    view.compound, view.building = data.place.compound, data.place.building
+    view.title, view.households, view.updated_at = data.title[:500], data.households, now
+    s.add(view)
+    if entry is not None:
+        entry.households = max(entry.households, data.households)
+        entry.compound = entry.compound or view.compound
+        entry.building = entry.building or view.building
+        entry.title = entry.title or view.title
+        s.add(entry)
+        return
+    if view.route == "direct":
+        entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
+        await _assign_direct(uow, entry, note="直接交办物业服务企业", event_id=env.id, measures=DIRECT_MEASURES)
+
+
+async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
+    """Update the matter view and the entry's grade; a matter regraded to direct is assigned at once."""
+    s = uow.session
+    view = await _view_of(s, env, data.matter_id)
+    entry = await entry_of(s, env, data.matter_id)
+    seq, now, at = env.sequence or 0, utcnow(), _aware(data.regraded_at)
+    if view is None:
+        view = MatterView(
+            matter_id=data.matter_id,
+            community=env.community,
+            category=data.category,
+            level=data.level,
+            route=data.route,
+            regraded_seq=seq,
+            graded_at=at,
+            updated_at=now,
+        )
+    elif seq and seq <= view.regraded_seq:
+        log.info("ledger.stale_event type=%s matter=%s seq=%s", env.type, data.matter_id, seq)
+        return
+    else:
+        view.regraded_seq = max(seq, view.regraded_seq)
+        if view.graded_at is not None and at < _aware(view.graded_at):
+            return  # an older grade than the one we hold
+        view.category, view.level, view.route, view.graded_at = data.category, data.level, data.route, at
+    view.updated_at = now
+    s.add(view)
+    if entry is None:
+        if view.route == "direct":
+            entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
+            await _assign_direct(uow, entry, note="改为直接交办物业服务企业", event_id=env.id, measures=DIRECT_MEASURES)
+        return
+    if entry.state == "closed" or (entry.level == view.level and entry.category == view.category):
+        return
+    note = f"重新定级：{data.previous.level}→{data.level}（{data.reason}）"
+    entry.level, entry.category, entry.updated_at = view.level, view.category, now
+    append(s, entry, actor=data.by or SYSTEM, action="regrade", from_state=entry.state, note=note, event_id=env.id)
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+async def on_session_scheduled(uow: UnitOfWork, env: Envelope, data: events.SessionScheduled) -> None:
+    """Note on the timeline of existing entries that their matter is on a session's agenda."""
+    when = _aware(data.starts_at).astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    label = {"scheduled": "已列入议事会议程", "rescheduled": "议事会改期", "cancelled": "议事会已取消"}[data.status]
+    for matter_id in dict.fromkeys(data.agenda):
+        entry = await entry_of(uow.session, env, matter_id)
+        if entry is not None:
+            note = f"{label}（{when}，{data.place}）"
+            note_only(uow.session, entry, note, actor=f"session:{data.session_id}", event_id=env.id)
+
+
+async def on_session_concluded(uow: UnitOfWork, env: Envelope, data: events.SessionConcluded) -> None:
+    """Turn each resolution into ledger work: assign, escalate, or note."""
+    actor = f"session:{data.session_id}"
+    for res in data.resolutions:
+        entry = await entry_of(uow.session, env, res.matter_id)
+        if res.outcome == "resolved":
+            await _resolve(uow, env, res, entry, actor)
+        elif res.outcome == "escalate":
+            await _escalate(uow, env, res, entry, actor)
+        elif entry is not None:
+            note = f"议事会决议：{OUTCOME_ZH[res.outcome]}" + (f"（{res.reason}）" if res.reason else "")
+            note_only(uow.session, entry, note, actor=actor, event_id=env.id)
+
+
+async def _entry_for_resolution(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None) -> Entry:
+    if entry is not None:
+        return entry
+    view = await _view_of(uow.session, env, res.matter_id)
+    if view is None:
+        # Probably the matter.triaged event is still on its way: fail so the consumer retries later.
+        raise LookupError(f"matter {res.matter_id} is not known to the ledger yet")
+    return new_entry(uow.session, view, actor=f"session:{env.subject or ''}", event_id=env.id)
+
+
+def _take_resolution(entry: Entry, res: events.Resolution) -> None:
+    entry.measures = res.measures or entry.measures or "按议事会决议办理"
+    entry.lead_party = res.lead_party or entry.lead_party
+    entry.lead_unit = res.lead_unit or entry.lead_unit
+    entry.supporting_units = list(res.supporting_units) or entry.supporting_units
+    entry.deadline = _aware(res.deadline) if res.deadline else deadline_for(entry.level, utcnow())
+    entry.overdue = False
+
+
+async def _resolve(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None, actor: str) -> None:
+    if entry is not None and entry.state in ACTIVE_STATES:
+        await _adopt(uow, env, res, entry, actor)
+        return
+    if entry is not None and entry.state not in ("registered", "reopened"):
+        note_only(uow.session, entry, "议事会议定，但台账已办结，未重复交办", actor=actor, event_id=env.id)
+        return
+    entry = await _entry_for_resolution(uow, env, res, entry)
+    _take_resolution(entry, res)
+    note = f"议事会议定：{entry.measures}"
+    apply(uow.session, entry, "assign", actor=actor, note=note, event_id=env.id)
+    await emit_task(uow, "task.assigned.v1", entry, actor=actor, note=note)
+
+
+async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry, actor: str) -> None:
+    """An entry already being handled (e.g. a reopened direct matter) takes the session's decision over."""
+    before = (entry.measures, entry.lead_party, entry.lead_unit, list(entry.supporting_units), entry.deadline)
+    overdue = entry.overdue
+    _take_resolution(entry, res)
+    if res.deadline is None:
+        entry.deadline = before[4] or entry.deadline  # keep the running clock unless the session set one
+    if entry.deadline == before[4]:
+        entry.overdue = overdue
+    if (entry.measures, entry.lead_party, entry.lead_unit, list(entry.supporting_units), entry.deadline) == before:
+        return  # the same decision again: nothing to record
+    entry.updated_at = utcnow()
+    note = f"议事会重新议定：{entry.measures}"
+    append(uow.session, entry, actor=actor, action="resolve", from_state=entry.state, note=note, event_id=env.id)
+    await emit_task(uow, "task.assigned.v1", entry, actor=actor, note=note)
+
+
+async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None, actor: str) -> None:
+    if entry is not None and entry.state not in ("registered", "reopened", "assigned", "in_progress"):
+        note_only(uow.session, entry, "议事会决议转办，但台账当前状态不可转办", actor=actor, event_id=env.id)
+        return
+    entry = await _entry_for_resolution(uow, env, res, entry)
+    department = res.department or res.lead_unit or "职能部门"
+    if entry.state in ("registered", "reopened"):
+        _take_resolution(entry, res)
+        entry.measures = res.measures or f"转办{department}"
+        apply(uow.session, entry, "assign", actor=actor, note="议事会议定转办", event_id=env.id)
+    entry.escalated_to = department[:128]
+    note = f"转办至{department}" + (f"（{res.reason}）" if res.reason else "")
+    apply(uow.session, entry, "escalate", actor=actor, note=note, event_id=env.id)
+    await emit_task(uow, "task.escalated.v1", entry, actor=actor, note=note)
+
+
+# --- feedback ----------------------------------------------------------------------------------
+
+
+async def on_evaluation_recorded(uow: UnitOfWork, env: Envelope, data: events.EvaluationRecorded) -> None:
+    """A round decided satisfied moves a completed entry to evaluated (and tells the others)."""
+    entry = await entry_of(uow.session, env, data.matter_id)
+    if entry is None or data.round_outcome != "satisfied" or data.round != entry.round:
+        return
+    if entry.state != "completed":
+        return  # already evaluated, or a stale round
+    entry.satisfied = True
+    note = "居民评价满意" + (f"（满意率 {data.round_rate:.0%}）" if data.round_rate is not None else "")
+    apply(uow.session, entry, "evaluate_satisfied", actor=SYSTEM, note=note, event_id=env.id)
+    await emit_task(uow, "task.progressed.v1", entry, actor=SYSTEM, note=note)
+
+
+async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.MatterReopened) -> None:
+    """Residents were not satisfied: reopen; a direct matter goes straight back to its lead (督促整改)."""
+    s = uow.session
+    entry = await entry_of(s, env, data.matter_id)
+    if entry is None:
+        log.warning("ledger.reopen_without_entry matter=%s", data.matter_id)
+        return
+    if data.round <= entry.round:
+        return  # a duplicate or stale reopen of a round we already handle
+    reasons = "；".join(data.reasons)
+    if entry.state not in ("completed", "evaluated"):
+        note_only(
+            s,
+            entry,
+            f"收到重办通知（第{data.round}轮），但台账状态为「{STATE_LABELS_ZH[entry.state]}」",
+            actor=SYSTEM,
+            event_id=env.id,
+        )
+        return
+    entry.round, entry.satisfied, entry.completed_at, entry.overdue = data.round, False, None, False
+    entry.deadline = None
+    apply(
+        s,
+        entry,
+        "evaluate_unsatisfied",
+        actor=SYSTEM,
+        note=f"居民不满意，第{data.round}轮重办：{reasons}",
+        event_id=env.id,
+    )
+    if entry.route == "direct":
+        measures = f"督促整改：{reasons}"[:2000]
+        await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=measures)
+
+
+# --- periodic ------------------------------------------------------------------------------------
+
+
+async def sweep_overdue(db, now: dt.datetime | None = None, batch: int = 500) -> int:
+    """Flag entries whose deadline passed while not done (idempotent); return how many were flagged."""
+    now = now or utcnow()
+    flagged = 0
+    while True:
+        async with db.session() as s:
+            q = (
+                select(Entry)
+                .where(
+                    Entry.overdue == False,  # noqa: E712
+                    Entry.deadline.is_not(None),
+                    Entry.deadline < now,
+                    Entry.state.not_in(sorted(DONE_STATES)),
+                )
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list((await s.exec(q)).all())
+            for entry in rows:
+                entry.overdue = True
+                append(s, entry, actor=SYSTEM, action="overdue", from_state=entry.state, note="已超期", at=now)
+            await s.commit()
+        flagged += len(rows)
+        if len(rows) < batch:
+            return flagged

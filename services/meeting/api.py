@@ -1,0 +1,448 @@
+"""Meeting's HTTP API: sessions, their agendas and the queue; concluding and cancelling sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from services.contracts import events
+from services.contracts.vocabulary import Outcome, Party, ResponsibleParty
+from services.meeting import domain, planner
+from services.meeting.models import AgendaItem, QueuedMatter, Session, aware, utc
+from services.runtime.auth import Principal
+from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.directory import Community, load_directory
+from services.runtime.problems import Problem, field_error
+from services.runtime.service import Ctx
+
+router = APIRouter(prefix="/v1", tags=["meeting"])
+
+STATUS_ZH = {"scheduled": "已排期", "concluded": "已结束", "adjourned": "已休会（不足法定方）", "cancelled": "已取消"}
+KIND_ZH = {"emergency": "紧急议事", "fixed_day": "固定议事日", "site_inspection": "现场勘察"}
+LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿"}
+STATE_ZH = {"queued": "待议", "scheduled": "已上会", "resolved": "已议决", "closed": "不再议"}
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+Unit = Annotated[str, Field(min_length=1, max_length=128)]
+
+# --- response models -------------------------------------------------------------------------------
+
+
+class SessionOut(BaseModel):
+    """A session as listed."""
+
+    id: str
+    community: str
+    kind: str
+    kind_label: str
+    status: str
+    status_label: str
+    starts_at: dt.datetime
+    place: str
+    compound: str | None
+    capacity: int
+    agenda_count: int
+    concluded_at: dt.datetime | None
+
+
+class AgendaEntry(BaseModel):
+    """One matter on an agenda."""
+
+    position: int
+    matter_id: str
+    title: str | None
+    level: str | None
+    level_label: str | None
+    category: str | None
+    compound: str | None
+    households: int | None
+    carried_over: int | None
+    state: str | None
+
+
+class SessionDetail(SessionOut):
+    """A session with its agenda, invitees, attendance and minutes."""
+
+    agenda: list[AgendaEntry]
+    invitees: list[dict]
+    attendance: dict
+    minutes: dict
+    created_at: dt.datetime
+
+
+class QueuedOut(BaseModel):
+    """A matter waiting for a session, in the order the agenda rule would take it."""
+
+    rank: int
+    matter_id: str
+    community: str
+    compound: str | None
+    title: str
+    category: str
+    level: str
+    level_label: str
+    households: int
+    queued_at: dt.datetime
+    carried_over: int
+    round: int
+
+
+# --- request models --------------------------------------------------------------------------------
+
+
+class ResolutionIn(BaseModel):
+    """The session's decision on one agenda matter."""
+
+    matter_id: str = Field(min_length=1, max_length=64)
+    outcome: Outcome
+    measures: str | None = Field(None, max_length=2000)
+    lead_party: ResponsibleParty | None = None
+    lead_unit: str | None = Field(None, max_length=128)
+    supporting_units: list[Unit] = Field(default_factory=list, max_length=20)
+    deadline: dt.datetime | None = None
+    department: str | None = Field(None, max_length=128)
+    reason: str | None = Field(None, max_length=1000)
+
+
+class ConcludeIn(BaseModel):
+    """Who attended and what was decided."""
+
+    attendance: dict[Party, Annotated[list[Name], Field(max_length=50)]] = Field(default_factory=dict)
+    resolutions: list[ResolutionIn] = Field(default_factory=list, max_length=200)
+    notes: str | None = Field(None, max_length=5000)
+
+
+class CancelIn(BaseModel):
+    """Why a session is called off."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ConcludeOut(BaseModel):
+    """The result of concluding: concluded, or adjourned without quorum."""
+
+    session_id: str
+    status: Literal["concluded", "adjourned"]
+    status_label: str
+    missing_parties: list[str] = Field(default_factory=list)
+    follow_up_sessions: list[str] = Field(default_factory=list)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _summary(s: Session, count: int) -> dict:
+    return {
+        "id": s.id,
+        "community": s.community,
+        "kind": s.kind,
+        "kind_label": KIND_ZH.get(s.kind, s.kind),
+        "status": s.status,
+        "status_label": STATUS_ZH.get(s.status, s.status),
+        "starts_at": aware(s.starts_at),
+        "place": s.place,
+        "compound": s.compound,
+        "capacity": s.capacity,
+        "agenda_count": count,
+        "concluded_at": aware(s.concluded_at),
+    }
+
+
+def _community(code: str) -> Community:
+    community = load_directory().community(code)
+    if community is None:  # pragma: no cover - rows only exist for known communities
+        raise Problem(409, f"社区「{code}」不在名录中", f"Community {code!r} is not in the directory")
+    return community
+
+
+def _has(value: str | None) -> bool:
+    return value is not None and bool(value.strip())
+
+
+def _check_resolution(i: int, r: ResolutionIn) -> list[dict]:
+    """Field errors of one resolution (which fields its outcome needs)."""
+    needs: list[tuple[str, bool, str, str]] = []
+    if r.outcome == "resolved":
+        needs += [
+            ("measures", _has(r.measures), "议定「解决」须写明具体举措", "outcome resolved needs measures"),
+            ("lead_party", r.lead_party is not None, "须指定牵头方", "outcome resolved needs lead_party"),
+            ("lead_unit", _has(r.lead_unit), "须指定责任单位", "outcome resolved needs lead_unit"),
+            ("deadline", r.deadline is not None, "须写明办结时限", "outcome resolved needs a deadline"),
+        ]
+    elif r.outcome in ("deferred", "not_actionable"):
+        needs.append(("reason", _has(r.reason), "须说明理由", f"outcome {r.outcome} needs a reason"))
+    elif r.outcome == "escalate":
+        needs.append(("department", _has(r.department), "转办须指定职能部门", "outcome escalate needs department"))
+    return [field_error(f"resolutions[{i}].{f}", zh, en) for f, ok, zh, en in needs if not ok]
+
+
+def _deadline(value: dt.datetime | None) -> dt.datetime | None:
+    """A deadline without a zone is local time in the community (Asia/Shanghai)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=domain.TZ)).astimezone(dt.UTC)
+
+
+def _invalid(errors: list[dict]) -> Problem:
+    first = errors[0]
+    return Problem(
+        422,
+        f"{first['field']}：{first['message']}",
+        f"{first['field']}: {first['message_en']}",
+        errors=errors,
+    )
+
+
+async def _load_for_update(uow, session_id: str, principal: Principal) -> Session:
+    s = await uow.session.get(Session, session_id)
+    if s is None:
+        raise Problem(404, "未找到该议事会", "Session not found")
+    in_scope(principal, s.community)
+    s = await planner.lock_session(uow, session_id)
+    if s.status != "scheduled":
+        label = STATUS_ZH.get(s.status, s.status)
+        raise Problem(
+            409,
+            f"议事会当前状态为「{label}」，不能再操作",
+            f"Session is {s.status}, not scheduled",
+            extra={"state": s.status},
+        )
+    return s
+
+
+async def _requeue(uow, matter_ids: list[str], *, carry: bool) -> None:
+    for mid in matter_ids:
+        qm = await uow.session.get(QueuedMatter, mid)
+        if qm is None:
+            continue
+        qm.state, qm.session_id, qm.updated_at = "queued", None, planner.utcnow()
+        if carry:
+            qm.carried_over += 1
+        uow.session.add(qm)
+
+
+# --- routes ----------------------------------------------------------------------------------------
+
+
+@router.get("/sessions", response_model=list[SessionOut], summary="List sessions (议事会列表)")
+async def list_sessions(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("session.read"))],
+    community: str | None = Query(None, max_length=64),
+    status: Literal["scheduled", "concluded", "adjourned", "cancelled"] | None = None,
+    kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
+    from_: dt.datetime | None = Query(None, alias="from"),
+    to: dt.datetime | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[SessionOut]:
+    """Sessions of the communities the caller may see, by start time."""
+    q = select(Session).where(scope_filter(principal, Session.community, community))
+    if status:
+        q = q.where(Session.status == status)
+    if kind:
+        q = q.where(Session.kind == kind)
+    if from_ is not None:
+        q = q.where(Session.starts_at >= utc(from_))
+    if to is not None:
+        q = q.where(Session.starts_at < utc(to))
+    q = q.order_by(Session.starts_at, Session.id).offset(offset).limit(limit)
+    async with ctx.db.session() as db:
+        rows = (await db.exec(q)).all()
+        ids = [s.id for s in rows]
+        items = (await db.exec(select(AgendaItem.session_id).where(AgendaItem.session_id.in_(ids)))).all()
+    counts: dict[str, int] = {}
+    for sid in items:
+        counts[sid] = counts.get(sid, 0) + 1
+    return [SessionOut(**_summary(s, counts.get(s.id, 0))) for s in rows]
+
+
+@router.get("/sessions/{session_id}", response_model=SessionDetail, summary="One session (议事会详情)")
+async def get_session(
+    session_id: str, ctx: Ctx, principal: Annotated[Principal, Depends(require("session.read"))]
+) -> SessionDetail:
+    """A session with its agenda (titles and levels), invitees, attendance and minutes."""
+    async with ctx.db.session() as db:
+        s = await db.get(Session, session_id)
+        if s is None:
+            raise Problem(404, "未找到该议事会", "Session not found")
+        in_scope(principal, s.community)
+        q = (
+            select(AgendaItem, QueuedMatter)
+            .join(QueuedMatter, QueuedMatter.matter_id == AgendaItem.matter_id, isouter=True)
+            .where(AgendaItem.session_id == s.id)
+            .order_by(AgendaItem.position)
+        )
+        rows = (await db.exec(q)).all()
+    agenda = [
+        AgendaEntry(
+            position=item.position,
+            matter_id=item.matter_id,
+            title=qm.title if qm else None,
+            level=qm.level if qm else None,
+            level_label=LEVEL_ZH.get(qm.level) if qm else None,
+            category=qm.category if qm else None,
+            compound=qm.compound if qm else None,
+            households=qm.households if qm else None,
+            carried_over=qm.carried_over if qm else None,
+            state=qm.state if qm else None,
+        )
+        for item, qm in rows
+    ]
+    return SessionDetail(
+        **_summary(s, len(agenda)),
+        agenda=agenda,
+        invitees=s.invitees,
+        attendance=s.attendance,
+        minutes=s.minutes,
+        created_at=aware(s.created_at),
+    )
+
+
+@router.get("/queue", response_model=list[QueuedOut], summary="Matters waiting for a session (待议事项)")
+async def get_queue(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("session.read"))],
+    community: str | None = Query(None, max_length=64),
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[QueuedOut]:
+    """Queued matters in the order the fixed-day agenda rule takes them (red first, ageing applied)."""
+    q = select(QueuedMatter).where(
+        scope_filter(principal, QueuedMatter.community, community), QueuedMatter.state == "queued"
+    )
+    async with ctx.db.session() as db:
+        rows = list((await db.exec(q)).all())
+    ordered = planner.in_agenda_order(rows, planner.utcnow())[:limit]
+    return [
+        QueuedOut(
+            rank=i + 1,
+            matter_id=r.matter_id,
+            community=r.community,
+            compound=r.compound,
+            title=r.title,
+            category=r.category,
+            level=r.level,
+            level_label=LEVEL_ZH.get(r.level, r.level),
+            households=r.households,
+            queued_at=aware(r.queued_at),
+            carried_over=r.carried_over,
+            round=r.round,
+        )
+        for i, r in enumerate(ordered)
+    ]
+
+
+@router.post("/sessions/{session_id}/conclude", response_model=ConcludeOut, summary="Conclude a session (议事结果)")
+async def conclude_session(
+    session_id: str,
+    body: ConcludeIn,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("session.manage"))],
+) -> ConcludeOut:
+    """Record attendance and resolutions; without quorum the session is adjourned and its agenda requeued."""
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        s = await _load_for_update(uow, session_id, principal)
+        community = _community(s.community)
+        agenda = await planner.agenda_ids(uow, s.id)
+        on_agenda = set(agenda)
+        errors: list[dict] = []
+        seen: set[str] = set()
+        for i, r in enumerate(body.resolutions):
+            if r.matter_id not in on_agenda:
+                errors.append(
+                    field_error(f"resolutions[{i}].matter_id", "该事项不在本次议程中", "Matter is not on the agenda")
+                )
+            elif r.matter_id in seen:
+                errors.append(
+                    field_error(f"resolutions[{i}].matter_id", "同一事项只能有一项决议", "Duplicate resolution")
+                )
+            seen.add(r.matter_id)
+            errors += _check_resolution(i, r)
+        if errors:
+            raise _invalid(errors)
+        attendance = {p: [n.strip() for n in names if n.strip()] for p, names in body.attendance.items()}
+        attendance = {p: names for p, names in attendance.items() if names}
+        missing = [p for p in community.hall.quorum if not attendance.get(p)]
+        now = planner.utcnow()
+        s.attendance, s.concluded_at = attendance, now
+        if missing:
+            # 不足法定方: nothing is decided; the matters wait for the next session, one step older.
+            s.status = "adjourned"
+            s.minutes = {"notes": body.notes, "missing_parties": missing, "resolutions": []}
+            uow.session.add(s)
+            await _requeue(uow, agenda, carry=True)
+            await uow.commit()
+            return ConcludeOut(
+                session_id=s.id, status="adjourned", status_label=STATUS_ZH["adjourned"], missing_parties=missing
+            )
+        unresolved = [m for m in agenda if m not in seen]
+        if unresolved:
+            raise _invalid(
+                [
+                    field_error(
+                        "resolutions",
+                        f"议程事项缺少决议：{', '.join(unresolved[:10])}",
+                        f"Every agenda matter needs a resolution; missing: {', '.join(unresolved[:10])}",
+                    )
+                ]
+            )
+        resolutions = [
+            events.Resolution(**r.model_dump(exclude={"deadline"}), deadline=_deadline(r.deadline))
+            for r in body.resolutions
+        ]
+        s.status = "concluded"
+        s.minutes = {"notes": body.notes, "resolutions": [r.model_dump(mode="json") for r in resolutions]}
+        uow.session.add(s)
+        if s.kind == "fixed_day":
+            # Before the deferred ones rejoin the queue: they get their own single step below.
+            await planner.carry_over(uow, s)
+        follow_ups: list[str] = []
+        for r in resolutions:
+            qm = await uow.session.get(QueuedMatter, r.matter_id)
+            if qm is None:  # pragma: no cover - agenda matters are always known
+                continue
+            if r.outcome in ("resolved", "escalate", "not_actionable"):
+                qm.state, qm.updated_at = "resolved", now
+                uow.session.add(qm)
+            elif r.outcome == "deferred":
+                await _requeue(uow, [qm.matter_id], carry=True)
+            else:  # site_inspection
+                site = await planner.schedule_site_inspection(uow, community, qm, now)
+                if site.id not in follow_ups:
+                    follow_ups.append(site.id)
+        await uow.emit(
+            "session.concluded.v1",
+            community=s.community,
+            subject=s.id,
+            data=events.SessionConcluded(
+                session_id=s.id, kind=s.kind, concluded_at=now, attendance=attendance, resolutions=resolutions
+            ),
+        )
+        await uow.commit()
+    return ConcludeOut(
+        session_id=s.id, status="concluded", status_label=STATUS_ZH["concluded"], follow_up_sessions=follow_ups
+    )
+
+
+@router.post("/sessions/{session_id}/cancel", response_model=SessionOut, summary="Cancel a session (取消议事会)")
+async def cancel_session(
+    session_id: str,
+    body: CancelIn,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("session.manage"))],
+) -> SessionOut:
+    """Call off a scheduled session; its agenda returns to the queue."""
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        s = await _load_for_update(uow, session_id, principal)
+        agenda = await planner.agenda_ids(uow, s.id)
+        s.status, s.concluded_at = "cancelled", planner.utcnow()
+        s.minutes = {"cancelled_by": principal.sub, "reason": body.reason.strip()}
+        uow.session.add(s)
+        await _requeue(uow, agenda, carry=False)
+        await planner.emit_scheduled(uow, s, status="cancelled", agenda=agenda)
+        await uow.commit()
+    return SessionOut(**_summary(s, len(agenda)))

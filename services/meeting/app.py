@@ -1,0 +1,61 @@
+"""Composition root of the meeting service (议事有平台)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.contracts import EVENTS_EXCHANGE
+from services.meeting import handlers, planner
+from services.meeting.api import router
+from services.meeting.models import metadata
+from services.runtime.consumer import Subscription
+from services.runtime.locks import Periodic
+from services.runtime.service import Context, ServiceSpec, create_app
+from services.runtime.settings import Settings
+from services.runtime.topology import QueueSpec
+
+NAME = "meeting"
+PLAN_INTERVAL_S = 60
+
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    """Meeting's one queue: graded and reopened matters."""
+    matters = {
+        "matter.triaged.v1": handlers.on_matter_triaged,
+        "matter.regraded.v1": handlers.on_matter_regraded,
+        "matter.reopened.v1": handlers.on_matter_reopened,
+    }
+    spec = QueueSpec(
+        "meeting.matters",
+        tuple((EVENTS_EXCHANGE, t) for t in matters),
+        tuple(settings.retry_delays_ms),
+        settings.delivery_limit,
+    )
+    return [Subscription(spec, matters)]
+
+
+def periodic(ctx: Context) -> list[Periodic]:
+    """The fixed-day planner, every minute, by one replica at a time."""
+
+    async def plan() -> None:
+        await planner.plan_all(ctx.bus.uow)
+
+    return [Periodic("plan", PLAN_INTERVAL_S, plan)]
+
+
+def spec() -> ServiceSpec:
+    """Everything that makes the meeting service."""
+    return ServiceSpec(
+        name=NAME,
+        title="Meeting 议事会",
+        metadata=metadata,
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        subscriptions=subscriptions,
+        periodic=periodic,
+    )
+
+
+def create() -> object:
+    """The ASGI app (for uvicorn --factory and tests)."""
+    return create_app(spec())

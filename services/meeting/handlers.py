@@ -1,0 +1,150 @@
+"""Meeting's event handlers: graded matters join the queue and are planned onto sessions at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.contracts import Envelope, events
+from services.meeting import planner
+from services.meeting.models import QueuedMatter, utc
+from services.runtime.consumer import Reject
+from services.runtime.directory import Community, load_directory
+from services.runtime.uow import UnitOfWork
+
+
+def _community(env: Envelope) -> Community:
+    community = load_directory().community(env.community)
+    if community is None or community.code != env.community:
+        raise Reject(f"unknown community {env.community!r}")
+    return community
+
+
+async def _existing(uow: UnitOfWork, env: Envelope, matter_id: str) -> QueuedMatter | None:
+    qm = await uow.session.get(QueuedMatter, matter_id)
+    if qm is not None and qm.community != env.community:
+        raise Reject(f"event claims community {env.community!r} for a matter of another community")
+    return qm
+
+
+def _compound(community: Community, place: events.Place | None) -> str | None:
+    if place is None or not place.compound:
+        return None
+    found = community.compound(place.compound)
+    return found.code if found else place.compound
+
+
+async def _on_grade(
+    uow: UnitOfWork,
+    env: Envelope,
+    *,
+    matter_id: str,
+    level: str,
+    route: str,
+    category: str,
+    at: dt.datetime,
+    title: str | None = None,
+    compound: str | None = None,
+    households: int | None = None,
+) -> None:
+    community = _community(env)
+    qm = await _existing(uow, env, matter_id)
+    seq = env.sequence or 0
+    if qm is not None and seq and seq <= qm.grade_seq:
+        return  # stale or repeated grade: a newer one was applied already
+    now = planner.utcnow()
+    if qm is None:
+        if route != "deliberate":
+            return  # fixed at once without deliberation (一般性问题立即解决): not ours
+        qm = QueuedMatter(
+            matter_id=matter_id,
+            community=community.code,
+            compound=compound,
+            category=category,
+            level=level,
+            route=route,
+            title=title or f"事项 {matter_id}",
+            households=households or 1,
+            queued_at=utc(at),
+            state="queued",
+            updated_at=now,
+        )
+        uow.session.add(qm)
+    else:
+        qm.level, qm.route, qm.category = level, route, category
+        if title:
+            qm.title = title
+        if compound:
+            qm.compound = compound
+        if households:
+            qm.households = households
+        qm.updated_at = now
+    qm.grade_seq = max(qm.grade_seq, seq)
+    uow.session.add(qm)
+    if qm.state in ("resolved", "closed"):
+        return  # already deliberated or withdrawn; a reopen (not a regrade) brings it back
+    if route != "deliberate":
+        await planner.withdraw(uow, qm, state="closed")
+        return
+    await uow.session.flush()
+    await planner.place(uow, community, qm, now)
+
+
+async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
+    """A new or grown matter: deliberate-route matters are queued and planned by level."""
+    community = _community(env)
+    await _on_grade(
+        uow,
+        env,
+        matter_id=data.matter_id,
+        level=data.level,
+        route=data.route,
+        category=data.category,
+        at=data.triaged_at,
+        title=data.title,
+        compound=_compound(community, data.place),
+        households=data.households,
+    )
+
+
+async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
+    """A regraded matter: a new level may move it (red -> emergency), route direct withdraws it."""
+    await _on_grade(
+        uow,
+        env,
+        matter_id=data.matter_id,
+        level=data.level,
+        route=data.route,
+        category=data.category,
+        at=data.regraded_at,
+    )
+
+
+async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.MatterReopened) -> None:
+    """Residents were not satisfied: the matter returns to the queue for its new round and is planned."""
+    community = _community(env)
+    qm = await _existing(uow, env, data.matter_id)
+    now = planner.utcnow()
+    if qm is None:
+        # Never deliberated before (it was handled directly): it is deliberated now.
+        qm = QueuedMatter(
+            matter_id=data.matter_id,
+            community=community.code,
+            category="other",
+            level="yellow",
+            route="deliberate",
+            title=f"事项 {data.matter_id}（复议）",
+            queued_at=utc(data.reopened_at),
+            round=data.round,
+            updated_at=now,
+        )
+        uow.session.add(qm)
+        await uow.session.flush()
+    elif data.round <= qm.round:
+        return  # this round was already taken back into the queue
+    else:
+        current = await planner.open_session_of(uow, qm)
+        qm.round, qm.route, qm.updated_at = data.round, "deliberate", now
+        if current is None:
+            qm.state, qm.session_id, qm.queued_at = "queued", None, utc(data.reopened_at)
+        uow.session.add(qm)
+    await planner.place(uow, community, qm, now)

@@ -1,0 +1,107 @@
+"""Meeting's own tables: the deliberation queue, sessions and their agendas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from services.runtime.tables import BusTables
+
+UTC = dt.UTC
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """Normalise to UTC before storing (SQLite keeps wall-clock text without an offset)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored datetime as an aware UTC value (SQLite hands back naive UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False) -> Column:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Table(SQLModel, registry=registry()):
+    """Base of meeting's tables (its own metadata: no other service's tables mix in)."""
+
+
+class QueuedMatter(Table, table=True):
+    """A deliberate-route matter as the meeting service knows it: its grade and where it is planned."""
+
+    __tablename__ = "queued_matter"
+    __table_args__ = (Index("ix_queued_matter_community_state", "community", "state"),)
+
+    matter_id: str = Field(primary_key=True, max_length=64)
+    community: str = Field(max_length=64)
+    compound: str | None = Field(default=None, max_length=64)
+    category: str = Field(max_length=32)
+    level: str = Field(max_length=16)
+    route: str = Field(max_length=16)
+    title: str = Field(max_length=500)
+    households: int = 1
+    queued_at: dt.datetime = Field(sa_column=_ts())
+    carried_over: int = 0
+    state: str = Field(default="queued", max_length=16)  # queued | scheduled | resolved | closed
+    session_id: str | None = Field(default=None, index=True, max_length=40)
+    round: int = 1
+    grade_seq: int = 0  # highest triage sequence applied; older grade events are dropped
+    updated_at: dt.datetime = Field(sa_column=_ts())
+
+
+class Session(Table, table=True):
+    """One deliberation session (议事会): emergency, monthly fixed day or on-site inspection."""
+
+    __tablename__ = "session"
+    __table_args__ = (
+        # Two planners must never create two sessions for one community and fixed day.
+        Index(
+            "uq_session_fixed_day",
+            "community",
+            "kind",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("kind = 'fixed_day'"),
+            postgresql_where=text("kind = 'fixed_day'"),
+        ),
+        Index("ix_session_community_starts", "community", "starts_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    community: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # emergency | fixed_day | site_inspection
+    status: str = Field(default="scheduled", max_length=16)  # scheduled | concluded | adjourned | cancelled
+    starts_at: dt.datetime = Field(sa_column=_ts())
+    place: str = Field(max_length=200)
+    compound: str | None = Field(default=None, max_length=64)
+    capacity: int = 5
+    created_at: dt.datetime = Field(sa_column=_ts())
+    concluded_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    invitees: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attendance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    minutes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AgendaItem(Table, table=True):
+    """One matter on one session's agenda."""
+
+    __tablename__ = "agenda_item"
+    __table_args__ = (UniqueConstraint("session_id", "matter_id", name="uq_agenda_session_matter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="session.id", index=True, max_length=40)
+    matter_id: str = Field(index=True, max_length=64)
+    position: int
+
+
+metadata = Table.metadata
+bus_tables = BusTables(metadata)

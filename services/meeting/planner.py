@@ -1,0 +1,387 @@
+"""Putting matters on sessions: emergency sessions for red, the monthly fixed day for yellow and green.
+
+Shared by the event handlers, the HTTP routes and the periodic planner. Everything here runs inside
+a caller's unit of work and never commits. Concurrent planners are safe: a fixed-day session is
+unique per (community, kind, starts_at), agenda items per (session, matter), and a session row is
+locked (FOR UPDATE on PostgreSQL; SQLite serialises writers) before its agenda is read and changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, time
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import func, select
+
+from services.contracts import events
+from services.meeting import domain
+from services.meeting.models import UTC, AgendaItem, QueuedMatter, Session, aware, utc
+from services.runtime import workcal
+from services.runtime.directory import PARTIES, Community, load_directory
+from services.runtime.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+OPEN_CAPACITY = 200  # emergency and site sessions are not capped (the event's agenda holds 200)
+SITE_TIME = time(9, 30)
+
+
+def utcnow() -> datetime:
+    """The current time (a function so tests can move the clock)."""
+    return datetime.now(UTC)
+
+
+def new_session_id() -> str:
+    """A fresh session id."""
+    return f"ses_{uuid.uuid4().hex[:20]}"
+
+
+def rule_of(community: Community) -> domain.FixedDayRule:
+    """The community's fixed deliberation day rule."""
+    return domain.FixedDayRule.parse(community.hall.fixed_day)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+async def agenda_ids(uow: UnitOfWork, session_id: str) -> list[str]:
+    """The matter ids on a session's agenda, in order."""
+    q = select(AgendaItem.matter_id).where(AgendaItem.session_id == session_id).order_by(AgendaItem.position)
+    return list((await uow.session.exec(q)).all())
+
+
+async def lock_session(uow: UnitOfWork, session_id: str) -> Session:
+    """Re-read a session under a row lock, so its agenda is changed by one planner at a time."""
+    q = select(Session).where(Session.id == session_id).with_for_update().execution_options(populate_existing=True)
+    return (await uow.session.exec(q)).one()
+
+
+def invitees_for(community: Community, categories: Iterable[str]) -> list[events.Invitee]:
+    """The five parties' roster members, plus departments whose categories the agenda touches."""
+    out: list[events.Invitee] = []
+    for party in PARTIES:
+        for m in community.roster.get(party, []):
+            out.append(events.Invitee(party=party, name=m.name[:64], unit=(m.unit or None)))
+    wanted = set(categories)
+    for d in community.departments:
+        if wanted & set(d.categories):
+            out.append(events.Invitee(party="department", name=d.name[:64], unit=d.code))
+    return out[:200]
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+async def emit_scheduled(
+    uow: UnitOfWork, s: Session, *, status: str = "scheduled", agenda: list[str] | None = None
+) -> None:
+    """Refresh the invitees and announce the session with its full agenda."""
+    ids = agenda if agenda is not None else await agenda_ids(uow, s.id)
+    community = load_directory().community(s.community)
+    if community is not None:
+        cats = (await uow.session.exec(select(QueuedMatter.category).where(QueuedMatter.matter_id.in_(ids)))).all()
+        s.invitees = [i.model_dump() for i in invitees_for(community, cats)]
+        uow.session.add(s)
+    await uow.emit(
+        "session.scheduled.v1",
+        community=s.community,
+        subject=s.id,
+        data=events.SessionScheduled(
+            session_id=s.id,
+            kind=s.kind,
+            status=status,
+            starts_at=aware(s.starts_at),
+            place=s.place,
+            agenda=ids[:200],
+            invitees=[events.Invitee.model_validate(i) for i in s.invitees],
+        ),
+    )
+
+
+async def _insert_session(uow: UnitOfWork, s: Session) -> Session | None:
+    """Insert a session; None when a concurrent planner already created the same fixed-day session."""
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(s)
+    except IntegrityError:
+        return None
+    return s
+
+
+async def _fixed_day_at(uow: UnitOfWork, community: str, starts_at: datetime) -> Session | None:
+    q = select(Session).where(
+        Session.community == community, Session.kind == "fixed_day", Session.starts_at == utc(starts_at)
+    )
+    return (await uow.session.exec(q)).first()
+
+
+async def fixed_day_session(uow: UnitOfWork, community: Community, now: datetime) -> Session:
+    """The next scheduled fixed-day session of a community, created on demand (one per fixed day)."""
+    rule = rule_of(community)
+    when = domain.next_fixed_day(rule, now)
+    for _ in range(24):
+        found = await _fixed_day_at(uow, community.code, when)
+        if found is None:
+            s = Session(
+                id=new_session_id(),
+                community=community.code,
+                kind="fixed_day",
+                status="scheduled",
+                starts_at=utc(when),
+                place=community.hall.place,
+                capacity=community.hall.topics_per_session,
+                created_at=utcnow(),
+            )
+            found = await _insert_session(uow, s) or await _fixed_day_at(uow, community.code, when)
+            if found is None:  # pragma: no cover - the conflicting row must be visible after the conflict
+                raise RuntimeError("fixed-day session conflict without a visible row")
+        if found.status == "scheduled":
+            return found
+        # That day's session was cancelled or already held: the next fixed day is the one to plan for.
+        when = domain.next_fixed_day(rule, when)
+    raise RuntimeError("no schedulable fixed day within two years")  # pragma: no cover
+
+
+async def add_to_agenda(uow: UnitOfWork, s: Session, qm: QueuedMatter) -> bool:
+    """Put a matter on a locked session's agenda; False when it is already there."""
+    exists = await uow.session.exec(
+        select(AgendaItem.id).where(AgendaItem.session_id == s.id, AgendaItem.matter_id == qm.matter_id)
+    )
+    if exists.first() is not None:
+        return False
+    top = (await uow.session.exec(select(func.max(AgendaItem.position)).where(AgendaItem.session_id == s.id))).one()
+    item = AgendaItem(session_id=s.id, matter_id=qm.matter_id, position=(top or 0) + 1)
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(item)
+    except IntegrityError:
+        return False
+    qm.state, qm.session_id, qm.updated_at = "scheduled", s.id, utcnow()
+    uow.session.add(qm)
+    return True
+
+
+async def remove_from_agenda(uow: UnitOfWork, session_id: str, matter_id: str) -> None:
+    """Take a matter off an agenda and renumber the rest."""
+    items = (
+        await uow.session.exec(
+            select(AgendaItem).where(AgendaItem.session_id == session_id).order_by(AgendaItem.position)
+        )
+    ).all()
+    pos = 0
+    for item in items:
+        if item.matter_id == matter_id:
+            await uow.session.delete(item)
+            continue
+        pos += 1
+        item.position = pos
+        uow.session.add(item)
+    await uow.session.flush()
+
+
+async def open_session_of(uow: UnitOfWork, qm: QueuedMatter) -> Session | None:
+    """The not-yet-concluded session a matter is scheduled in, if any."""
+    if qm.state != "scheduled" or not qm.session_id:
+        return None
+    s = await uow.session.get(Session, qm.session_id)
+    return s if s is not None and s.status == "scheduled" else None
+
+
+async def schedule_emergency(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session:
+    """Put a red matter on an emergency session: join a near one of its compound, or convene one."""
+    slot = domain.emergency_slot(now, within_hours=community.hall.emergency_within_hours)
+    target: Session | None = None
+    if qm.compound:
+        q = select(Session).where(
+            Session.community == community.code,
+            Session.kind == "emergency",
+            Session.status == "scheduled",
+            Session.compound == qm.compound,
+            Session.starts_at > utc(now),
+        )
+        for s in (await uow.session.exec(q.order_by(Session.starts_at))).all():
+            if domain.joins_emergency(aware(s.starts_at), s.compound, qm.compound, now, candidate=slot):
+                target = s
+                break
+    if target is None:
+        target = Session(
+            id=new_session_id(),
+            community=community.code,
+            kind="emergency",
+            status="scheduled",
+            starts_at=utc(slot),
+            place=community.hall.place,
+            compound=qm.compound,
+            capacity=OPEN_CAPACITY,
+            created_at=utcnow(),
+        )
+        uow.session.add(target)
+        await uow.session.flush()
+    target = await lock_session(uow, target.id)
+    if await add_to_agenda(uow, target, qm):
+        await emit_scheduled(uow, target)
+    return target
+
+
+async def schedule_fixed_day(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session | None:
+    """Put a yellow or green matter on the next fixed-day session if it has room; else it stays queued."""
+    s = await lock_session(uow, (await fixed_day_session(uow, community, now)).id)
+    count = (await uow.session.exec(select(func.count()).where(AgendaItem.session_id == s.id))).one()
+    if count >= s.capacity:
+        return None
+    if await add_to_agenda(uow, s, qm):
+        await emit_scheduled(uow, s)
+    return s
+
+
+async def place(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session | None:
+    """Plan a queued matter by its level (a matter already on an open session is left where it is)."""
+    current = await open_session_of(uow, qm)
+    if current is not None:
+        if qm.level != "red" or current.kind != "fixed_day":
+            return current
+        # Upgraded to red while waiting for the fixed day: it moves to an emergency session now.
+        current = await lock_session(uow, current.id)
+        await remove_from_agenda(uow, current.id, qm.matter_id)
+        await emit_scheduled(uow, current)
+    qm.state, qm.session_id = "queued", None
+    if qm.level == "red":
+        return await schedule_emergency(uow, community, qm, now)
+    return await schedule_fixed_day(uow, community, qm, now)
+
+
+async def withdraw(uow: UnitOfWork, qm: QueuedMatter, *, state: str) -> None:
+    """Take a matter out of planning (e.g. regraded to route direct), announcing a changed agenda."""
+    current = await open_session_of(uow, qm)
+    if current is not None:
+        current = await lock_session(uow, current.id)
+        await remove_from_agenda(uow, current.id, qm.matter_id)
+        await emit_scheduled(uow, current)
+    qm.state, qm.session_id, qm.updated_at = state, None, utcnow()
+    uow.session.add(qm)
+
+
+def site_inspection_time(after: datetime) -> datetime:
+    """09:30 on the next workday after `after` (Asia/Shanghai)."""
+    day = workcal.next_workday(after.astimezone(domain.TZ).date(), include_self=False)
+    return datetime.combine(day, SITE_TIME, tzinfo=domain.TZ)
+
+
+async def schedule_site_inspection(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session:
+    """Put a matter on an on-site inspection (现场勘察) at its compound, next workday 09:30."""
+    when = utc(site_inspection_time(now))
+    compound = community.compound(qm.compound) if qm.compound else None
+    place_name = f"{compound.name if compound else community.name}现场"
+    q = select(Session).where(
+        Session.community == community.code,
+        Session.kind == "site_inspection",
+        Session.status == "scheduled",
+        Session.starts_at == when,
+        Session.compound == qm.compound if qm.compound else Session.compound.is_(None),
+    )
+    s = (await uow.session.exec(q)).first()
+    if s is None:
+        s = Session(
+            id=new_session_id(),
+            community=community.code,
+            kind="site_inspection",
+            status="scheduled",
+            starts_at=when,
+            place=place_name[:200],
+            compound=qm.compound,
+            capacity=OPEN_CAPACITY,
+            created_at=utcnow(),
+        )
+        uow.session.add(s)
+        await uow.session.flush()
+    s = await lock_session(uow, s.id)
+    qm.state, qm.session_id = "queued", None
+    if await add_to_agenda(uow, s, qm):
+        await emit_scheduled(uow, s)
+    return s
+
+
+# --- the periodic planner --------------------------------------------------------------------------
+
+
+def _candidate(qm: QueuedMatter) -> domain.AgendaCandidate:
+    return domain.AgendaCandidate(
+        matter_id=qm.matter_id,
+        level=qm.level,
+        queued_at=aware(qm.queued_at),
+        households=qm.households,
+        carried_over=qm.carried_over,
+    )
+
+
+async def queued_matters(uow: UnitOfWork, community: str) -> list[QueuedMatter]:
+    """A community's matters waiting for a session."""
+    q = select(QueuedMatter).where(QueuedMatter.community == community, QueuedMatter.state == "queued")
+    return list((await uow.session.exec(q.execution_options(populate_existing=True))).all())
+
+
+def in_agenda_order(rows: list[QueuedMatter], now: datetime) -> list[QueuedMatter]:
+    """Queued matters in the order the agenda rule would take them."""
+    by_id = {r.matter_id: r for r in rows}
+    taken, rolled = domain.plan_agenda([_candidate(r) for r in rows], len(rows), now)
+    return [by_id[c.matter_id] for c in [*taken, *rolled]]
+
+
+async def plan_community(uow: UnitOfWork, community: Community, now: datetime) -> int:
+    """Plan one community's queue; return how many matters were placed. Idempotent."""
+    placed = 0
+    waiting = await queued_matters(uow, community.code)
+    for qm in [r for r in waiting if r.level == "red"]:
+        await schedule_emergency(uow, community, qm, now)
+        placed += 1
+    rest = [r for r in waiting if r.level != "red"]
+    if not rest:
+        return placed
+    s = await lock_session(uow, (await fixed_day_session(uow, community, now)).id)
+    # Re-read under the lock: a concurrent planner may have placed some of them meanwhile.
+    rest = [r for r in await queued_matters(uow, community.code) if r.level != "red"]
+    count = (await uow.session.exec(select(func.count()).where(AgendaItem.session_id == s.id))).one()
+    taken, _rolled = domain.plan_agenda([_candidate(r) for r in rest], max(s.capacity - count, 0), now)
+    by_id = {r.matter_id: r for r in rest}
+    changed = False
+    for c in taken:
+        if await add_to_agenda(uow, s, by_id[c.matter_id]):
+            changed, placed = True, placed + 1
+    if changed:
+        await emit_scheduled(uow, s)
+    return placed
+
+
+UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+async def plan_all(uow_factory: UowFactory, now: datetime | None = None) -> int:
+    """The periodic planner: every community's queue onto its sessions, one transaction per community."""
+    now = now or utcnow()
+    total = 0
+    for community in load_directory().communities:
+        try:
+            async with uow_factory() as uow:
+                total += await plan_community(uow, community, now)
+                await uow.commit()
+        except Exception:
+            log.exception("planner.failed community=%s", community.code)
+    return total
+
+
+async def carry_over(uow: UnitOfWork, s: Session) -> None:
+    """A fixed-day session was held without them: every matter waiting since before it ages one step."""
+    q = select(QueuedMatter).where(
+        QueuedMatter.community == s.community,
+        QueuedMatter.state == "queued",
+        QueuedMatter.level != "red",
+        QueuedMatter.queued_at < s.starts_at,
+    )
+    for qm in (await uow.session.exec(q)).all():
+        qm.carried_over += 1
+        qm.updated_at = utcnow()
+        uow.session.add(qm)

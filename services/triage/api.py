@@ -1,0 +1,293 @@
+"""Triage's HTTP API: matters, the review queue, staff regrades and a no-store grading preview."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field, field_validator
+from sqlmodel import func, select
+
+from services.contracts.vocabulary import Category, Channel, Kind, Level, Route
+from services.runtime.auth import Principal
+from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.directory import load_directory
+from services.runtime.problems import Problem
+from services.runtime.service import Ctx
+from services.triage.domain import CATEGORY_LABELS, grade
+from services.triage.handlers import (
+    LEVEL_LABELS,
+    ROUTE_LABELS,
+    RegradeError,
+    apply_regrade,
+    phrase_additions,
+)
+from services.triage.models import Matter, MatterReport, Regrade
+
+router = APIRouter(prefix="/v1", tags=["triage"])
+STATUS_LABELS = {"open": "办理中", "closed": "已销号"}
+
+
+class MatterOut(BaseModel):
+    """A matter as staff see it in lists."""
+
+    id: str
+    community: str
+    compound: str | None
+    building: str | None
+    unit: str | None
+    title: str
+    kind: str
+    category: str
+    category_label: str
+    level: str
+    level_label: str
+    route: str
+    route_label: str
+    confidence: float
+    needs_review: bool
+    households: int
+    reporters: int
+    status: str
+    status_label: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+class RegradeOut(BaseModel):
+    """One entry of a matter's grade history."""
+
+    by: str
+    reason: str
+    before: dict
+    after: dict
+    at: dt.datetime
+
+
+class MatterDetail(MatterOut):
+    """One matter with its reasons, report ids and grade history."""
+
+    reasons: list[str]
+    report_ids: list[str]
+    regrades: list[RegradeOut]
+
+
+class RegradeIn(BaseModel):
+    """A staff override of a matter's grade; the reason is required (it is audited)."""
+
+    level: Level
+    route: Route
+    category: Category | None = Field(None, description="Unchanged when absent")
+    reason: str = Field(min_length=2, max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: str) -> str:
+        v = v.strip()
+        if len(v) < 2:
+            raise ValueError("请填写改判理由（至少 2 个字） / A reason of at least 2 characters is required")
+        return v
+
+
+class PreviewIn(BaseModel):
+    """Text to grade without storing anything."""
+
+    text: str = Field(min_length=1, max_length=5000)
+    channel: Channel = "miniprogram"
+    community: str | None = Field(None, max_length=64, description="Use this community's extra phrases")
+    households: int = Field(1, ge=1, le=100_000)
+    reporters: int = Field(1, ge=1, le=100_000)
+    kind: Kind | None = None
+    category_hint: Category | None = None
+
+
+class GradeOut(BaseModel):
+    """The grade the rules give a text, with the reasons."""
+
+    level: str
+    level_label: str
+    route: str
+    route_label: str
+    kind: str
+    category: str
+    category_label: str
+    reasons: list[str]
+    confidence: float
+    needs_review: bool
+
+
+def _out(m: Matter) -> dict:
+    return dict(
+        id=m.id,
+        community=m.community,
+        compound=m.compound,
+        building=m.building,
+        unit=m.unit,
+        title=m.title,
+        kind=m.kind,
+        category=m.category,
+        category_label=CATEGORY_LABELS.get(m.category, m.category),
+        level=m.level,
+        level_label=LEVEL_LABELS.get(m.level, m.level),
+        route=m.route,
+        route_label=ROUTE_LABELS.get(m.route, m.route),
+        confidence=m.confidence,
+        needs_review=m.needs_review,
+        households=m.households,
+        reporters=m.reporters,
+        status=m.status,
+        status_label=STATUS_LABELS.get(m.status, m.status),
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        version=m.version,
+    )
+
+
+def _not_found() -> Problem:
+    return Problem(404, "未找到该事项", "Matter not found")
+
+
+@router.get("/matters", response_model=list[MatterOut], summary="List matters (事项列表)")
+async def list_matters(
+    ctx: Ctx,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("matter.read"))],
+    community: Annotated[str | None, Query(max_length=64)] = None,
+    level: Level | None = None,
+    route: Route | None = None,
+    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+    needs_review: bool | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[MatterOut]:
+    """Matters of the communities the caller may see, newest first; the total is in X-Total-Count."""
+    conds = [scope_filter(principal, Matter.community, community)]
+    if level:
+        conds.append(Matter.level == level)
+    if route:
+        conds.append(Matter.route == route)
+    if status:
+        conds.append(Matter.status == status)
+    if needs_review is not None:
+        conds.append(Matter.needs_review == needs_review)
+    q = select(Matter).where(*conds).order_by(Matter.created_at.desc(), Matter.id).offset(offset).limit(limit)
+    async with ctx.db.session() as s:
+        total = (await s.exec(select(func.count()).select_from(Matter).where(*conds))).one()
+        rows = (await s.exec(q)).all()
+    response.headers["X-Total-Count"] = str(total)
+    return [MatterOut(**_out(m)) for m in rows]
+
+
+@router.get("/review", response_model=list[MatterOut], summary="Review queue (待人工复核)")
+async def review_queue(
+    ctx: Ctx,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("matter.read"))],
+    community: Annotated[str | None, Query(max_length=64)] = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[MatterOut]:
+    """Open matters flagged for review, oldest first."""
+    conds = [scope_filter(principal, Matter.community, community), Matter.needs_review, Matter.status == "open"]
+    q = select(Matter).where(*conds).order_by(Matter.created_at, Matter.id).offset(offset).limit(limit)
+    async with ctx.db.session() as s:
+        total = (await s.exec(select(func.count()).select_from(Matter).where(*conds))).one()
+        rows = (await s.exec(q)).all()
+    response.headers["X-Total-Count"] = str(total)
+    return [MatterOut(**_out(m)) for m in rows]
+
+
+async def _detail(s, m: Matter) -> MatterDetail:
+    reports = (
+        await s.exec(
+            select(MatterReport.report_id)
+            .where(MatterReport.matter_id == m.id)
+            .order_by(MatterReport.received_at, MatterReport.report_id)
+        )
+    ).all()
+    regrades = (await s.exec(select(Regrade).where(Regrade.matter_id == m.id).order_by(Regrade.id))).all()
+    return MatterDetail(
+        **_out(m),
+        reasons=list(m.reasons),
+        report_ids=list(reports),
+        regrades=[RegradeOut(by=r.by, reason=r.reason, before=r.before, after=r.after, at=r.at) for r in regrades],
+    )
+
+
+@router.get("/matters/{matter_id}", response_model=MatterDetail, summary="One matter (事项详情)")
+async def get_matter(
+    matter_id: str, ctx: Ctx, principal: Annotated[Principal, Depends(require("matter.read"))]
+) -> MatterDetail:
+    """One matter with reasons, report ids and grade history, if the caller may see its community."""
+    async with ctx.db.session() as s:
+        m = await s.get(Matter, matter_id)
+        if m is None:
+            raise _not_found()
+        in_scope(principal, m.community)
+        return await _detail(s, m)
+
+
+@router.post("/matters/{matter_id}/regrade", response_model=MatterDetail, summary="Override a grade (人工改判)")
+async def regrade_matter(
+    matter_id: str,
+    body: RegradeIn,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("matter.regrade"))],
+) -> MatterDetail:
+    """Set level, route and category by hand with a reason; audited; emits matter.regraded.v1."""
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        m = await uow.session.get(Matter, matter_id, with_for_update=True)
+        if m is None:
+            raise _not_found()
+        in_scope(principal, m.community)
+        try:
+            await apply_regrade(
+                uow,
+                m,
+                by=principal.sub,
+                level=body.level,
+                route=body.route,
+                category=body.category,
+                reason=body.reason,
+            )
+        except RegradeError as exc:
+            raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
+        await uow.commit()
+        return await _detail(uow.session, m)
+
+
+@router.post("/preview", response_model=GradeOut, summary="Grade a text without storing it (分级预览)")
+async def preview(body: PreviewIn, principal: Annotated[Principal, Depends(require("matter.read"))]) -> GradeOut:
+    """What the rules would decide for a text; nothing is stored or emitted."""
+    extra = None
+    if body.community:
+        community = load_directory().community(body.community)
+        if community is None:
+            raise Problem(
+                422, f"未知社区「{body.community}」", f"Unknown community {body.community!r}", field="community"
+            )
+        in_scope(principal, community.code)
+        extra = phrase_additions(community)
+    g = grade(
+        body.text,
+        channel=body.channel,
+        kind_hint=body.kind,
+        category_hint=body.category_hint,
+        households=body.households,
+        reporters=body.reporters,
+        extra=extra,
+    )
+    return GradeOut(
+        level=g.level,
+        level_label=LEVEL_LABELS[g.level],
+        route=g.route,
+        route_label=ROUTE_LABELS[g.route],
+        kind=g.kind,
+        category=g.category,
+        category_label=CATEGORY_LABELS.get(g.category, g.category),
+        reasons=list(g.reasons),
+        confidence=g.confidence,
+        needs_review=g.needs_review,
+    )

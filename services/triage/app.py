@@ -1,0 +1,48 @@
+"""Composition root of the triage service (分类领办)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.contracts import EVENTS_EXCHANGE
+from services.runtime.consumer import Subscription
+from services.runtime.service import ServiceSpec, create_app
+from services.runtime.settings import Settings
+from services.runtime.topology import QueueSpec
+from services.triage import handlers
+from services.triage.api import router
+from services.triage.models import metadata
+
+NAME = "triage"
+
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    """Triage's queues: reports to grade, and closed matters."""
+    retry = tuple(settings.retry_delays_ms)
+    return [
+        Subscription(
+            QueueSpec("triage.reports", ((EVENTS_EXCHANGE, "report.received.v1"),), retry, settings.delivery_limit),
+            {"report.received.v1": handlers.on_report_received},
+        ),
+        Subscription(
+            QueueSpec("triage.matters", ((EVENTS_EXCHANGE, "matter.closed.v1"),), retry, settings.delivery_limit),
+            {"matter.closed.v1": handlers.on_matter_closed},
+        ),
+    ]
+
+
+def spec() -> ServiceSpec:
+    """Everything that makes the triage service."""
+    return ServiceSpec(
+        name=NAME,
+        title="Triage 分类领办",
+        metadata=metadata,
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        subscriptions=subscriptions,
+    )
+
+
+def create() -> object:
+    """The ASGI app (for uvicorn --factory and tests)."""
+    return create_app(spec())

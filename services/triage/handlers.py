@@ -1,0 +1,338 @@
+"""Triage's event handlers (分类领办) and `apply_regrade`, the one path every grade change takes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlmodel import select
+
+from services.contracts import Envelope, events
+from services.runtime.consumer import Reject
+from services.runtime.directory import Community, load_directory
+from services.runtime.uow import UnitOfWork
+from services.triage import domain
+from services.triage.domain import CATEGORIES, Grade, PhraseAdditions, cluster_key, grade
+from services.triage.models import Matter, MatterReport, Regrade
+
+# A report joins an open matter of the same place and category created at most this long before it.
+CLUSTER_WINDOW = dt.timedelta(hours=72)
+MAX_REPORT_IDS = 1000  # matter.triaged.v1 carries at most this many report ids (the newest)
+LEVEL_RANK = {"green": 0, "yellow": 1, "red": 2}
+ROUTE_RANK = {"direct": 0, "deliberate": 1}
+LEVEL_LABELS = {"red": "红", "yellow": "黄", "green": "绿"}
+ROUTE_LABELS = {"direct": "直接办理", "deliberate": "上会议事"}
+_MERGE_PREFIX = "合并报事"
+_STAFF_PREFIX = "人工改判"
+
+
+def phrase_additions(community: Community | None) -> PhraseAdditions:
+    """The community's extra triage phrases from the directory (keys: danger, vulnerable or category ids)."""
+    if community is None:
+        return PhraseAdditions()
+    phrases = community.phrases or {}
+    return PhraseAdditions(
+        danger=tuple(phrases.get("danger", ())),
+        vulnerable=tuple(phrases.get("vulnerable", ())),
+        categories={k: tuple(v) for k, v in phrases.items() if k in CATEGORIES},
+    )
+
+
+def stated_households(text: str) -> int:
+    """Households a report's text states ('12户'), at least 1."""
+    # The domain's own parser, so the count matches what grade() reads from the text.
+    return domain._households_from_text(domain._normalise(text), 1)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def snapshot(m: Matter) -> dict:
+    """The grade of a matter as stored in the audit trail."""
+    return {
+        "level": m.level,
+        "route": m.route,
+        "category": m.category,
+        "kind": m.kind,
+        "confidence": m.confidence,
+        "needs_review": m.needs_review,
+        "reporters": m.reporters,
+        "households": m.households,
+    }
+
+
+async def report_rows(uow: UnitOfWork, matter_id: str) -> list[MatterReport]:
+    """The reports of a matter, oldest first."""
+    q = (
+        select(MatterReport)
+        .where(MatterReport.matter_id == matter_id)
+        .order_by(MatterReport.received_at, MatterReport.report_id)
+    )
+    return list((await uow.session.exec(q)).all())
+
+
+async def emit_triaged(uow: UnitOfWork, m: Matter, reports: list[MatterReport]) -> None:
+    """Announce a matter with its grade and all of its report ids."""
+    await uow.emit(
+        "matter.triaged.v1",
+        community=m.community,
+        subject=m.id,
+        data=events.MatterTriaged(
+            matter_id=m.id,
+            report_ids=[r.report_id for r in reports][-MAX_REPORT_IDS:],
+            title=m.title,
+            place=events.Place(compound=m.compound, building=m.building, unit=m.unit),
+            kind=m.kind,
+            category=m.category,
+            level=m.level,
+            route=m.route,
+            reasons=list(m.reasons)[:50],
+            confidence=min(1.0, max(0.0, m.confidence)),
+            needs_review=m.needs_review,
+            households=max(1, m.households),
+            reporters=max(1, m.reporters),
+            triaged_at=_now(),
+        ),
+    )
+
+
+async def emit_regraded(uow: UnitOfWork, m: Matter, before: dict, *, by: str, reason: str) -> None:
+    """Announce a grade change with the previous grade, who and why."""
+    await uow.emit(
+        "matter.regraded.v1",
+        community=m.community,
+        subject=m.id,
+        data=events.MatterRegraded(
+            matter_id=m.id,
+            level=m.level,
+            route=m.route,
+            category=m.category,
+            previous=events.GradeSnapshot(level=before["level"], route=before["route"], category=before["category"]),
+            by=by[:128],
+            reason=reason[:500],
+            regraded_at=_now(),
+        ),
+    )
+
+
+def _audit(m: Matter, before: dict, *, by: str, reason: str, text: str) -> Regrade:
+    return Regrade(
+        matter_id=m.id,
+        community=m.community,
+        by=by[:128],
+        reason=reason[:500],
+        text=text[:5000],
+        before=before,
+        after=snapshot(m),
+        at=_now(),
+    )
+
+
+def _texts(reports: list[MatterReport]) -> str:
+    return "\n".join(r.text for r in reports if r.text)
+
+
+async def find_cluster(uow: UnitOfWork, community: str, key: str, at: dt.datetime) -> Matter | None:
+    """The newest open matter of this community and cluster key created within the window before `at`."""
+    q = (
+        select(Matter)
+        .where(
+            Matter.community == community,
+            Matter.cluster_key == key,
+            Matter.status == "open",
+            Matter.created_at >= at - CLUSTER_WINDOW,
+        )
+        .order_by(Matter.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await uow.session.exec(q)).first()
+
+
+async def on_report_received(uow: UnitOfWork, env: Envelope, data: events.ReportReceived) -> None:
+    """Grade a report and file it under a new or an existing matter (一事一议); emit matter.triaged.v1."""
+    if await uow.session.get(MatterReport, data.report_id) is not None:
+        return  # the same report again (redelivered under another event id): nothing new
+    community = load_directory().community(env.community)
+    if community is None:
+        raise Reject(f"unknown community {env.community!r}")
+    extra = phrase_additions(community)
+    g = grade(
+        data.text,
+        channel=data.channel,
+        kind_hint=data.kind,
+        category_hint=data.category_hint,
+        extra=extra,
+    )
+    now = _now()
+    received = min(_aware(data.received_at), now)
+    place = data.place
+    key = cluster_key(env.community, place.compound, place.building, g.category)
+    row = MatterReport(
+        report_id=data.report_id,
+        matter_id="",
+        reporter_ref=data.reporter.ref[:128],
+        text=data.text,
+        households_stated=stated_households(data.text),
+        received_at=received,
+    )
+    # Reports without a compound are not merged: "same category somewhere in the community" is too coarse.
+    matter = await find_cluster(uow, env.community, key, received) if place.compound else None
+    if matter is None:
+        matter = _new_matter(env.community, place, data.text, g, key, row.households_stated, now)
+        uow.session.add(matter)
+        row.matter_id = matter.id
+        uow.session.add(row)
+        await uow.session.flush()
+        await emit_triaged(uow, matter, [row])
+        return
+    row.matter_id = matter.id
+    uow.session.add(row)
+    await uow.session.flush()
+    reports = await report_rows(uow, matter.id)
+    await _join(uow, matter, reports, data, extra, now)
+
+
+def _new_matter(
+    community: str, place: events.Place, text: str, g: Grade, key: str, households: int, now: dt.datetime
+) -> Matter:
+    return Matter(
+        id=f"mat_{uuid.uuid4().hex[:20]}",
+        community=community,
+        compound=place.compound,
+        building=place.building,
+        unit=place.unit,
+        title=(text.strip() or "（无内容）")[:200],
+        kind=g.kind,
+        category=g.category,
+        level=g.level,
+        route=g.route,
+        reasons=list(g.reasons),
+        confidence=g.confidence,
+        needs_review=g.needs_review,
+        households=max(1, households),
+        reporters=1,
+        cluster_key=key,
+        status="open",
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+
+
+async def _join(
+    uow: UnitOfWork,
+    m: Matter,
+    reports: list[MatterReport],
+    data: events.ReportReceived,
+    extra: PhraseAdditions,
+    now: dt.datetime,
+) -> None:
+    """Regrade a matter that a new report joined; the level is never lowered automatically."""
+    before = snapshot(m)
+    reporters = len({r.reporter_ref for r in reports})
+    households = max([reporters, *(r.households_stated for r in reports)])
+    g = grade(
+        data.text,
+        channel=data.channel,
+        kind_hint=data.kind,
+        category_hint=m.category,
+        households=households,
+        reporters=reporters,
+        extra=extra,
+    )
+    level = g.level if LEVEL_RANK[g.level] > LEVEL_RANK[m.level] else m.level
+    route = "deliberate" if level == "red" or "deliberate" in (m.route, g.route) else "direct"
+    raised = level != m.level or route != m.route
+    if raised:
+        m.reasons = list(g.reasons)
+        m.confidence = g.confidence
+        m.needs_review = m.needs_review or g.needs_review
+    m.level, m.route = level, route
+    m.reporters, m.households = reporters, households
+    merged = f"{_MERGE_PREFIX} {len(reports)} 条（{reporters} 人反映，涉及 {households} 户）"
+    m.reasons = [r for r in m.reasons if not r.startswith(_MERGE_PREFIX)][:48] + [merged]
+    m.updated_at = now
+    m.version += 1
+    uow.session.add(m)
+    if raised:
+        changes = []
+        if before["level"] != level:
+            changes.append(f"等级由{LEVEL_LABELS[before['level']]}升为{LEVEL_LABELS[level]}")
+        if before["route"] != route:
+            changes.append(f"由{ROUTE_LABELS[before['route']]}转为{ROUTE_LABELS[route]}")
+        reason = f"新增报事 1 条，共 {reporters} 人反映、涉及 {households} 户，" + "，".join(changes)
+        uow.session.add(_audit(m, before, by="triage", reason=reason, text=_texts(reports)))
+        await emit_regraded(uow, m, before, by="triage", reason=reason)
+    await uow.session.flush()
+    await emit_triaged(uow, m, reports)
+
+
+class RegradeError(Exception):
+    """A staff regrade that cannot be applied; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, zh: str, en: str, field: str | None = None):
+        super().__init__(en)
+        self.status, self.zh, self.en, self.field = status, zh, en, field
+
+
+async def apply_regrade(
+    uow: UnitOfWork,
+    m: Matter,
+    *,
+    by: str,
+    level: str,
+    route: str,
+    category: str | None,
+    reason: str,
+) -> Regrade:
+    """A staff override: store the new grade and an audit row, clear the review flag, emit matter.regraded.v1."""
+    if m.status != "open":
+        raise RegradeError(409, "事项已销号，不能再调整分级", "Matter is closed; it cannot be regraded")
+    if level == "red" and route != "deliberate":
+        raise RegradeError(422, "红色事项必须上会议事", "A red matter must go to deliberation", field="route")
+    category = category or m.category
+    if category not in CATEGORIES:
+        raise RegradeError(422, f"未知类别「{category}」", f"Unknown category {category!r}", field="category")
+    before = snapshot(m)
+    changes = [
+        f"{name} {old}→{new}"
+        for name, old, new in (("等级", m.level, level), ("路线", m.route, route), ("类别", m.category, category))
+        if old != new
+    ]
+    m.level, m.route = level, route
+    if category != m.category:
+        m.category = category
+        m.cluster_key = cluster_key(m.community, m.compound, m.building, category)
+    m.needs_review = False
+    m.confidence = 1.0
+    note = f"{_STAFF_PREFIX}（{by}）：{'，'.join(changes) or '维持原分级'}；理由：{reason}"
+    m.reasons = [*list(m.reasons)[:48], note[:500]]
+    m.updated_at = _now()
+    m.version += 1
+    uow.session.add(m)
+    audit = _audit(m, before, by=by, reason=reason, text=_texts(await report_rows(uow, m.id)))
+    uow.session.add(audit)
+    await uow.session.flush()
+    await emit_regraded(uow, m, before, by=by, reason=reason)
+    return audit
+
+
+async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterClosed) -> None:
+    """A crossed-off matter (销号) is closed: no new reports join it and it cannot be regraded."""
+    m = await uow.session.get(Matter, data.matter_id, with_for_update=True)
+    if m is None:
+        return  # not one of ours (or not yet known): nothing to close
+    if m.community != env.community:
+        raise Reject(f"matter.closed claims community {env.community!r} for a matter of another community")
+    if m.status == "closed":
+        return
+    m.status = "closed"
+    m.updated_at = _now()
+    m.version += 1
+    uow.session.add(m)

@@ -1,0 +1,75 @@
+"""Triage's own tables: matters (one problem however many reported it), their reports, regrade audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from services.runtime.tables import BusTables
+
+
+class Table(SQLModel, registry=registry()):
+    """Base of triage's tables (its own metadata: no other service's tables mix in)."""
+
+
+class Matter(Table, table=True):
+    """One matter (事项) with its current grade; reports of the same problem and place join it."""
+
+    __tablename__ = "matter"
+
+    id: str = Field(primary_key=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    compound: str | None = Field(default=None, max_length=64)
+    building: str | None = Field(default=None, max_length=32)
+    unit: str | None = Field(default=None, max_length=16)
+    title: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    category: str = Field(max_length=32)
+    level: str = Field(index=True, max_length=16)
+    route: str = Field(max_length=16)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    confidence: float = 0.0
+    needs_review: bool = Field(default=False, index=True)
+    households: int = 1
+    reporters: int = 1
+    cluster_key: str = Field(index=True, max_length=300)
+    status: str = Field(default="open", index=True, max_length=16)
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int = 1
+
+
+class MatterReport(Table, table=True):
+    """A report that belongs to a matter; the report id is unique (idempotent handling)."""
+
+    __tablename__ = "matter_report"
+
+    report_id: str = Field(primary_key=True, max_length=64)
+    matter_id: str = Field(index=True, max_length=40)
+    reporter_ref: str = Field(max_length=128)
+    text: str = Field(default="", max_length=5000)
+    households_stated: int = 1
+    received_at: dt.datetime
+
+
+class Regrade(Table, table=True):
+    """Audit of a grade change (staff or automatic); doubles as labelled data (text + final grade)."""
+
+    __tablename__ = "regrade"
+
+    id: int | None = Field(default=None, primary_key=True)
+    matter_id: str = Field(index=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    by: str = Field(max_length=128)
+    reason: str = Field(max_length=500)
+    text: str = Field(default="", max_length=5000)
+    before: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: dt.datetime
+
+
+metadata = Table.metadata
+bus_tables = BusTables(metadata)

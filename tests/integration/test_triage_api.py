@@ -1,0 +1,193 @@
+"""Triage HTTP API with its lifespan running against the real broker and Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+import aio_pika
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from services.contracts import EVENTS_EXCHANGE, Envelope, events
+from services.runtime.auth import mint
+from services.runtime.service import create_app
+from services.runtime.settings import get_settings
+from services.triage import handlers
+from services.triage.app import spec
+from services.triage.models import Regrade
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(hall_env, tmp_path, monkeypatch):
+    """The triage app with lifespan (migrations, consumers, relay) on a private SQLite file and vhost."""
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'triage.db'}")
+    get_settings.cache_clear()
+    with TestClient(create_app(spec())) as c:
+        c.portal.call(c.app.state.ctx.bus.wait_ready)
+        yield c
+
+
+def auth(role: str = "party_org", communities: tuple[str, ...] = ("jinshan",), sub: str = "u-party") -> dict:
+    return {"Authorization": f"Bearer {mint(sub=sub, role=role, communities=list(communities))}"}
+
+
+def report_event(text: str, community: str = "jinshan", building: str = "3") -> tuple[Envelope, events.ReportReceived]:
+    rid = f"rpt_{uuid.uuid4().hex[:12]}"
+    data = events.ReportReceived(
+        report_id=rid,
+        tracking_code="ABCD2345",
+        channel="miniprogram",
+        channel_message_id=f"m-{rid}",
+        text=text,
+        place=events.Place(compound="jinghuhuayuan", building=building),
+        received_at=dt.datetime.now(dt.UTC),
+        reporter=events.MaskedReporter(ref=f"ref-{rid}"),
+    )
+    env = Envelope.new(
+        type="report.received.v1", source="/services/intake", community=community, subject=rid, data=data
+    )
+    return env, data
+
+
+def publish(c: TestClient, env: Envelope) -> None:
+    """Publish an event to hall.events as another service's relay would."""
+
+    async def _go() -> None:
+        conn = await aio_pika.connect_robust(get_settings().amqp_url)
+        async with conn:
+            ch = await conn.channel(publisher_confirms=True)
+            ex = await ch.get_exchange(EVENTS_EXCHANGE)
+            await ex.publish(aio_pika.Message(env.to_bytes(), message_id=env.id), routing_key=env.type)
+
+    c.portal.call(_go)
+
+
+def seed(c: TestClient, text: str, community: str = "jinshan", building: str = "3") -> str:
+    """File a report straight through the handler (no broker hop); return the matter id."""
+    env, data = report_event(text, community, building)
+
+    async def _go() -> None:
+        async with c.app.state.ctx.bus.uow(cause=env) as uow:
+            await handlers.on_report_received(uow, env, data)
+            await uow.commit()
+
+    c.portal.call(_go)
+    r = c.get("/v1/matters", headers=auth(communities=(community,)))
+    return next(m["id"] for m in r.json() if m["title"] == text)
+
+
+def wait_for(fn, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_report_over_the_broker_becomes_a_matter_and_closes(client):
+    env, data = report_event("3号楼电梯困人了，快来人")
+    publish(client, env)
+    h = auth()
+    matters = wait_for(lambda: client.get("/v1/matters", headers=h).json())
+    [m] = matters
+    assert m["level"] == "red" and m["route"] == "deliberate" and m["level_label"] == "红"
+    detail = client.get(f"/v1/matters/{m['id']}", headers=h).json()
+    assert detail["report_ids"] == [data.report_id] and detail["reasons"]
+    closed = events.MatterClosed(matter_id=m["id"], entry_id="ent_1", by="u", closed_at=dt.datetime.now(dt.UTC))
+    publish(
+        client,
+        Envelope.new(
+            type="matter.closed.v1", source="/services/ledger", community="jinshan", subject=m["id"], data=closed
+        ),
+    )
+    wait_for(lambda: client.get(f"/v1/matters/{m['id']}", headers=h).json()["status"] == "closed")
+    r = client.post(
+        f"/v1/matters/{m['id']}/regrade", headers=h, json={"level": "yellow", "route": "direct", "reason": "已处理"}
+    )
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+    assert client.get("/v1/matters", headers=h, params={"status": "closed"}).headers["X-Total-Count"] == "1"
+
+
+def test_preview_grades_without_storing(client):
+    r = client.post(
+        "/v1/preview", headers=auth(), json={"text": "5号楼整栋楼停水三天了，老人没水喝", "channel": "hotline_12345"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["level"] == "red" and body["route"] == "deliberate" and body["category"] == "utilities"
+    assert body["reasons"]
+    r = client.post(
+        "/v1/preview", headers=auth(communities=("xueyuan",)), json={"text": "下水主杠又堵了", "community": "xueyuan"}
+    )
+    assert r.status_code == 200 and r.json()["category"] == "drainage"
+    assert client.post("/v1/preview", headers=auth(), json={"text": "x", "community": "xueyuan"}).status_code == 404
+    assert client.post("/v1/preview", headers=auth(), json={"text": ""}).status_code == 422
+    assert client.get("/v1/matters", headers=auth()).json() == []
+
+
+def test_regrade_with_audit(client):
+    mid = seed(client, "3号楼楼道灯坏了")
+    h = auth()
+    r = client.post(
+        f"/v1/matters/{mid}/regrade", headers=h, json={"level": "red", "route": "deliberate", "reason": "x"}
+    )
+    assert r.status_code == 422
+    r = client.post(
+        f"/v1/matters/{mid}/regrade", headers=h, json={"level": "red", "route": "direct", "reason": "灯下有裸露电线"}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "route"
+    r = client.post(
+        f"/v1/matters/{mid}/regrade",
+        headers=h,
+        json={"level": "red", "route": "deliberate", "category": "safety_fire", "reason": "灯下有裸露电线"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["level"], body["category"], body["needs_review"]) == ("red", "safety_fire", False)
+    assert body["regrades"][-1]["by"] == "u-party" and body["regrades"][-1]["before"]["level"] == "yellow"
+
+    async def _audit() -> list[Regrade]:
+        async with client.app.state.ctx.db.session() as s:
+            return list((await s.exec(select(Regrade).where(Regrade.matter_id == mid))).all())
+
+    [audit] = client.portal.call(_audit)
+    assert audit.reason == "灯下有裸露电线" and audit.after["level"] == "red"
+    assert client.get("/v1/review", headers=h).json() == []
+
+
+def test_tenancy_and_auth(client):
+    mid = seed(client, "3号楼下水道堵了")
+    assert client.get(f"/v1/matters/{mid}").status_code == 401
+    assert client.get("/v1/matters").status_code == 401
+    other = auth(communities=("xueyuan",), sub="u-xy")
+    assert client.get(f"/v1/matters/{mid}", headers=other).status_code == 404
+    assert client.get("/v1/matters", headers=other).json() == []
+    assert client.get("/v1/matters", headers=other, params={"community": "jinshan"}).status_code == 403
+    r = client.post(
+        f"/v1/matters/{mid}/regrade", headers=other, json={"level": "red", "route": "deliberate", "reason": "越权"}
+    )
+    assert r.status_code == 404
+    grid = auth(role="grid_worker")
+    assert client.get(f"/v1/matters/{mid}", headers=grid).status_code == 200
+    r = client.post(
+        f"/v1/matters/{mid}/regrade", headers=grid, json={"level": "red", "route": "deliberate", "reason": "无权"}
+    )
+    assert r.status_code == 403
+    county = auth(role="county_operator", communities=("*",), sub="u-county")
+    assert [m["id"] for m in client.get("/v1/matters", headers=county).json()] == [mid]
+
+
+def test_review_queue_oldest_first(client):
+    first = seed(client, "3号楼好像有一点煤气味")
+    second = seed(client, "5号楼好像有一点燃气味", building="5")
+    h = auth()
+    queue = [m["id"] for m in client.get("/v1/review", headers=h).json()]
+    assert queue == [first, second]
+    assert client.get("/v1/matters", headers=h, params={"needs_review": "true"}).headers["X-Total-Count"] == "2"

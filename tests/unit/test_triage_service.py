@@ -1,0 +1,251 @@
+"""Triage service handlers on a real SQLite store: matters, clustering, idempotency, tenancy, regrades."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlmodel import select
+
+from services.contracts import Envelope, events
+from services.runtime.consumer import Reject
+from services.triage import handlers
+from services.triage.app import spec
+from services.triage.models import Matter, MatterReport, Regrade
+from tests.support import sqlite_store
+
+pytestmark = pytest.mark.unit
+
+
+def report(
+    text: str,
+    *,
+    community: str = "jinshan",
+    compound: str | None = "jinghuhuayuan",
+    building: str | None = "3",
+    reporter: str = "ref-a",
+    report_id: str | None = None,
+    received_at: dt.datetime | None = None,
+    event_id: str | None = None,
+) -> tuple[Envelope, events.ReportReceived]:
+    """A report.received.v1 envelope and payload as intake would emit them."""
+    rid = report_id or f"rpt_{uuid.uuid4().hex[:12]}"
+    data = events.ReportReceived(
+        report_id=rid,
+        tracking_code="ABCD2345",
+        channel="wechat_group",
+        channel_message_id=f"m-{rid}",
+        text=text,
+        place=events.Place(compound=compound, building=building),
+        received_at=received_at or dt.datetime.now(dt.UTC),
+        reporter=events.MaskedReporter(ref=reporter),
+    )
+    env = Envelope.new(
+        type="report.received.v1", source="/services/intake", community=community, subject=rid, data=data, id=event_id
+    )
+    return env, data
+
+
+def closed(matter_id: str, community: str = "jinshan") -> tuple[Envelope, events.MatterClosed]:
+    data = events.MatterClosed(matter_id=matter_id, entry_id="ent_1", by="u1", closed_at=dt.datetime.now(dt.UTC))
+    env = Envelope.new(
+        type="matter.closed.v1", source="/services/ledger", community=community, subject=matter_id, data=data
+    )
+    return env, data
+
+
+async def matters(store) -> list[Matter]:
+    async with store.db.session() as s:
+        return list((await s.exec(select(Matter).order_by(Matter.created_at))).all())
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = await sqlite_store(spec(), tmp_path)
+    yield s
+    await s.db.dispose()
+
+
+async def test_new_report_makes_a_matter_and_emits_triaged(store):
+    env, data = report("3号楼楼道灯坏了好几天，晚上看不见")
+    await store.handle(handlers.on_report_received, env, data)
+    [m] = await matters(store)
+    assert m.id.startswith("mat_") and m.community == "jinshan" and m.status == "open"
+    assert m.category == "lighting" and m.title == data.text and m.reporters == 1
+    [out] = await store.outbox()
+    assert out.type == "matter.triaged.v1" and out.subject == m.id and out.community == "jinshan"
+    assert out.causationid == env.id
+    payload = events.MatterTriaged.model_validate(out.data)
+    assert payload.report_ids == [data.report_id] and payload.level == m.level and payload.category == "lighting"
+    assert payload.place.compound == "jinghuhuayuan" and payload.reasons
+
+
+async def test_duplicate_report_changes_nothing(store):
+    env, data = report("3号楼楼道灯坏了")
+    await store.handle(handlers.on_report_received, env, data)
+    # The same report again under a new event id (the inbox would not catch it).
+    env2, _ = report("3号楼楼道灯坏了", report_id=data.report_id)
+    await store.handle(handlers.on_report_received, env2, data)
+    assert len(await matters(store)) == 1
+    assert len(await store.outbox()) == 1
+
+
+async def test_second_report_same_place_joins_the_matter(store):
+    e1, d1 = report("3号楼下水道堵了，污水冒出来", reporter="ref-a")
+    e2, d2 = report("3号楼下水道又堵了，臭得很", reporter="ref-b")
+    await store.handle(handlers.on_report_received, e1, d1)
+    await store.handle(handlers.on_report_received, e2, d2)
+    [m] = await matters(store)
+    assert m.reporters == 2 and m.households == 2 and m.version == 2
+    triaged = [e for e in await store.outbox() if e.type == "matter.triaged.v1"]
+    assert len(triaged) == 2 and {e.subject for e in triaged} == {m.id}
+    assert triaged[-1].data["report_ids"] == [d1.report_id, d2.report_id]
+    assert triaged[-1].data["reporters"] == 2 and triaged[-1].sequence == 2
+
+
+async def test_other_building_or_unlocated_reports_do_not_join(store):
+    for text, building, compound in (
+        ("3号楼下水道堵了", "3", "jinghuhuayuan"),
+        ("5号楼下水道堵了", "5", "jinghuhuayuan"),
+        ("下水道堵了", None, None),
+        ("下水道也堵了", None, None),
+    ):
+        env, data = report(text, building=building, compound=compound)
+        await store.handle(handlers.on_report_received, env, data)
+    assert len(await matters(store)) == 4
+
+
+async def test_old_matter_outside_window_is_not_joined(store):
+    old = dt.datetime.now(dt.UTC) - handlers.CLUSTER_WINDOW - dt.timedelta(hours=1)
+    e1, d1 = report("3号楼下水道堵了")
+    await store.handle(handlers.on_report_received, e1, d1)
+    async with store.db.session() as s:
+        m = (await s.exec(select(Matter))).one()
+        m.created_at = old
+        s.add(m)
+        await s.commit()
+    e2, d2 = report("3号楼下水道又堵了", reporter="ref-b")
+    await store.handle(handlers.on_report_received, e2, d2)
+    assert len(await matters(store)) == 2
+
+
+async def test_red_text_is_red_and_deliberate(store):
+    env, data = report("3号楼电梯困人了，里面有老人，快来人", building="3")
+    await store.handle(handlers.on_report_received, env, data)
+    [m] = await matters(store)
+    assert (m.level, m.route) == ("red", "deliberate")
+    assert any("危险词" in r for r in m.reasons)
+
+
+async def test_more_reporters_raise_the_grade_and_emit_regraded(store):
+    for ref in ("ref-a", "ref-b", "ref-c"):
+        env, data = report("3号楼楼道里有垃圾没人清", reporter=ref)
+        await store.handle(handlers.on_report_received, env, data)
+    [m] = await matters(store)
+    assert m.reporters == 3 and m.route == "deliberate"
+    out = await store.outbox()
+    regraded = [e for e in out if e.type == "matter.regraded.v1"]
+    assert len(regraded) == 1 and regraded[0].subject == m.id
+    assert regraded[0].data["by"] == "triage" and regraded[0].data["reason"].startswith("新增报事 1 条")
+    assert regraded[0].data["previous"]["route"] == "direct"
+    assert [e.type for e in out].count("matter.triaged.v1") == 3
+    async with store.db.session() as s:
+        [audit] = (await s.exec(select(Regrade))).all()
+    assert audit.by == "triage" and audit.before["route"] == "direct" and audit.after["route"] == "deliberate"
+
+
+async def test_joining_never_lowers_the_level(store):
+    e1, d1 = report("3号楼电梯困人了", reporter="ref-a")
+    e2, d2 = report("3号楼电梯有点异响", reporter="ref-b")
+    await store.handle(handlers.on_report_received, e1, d1)
+    await store.handle(handlers.on_report_received, e2, d2)
+    [m] = await matters(store)
+    assert m.level == "red" and m.reporters == 2
+    assert not [e for e in await store.outbox() if e.type == "matter.regraded.v1"]
+
+
+async def test_unknown_community_is_rejected(store):
+    env, data = report("路灯坏了", community="nowhere")
+    with pytest.raises(Reject):
+        await store.handle(handlers.on_report_received, env, data)
+
+
+async def test_matter_closed_closes_and_blocks_joining(store):
+    e1, d1 = report("3号楼下水道堵了")
+    await store.handle(handlers.on_report_received, e1, d1)
+    [m] = await matters(store)
+    await store.handle(handlers.on_matter_closed, *closed(m.id))
+    [m] = await matters(store)
+    assert m.status == "closed"
+    e2, d2 = report("3号楼下水道又堵了", reporter="ref-b")
+    await store.handle(handlers.on_report_received, e2, d2)
+    assert len(await matters(store)) == 2
+
+
+async def test_matter_closed_tenant_mismatch_is_rejected(store):
+    e1, d1 = report("3号楼下水道堵了")
+    await store.handle(handlers.on_report_received, e1, d1)
+    [m] = await matters(store)
+    with pytest.raises(Reject):
+        await store.handle(handlers.on_matter_closed, *closed(m.id, community="xueyuan"))
+    [m] = await matters(store)
+    assert m.status == "open"
+
+
+async def test_matter_closed_unknown_matter_is_ignored(store):
+    await store.handle(handlers.on_matter_closed, *closed("mat_unknown"))
+    assert await store.outbox() == []
+
+
+async def test_regrade_flow(store):
+    e1, d1 = report("3号楼楼道灯坏了")
+    await store.handle(handlers.on_report_received, e1, d1)
+    [m] = await matters(store)
+    async with store.uow(actor="staff-1") as uow:
+        m = await uow.session.get(Matter, m.id)
+        m.needs_review = True
+        audit = await handlers.apply_regrade(
+            uow, m, by="staff-1", level="red", route="deliberate", category="safety_fire", reason="灯下有裸露电线"
+        )
+        await uow.commit()
+    assert audit.before["level"] == "yellow" and audit.after["level"] == "red" and "灯坏了" in audit.text
+    [m] = await matters(store)
+    assert (m.level, m.route, m.category, m.needs_review) == ("red", "deliberate", "safety_fire", False)
+    assert m.cluster_key.endswith("|safety_fire")
+    out = await store.outbox()
+    assert [e.type for e in out] == ["matter.triaged.v1", "matter.regraded.v1"]
+    assert out[1].data["by"] == "staff-1" and out[1].data["previous"]["category"] == "lighting"
+
+
+async def test_regrade_refuses_closed_and_red_direct(store):
+    e1, d1 = report("3号楼楼道灯坏了")
+    await store.handle(handlers.on_report_received, e1, d1)
+    [m] = await matters(store)
+    async with store.uow() as uow:
+        m = await uow.session.get(Matter, m.id)
+        with pytest.raises(handlers.RegradeError) as err:
+            await handlers.apply_regrade(uow, m, by="x", level="red", route="direct", category=None, reason="试试")
+        assert err.value.status == 422
+        m.status = "closed"
+        with pytest.raises(handlers.RegradeError) as err:
+            await handlers.apply_regrade(uow, m, by="x", level="green", route="direct", category=None, reason="试试")
+        assert err.value.status == 409
+
+
+async def test_community_phrases_are_used():
+    from services.runtime.directory import load_directory
+
+    extra = handlers.phrase_additions(load_directory().community("xueyuan"))
+    assert "下水主杠" in extra.categories["drainage"]
+    assert handlers.phrase_additions(None).categories == {}
+
+
+async def test_report_rows_are_stored(store):
+    env, data = report("3号楼这12户都停水了", reporter="ref-z")
+    await store.handle(handlers.on_report_received, env, data)
+    async with store.db.session() as s:
+        [row] = (await s.exec(select(MatterReport))).all()
+    assert row.reporter_ref == "ref-z" and row.households_stated == 12
+    [m] = await matters(store)
+    assert m.households == 12
