@@ -165,3 +165,8 @@ def main(argv: list[str] | None = None, *, queues: list[str] | None = None, prog
 
 if __name__ == "__main__":
     main()
+
+
+def run_depth(url: str, queue: str) -> int:
+    """Synchronous `depth` for scripts and tests."""
+    return asyncio.run(depth(url, queue))

@@ -58,8 +58,11 @@ class Platform:
         self.var.mkdir(parents=True, exist_ok=True)
         self._log = open(self.var / "launch.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.runtime.launch"], cwd=ROOT, env=self.env,
-            stdout=self._log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "services.runtime.launch"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         ready = self.var / "run" / "ready"
         deadline = time.monotonic() + timeout
@@ -100,8 +103,11 @@ class Platform:
     def wait_restarted(self, service: str, old_pid: int, timeout: float = 60) -> None:
         """Wait until the launcher has restarted a service and it is ready again."""
         eventually(lambda: self.pid(service) != old_pid, timeout=timeout, what=f"{service} restarted")
-        eventually(lambda: self.http.get(self.url(service, "/readyz")).status_code == 200, timeout=timeout,
-                   what=f"{service} ready")
+        eventually(
+            lambda: self.http.get(self.url(service, "/readyz")).status_code == 200,
+            timeout=timeout,
+            what=f"{service} ready",
+        )
 
     def url(self, service: str, path: str) -> str:
         """Absolute URL of a path on a service."""
