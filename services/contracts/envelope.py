@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 TYPE_PATTERN = r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+\.v[1-9][0-9]*$"
 COMMUNITY_PATTERN = r"^[a-z][a-z0-9_-]{1,63}$"
@@ -34,7 +34,7 @@ class Envelope(BaseModel):
     id: str = Field(min_length=1, max_length=128, description="Unique event id; also AMQP message_id")
     source: str = Field(pattern=r"^/(services|adapters)/[A-Za-z0-9_.-]+$", max_length=200)
     type: str = Field(pattern=TYPE_PATTERN, max_length=100, description="<noun>.<verb>.v<N>")
-    time: dt.datetime
+    time: AwareDatetime = Field(description="When it happened, RFC 3339 with an offset")
     subject: str | None = Field(None, max_length=128, description="The matter, session or report id")
     datacontenttype: str = Field("application/json", pattern=r"^application/json$")
     community: str = Field(pattern=COMMUNITY_PATTERN, description="The tenant: a community code")

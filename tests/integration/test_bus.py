@@ -1,0 +1,325 @@
+"""The runtime's reliability claims (DESIGN.md §3) against a real RabbitMQ, SQLite and PostgreSQL.
+
+Outbox: a commit publishes exactly once, a rollback publishes nothing, two relays never double-send,
+a commit wakes the relay at once. Inbox: a duplicate changes nothing. Failures: retries then DLQ,
+bad payloads and rejections straight to the DLQ, and the consumer keeps serving throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections import Counter
+
+import aio_pika
+import pytest
+
+from services.contracts import CONTENT_TYPE, EVENTS_EXCHANGE
+from services.runtime.consumer import ATTEMPT_HEADER, QUEUE_HEADER, REASON_HEADER, Reject
+from services.runtime.db import Database
+from services.runtime.relay import Relay
+from services.runtime.topology import declare_exchanges
+from services.runtime.uow import UnitOfWork
+from tests.integration.bus_kit import (
+    COMMUNITY,
+    EVENT,
+    QUEUE,
+    Probe,
+    closed,
+    drain,
+    emit,
+    envelope,
+    eventually,
+    peek,
+    probe_bus,
+    probe_store,
+    publish_raw,
+    running,
+    tap,
+    track_deliveries,
+)
+
+pytestmark = pytest.mark.integration
+
+DLQ = f"{QUEUE}.dlq"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request, tmp_path):
+    """The probe's database, on SQLite and on PostgreSQL."""
+    async with probe_store(request.param, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path):
+    """The probe's database on SQLite only (for claims that do not depend on the database)."""
+    async with probe_store("sqlite", tmp_path) as s:
+        yield s
+
+
+async def dead(url: str, event_id: str):
+    """The DLQ copy of one event, or None."""
+    return next((p for p in await peek(url, DLQ) if p.message_id == event_id), None)
+
+
+# 1 -----------------------------------------------------------------------------------------
+
+
+async def test_outbox_commit_publishes_exactly_once(hall_env, store):
+    async with running(probe_bus(store, hall_env)) as bus, tap(hall_env.amqp_url) as t:
+        env = await emit(bus, "m1")
+        await eventually(lambda: env.id in t.ids, what="the event arrives")
+        # Nothing else is on its way: a later event arrives behind it, and nothing in between.
+        later = await emit(bus, "m2")
+        await eventually(lambda: later.id in t.ids, what="the later event arrives")
+        assert t.ids == [env.id, later.id]
+
+        got = t.received[0]
+        assert got.body == env.to_bytes()
+        assert got.type == EVENT and got.content_type == CONTENT_TYPE
+
+        async def both_marked_sent():
+            rows = await store.outbox()
+            return len(rows) == 2 and all(r.sent_at is not None for r in rows) and rows
+
+        rows = await eventually(both_marked_sent, what="outbox rows marked sent")
+        assert [r.event_id for r in rows] == [env.id, later.id]
+        assert all(r.claim is None for r in rows)
+        assert await bus.relay.pending() == 0
+
+
+# 2 -----------------------------------------------------------------------------------------
+
+
+async def test_crash_before_commit_publishes_nothing(hall_env, sqlite_store):
+    store = sqlite_store
+    async with running(probe_bus(store, hall_env)) as bus, tap(hall_env.amqp_url) as t:
+        with pytest.raises(RuntimeError, match="crash"):
+            async with bus.uow() as uow:
+                await uow.emit(EVENT, community=COMMUNITY, subject="m1", data=closed("m1"))
+                await uow.session.execute(store.effects.insert().values(id="x", event_id="x"))
+                raise RuntimeError("crash before commit")
+        # A unit of work left without commit is no different.
+        async with bus.uow() as uow:
+            await uow.emit(EVENT, community=COMMUNITY, subject="m2", data=closed("m2"))
+
+        assert await store.outbox() == []
+        assert await store.count(store.effects) == 0
+        assert await store.count(store.tables.subject_seq) == 0
+        # Two relay cycles find nothing to publish.
+        assert await bus.relay.run_once() == 0
+        assert await bus.relay.run_once() == 0
+        # Messages of one relay reach a queue in order: once a committed event arrives, anything
+        # published before it would have arrived too.
+        sentinel = await emit(bus, "m3")
+        await eventually(lambda: sentinel.id in t.ids, what="the committed event arrives")
+        assert t.ids == [sentinel.id]
+        assert [r.event_id for r in await store.outbox()] == [sentinel.id]
+
+
+# 3 -----------------------------------------------------------------------------------------
+
+
+async def test_same_event_three_times_has_one_effect(hall_env, store):
+    probe = Probe(store)
+    async with running(probe_bus(store, hall_env, probe)) as bus:
+        deliveries = track_deliveries(bus)
+        env = envelope("m1")
+        await publish_raw(hall_env.amqp_url, QUEUE, env.to_bytes(), message_id=env.id, type=EVENT, copies=3)
+        await eventually(lambda: len(deliveries) == 3, what="three deliveries processed")
+
+        assert await store.effects_of(env.id) == 1
+        assert await store.count(store.tables.inbox) == 1
+        assert await store.count(store.tables.inbox, store.tables.inbox.c.event_id == env.id) == 1
+        assert probe.calls == ["m1"]  # the duplicates never reached the handler
+        assert await peek(hall_env.amqp_url, DLQ) == []
+        assert await drain(hall_env.amqp_url, QUEUE) == []  # all three acked
+
+
+# 4 -----------------------------------------------------------------------------------------
+
+
+async def test_failing_handler_retries_then_dead_letters_while_serving_others(hall_env, sqlite_store):
+    store = sqlite_store
+
+    async def behave(env, data):
+        if data.matter_id.startswith("bad"):
+            raise RuntimeError("boom")
+
+    probe = Probe(store, behave=behave)
+    async with running(probe_bus(store, hall_env, probe, retry_delays_ms=(200, 400))) as bus:
+        bad = await emit(bus, "bad1")
+        await eventually(lambda: probe.calls_for("bad1") >= 1, what="first failed attempt")
+        # While the bad one waits in a retry queue, the consumer keeps serving.
+        good = await emit(bus, "good1")
+        await eventually(lambda: store.effects_of(good.id), what="good event handled")
+
+        parked = await eventually(lambda: dead(hall_env.amqp_url, bad.id), what="bad event in the DLQ")
+        assert parked.headers[REASON_HEADER] == "failed 3 times: RuntimeError('boom')"
+        assert parked.headers[QUEUE_HEADER] == QUEUE
+        assert parked.headers[ATTEMPT_HEADER] == 2  # the two retries, through both delays
+        assert probe.calls_for("bad1") == 3
+        assert await store.effects_of(bad.id) == 0
+
+        after = await emit(bus, "good2")
+        await eventually(lambda: store.effects_of(after.id), what="consumer still serving")
+        assert [p.message_id for p in await peek(hall_env.amqp_url, DLQ)] == [bad.id]
+        for delay in (200, 400):
+            assert await drain(hall_env.amqp_url, f"{QUEUE}.retry.{delay}") == []
+
+
+# 5 -----------------------------------------------------------------------------------------
+
+
+async def test_malformed_messages_go_to_dlq_on_first_delivery(hall_env, sqlite_store):
+    store = sqlite_store
+    probe = Probe(store)
+    url = hall_env.amqp_url
+    no_community = json.loads(envelope("m1").to_bytes())
+    del no_community["community"]
+    unknown = json.loads(envelope("m2").to_bytes())
+    unknown["type"] = "widget.exploded.v1"
+    bad_payload = json.loads(envelope("m3").to_bytes())
+    del bad_payload["data"]["matter_id"]
+    cases = {
+        "not-json": (b"\xffthis is not json{", "schema: body is not JSON"),
+        "no-community": (json.dumps(no_community).encode(), "schema: community: Field required"),
+        "unknown-type": (json.dumps(unknown).encode(), "schema: unknown event type 'widget.exploded.v1'"),
+        "bad-payload": (json.dumps(bad_payload).encode(), "schema: data.matter_id: Field required"),
+    }
+    async with running(probe_bus(store, hall_env, probe)) as bus:
+        deliveries = track_deliveries(bus)
+        for message_id, (body, _) in cases.items():
+            await publish_raw(url, QUEUE, body, message_id=message_id)
+
+        async def all_parked():
+            got = {p.message_id: p for p in await peek(url, DLQ)}
+            return got if set(got) == set(cases) else None
+
+        parked = await eventually(all_parked, what="every malformed message in the DLQ")
+        for message_id, (_, reason) in cases.items():
+            headers = parked[message_id].headers
+            assert headers[REASON_HEADER].startswith(reason), (message_id, headers[REASON_HEADER])
+            assert headers[QUEUE_HEADER] == QUEUE
+            assert ATTEMPT_HEADER not in headers  # never went through a retry queue
+        # Each was delivered exactly once: no retry, no redelivery.
+        assert sorted(m.message_id for m in deliveries) == sorted(cases)
+        assert probe.calls == []
+
+        good = await emit(bus, "good")
+        await eventually(lambda: store.effects_of(good.id), what="consumer still serving")
+        assert await store.count(store.tables.inbox) == 1
+
+
+# 6 -----------------------------------------------------------------------------------------
+
+
+async def test_two_relays_publish_each_event_exactly_once(hall_env, tmp_path):
+    url, total = hall_env.amqp_url, 500
+    async with probe_store("postgresql", tmp_path) as store:
+        conn = await aio_pika.connect_robust(url)
+        replicas = [Database(store.db.url), Database(store.db.url)]
+        try:
+            ch = await conn.channel()
+            exchanges = await declare_exchanges(ch)
+            queue = await ch.declare_queue("probe.count", durable=True)
+            await queue.bind(exchanges[EVENTS_EXCHANGE], routing_key=EVENT)
+
+            async def connection():
+                return conn
+
+            relays = [Relay(db, store.tables, connection, service="probe", batch=20) for db in replicas]
+            committed: list[str] = []
+            done_committing = asyncio.Event()
+
+            async def commit_all():
+                # Committed while the relays run, in transactions of 50.
+                for chunk in range(total // 50):
+                    async with store.db.session() as s:
+                        uow = UnitOfWork(s, store.tables, service="probe", on_commit=lambda: None)
+                        for i in range(50):
+                            m = f"m{chunk}-{i}"
+                            committed.append((await uow.emit(EVENT, community=COMMUNITY, subject=m, data=closed(m))).id)
+                        await uow.commit()
+                    await asyncio.sleep(0)
+                done_committing.set()
+
+            async def pump(relay: Relay) -> int:
+                published = 0
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    n = await relay.run_once()
+                    published += n
+                    if n == 0:
+                        if done_committing.is_set() and await relay.pending() == 0:
+                            return published
+                        await asyncio.sleep(0.01)
+                raise AssertionError("relays did not drain the outbox")
+
+            _, a, b = await asyncio.gather(commit_all(), pump(relays[0]), pump(relays[1]))
+            print(f"\nrelay A published {a}, relay B published {b}")
+            assert a + b == total  # no row was marked sent twice
+            assert len(set(committed)) == total
+
+            # Every publish was confirmed before its row was marked sent, so all are in the queue now.
+            received = Counter(await drain(url, "probe.count"))
+            assert set(received) == set(committed)
+            assert [i for i, n in received.items() if n != 1] == []
+            assert sum(received.values()) == total
+            assert await store.count(store.tables.outbox, store.tables.outbox.c.sent_at.is_(None)) == 0
+        finally:
+            await conn.close()
+            for db in replicas:
+                await db.dispose()
+
+
+# 7 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("poll_ms", [100, 10_000], ids=["poll-100ms", "poll-10s"])
+async def test_commit_wakes_the_relay(hall_env, sqlite_store, poll_ms):
+    # With a 10 s poll, only the wake-up after commit can explain a sub-second delivery.
+    settings = hall_env.model_copy(update={"relay_poll_ms": poll_ms})
+    latencies = []
+    async with running(probe_bus(sqlite_store, settings)) as bus, tap(settings.amqp_url) as t:
+        for i in range(10):
+            async with bus.uow() as uow:
+                env = await uow.emit(EVENT, community=COMMUNITY, subject=f"m{i}", data=closed(f"m{i}"))
+                started = time.perf_counter()
+                await uow.commit()
+            got = await eventually(
+                lambda env=env: next((r for r in t.received if r.message_id == env.id), None), interval=0.001
+            )
+            latencies.append(got.at - started)
+    ms = sorted(round(x * 1000, 1) for x in latencies)
+    print(f"\nrelay wake latency (poll {poll_ms} ms), commit -> received, ms: {ms} median {statistics.median(ms)}")
+    assert max(latencies) < 1.0
+
+
+# 8 -----------------------------------------------------------------------------------------
+
+
+async def test_reject_goes_straight_to_dlq(hall_env, sqlite_store):
+    store = sqlite_store
+
+    async def behave(env, data):
+        if data.matter_id.startswith("foreign"):
+            raise Reject("matter belongs to another community")
+
+    probe = Probe(store, behave=behave)
+    async with running(probe_bus(store, hall_env, probe)) as bus:
+        deliveries = track_deliveries(bus)
+        rejected = await emit(bus, "foreign1")
+        parked = await eventually(lambda: dead(hall_env.amqp_url, rejected.id), what="rejected event in the DLQ")
+        assert parked.headers[REASON_HEADER] == "rejected: matter belongs to another community"
+        assert ATTEMPT_HEADER not in parked.headers
+        assert probe.calls == ["foreign1"]  # no retry
+        assert [m.message_id for m in deliveries] == [rejected.id]
+        assert await store.effects_of(rejected.id) == 0
+        assert await store.count(store.tables.inbox) == 0  # rolled back with the handler's work
+
+        good = await emit(bus, "good")
+        await eventually(lambda: store.effects_of(good.id), what="consumer still serving")

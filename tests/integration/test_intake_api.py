@@ -1,0 +1,279 @@
+"""Intake HTTP API with its lifespan running against the real broker and Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aio_pika
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from services.contracts import CHANNELS_EXCHANGE, Envelope, events
+from services.intake import domain, handlers
+from services.intake.app import create
+from services.intake.models import ApiKey
+from services.runtime.auth import mint
+from services.runtime.settings import REPO_ROOT, get_settings
+
+pytestmark = pytest.mark.integration
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
+
+
+@pytest.fixture
+def client(hall_env, db_url, monkeypatch):
+    """The intake app with lifespan (migrations, consumers, relay) on a private SQLite file and vhost."""
+    monkeypatch.setenv("INTAKE_DATABASE_URL", db_url)
+    monkeypatch.setattr(handlers, "_vault", None)  # PII keys of this test's var dir
+    get_settings.cache_clear()
+    with TestClient(create()) as c:
+        yield c
+
+
+def auth(communities: tuple[str, ...] = ("xueyuan",), role: str = "party_org", sub: str = "u-staff") -> dict:
+    return {"Authorization": f"Bearer {mint(sub=sub, role=role, communities=list(communities))}"}
+
+
+COUNTY = {"role": "county_operator", "communities": ("*",), "sub": "u-county"}
+
+
+def body(**over) -> dict:
+    base = {
+        "community": "xueyuan",
+        "channel": "counter",
+        "text": "金泰和庄12号楼2单元下水道又堵了，一楼门市进水",
+        "name": "刘秀英",
+        "phone": "13800002031",
+        "room": "301",
+    }
+    return base | over
+
+
+def all_reports(c: TestClient) -> list[dict]:
+    r = c.get("/v1/reports", params={"limit": 500}, headers=auth(**COUNTY))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def assert_problem(r, status: int, field: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    doc = r.json()
+    assert doc["status"] == status and doc["title"] and doc["detail"] and doc["detail_en"]
+    if field is not None:
+        err = next(e for e in doc["errors"] if e["field"] == field)
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in err["message"]), err  # Chinese first
+        assert re.match(r"[A-Z][a-z]+", err["message_en"]), err  # English alongside
+    return doc
+
+
+def test_staff_submits_a_report_and_the_same_message_is_not_stored_twice(client):
+    r = client.post("/v1/reports", json=body(channel_message_id="counter-0001"), headers=auth())
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["created"] is True and out["report_id"].startswith("rpt_")
+    code = out["tracking_code"]
+    assert len(code) == 8 and set(code) <= set(domain.TRACKING_ALPHABET)
+
+    again = client.post("/v1/reports", json=body(channel_message_id="counter-0001"), headers=auth())
+    assert again.status_code == 201, again.text
+    assert again.json() == {"report_id": out["report_id"], "tracking_code": code, "created": False}
+
+    [row] = all_reports(client)
+    assert row["id"] == out["report_id"] and row["community"] == "xueyuan" and row["status"] == "received"
+    assert (row["compound"], row["building"], row["unit"]) == ("jintaihezhuang", "12", "2")
+    assert row["reporter"]["name"] == "刘**" and row["reporter"]["phone"] == "138****2031"
+
+    one = client.get(f"/v1/reports/{out['report_id']}", headers=auth())
+    assert one.status_code == 200 and one.json()["tracking_code"] == code
+
+
+def test_tracking_code_lookup_is_public_and_anonymous(client):
+    text = "我是3栋502的张伟，电话13912345678，楼道灯坏了一个星期"
+    r = client.post("/v1/reports", json=body(text=text, name="张伟", phone="13912345678", room="502"), headers=auth())
+    assert r.status_code == 201, r.text
+    code = r.json()["tracking_code"]
+
+    t = client.get(f"/v1/track/{code}")
+    assert t.status_code == 200, t.text
+    doc = t.json()
+    assert set(doc) == {
+        "tracking_code",
+        "status",
+        "status_note",
+        "responsible",
+        "expected_at",
+        "received_at",
+        "updated_at",
+    }
+    assert doc["tracking_code"] == code and doc["status"] == "received"
+    for secret in ("张伟", "13912345678", "502", "5678", r.json()["report_id"], "xueyuan", "楼道灯"):
+        assert secret not in t.text, secret
+    assert client.get(f"/v1/track/{code.lower()}").status_code == 200
+    assert_problem(client.get("/v1/track/ZZZZZZZZ"), 404)
+    assert_problem(client.get("/v1/track/0000"), 404)
+
+    # Staff see the report, but masked and scrubbed too.
+    listed = client.get("/v1/reports", headers=auth()).text
+    for secret in ("张伟", "13912345678", "502"):
+        assert secret not in listed, secret
+
+
+def test_rejections_are_problems_naming_the_field_and_store_nothing(client):
+    h = auth()
+    doc = assert_problem(client.post("/v1/reports", json=body(community="nowhere"), headers=h), 422, "community")
+    assert "nowhere" in doc["detail"]
+    assert_problem(client.post("/v1/reports", json=body(text=""), headers=h), 422, "text")
+    assert_problem(client.post("/v1/reports", json=body(text="   \n "), headers=h), 422, "text")
+    assert_problem(client.post("/v1/reports", json=body(phone="12345678901"), headers=h), 422, "phone")
+    assert_problem(client.post("/v1/reports", json=body(phone="1391234567"), headers=h), 422, "phone")
+    assert_problem(client.post("/v1/reports", json=body(compound="不存在小区"), headers=h), 422, "compound")
+    assert_problem(client.post("/v1/reports", json=body(text="漏" * 2001), headers=h), 422, "text")
+    assert_problem(client.post("/v1/reports", json=body(channel="fax"), headers=h), 422, "channel")
+
+    big = b'{"community": "xueyuan", "text": "' + b"x" * (1024 * 1024) + b'"}'
+    r = client.post("/v1/reports", content=big, headers=h | {"Content-Type": "application/json"})
+    assert_problem(r, 413)
+
+    assert all_reports(client) == []
+
+
+def test_authentication_is_required(client):
+    assert_problem(client.post("/v1/reports", json=body()), 401)
+    assert_problem(client.post("/v1/reports", json=body(), headers={"Authorization": "Bearer nonsense"}), 401)
+    assert_problem(client.get("/v1/reports"), 401)
+    assert_problem(
+        client.post("/v1/apikeys", json={"name": "k", "channels": ["miniprogram"], "communities": ["x"]}), 401
+    )
+    assert all_reports(client) == []
+
+
+def test_staff_see_only_their_community(client):
+    xy = client.post("/v1/reports", json=body(), headers=auth(("xueyuan",))).json()["report_id"]
+    js_body = body(community="jinshan", text="景湖花园5号楼路灯不亮", room=None)
+    js = client.post("/v1/reports", json=js_body, headers=auth(("jinshan",))).json()["report_id"]
+
+    listed = client.get("/v1/reports", headers=auth(("xueyuan",))).json()
+    assert [r["id"] for r in listed] == [xy]
+    assert_problem(client.get(f"/v1/reports/{js}", headers=auth(("xueyuan",))), 404)
+    assert_problem(client.get("/v1/reports", params={"community": "jinshan"}, headers=auth(("xueyuan",))), 403)
+    assert client.get(f"/v1/reports/{js}", headers=auth(("jinshan",))).status_code == 200
+    assert {r["id"] for r in all_reports(client)} == {xy, js}
+
+    # Staff of one community cannot file into another, and roles without report.read cannot list.
+    r = client.post("/v1/reports", json=body(community="jinshan"), headers=auth(("xueyuan",)))
+    assert r.status_code == 404 and len(all_reports(client)) == 2
+    assert_problem(client.get("/v1/reports", headers=auth(("xueyuan",), role="resident_rep")), 403)
+
+
+def test_api_key_flow(client):
+    party = auth(("jinshan",), sub="u-wujianhua")
+    spec = {"name": "金事精办小程序", "channels": ["miniprogram"], "communities": ["jinshan"]}
+    r = client.post("/v1/apikeys", json=spec, headers=party)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    key = created["key"]
+    assert key.startswith("hk_") and created["channels"] == ["miniprogram"] and created["communities"] == ["jinshan"]
+
+    ok = body(community="jinshan", channel="miniprogram", text="景湖花园3号楼电动车乱停，消防通道被堵", room=None)
+    r = client.post("/v1/reports", json=ok, headers={"X-API-Key": key})
+    assert r.status_code == 201, r.text
+    rid = r.json()["report_id"]
+    assert_problem(client.post("/v1/reports", json=body(channel="miniprogram"), headers={"X-API-Key": key}), 403)
+    assert_problem(client.post("/v1/reports", json=ok | {"channel": "wechat_group"}, headers={"X-API-Key": key}), 403)
+    assert_problem(client.post("/v1/reports", json=ok, headers={"X-API-Key": "hk_unknown"}), 401)
+
+    # Key management needs apikey.manage and the community in scope.
+    assert_problem(client.post("/v1/apikeys", json=spec, headers=auth(("jinshan",), role="grid_worker")), 403)
+    assert_problem(client.post("/v1/apikeys", json=spec, headers=auth(("xueyuan",))), 404)
+    assert_problem(client.post("/v1/apikeys", json=spec | {"communities": ["*"]}, headers=party), 403)
+
+    async def revoke() -> None:
+        async with client.app.state.ctx.db.session() as s:
+            row = (await s.exec(select(ApiKey).where(ApiKey.id == created["id"]))).one()
+            assert key not in (row.key_hash, row.name)  # stored hashed
+            row.revoked_at = dt.datetime.now(dt.UTC)
+            s.add(row)
+            await s.commit()
+
+    client.portal.call(revoke)
+    r = client.post("/v1/reports", json=ok | {"channel_message_id": "mp-2"}, headers={"X-API-Key": key})
+    assert_problem(r, 401)
+    assert [x["id"] for x in all_reports(client)] == [rid]
+
+
+def test_apikey_cli(hall_env, db_url, tmp_path, monkeypatch):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HALL_", "INTAKE_"))}
+    env |= {"HALL_VAR_DIR": str(tmp_path / "var"), "INTAKE_DATABASE_URL": db_url, "HALL_ENV": "test"}
+    cmd = [sys.executable, "-m", "services.intake", "apikey", "create", "--name", "wecom-adapter"]
+    cmd += ["--channel", "wechat_group", "--community", "jinshan"]
+    out = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split("=", 1) for line in out.stdout.strip().splitlines())
+    assert lines["id"].startswith("key_") and lines["key"].startswith("hk_")
+    assert Path(tmp_path / "intake.db").exists()
+
+    monkeypatch.setenv("INTAKE_DATABASE_URL", db_url)
+    monkeypatch.setattr(handlers, "_vault", None)
+    get_settings.cache_clear()
+    with TestClient(create()) as c:
+        msg = body(community="jinshan", channel="wechat_group", text="景湖花园5号楼楼道灯不亮", room=None)
+        r = c.post("/v1/reports", json=msg, headers={"X-API-Key": lines["key"]})
+        assert r.status_code == 201, r.text
+        r = c.post("/v1/reports", json=msg | {"channel": "miniprogram"}, headers={"X-API-Key": lines["key"]})
+        assert r.status_code == 403
+
+
+def test_channel_message_over_the_broker_becomes_a_report(client):
+    data = events.ChannelMessage(
+        channel="wechat_group",
+        channel_message_id="wx-broker-1",
+        text="@物业 12栋2单元楼道灯又不亮了[图片]",
+        sender=events.Sender(id="wxid_liu", name="刘秀英", phone="13800002031"),
+    )
+    stranger = Envelope.new(type="channel.message.v1", source="/adapters/wecom", community="nowhere", data=data)
+    publish(client, stranger)  # rejected: dead-lettered, nothing stored
+    env = Envelope.new(type="channel.message.v1", source="/adapters/wecom", community="xueyuan", data=data)
+    publish(client, env)
+    publish(client, env)  # redelivery of the same event
+
+    rows = wait_for(lambda: all_reports(client))
+    time.sleep(0.5)
+    [row] = all_reports(client)
+    assert row["channel"] == "wechat_group" and row["community"] == "xueyuan"
+    assert (row["building"], row["unit"], row["unparsed"]) == ("12", "2", ["compound"])
+    assert rows[0]["id"] == row["id"]
+
+
+def publish(c: TestClient, env: Envelope) -> None:
+    """Publish a channel message as an adapter would."""
+
+    async def _go() -> None:
+        conn = await aio_pika.connect_robust(get_settings().amqp_url)
+        async with conn:
+            ch = await conn.channel(publisher_confirms=True)
+            ex = await ch.get_exchange(CHANNELS_EXCHANGE)
+            await ex.publish(aio_pika.Message(env.to_bytes(), message_id=env.id), routing_key=env.type)
+
+    c.portal.call(_go)
+
+
+def wait_for(fn, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := fn():
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
