@@ -38,7 +38,7 @@ class ServiceStore:
     async def outbox(self) -> list[Envelope]:
         """Every event this store has emitted, oldest first."""
         async with self.db.session() as s:
-            rows = (await s.execute(self.tables.outbox.select().order_by(self.tables.outbox.c.id))).all()
+            rows = (await s.exec(self.tables.outbox.select().order_by(self.tables.outbox.c.id))).all()
         return [Envelope.from_bytes(r.body) for r in rows]
 
     async def handle(self, handler, env: Envelope, data) -> None:

@@ -13,7 +13,8 @@ TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _NUM = r"(\d{1,3}|[一二两三四五六七八九十]{1,3})"
-_BUILDING_RE = re.compile(_NUM + r"\s*(?:号楼|栋|幢|座|号|#|＃)")
+# Not after 月 or a digit: "3月5号" / "上个月28号" are dates, not buildings.
+_BUILDING_RE = re.compile(r"(?<![月\d])" + _NUM + r"\s*(?:号楼|栋|幢|座|号|#|＃)")
 _TRIPLE_RE = re.compile(r"(?<!\d)(\d{1,3})\s*[-－#＃]\s*(\d{1,2})\s*[-－]\s*(\d{3,4})(?!\d)")
 _UNIT_RE = re.compile(_NUM + r"\s*单元")
 _ROOM_RE = re.compile(r"(?:单元|号楼|栋)\s*(\d{3,4})(?:室|房|号)?|(?<!\d)(\d{3,4})\s*(?:室|房)")
@@ -96,3 +97,13 @@ def clean_text(text: str) -> str:
     """Normalise whitespace and strip WeChat placeholders like [图片] while keeping the words."""
     text = re.sub(r"\[(图片|表情|语音|视频|链接)\]", " ", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def redact_known(text: str, *, names: list[str | None], rooms: list[str | None]) -> str:
+    """Mask the reporter's own name and room numbers wherever the text repeats them (scrubbing cannot know them)."""
+    for name in {n.strip() for n in names if n and len(n.strip()) >= 2}:
+        text = text.replace(name, name[0] + "*" * (len(name) - 1))
+    numbers = {d for r in rooms if r for d in re.findall(r"\d{3,4}", r)}
+    for number in numbers:
+        text = re.sub(rf"(?<!\d){number}(?!\d)", "***", text)
+    return text

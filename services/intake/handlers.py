@@ -84,7 +84,7 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
         channel=inc.channel,
         channel_message_id=inc.channel_message_id,
         kind=domain.infer_kind(text, inc.kind_hint, inc.channel),
-        text=scrub_text(text),
+        text=scrub_text(domain.redact_known(text, names=[inc.name], rooms=[room, parsed.room])),
         text_raw_enc=v.encrypt(inc.text),
         compound=compound,
         building=building,
@@ -197,7 +197,7 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
 async def on_task(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
     """Keep the resident-visible status of each report in step with the ledger."""
     for r in await _reports_of(uow, env, matter_id=data.matter_id):
-        if not _newer(r, env):
+        if r.status == "closed" or not _newer(r, env):  # closed is final until a reopen
             continue
         r.status = data.state
         r.status_note = data.note or data.measures

@@ -147,7 +147,7 @@ class Consumer:
         stmt = ins.values(
             consumer=self.sub.spec.name, event_id=env.id, event_type=env.type, received_at=dt.datetime.now(dt.UTC)
         ).on_conflict_do_nothing()
-        res = await uow.session.execute(stmt)
+        res = await uow.session.exec(stmt)
         return res.rowcount == 1
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:

@@ -67,13 +67,13 @@ class Relay:
         async with self.db.session() as s:
             # The outer `due` is re-checked on rows another relay just claimed (Postgres
             # re-evaluates it on the new row version), so two relays never hold one row.
-            await s.execute(
+            await s.exec(
                 update(self.t)
                 .where(self.t.c.id.in_(ids.scalar_subquery()), due)
                 .values(available_at=now + self.lease_s, claim=token)
             )
             await s.commit()
-            rows = (await s.execute(select(self.t).where(self.t.c.claim == token).order_by(self.t.c.id))).all()
+            rows = (await s.exec(select(self.t).where(self.t.c.claim == token).order_by(self.t.c.id))).all()
         return rows
 
     async def _publish(self, row) -> str | None:
@@ -102,12 +102,12 @@ class Relay:
     async def _finish(self, sent: list[int], failed: list[tuple[int, int, str]]) -> None:
         async with self.db.session() as s:
             if sent:
-                await s.execute(
+                await s.exec(
                     update(self.t).where(self.t.c.id.in_(sent)).values(sent_at=dt.datetime.now(dt.UTC), claim=None)
                 )
             for row_id, attempts, error in failed:
                 backoff = min(60.0, 0.5 * 2 ** min(attempts, 7))
-                await s.execute(
+                await s.exec(
                     update(self.t)
                     .where(self.t.c.id == row_id)
                     .values(available_at=time.time() + backoff, attempts=attempts + 1, last_error=error, claim=None)
@@ -131,7 +131,7 @@ class Relay:
     async def pending(self) -> int:
         """Count events not yet published."""
         async with self.db.session() as s:
-            n = (await s.execute(select(func.count()).where(self.t.c.sent_at.is_(None)))).scalar_one()
+            n = (await s.exec(select(func.count()).where(self.t.c.sent_at.is_(None)))).scalar_one()
             await s.rollback()
         return int(n)
 
@@ -139,7 +139,7 @@ class Relay:
         """Delete rows sent longer ago than the retention (idempotent, safe on every replica)."""
         cutoff = dt.datetime.now(dt.UTC) - self.retention
         async with self.db.session() as s:
-            await s.execute(delete(self.t).where(self.t.c.sent_at.is_not(None), self.t.c.sent_at < cutoff))
+            await s.exec(delete(self.t).where(self.t.c.sent_at.is_not(None), self.t.c.sent_at < cutoff))
             await s.commit()
 
     async def run(self) -> None:

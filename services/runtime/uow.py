@@ -49,7 +49,7 @@ class UnitOfWork:
             .on_conflict_do_update(index_elements=[t.c.subject], set_={"seq": t.c.seq + 1})
             .returning(t.c.seq)
         )
-        return int((await self.session.execute(stmt)).scalar_one())
+        return int((await self.session.exec(stmt)).scalar_one())
 
     async def emit(self, type: str, *, community: str, subject: str | None, data: BaseModel | dict) -> Envelope:
         """Validate a payload against its contract and add it to the outbox of this transaction."""
@@ -72,7 +72,7 @@ class UnitOfWork:
             sequence=sequence,
         )
         now = dt.datetime.now(dt.UTC)
-        await self.session.execute(
+        await self.session.exec(
             insert(self.tables.outbox).values(
                 event_id=env.id,
                 exchange=entry.exchange,
@@ -95,7 +95,7 @@ class UnitOfWork:
 
     async def already_emitted(self, event_id: str) -> bool:
         """Tell whether an event id is in the outbox (useful for idempotent commands)."""
-        row = await self.session.execute(
+        row = await self.session.exec(
             select(self.tables.outbox.c.id).where(self.tables.outbox.c.event_id == event_id)
         )
         return row.first() is not None

@@ -261,6 +261,7 @@ def publish(c: TestClient, env: Envelope) -> None:
     """Publish a channel message as an adapter would."""
 
     async def _go() -> None:
+        await c.app.state.ctx.bus.wait_ready()  # exchanges and queues are declared
         conn = await aio_pika.connect_robust(get_settings().amqp_url)
         async with conn:
             ch = await conn.channel(publisher_confirms=True)
