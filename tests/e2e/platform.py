@@ -33,11 +33,29 @@ def eventually(check, *, timeout: float = 60, interval: float = 0.25, what: str 
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
 
 
+def _free_port_base() -> int:
+    """A base port whose next ten ports are free, so parallel test runs never collide."""
+    import random
+    import socket
+
+    for _ in range(100):
+        base = random.randrange(20000, 40000, 10)
+        try:
+            for port in range(base, base + 10):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range")
+
+
 class Platform:
     """The five services as processes under `python -m services.runtime.launch`, on private ports and vhost."""
 
-    def __init__(self, tmp_path: Path, amqp_url: str, *, port_base: int = 18000, extra_env: dict | None = None):
+    def __init__(self, tmp_path: Path, amqp_url: str, *, port_base: int | None = None, extra_env: dict | None = None):
         self.var = tmp_path / "var"
+        port_base = port_base or _free_port_base()
         self.ports = {n: port_base + (PORTS[n] - 8000) for n in SERVICES}
         self.env = {
             **os.environ,
