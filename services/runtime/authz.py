@@ -89,3 +89,13 @@ def scope_filter(principal: Principal, column, community: str | None = None):
     if principal.county_wide:
         return column.is_not(None)
     return column.in_(sorted(principal.communities))
+
+
+def public(reason: str) -> Callable:
+    """Mark a route as intentionally reachable without a staff token (the route walker checks every route)."""
+
+    async def _dep() -> None:
+        return None
+
+    _dep.public = reason  # type: ignore[attr-defined]
+    return _dep
