@@ -106,6 +106,9 @@ class ResolutionIn(BaseModel):
     deadline: dt.datetime | None = None
     department: str | None = Field(None, max_length=128)
     reason: str | None = Field(None, max_length=1000)
+    positions: dict[ResponsibleParty, Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=dict, max_length=12
+    )
 
 
 class ConcludeIn(BaseModel):
@@ -439,7 +442,7 @@ async def cancel_session(
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = await _load_for_update(uow, session_id, principal)
         agenda = await planner.agenda_ids(uow, s.id)
-        s.status, s.concluded_at = "cancelled", planner.utcnow()
+        s.status, s.concluded_at, s.sequence = "cancelled", planner.utcnow(), s.sequence + 1
         s.minutes = {"cancelled_by": principal.sub, "reason": body.reason.strip()}
         uow.session.add(s)
         await _requeue(uow, agenda, carry=False)

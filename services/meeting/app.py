@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.contracts import EVENTS_EXCHANGE
-from services.meeting import handlers, planner
+from services.meeting import calendars, changes, halls, handlers, notices, planner
 from services.meeting.api import router
 from services.meeting.models import metadata
 from services.runtime.consumer import Subscription
@@ -16,6 +16,7 @@ from services.runtime.topology import QueueSpec
 
 NAME = "meeting"
 PLAN_INTERVAL_S = 60
+NOTICE_INTERVAL_S = 15
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
@@ -35,12 +36,15 @@ def subscriptions(settings: Settings) -> list[Subscription]:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
-    """The fixed-day planner, every minute, by one replica at a time."""
+    """The fixed-day planner every minute and notice delivery every 15 s, each by one replica at a time."""
 
     async def plan() -> None:
         await planner.plan_all(ctx.bus.uow)
 
-    return [Periodic("plan", PLAN_INTERVAL_S, plan)]
+    async def deliver() -> None:
+        await notices.run(ctx.bus.uow, ctx.db)
+
+    return [Periodic("plan", PLAN_INTERVAL_S, plan), Periodic("notices", NOTICE_INTERVAL_S, deliver)]
 
 
 def spec() -> ServiceSpec:
@@ -50,7 +54,7 @@ def spec() -> ServiceSpec:
         title="Meeting 议事会",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, changes.router, halls.router, calendars.router],
         subscriptions=subscriptions,
         periodic=periodic,
     )

@@ -44,6 +44,7 @@ async def _on_grade(
     at: dt.datetime,
     title: str | None = None,
     compound: str | None = None,
+    building: str | None = None,
     households: int | None = None,
 ) -> None:
     community = _community(env)
@@ -59,6 +60,7 @@ async def _on_grade(
             matter_id=matter_id,
             community=community.code,
             compound=compound,
+            building=building,
             category=category,
             level=level,
             route=route,
@@ -75,6 +77,8 @@ async def _on_grade(
             qm.title = title
         if compound:
             qm.compound = compound
+        if building:
+            qm.building = building
         if households:
             qm.households = households
         qm.updated_at = now
@@ -102,6 +106,7 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
         at=data.triaged_at,
         title=data.title,
         compound=_compound(community, data.place),
+        building=(data.place.building or None) if data.place else None,
         households=data.households,
     )
 

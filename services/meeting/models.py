@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -44,6 +44,7 @@ class QueuedMatter(Table, table=True):
     matter_id: str = Field(primary_key=True, max_length=64)
     community: str = Field(max_length=64)
     compound: str | None = Field(default=None, max_length=64)
+    building: str | None = Field(default=None, max_length=32)
     category: str = Field(max_length=32)
     level: str = Field(max_length=16)
     route: str = Field(max_length=16)
@@ -74,6 +75,15 @@ class Session(Table, table=True):
             postgresql_where=text("kind = 'fixed_day'"),
         ),
         Index("ix_session_community_starts", "community", "starts_at"),
+        # The fixed day a (possibly rescheduled) fixed-day session stands for: still one per day.
+        Index(
+            "uq_session_fixed_slot",
+            "community",
+            "slot_at",
+            unique=True,
+            sqlite_where=text("kind = 'fixed_day'"),
+            postgresql_where=text("kind = 'fixed_day'"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -89,6 +99,11 @@ class Session(Table, table=True):
     invitees: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attendance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     minutes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    slot_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    sequence: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )  # iCalendar SEQUENCE: bumped on every reschedule and on cancel
+    history: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class AgendaItem(Table, table=True):
@@ -101,6 +116,31 @@ class AgendaItem(Table, table=True):
     session_id: str = Field(foreign_key="session.id", index=True, max_length=40)
     matter_id: str = Field(index=True, max_length=64)
     position: int
+
+
+class Notice(Table, table=True):
+    """A notice to one recipient about one session (invitation, change, reminder); sent at most once."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        UniqueConstraint("session_id", "kind", "recipient", name="uq_notice_session_kind_recipient"),
+        Index("ix_notice_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(max_length=40)
+    kind: str = Field(max_length=40)  # invitation | rescheduled.<seq> | cancelled | reminder_24h | reminder_1h
+    recipient: str = Field(max_length=200)  # "<party>:<name>", or "group" for broadcast channels
+    community: str = Field(max_length=64)
+    channel: str = Field(max_length=16)
+    subject: str = Field(max_length=200)
+    body: str = Field(max_length=4000)
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    attempts: int = 0
+    due_at: dt.datetime = Field(sa_column=_ts())
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = Field(sa_column=_ts())
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 metadata = Table.metadata

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, time
 
+from sqlalchemy import or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
 from services.contracts import events
-from services.meeting import domain
+from services.meeting import domain, notices
 from services.meeting.models import UTC, AgendaItem, QueuedMatter, Session, aware, utc
 from services.runtime import workcal
 from services.runtime.directory import PARTIES, Community, load_directory
@@ -100,6 +101,10 @@ async def emit_scheduled(
             invitees=[events.Invitee.model_validate(i) for i in s.invitees],
         ),
     )
+    if community is not None and ids:
+        kind = "invitation" if status == "scheduled" else ("cancelled" if status == "cancelled" else None)
+        kind = kind or f"rescheduled.{s.sequence}"
+        await notices.enqueue(uow, s, kind, community, now=utcnow())
 
 
 async def _insert_session(uow: UnitOfWork, s: Session) -> Session | None:
@@ -113,8 +118,13 @@ async def _insert_session(uow: UnitOfWork, s: Session) -> Session | None:
 
 
 async def _fixed_day_at(uow: UnitOfWork, community: str, starts_at: datetime) -> Session | None:
+    # A rescheduled fixed-day session still stands for its fixed day (slot_at); rows from before
+    # slot_at existed are found by their start.
+    when = utc(starts_at)
     q = select(Session).where(
-        Session.community == community, Session.kind == "fixed_day", Session.starts_at == utc(starts_at)
+        Session.community == community,
+        Session.kind == "fixed_day",
+        or_(Session.slot_at == when, (Session.slot_at.is_(None)) & (Session.starts_at == when)),
     )
     return (await uow.session.exec(q)).first()
 
@@ -132,6 +142,7 @@ async def fixed_day_session(uow: UnitOfWork, community: Community, now: datetime
                 kind="fixed_day",
                 status="scheduled",
                 starts_at=utc(when),
+                slot_at=utc(when),
                 place=community.hall.place,
                 capacity=community.hall.topics_per_session,
                 created_at=utcnow(),
@@ -194,6 +205,7 @@ async def open_session_of(uow: UnitOfWork, qm: QueuedMatter) -> Session | None:
 async def schedule_emergency(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session:
     """Put a red matter on an emergency session: join a near one of its compound, or convene one."""
     slot = domain.emergency_slot(now, within_hours=community.hall.emergency_within_hours)
+    await lock_compound(uow, community.code, qm.compound)
     target: Session | None = None
     if qm.compound:
         q = select(Session).where(
@@ -225,6 +237,16 @@ async def schedule_emergency(uow: UnitOfWork, community: Community, qm: QueuedMa
     if await add_to_agenda(uow, target, qm):
         await emit_scheduled(uow, target)
     return target
+
+
+async def lock_compound(uow: UnitOfWork, community: str, compound: str | None) -> None:
+    """Serialise emergency planning per compound (PostgreSQL advisory xact lock; SQLite is serialised)."""
+    bind = uow.session.bind
+    if bind is None or bind.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already makes writers take turns
+    key = f"meeting:emergency:{community}:{compound or '-'}"
+    # Held until commit: a second replica waits here, then sees the first one's session.
+    await uow.session.exec(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), params={"k": key})
 
 
 async def schedule_fixed_day(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session | None:
@@ -271,16 +293,34 @@ def site_inspection_time(after: datetime) -> datetime:
     return datetime.combine(day, SITE_TIME, tzinfo=domain.TZ)
 
 
-async def schedule_site_inspection(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session:
-    """Put a matter on an on-site inspection (现场勘察) at its compound, next workday 09:30."""
-    when = utc(site_inspection_time(now))
+def site_place(community: Community, qm: QueuedMatter) -> str:
+    """Where an on-site inspection meets: "<小区名><楼栋>现场", e.g. 金泰和庄12号楼现场."""
     compound = community.compound(qm.compound) if qm.compound else None
-    place_name = f"{compound.name if compound else community.name}现场"
+    where = compound.name if compound else community.name
+    if compound is not None and qm.building:
+        b = compound.building(qm.building)
+        where += b.name if b else f"{qm.building}号楼"
+    return f"{where}现场"[:200]
+
+
+async def schedule_site_inspection(
+    uow: UnitOfWork,
+    community: Community,
+    qm: QueuedMatter,
+    now: datetime,
+    *,
+    starts_at: datetime | None = None,
+    place: str | None = None,
+) -> Session:
+    """Put a matter on an on-site inspection (现场勘察) at its building, by default next workday 09:30."""
+    when = utc(starts_at or site_inspection_time(now))
+    place_name = place or site_place(community, qm)
     q = select(Session).where(
         Session.community == community.code,
         Session.kind == "site_inspection",
         Session.status == "scheduled",
         Session.starts_at == when,
+        Session.place == place_name,
         Session.compound == qm.compound if qm.compound else Session.compound.is_(None),
     )
     s = (await uow.session.exec(q)).first()

@@ -203,7 +203,7 @@ def test_conclude_with_quorum_emits_concluded(client):
     # The site inspection: at the compound, next workday 09:30, announced.
     site_id = r.json()["follow_up_sessions"][0]
     site = client.get(f"/v1/sessions/{site_id}", headers=token()).json()
-    assert site["kind"] == "site_inspection" and site["place"] == "金泰和庄现场"
+    assert site["kind"] == "site_inspection" and site["place"] == "金泰和庄12号楼现场"
     assert dt.datetime.fromisoformat(site["starts_at"]) == dt.datetime(2025, 3, 5, 9, 30, tzinfo=domain.TZ)
     assert [a["matter_id"] for a in site["agenda"]] == ["mat_c2"]
     assert any(e.type == "session.scheduled.v1" and e.subject == site_id for e in outbox(client))
@@ -320,8 +320,8 @@ def test_cancel_returns_agenda_to_queue(client):
 
 
 def test_planner_is_a_periodic_job_of_the_service():
-    (job,) = spec().periodic(None)
-    assert job.name == "plan" and job.interval_s == 60
+    jobs = {job.name: job.interval_s for job in spec().periodic(None)}
+    assert jobs == {"plan": 60, "notices": 15}
 
 
 # --- two planners on one database ----------------------------------------------------------------

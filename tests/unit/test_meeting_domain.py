@@ -275,9 +275,7 @@ def test_joins_emergency() -> None:
     assert not joins_emergency(at(2026, 3, 10, 10, 7), "金泰和庄", "金泰和庄", now)  # already started
     assert not joins_emergency(at(2026, 3, 10, 10, 30), "金泰和庄", "金泰和庄", at(2026, 3, 10, 10, 31))
     # An explicit candidate slot overrides the default computation.
-    assert joins_emergency(
-        at(2026, 3, 10, 10, 30), "金泰和庄", "金泰和庄", now, candidate=at(2026, 3, 10, 10, 45)
-    )
+    assert joins_emergency(at(2026, 3, 10, 10, 30), "金泰和庄", "金泰和庄", now, candidate=at(2026, 3, 10, 10, 45))
 
 
 # --- agenda ------------------------------------------------------------------------------------------

@@ -1,0 +1,160 @@
+"""The article's worked case end to end: 金泰和庄 12号楼2单元's shared drain, from a door visit to 销号."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from icalendar import Calendar
+
+from tests.e2e.platform import eventually
+
+pytestmark = pytest.mark.e2e
+
+ATTENDANCE = {
+    "party_org": ["章文斌"],
+    "owners_committee": ["程立新"],
+    "property_company": ["傅振宇"],
+    "resident_rep": ["刘秀英", "杨国庆"],
+    "partner_unit": ["危俊峰"],
+}
+REPORT = (
+    "金泰和庄12号楼2单元共用下水管反复堵塞，设计坡度太小；一楼门市业主担心店面无法恢复，"
+    "不同意维修，全单元14户居民反映强烈"
+)
+
+
+def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
+    p = platform
+    staff = p.headers("party_org", ("xueyuan",))
+    grid = p.headers("grid_worker", ("xueyuan",))
+
+    # 1. A grid worker knocks on doors (敲响邻里门) and reports it.
+    r = p.http.post(
+        p.url("intake", "/v1/reports"),
+        headers=grid,
+        json={
+            "community": "xueyuan",
+            "channel": "door_visit",
+            "text": REPORT,
+            "compound": "金泰和庄",
+            "building": "12",
+            "unit": "2",
+        },
+    )
+    assert r.status_code == 201, r.text
+    sent = r.json()
+    matter_id = eventually(
+        lambda: p.get("intake", f"/v1/reports/{sent['report_id']}").json()["matter_id"], what="report triaged"
+    )
+
+    # 2. Triage: yellow, deliberate, drainage (权责不清 / 意见分歧 -> a deliberation topic).
+    matter = p.get("triage", f"/v1/matters/{matter_id}").json()
+    assert (matter["level"], matter["route"], matter["category"]) == ("yellow", "deliberate", "drainage")
+
+    # 3. Meeting: the month's fixed-day session takes it.
+    def on_fixed_day():
+        for s in p.get("meeting", "/v1/sessions", params={"community": "xueyuan", "kind": "fixed_day"}).json():
+            detail = p.get("meeting", f"/v1/sessions/{s['id']}").json()
+            if s["status"] == "scheduled" and matter_id in [a["matter_id"] for a in detail["agenda"]]:
+                return detail
+        return None
+
+    fixed = eventually(on_fixed_day, what="the matter on the fixed-day session")
+    hall = p.get("meeting", "/v1/halls/xueyuan").json()
+    assert dt.datetime.fromisoformat(fixed["starts_at"]) == dt.datetime.fromisoformat(hall["next_fixed_days"][0])
+    ics = Calendar.from_ical(p.http.get(p.url("meeting", "/v1/calendars/xueyuan.ics"), headers=staff).content)
+    assert f"{fixed['id']}@jinxi.hall" in {str(e["UID"]) for e in ics.walk("VEVENT")}
+
+    # 4. The fixed-day session decides to inspect on site (现场勘察).
+    body = {
+        "attendance": ATTENDANCE,
+        "resolutions": [{"matter_id": matter_id, "outcome": "site_inspection", "reason": "设计缺陷，需现场勘察"}],
+    }
+    r = p.http.post(p.url("meeting", f"/v1/sessions/{fixed['id']}/conclude"), json=body, headers=staff)
+    assert r.status_code == 200 and r.json()["status"] == "concluded", r.text
+    (site_id,) = r.json()["follow_up_sessions"]
+    site = p.get("meeting", f"/v1/sessions/{site_id}").json()
+    assert site["kind"] == "site_inspection" and site["place"] == "金泰和庄12号楼现场"
+    departments = {i["name"] for i in site["invitees"] if i["party"] == "department"}
+    assert any("住房保障中心" in d for d in departments), departments
+
+    # 5. On site, all five parties and the housing security centre agree; positions go in the minutes.
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(days=20)).isoformat()
+    positions = {
+        "party_org": "社区党委牵头协调，全程监督施工",
+        "property_company": "重新铺设加大坡度的排水管，门市地面和装修全额恢复",
+        "resident_rep": "施工期间全单元不使用下水",
+        "owners_committee": "同意施工方案，协助通知住户",
+        "partner_unit": "县住建局提供排水坡度技术意见",
+        "department": "住房保障中心现场确认设计缺陷，出具整改意见",
+    }
+    attendance = {**ATTENDANCE, "partner_unit": ["危俊峰", "曾凡荣"]}
+    body = {
+        "attendance": attendance,
+        "resolutions": [
+            {
+                "matter_id": matter_id,
+                "outcome": "resolved",
+                "measures": (
+                    "物业重新铺设12号楼2单元共用排水管（加大坡度），完工后全额恢复一楼门市；居民施工期间不使用下水"
+                ),
+                "lead_party": "property_company",
+                "lead_unit": "江西锦程物业服务有限公司",
+                "supporting_units": ["县住房保障中心", "县住建局"],
+                "deadline": deadline,
+                "positions": positions,
+            }
+        ],
+        "notes": "一楼门市业主同意施工",
+    }
+    r = p.http.post(p.url("meeting", f"/v1/sessions/{site_id}/conclude"), json=body, headers=staff)
+    assert r.status_code == 200 and r.json()["status"] == "concluded", r.text
+    minutes = p.get("meeting", f"/v1/sessions/{site_id}").json()["minutes"]
+    assert minutes["resolutions"][0]["positions"] == positions
+
+    # 6. The ledger opens the entry (一事一清单); the property company does the work.
+    def entry():
+        items = p.get("ledger", "/v1/entries", params={"community": "xueyuan"}).json()["items"]
+        return next((e for e in items if e["matter_id"] == matter_id and e["state"] == "assigned"), None)
+
+    ent = eventually(entry, what="a ledger entry assigned to the property company")
+    assert ent["lead_unit"] == "江西锦程物业服务有限公司" and ent["lead_party"] == "property_company"
+    prop = p.headers("property_company", ("xueyuan",))
+    for action, note in (("start", "进场施工"), ("complete", "排水管重铺完成，门市地面已恢复")):
+        r = p.http.post(p.url("ledger", f"/v1/entries/{ent['id']}/actions/{action}"), json={"note": note}, headers=prop)
+        assert r.status_code == 200, r.text
+
+    # 7. Residents rate it well: three households satisfied (feedback needs min(households, 3) voices).
+    revisit = eventually(
+        lambda: next((v for v in p.get("feedback", "/v1/revisits").json() if v["matter_id"] == matter_id), None),
+        what="a revisit planned",
+    )
+    assert revisit["households"] >= 3, str(revisit)
+    for i, room in enumerate(("101", "201", "301")):
+        r = p.http.post(
+            p.url("feedback", f"/v1/matters/{matter_id}/evaluations"),
+            headers=grid,
+            json={
+                "household": f"金泰和庄12-2-{room}",
+                "rating": "satisfied",
+                "solved": "solved",
+                "is_reporter": i == 0,
+                "comment": "下水通畅了",
+                "method": "home_visit",
+                "evidence": {"signature": f"sig-12-2-{room}"},
+            },
+        )
+        assert r.status_code == 201, (i, r.text)
+    assert r.json()["round_outcome"] == "satisfied", r.json()
+
+    # 8. The ledger crosses it off (销号) once evaluated; the resident's tracking code shows it closed.
+    eventually(
+        lambda: p.get("ledger", f"/v1/entries/{ent['id']}").json()["state"] == "evaluated", what="entry evaluated"
+    )
+    r = p.http.post(p.url("ledger", f"/v1/entries/{ent['id']}/actions/close"), json={"note": "销号"}, headers=staff)
+    assert r.status_code == 200 and r.json()["state"] == "closed", r.text
+    eventually(
+        lambda: p.http.get(p.url("intake", f"/v1/track/{sent['tracking_code']}")).json()["status"] == "closed",
+        what="tracking status closed",
+    )
