@@ -2,7 +2,9 @@
 
 from typing import Literal
 
-Channel = Literal["miniprogram", "wechat_group", "door_visit", "opinion_box", "wish_wall", "hotline_12345", "counter"]
+Channel = Literal[
+    "miniprogram", "wechat_group", "door_visit", "opinion_box", "wish_wall", "hotline_12345", "counter", "open311"
+]
 Kind = Literal["problem", "suggestion"]
 Level = Literal["red", "yellow", "green"]
 Route = Literal["direct", "deliberate"]

@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import func, select
 
 from services.contracts.vocabulary import Category, Channel, Kind
-from services.intake import domain
+from services.intake import domain, limits
 from services.intake.handlers import Incoming, accept
 from services.intake.models import ApiKey, Report
 from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_api_key, verify
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import load_directory
+from services.runtime.privacy import mask_name
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
 router = APIRouter(prefix="/v1", tags=["intake"])
+BOXED = ("opinion_box", "wish_wall")
+
+
+class ProvenanceIn(BaseModel):
+    """Where a paper note came from (opinion boxes, wish walls); who typed it in comes from the token."""
+
+    box: str | None = Field(None, max_length=100, description="Which box or wall, e.g. 金泰和庄东门意见箱")
+    collected_at: dt.datetime | None = Field(None, description="When the box was opened or the wall read")
+    on_behalf_of: str | None = Field(None, max_length=32, description="The writer's name if signed; stored masked")
 
 
 class ReportIn(BaseModel):
@@ -41,6 +52,7 @@ class ReportIn(BaseModel):
     phone: str | None = Field(None, max_length=20)
     consent: bool = Field(True, description="Reporter agrees to be contacted about this report")
     occurred_at: dt.datetime | None = None
+    provenance: ProvenanceIn | None = Field(None, description="Required for opinion_box and wish_wall")
 
     @field_validator("text")
     @classmethod
@@ -75,6 +87,7 @@ class ReportOut(BaseModel):
     matter_id: str | None
     status: str
     level: str | None
+    provenance: dict = {}
 
 
 class Accepted(BaseModel):
@@ -114,6 +127,7 @@ def _out(r: Report) -> ReportOut:
         matter_id=r.matter_id,
         status=r.status,
         level=r.level,
+        provenance=r.provenance,
     )
 
 
@@ -155,9 +169,29 @@ async def submit_report(
         if body.channel not in who.channels:
             raise Problem(403, "此 API Key 无权使用该渠道", "API key not scoped to this channel", field="channel")
         actor = kind
+        await limits.enforce(ctx, "apikey", who.id, ctx.settings.ratelimit_per_api_key)
     else:
         in_scope(who, body.community)
         actor = who.sub
+    if body.phone:
+        await limits.enforce(ctx, "reporter", re.sub(r"\D", "", body.phone), ctx.settings.ratelimit_per_reporter)
+    provenance: dict = {"submitted_by": actor, "consent": body.consent}
+    if body.channel in BOXED:
+        p = body.provenance or ProvenanceIn()
+        for name in ("box", "collected_at"):
+            if not getattr(p, name):
+                raise Problem(
+                    422,
+                    f"意见箱/心愿墙的报事必须填写 provenance.{name}",
+                    f"Field provenance.{name} is required for {body.channel}",
+                    field=f"provenance.{name}",
+                )
+        provenance |= {
+            "entered_by": actor,
+            "box": p.box.strip(),
+            "collected_at": p.collected_at.isoformat(),
+            "on_behalf_of": mask_name(p.on_behalf_of),
+        }
     if body.compound and community.compound(body.compound) is None:
         raise Problem(
             422, f"社区内没有小区「{body.compound}」", f"Unknown compound {body.compound!r}", field="compound"
@@ -174,10 +208,10 @@ async def submit_report(
         kind_hint=body.kind,
         category_hint=body.category_hint,
         photos=body.photos,
-        name=body.name,
+        name=body.name or (body.provenance.on_behalf_of if body.provenance else None),
         phone=body.phone,
         occurred_at=body.occurred_at,
-        provenance={"submitted_by": actor, "consent": body.consent},
+        provenance=provenance,
     )
     async with ctx.bus.uow(actor=actor) as uow:
         report, created = await accept(uow, inc)
@@ -217,8 +251,9 @@ async def get_report(
 
 
 @router.get("/track/{code}", response_model=TrackOut, summary="Status by tracking code (查询码, public)")
-async def track(code: str, ctx: Ctx) -> TrackOut:
+async def track(code: str, ctx: Ctx, request: Request) -> TrackOut:
     """Public lookup by tracking code: status only."""
+    await limits.enforce(ctx, "track-ip", limits.client_ip(request), ctx.settings.ratelimit_per_ip)
     code = code.strip().upper()
     if len(code) != 8 or any(c not in domain.TRACKING_ALPHABET for c in code):
         raise Problem(404, "查询码不存在", "Unknown tracking code")

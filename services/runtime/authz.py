@@ -26,6 +26,7 @@ EVERYONE = ("county_operator", *STAFF)
 MATRIX: dict[str, tuple[str, ...]] = {
     "report.read": ("county_operator", "party_org", "grid_worker", "property_company"),
     "report.create": EVERYONE,
+    "report.import": ("county_operator", "party_org", "grid_worker"),
     "matter.read": EVERYONE,
     "matter.regrade": ("county_operator", "party_org"),
     "session.read": EVERYONE,
@@ -33,8 +34,15 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "ledger.read": EVERYONE,
     "ledger.update": ("party_org", "property_company", "partner_unit", "department", "owners_committee"),
     "ledger.close": ("party_org",),
+    "ledger.assign_support": ("party_org",),
+    "disclosure.read": EVERYONE,
+    "disclosure.publish": ("party_org",),
     "evaluation.read": ("county_operator", "party_org", "grid_worker"),
     "evaluation.record": ("party_org", "grid_worker", "resident_rep"),
+    "revisit.manage": ("party_org",),
+    "link.issue": ("party_org", "grid_worker"),
+    "vote.manage": ("party_org",),
+    "ballot.record": ("party_org", "grid_worker"),
     "apikey.manage": ("county_operator", "party_org"),
 }
 

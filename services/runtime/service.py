@@ -53,6 +53,7 @@ class ServiceSpec:
     subscriptions: Callable[[Settings], list[Subscription]] = lambda _s: []
     periodic: Callable[[Context], list[Periodic]] = lambda _c: []
     on_start: Callable[[Context], Any] | None = None
+    upload_paths: tuple[str, ...] = ()  # routes whose body may reach settings.upload_max_bytes
 
 
 def get_ctx(request: Request) -> Context:
@@ -66,34 +67,34 @@ Ctx = Annotated[Context, Depends(get_ctx)]
 class BodyLimit:
     """Refuse request bodies above a size with 413 before they are read into memory."""
 
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int, upload_paths: tuple[str, ...] = (), upload_max_bytes: int = 0):
+        self.app, self.default_max = app, max_bytes
+        self.upload_paths, self.upload_max = upload_paths, upload_max_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.upload_max if scope.get("path") in self.upload_paths else self.default_max
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._reject(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await self._reject(scope, receive, send, limit)
         seen = 0
 
         async def counted():
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > limit:
                 raise _TooLarge
             return message
 
         try:
             return await self.app(scope, counted, send)
         except _TooLarge:
-            return await self._reject(scope, receive, send)
+            return await self._reject(scope, receive, send, limit)
 
-    async def _reject(self, scope, receive, send):
-        resp = problems.problem_response(
-            413, f"请求内容超过 {self.max_bytes} 字节", f"Body larger than {self.max_bytes} bytes"
-        )
+    async def _reject(self, scope, receive, send, limit: int):
+        resp = problems.problem_response(413, f"请求内容超过 {limit} 字节", f"Body larger than {limit} bytes")
         await resp(scope, receive, send)
 
 
@@ -141,7 +142,12 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         description=f"{spec.title} — part of the Five-Party Deliberation Hall platform (五方议事厅).",
     )
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_paths=spec.upload_paths,
+        upload_max_bytes=settings.upload_max_bytes,
+    )
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):

@@ -33,12 +33,20 @@ class Settings(BaseSettings):
     inbox_retention_days: int = Field(14, ge=1)
     outbox_retention_hours: int = Field(24, ge=1)
     max_body_bytes: int = 1_048_576
+    upload_max_bytes: int = Field(5 * 1_048_576 + 65_536, ge=1024, description="Upload routes: 5 MiB + form overhead")
+    ratelimit_prefix: str = "hall:rl"
+    ratelimit_window_s: int = Field(60, ge=1, description="Window of every rate limit below")
+    ratelimit_per_api_key: int = Field(600, ge=0, description="Reports per window per API key (0 = off)")
+    ratelimit_per_reporter: int = Field(10, ge=0, description="Reports per window per reporter")
+    ratelimit_per_ip: int = Field(300, ge=0, description="Public lookups and Open311 posts per window per IP (CGNAT)")
     jwt_issuer: str = "hall-local"
     jwt_audience: str = "hall"
     jwt_private_key_file: Path | None = None
     jwt_public_key_file: Path | None = None
     jwt_jwks_url: str | None = None
     pii_key: str | None = None
+    link_key: str | None = None  # one-time link signing keys (comma-separated, newest first)
+    signing_secret: str | None = None  # HMAC secret for unguessable links (e.g. calendar feeds); else var/
     log_level: str = "INFO"
     log_json: bool = True
 

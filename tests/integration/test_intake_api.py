@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import aio_pika
@@ -36,6 +37,7 @@ def db_url(tmp_path) -> str:
 def client(hall_env, db_url, monkeypatch):
     """The intake app with lifespan (migrations, consumers, relay) on a private SQLite file and vhost."""
     monkeypatch.setenv("INTAKE_DATABASE_URL", db_url)
+    monkeypatch.setenv("HALL_RATELIMIT_PREFIX", f"hall:test:{uuid.uuid4().hex}")  # no counts shared between tests
     monkeypatch.setattr(handlers, "_vault", None)  # PII keys of this test's var dir
     get_settings.cache_clear()
     with TestClient(create()) as c:

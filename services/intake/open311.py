@@ -1,0 +1,311 @@
+"""Open311 GeoReport v2 on intake (/open311/v2): services, requests, tokens; JSON and XML; published data masked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlmodel import select
+
+from services.contracts.vocabulary import Category
+from services.intake import domain, limits
+from services.intake.handlers import Incoming, accept
+from services.intake.models import ApiKey, Report
+from services.runtime.auth import api_key_matches, hash_api_key
+from services.runtime.directory import Community, load_directory
+from services.runtime.service import Ctx
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+# service_code = category id; (Chinese name, group, keywords, description).
+SERVICES: dict[str, tuple[str, str, str, str]] = {
+    "parking": ("停车", "交通出行", "停车,车位,占道,电动车,充电", "小区停车、车位、乱停放、充电桩"),
+    "road": ("道路", "交通出行", "道路,坑洼,破损,路面", "小区道路、人行道破损与坑洼"),
+    "lighting": ("照明", "公共设施", "路灯,楼道灯,照明,不亮", "路灯、楼道灯不亮或损坏"),
+    "drainage": ("排水", "公共设施", "下水道,堵塞,积水,化粪池", "下水道堵塞、积水、污水外溢"),
+    "elevator": ("电梯", "公共设施", "电梯,困人,故障,加装电梯", "电梯故障、困人、加装电梯"),
+    "greening": ("绿化", "环境卫生", "绿化,树木,草坪,修剪", "绿地、树木、草坪养护"),
+    "sanitation": ("环境卫生", "环境卫生", "垃圾,卫生,清运,异味", "垃圾清运、卫生死角、异味"),
+    "safety_fire": ("消防与安全", "安全", "消防,通道,电线,冒烟,隐患", "消防通道、电线裸露等安全隐患"),
+    "utilities": ("水电气暖", "公共设施", "停水,停电,水压,燃气,暖气", "供水、供电、燃气、供暖"),
+    "property_management": ("物业服务", "物业", "物业,服务,收费,保洁,保安", "物业服务质量与收费"),
+    "noise": ("噪声", "环境卫生", "噪音,扰民,广场舞,装修", "噪声扰民"),
+    "pets": ("宠物", "邻里", "宠物,狗,犬,粪便", "宠物管理、犬只扰民"),
+    "construction": ("违建与施工", "安全", "违建,搭建,施工,装修", "违章搭建、施工扰民"),
+    "neighbor_dispute": ("邻里纠纷", "邻里", "纠纷,矛盾,漏水,邻居", "邻里之间的纠纷与矛盾"),
+    "elderly_care": ("为老服务", "民生服务", "老人,养老,助餐,独居", "老年人助餐、照护等需求"),
+    "children": ("儿童", "民生服务", "儿童,游乐,托管,四点半课堂", "儿童活动场地与托管"),
+    "accessibility": ("无障碍", "民生服务", "无障碍,坡道,扶手,轮椅", "无障碍设施"),
+    "security_access": ("门禁安防", "安全", "门禁,监控,防盗,单元门", "门禁、监控与安防"),
+    "public_facilities": ("公共设施", "公共设施", "健身器材,座椅,宣传栏,设施", "公共设施的维护与增设"),
+    "other": ("其他", "其他", "其他", "以上类别之外的问题和建议"),
+}
+assert set(SERVICES) == set(Category.__args__)  # every category is a service, and only those
+MAX_ROWS = 1000
+ROOTS = {"services": ("services", "service"), "requests": ("service_requests", "request"),
+         "errors": ("errors", "error"), "tokens": ("service_requests", "request")}  # fmt: skip
+
+
+def _xml(kind: str, items: Any) -> bytes:
+    root_name, item_name = ROOTS[kind]
+    root = ET.Element(root_name)
+    for item in items if isinstance(items, list) else [items]:
+        el = ET.SubElement(root, item_name)
+        for key, value in item.items():
+            child = ET.SubElement(el, key)
+            if isinstance(value, list):
+                for sub in value:
+                    ET.SubElement(child, key.rstrip("s") or "item").text = str(sub)
+            elif value is not None:
+                child.text = str(value).lower() if isinstance(value, bool) else str(value)
+    return b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(root, encoding="utf-8")
+
+
+def respond(fmt: str, kind: str, body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    """The spec's array bodies, as JSON or XML."""
+    if fmt == "xml":
+        return Response(_xml(kind, body), status_code=status, media_type="text/xml", headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error(fmt: str, status: int, zh: str, en: str, headers: dict | None = None) -> Response:
+    """The spec's error format: [{"code": 400, "description": "..."}], Chinese first."""
+    return respond(fmt, "errors", [{"code": status, "description": f"{zh} / {en}"}], status, headers)
+
+
+def _fmt(fmt: str) -> str | None:
+    return fmt if fmt in ("json", "xml") else None
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat(timespec="seconds")
+
+
+def _service(code: str) -> dict[str, Any]:
+    name, group, keywords, description = SERVICES[code]
+    return {
+        "service_code": code,
+        "service_name": name,
+        "description": description,
+        "metadata": False,
+        "type": "realtime",
+        "keywords": keywords,
+        "group": group,
+    }
+
+
+def masked_address(r: Report, community: Community | None) -> str | None:
+    """Published places stop at compound and building: "金泰和庄12号楼"."""
+    compound = community.compound(r.compound) if community and r.compound else None
+    if compound is None:
+        return community.name if community else None
+    return compound.name + (f"{r.building}号楼" if r.building else "")
+
+
+def published(r: Report) -> dict[str, Any]:
+    """One service request as anyone may read it: no names, phones or rooms."""
+    community = load_directory().community(r.community)
+    code = r.category_hint or None
+    return {
+        "service_request_id": r.id,
+        "status": "closed" if r.status == "closed" else "open",
+        "status_notes": r.status_note,
+        "service_name": SERVICES[code][0] if code in SERVICES else None,
+        "service_code": code,
+        "description": r.text,
+        "agency_responsible": r.responsible,
+        "service_notice": None,
+        "requested_datetime": _iso(r.received_at),
+        "updated_datetime": _iso(r.updated_at),
+        "expected_datetime": _iso(r.expected_at),
+        "address": masked_address(r, community),
+        "address_id": None,
+        "zipcode": None,
+        "lat": None,
+        "long": None,
+        "media_url": r.photos[0] if r.photos else None,
+    }
+
+
+@router.get("/services.{fmt}", summary="Open311: service list")
+async def services(fmt: str) -> Response:
+    """One service per top-level category (service_code = category id)."""
+    if not _fmt(fmt):
+        return error("json", 404, "不支持的格式", "Unknown format")
+    return respond(fmt, "services", [_service(code) for code in SERVICES])
+
+
+@router.get("/services/{code}.{fmt}", summary="Open311: service definition")
+async def service_definition(code: str, fmt: str) -> Response:
+    """No service has extra attributes (metadata false): the definition lists none."""
+    if not _fmt(fmt):
+        return error("json", 404, "不支持的格式", "Unknown format")
+    if code not in SERVICES:
+        return error(fmt, 404, f"没有服务「{code}」", f"Unknown service_code {code!r}")
+    body = {"service_code": code, "attributes": []}
+    return respond(fmt, "services", body) if fmt == "xml" else JSONResponse(body)
+
+
+async def _api_key(ctx: Ctx, secret: str) -> ApiKey | None:
+    async with ctx.db.session() as s:
+        key = (await s.exec(select(ApiKey).where(ApiKey.key_hash == hash_api_key(secret)))).first()
+    if key is None or key.revoked_at is not None or not api_key_matches(secret, key.key_hash):
+        return None
+    return key
+
+
+@router.post("/requests.{fmt}", summary="Open311: create a service request (form-encoded)")
+async def create_request(fmt: str, request: Request, ctx: Ctx) -> Response:
+    """Create a request; api_key, jurisdiction_id, service_code, a location and a description are required."""
+    if not _fmt(fmt):
+        return error("json", 404, "不支持的格式", "Unknown format")
+    d = await limits.check(ctx, "open311-ip", limits.client_ip(request), ctx.settings.ratelimit_per_ip)
+    if not d.allowed:
+        return error(fmt, 429, "请求过于频繁", "Too many requests", {"Retry-After": str(d.retry_after)})
+    try:
+        form = await request.form()
+    except Exception:
+        return error(fmt, 400, "请求体应为表单编码", "Body must be form-encoded")
+    f = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+    key = await _api_key(ctx, f.get("api_key", "")) if f.get("api_key") else None
+    if key is None:
+        return error(fmt, 403, "api_key 缺失或无效", "Missing or invalid api_key")
+    community = load_directory().community(f.get("jurisdiction_id", ""))
+    if community is None:
+        return error(fmt, 404, "未知的 jurisdiction_id", "Unknown jurisdiction_id")
+    if "open311" not in key.channels or not ({community.code, "*"} & set(key.communities)):
+        return error(fmt, 403, "api_key 无权提交到此辖区", "api_key not allowed for this jurisdiction")
+    code = f.get("service_code", "")
+    if code not in SERVICES:
+        return error(fmt, 404 if code else 400, "service_code 缺失或未知", "Missing or unknown service_code")
+    lat, lon, address = f.get("lat"), f.get("long"), f.get("address_string", "")
+    if not address and not (lat and lon):
+        return error(fmt, 400, "需要 address_string 或 lat/long", "address_string or lat/long is required")
+    try:
+        coords = (float(lat), float(lon)) if lat and lon else None
+    except ValueError:
+        return error(fmt, 400, "lat/long 应为数字", "lat/long must be numbers")
+    if coords and not (-90 <= coords[0] <= 90 and -180 <= coords[1] <= 180):
+        return error(fmt, 400, "lat/long 超出范围", "lat/long out of range")
+    description = domain.clean_text(f.get("description", ""))
+    if not description or len(description) > 2000 or len(address) > 200:
+        return error(fmt, 400, "description 必填且不超过 2000 字", "description is required (at most 2000)")
+    phone = re.sub(r"[\s-]", "", f.get("phone", "")).removeprefix("+86") or None
+    if phone and not domain.valid_phone(phone):
+        return error(fmt, 400, "phone 应为 11 位手机号", "phone must be an 11-digit mobile number")
+    name = (f.get("last_name", "") + f.get("first_name", "")).strip()[:32] or None  # 姓 + 名
+    attributes = {k[10:-1]: v[:200] for k, v in f.items() if k.startswith("attribute[") and k.endswith("]")}
+    if len(attributes) > 20:
+        return error(fmt, 400, "attribute 过多（最多 20 项）", "Too many attributes (at most 20)")
+    place = domain.parse_place(domain.clean_text(address), community) if address else None
+    idem = request.headers.get("idempotency-key", "")[:100]
+    inc = Incoming(
+        community=community.code,
+        channel="open311",
+        channel_message_id=f"o311-{idem}" if idem else f"o311-{uuid.uuid4().hex}",
+        text=description,
+        compound=place.compound if place else None,
+        building=place.building if place else None,
+        unit=place.unit if place else None,
+        room=place.room if place else None,
+        category_hint=code,
+        photos=[f["media_url"][:500]] if f.get("media_url") else [],
+        name=name,
+        phone=phone,
+        sender_id=f.get("device_id") or f.get("account_id") or None,
+        provenance={"entered_by": f"apikey:{key.id}", "attributes": attributes, "has_coordinates": bool(coords)},
+    )
+    async with ctx.bus.uow(actor=f"apikey:{key.id}") as uow:
+        report, _created = await accept(uow, inc)
+        await uow.commit()
+    notice = f"已受理，查询码 {report.tracking_code} / Received; tracking code {report.tracking_code}"
+    body = [{"service_request_id": report.id, "service_notice": notice, "account_id": None}]
+    return respond(fmt, "requests", body)
+
+
+def _parse_dt(value: str) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@router.get("/requests.{fmt}", summary="Open311: list service requests")
+async def list_requests(
+    fmt: str,
+    ctx: Ctx,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+    jurisdiction_id: str | None = None,
+) -> Response:
+    """Requests, newest first; by default the last 90 days and at most 1000 (as the spec suggests)."""
+    if not _fmt(fmt):
+        return error("json", 404, "不支持的格式", "Unknown format")
+    q = select(Report)
+    if jurisdiction_id:
+        if load_directory().community(jurisdiction_id) is None:
+            return error(fmt, 404, "未知的 jurisdiction_id", "Unknown jurisdiction_id")
+        q = q.where(Report.community == jurisdiction_id)
+    if service_request_id:  # the spec: when ids are given, other filters are ignored
+        q = q.where(Report.id.in_([i.strip() for i in service_request_id.split(",")][:MAX_ROWS]))
+    else:
+        now = dt.datetime.now(dt.UTC)
+        start = _parse_dt(start_date) if start_date else now - dt.timedelta(days=90)
+        end = _parse_dt(end_date) if end_date else None
+        if start is None or (end_date and end is None):
+            return error(fmt, 400, "start_date/end_date 应为 ISO 8601 时间", "start_date/end_date must be ISO 8601")
+        q = q.where(Report.received_at >= start)
+        if end is not None:
+            q = q.where(Report.received_at <= end)
+        if service_code:
+            q = q.where(Report.category_hint.in_(service_code.split(",")))
+        if status:
+            wanted = set(status.split(","))
+            if not wanted <= {"open", "closed"}:
+                return error(fmt, 400, "status 应为 open 或 closed", "status must be open or closed")
+            if wanted == {"closed"}:
+                q = q.where(Report.status == "closed")
+            elif wanted == {"open"}:
+                q = q.where(Report.status != "closed")
+    q = q.order_by(Report.received_at.desc()).limit(MAX_ROWS)
+    async with ctx.db.session() as s:
+        rows = (await s.exec(q)).all()
+    return respond(fmt, "requests", [published(r) for r in rows])
+
+
+@router.get("/requests/{request_id}.{fmt}", summary="Open311: one service request")
+async def get_request(request_id: str, fmt: str, ctx: Ctx) -> Response:
+    """One request, as an array of one (the spec's shape)."""
+    if not _fmt(fmt):
+        return error("json", 404, "不支持的格式", "Unknown format")
+    async with ctx.db.session() as s:
+        r = await s.get(Report, request_id)
+    if r is None:
+        return error(fmt, 404, "没有该服务请求", "Unknown service_request_id")
+    return respond(fmt, "requests", [published(r)])
+
+
+@router.get("/tokens/{token}.{fmt}", summary="Open311: request id from a token")
+async def get_token(token: str, fmt: str, ctx: Ctx) -> Response:
+    """The token is the tracking code (查询码) a POST returned in its service_notice."""
+    if not _fmt(fmt):
+        return error("json", 404, "不支持的格式", "Unknown format")
+    code = token.strip().upper()
+    async with ctx.db.session() as s:
+        r = (await s.exec(select(Report).where(Report.tracking_code == code))).first()
+    if r is None:
+        return error(fmt, 404, "没有该 token", "Unknown token")
+    return respond(fmt, "tokens", [{"service_request_id": r.id, "token": r.tracking_code}])

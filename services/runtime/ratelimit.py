@@ -1,0 +1,62 @@
+"""Fixed-window rate limits in Redis (one Lua call per hit); when Redis is down, allow and count it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from services.runtime import metrics
+
+log = logging.getLogger(__name__)
+
+# INCR the window's counter; the first hit sets the expiry. Returns (count, milliseconds left in the window).
+_HIT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one hit: allowed, how many remain in the window, seconds until it resets."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: int
+    degraded: bool = False  # True when Redis was unreachable and the hit was allowed without counting
+
+
+class RateLimiter:
+    """Counts hits per (bucket, key) in fixed windows; keys are hashed so no personal data lands in Redis."""
+
+    def __init__(self, redis: aioredis.Redis, *, service: str, prefix: str = "hall:rl"):
+        self.redis, self.service, self.prefix = redis, service, prefix
+
+    def _key(self, bucket: str, key: str) -> str:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return f"{self.prefix}:{self.service}:{bucket}:{digest}"
+
+    async def hit(self, bucket: str, key: str, *, limit: int, window_s: int) -> Decision:
+        """Count one hit; refuse when the window already holds `limit` hits. Redis down: allow."""
+        if limit <= 0:
+            return Decision(True, limit, 0, 0)
+        try:
+            count, ttl_ms = await self.redis.eval(_HIT, 1, self._key(bucket, key), int(window_s * 1000))
+        except (RedisError, OSError) as exc:
+            # Never lose a resident's report because the limiter's store is away.
+            metrics.REDIS_DOWN.labels(self.service, "ratelimit").inc()
+            log.warning("ratelimit.redis_unavailable bucket=%s: allowing (%s)", bucket, type(exc).__name__)
+            return Decision(True, limit, limit, 0, degraded=True)
+        count, ttl_ms = int(count), int(ttl_ms)
+        retry_after = max(1, -(-ttl_ms // 1000))
+        if count > limit:
+            return Decision(False, limit, 0, retry_after)
+        return Decision(True, limit, limit - count, retry_after)

@@ -1,0 +1,187 @@
+"""Open311 GeoReport v2 on intake, driven with raw form bodies and read as the spec's arrays."""
+
+# ruff: noqa: F811 - pytest fixtures imported from test_intake_api
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from urllib.parse import quote
+
+import pytest
+
+from services.contracts import Envelope, events
+from services.intake import handlers
+from tests.integration.test_intake_api import auth, client, db_url  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.integration
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def open311_key(c, channels=("open311",), communities=("xueyuan",)) -> str:
+    spec = {"name": "县政务 Open311 网关", "channels": list(channels), "communities": list(communities)}
+    r = c.post("/v1/apikeys", json=spec, headers=auth())
+    assert r.status_code == 201, r.text
+    return r.json()["key"]
+
+
+def form(**fields: str) -> str:
+    """A form body as the spec's examples write it."""
+    return "&".join(f"{quote(k, safe='[]')}={quote(v)}" for k, v in fields.items())
+
+
+def spec_error(r, status: int) -> str:
+    assert r.status_code == status, r.text
+    doc = r.json()
+    assert isinstance(doc, list) and len(doc) == 1 and set(doc[0]) == {"code", "description"}, doc
+    assert doc[0]["code"] == status
+    return doc[0]["description"]
+
+
+def test_services_list_and_definition(client):
+    r = client.get("/open311/v2/services.json")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    services = r.json()
+    assert isinstance(services, list) and len(services) == 20
+    parking = next(s for s in services if s["service_code"] == "parking")
+    assert parking == {
+        "service_code": "parking",
+        "service_name": "停车",
+        "description": parking["description"],
+        "metadata": False,
+        "type": "realtime",
+        "keywords": parking["keywords"],
+        "group": "交通出行",
+    }
+    assert client.get("/open311/v2/services/parking.json").json() == {"service_code": "parking", "attributes": []}
+    spec_error(client.get("/open311/v2/services/fax.json"), 404)
+
+    x = client.get("/open311/v2/services.xml")
+    assert x.status_code == 200 and x.headers["content-type"].startswith("text/xml")
+    root = ET.fromstring(x.content)
+    assert root.tag == "services" and len(root.findall("service")) == 20
+    assert root.find("service/metadata").text == "false"
+
+
+def test_post_then_read_requests_masked(client):
+    key = open311_key(client)
+    body = form(
+        api_key=key,
+        jurisdiction_id="xueyuan",
+        service_code="drainage",
+        address_string="金泰和庄12栋2单元301室",
+        description="12栋2单元下水道又堵了，污水漫到一楼门市。我是刘秀英，电话13800002031",
+        first_name="秀英",
+        last_name="刘",
+        phone="13800002031",
+        email="liuxiuying@example.com",
+        **{"attribute[floor]": "1"},
+    )
+    r = client.post("/open311/v2/requests.json", content=body, headers=FORM)
+    assert r.status_code == 200, r.text
+    [created] = r.json()
+    assert set(created) == {"service_request_id", "service_notice", "account_id"}
+    rid = created["service_request_id"]
+
+    [one] = client.get(f"/open311/v2/requests/{rid}.json").json()
+    assert one["service_request_id"] == rid and one["status"] == "open" and one["service_code"] == "drainage"
+    assert one["service_name"] == "排水" and one["address"] == "金泰和庄12号楼"
+    assert one["requested_datetime"] and one["updated_datetime"] and one["expected_datetime"] is None
+    for key_name in ("status_notes", "agency_responsible", "lat", "long", "address_id", "zipcode", "media_url"):
+        assert key_name in one
+    text = client.get(f"/open311/v2/requests/{rid}.json").text
+    for secret in ("刘秀英", "秀英", "13800002031", "301", "liuxiuying"):
+        assert secret not in text, secret
+
+    listed = client.get("/open311/v2/requests.json", params={"jurisdiction_id": "xueyuan", "status": "open"}).json()
+    assert [x["service_request_id"] for x in listed] == [rid]
+    assert client.get("/open311/v2/requests.json", params={"status": "closed"}).json() == []
+    assert client.get("/open311/v2/requests.json", params={"service_code": "parking"}).json() == []
+    assert client.get("/open311/v2/requests.json", params={"start_date": "2099-01-01T00:00:00Z"}).json() == []
+    by_id = client.get("/open311/v2/requests.json", params={"service_request_id": f"{rid},rpt_none"}).json()
+    assert [x["service_request_id"] for x in by_id] == [rid]
+    spec_error(client.get("/open311/v2/requests.json", params={"status": "pending"}), 400)
+    spec_error(client.get("/open311/v2/requests.json", params={"start_date": "yesterday"}), 400)
+    spec_error(client.get("/open311/v2/requests/rpt_none.json"), 404)
+
+    code = created["service_notice"].split("查询码 ")[1].split(" ")[0]
+    assert client.get(f"/open311/v2/tokens/{code}.json").json() == [{"service_request_id": rid, "token": code}]
+    spec_error(client.get("/open311/v2/tokens/ZZZZZZZZ.json"), 404)
+
+    x = client.get(f"/open311/v2/requests/{rid}.xml")
+    root = ET.fromstring(x.content)
+    assert root.tag == "service_requests" and root.find("request/service_request_id").text == rid
+
+
+def test_status_from_the_ledger_read_model(client):
+    key = open311_key(client)
+    body = form(api_key=key, jurisdiction_id="xueyuan", service_code="lighting", lat="27.907", long="116.755",
+                description="金泰和庄3号楼路灯不亮")  # fmt: skip
+    rid = client.post("/open311/v2/requests.json", content=body, headers=FORM).json()[0]["service_request_id"]
+
+    async def progress() -> None:
+        ctx = client.app.state.ctx
+        async with ctx.bus.uow() as uow:
+            triaged = events.MatterTriaged.model_validate(
+                {
+                    "matter_id": "m_1",
+                    "report_ids": [rid],
+                    "title": "路灯不亮",
+                    "place": {},
+                    "kind": "problem",
+                    "category": "lighting",
+                    "level": "yellow",
+                    "route": "direct",
+                    "confidence": 0.9,
+                    "triaged_at": "2024-03-10T09:00:00+08:00",
+                }
+            )
+            env = Envelope.new(type="matter.triaged.v1", source="/services/triage", community="xueyuan", data=triaged)
+            await handlers.on_matter_triaged(uow, env, triaged)
+            task = events.TaskEvent.model_validate(
+                {
+                    "entry_id": "e_1",
+                    "matter_id": "m_1",
+                    "state": "assigned",
+                    "level": "yellow",
+                    "category": "lighting",
+                    "measures": "更换路灯灯头",
+                    "lead_party": "property_company",
+                    "lead_unit": "江西锦程物业服务有限公司",
+                    "deadline": "2024-03-20T18:00:00+08:00",
+                    "actor": "u-party",
+                    "at": "2024-03-10T10:00:00+08:00",
+                }
+            )
+            env = Envelope.new(
+                type="task.assigned.v1", source="/services/ledger", community="xueyuan", data=task, sequence=1
+            )
+            await handlers.on_task(uow, env, task)
+            await uow.commit()
+
+    client.portal.call(progress)
+    [one] = client.get(f"/open311/v2/requests/{rid}.json").json()
+    assert one["status"] == "open" and one["status_notes"] == "更换路灯灯头"
+    assert one["agency_responsible"] == "江西锦程物业服务有限公司"
+    assert one["expected_datetime"].startswith("2024-03-20T10:00:00")
+    assert one["lat"] is None and one["address"] == "金泰和庄3号楼"  # coordinates are not published
+
+
+def test_post_errors_use_the_spec_format(client):
+    key = open311_key(client)
+    wrong_channel = open311_key(client, channels=("miniprogram",))
+    ok = {"api_key": key, "jurisdiction_id": "xueyuan", "service_code": "road",
+          "address_string": "金泰和庄5号楼", "description": "路面塌陷"}  # fmt: skip
+    post = lambda **f: client.post("/open311/v2/requests.json", content=form(**f), headers=FORM)  # noqa: E731
+    spec_error(post(**(ok | {"api_key": "hk_nope"})), 403)
+    spec_error(post(**{k: v for k, v in ok.items() if k != "api_key"}), 403)
+    spec_error(post(**(ok | {"api_key": wrong_channel})), 403)
+    spec_error(post(**(ok | {"jurisdiction_id": "jinshan"})), 403)
+    spec_error(post(**(ok | {"jurisdiction_id": "nowhere"})), 404)
+    spec_error(post(**(ok | {"service_code": "fax"})), 404)
+    spec_error(post(**{k: v for k, v in ok.items() if k != "service_code"}), 400)
+    spec_error(post(**{k: v for k, v in ok.items() if k != "address_string"}), 400)
+    spec_error(post(**(ok | {"description": " "})), 400)
+    spec_error(post(**(ok | {"phone": "0794-123"})), 400)
+    spec_error(post(**(ok | {"lat": "north", "long": "1"})), 400)
+    assert client.get("/open311/v2/requests.json").json() == []
+    assert post(**ok).status_code == 200
