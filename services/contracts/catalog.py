@@ -51,7 +51,7 @@ CATALOG: dict[str, EventType] = {
             ev.MatterTriaged,
             EVENTS_EXCHANGE,
             "triage",
-            ("meeting", "ledger", "intake"),
+            ("meeting", "ledger", "intake", "feedback"),
             "A matter was created or grew, with its grade.",
         ),
         EventType(
@@ -109,6 +109,14 @@ CATALOG: dict[str, EventType] = {
             "ledger",
             ("feedback", "intake"),
             "The responsible unit completed the matter (办结); revisits follow.",
+        ),
+        EventType(
+            "task.reminder.v1",
+            ev.TaskReminder,
+            EVENTS_EXCHANGE,
+            "ledger",
+            (),
+            "A ledger deadline is near or passed: remind the responsible unit (催办).",
         ),
         EventType(
             "evaluation.recorded.v1",

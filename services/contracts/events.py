@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -160,6 +161,9 @@ class Resolution(Payload):
     deadline: dt.datetime | None = None
     department: str | None = Field(None, max_length=128, description="For outcome escalate")
     reason: str | None = Field(None, max_length=1000)
+    positions: dict[str, str] = Field(
+        default_factory=dict, max_length=12, description="Each party's stated position in the minutes: {party: text}"
+    )
 
 
 class SessionConcluded(Payload):
@@ -189,6 +193,18 @@ class TaskEvent(Payload):
     households: int = Field(1, ge=1)
     round: int = Field(1, ge=1, description="Handling round; grows with every reopen")
     at: dt.datetime
+
+
+class TaskReminder(Payload):
+    """task.reminder.v1: a ledger deadline is near (warning) or passed (overdue); remind the responsible unit."""
+
+    entry_id: str = Id
+    matter_id: str = Id
+    kind: Literal["warning", "overdue"]
+    deadline: dt.datetime
+    lead_unit: str | None = Field(None, max_length=128)
+    supporting_task_id: str | None = Field(None, max_length=64, description="Set when a supporting unit's task is due")
+    unit: str | None = Field(None, max_length=128, description="The unit reminded (lead or supporting)")
 
 
 class EvaluationRecorded(Payload):

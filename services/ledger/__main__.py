@@ -1,7 +1,8 @@
-"""`python -m services.ledger` serves the ledger."""
+"""`python -m services.ledger [serve | migrate | dlq | verify-audit | export-events | rebuild]`."""
 
 from services.ledger.app import spec
-from services.runtime.service import serve
+from services.ledger.cli import COMMANDS
+from services.runtime.service import main
 
 if __name__ == "__main__":
-    serve(spec)
+    main(spec, COMMANDS)

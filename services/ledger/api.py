@@ -11,17 +11,18 @@ from sqlmodel import func, select
 
 from services.contracts import events
 from services.contracts.vocabulary import Category, Level
-from services.ledger import handlers
+from services.ledger import entries
+from services.ledger.config import deadline_policy
 from services.ledger.domain import (
     STATE_LABELS_ZH,
     STATES,
-    TZ,
     IllegalTransition,
     allowed_actions,
     deadline_status,
     transition,
 )
 from services.ledger.models import Entry, TimelineItem
+from services.ledger.supporting import SupportingTaskOut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.problems import Problem
@@ -35,7 +36,7 @@ NOTE_REQUIRED = frozenset({"progress", "escalate", "complete"})
 DEFAULT_NOTES = {
     "claim": "已认领",
     "start": "开始办理",
-    "return": "转办部门退回，继续办理",
+    "return": "转办部门办理完毕，退回核验（returned for verification）",
     "close": "已销号",
 }
 EMITS = {
@@ -99,6 +100,7 @@ class EntryDetail(EntryOut):
     allowed_actions: list[str] = Field(description="Every action the state machine allows now")
     available_actions: list[str] = Field(description="The allowed actions this API accepts")
     deadline_status: str | None = Field(description="done, overdue, warning or on_track; null without deadline")
+    supporting_tasks: list[SupportingTaskOut] = Field(default_factory=list, description="配合单位 and their parts")
 
 
 class EntryPage(BaseModel):
@@ -118,20 +120,6 @@ class ActionIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
     department: str | None = Field(None, max_length=128, description="For escalate: the functional department")
     photos: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=9)
-
-
-class Figures(BaseModel):
-    """Headline figures of the ledger (see `figures` for the formulas)."""
-
-    community: str | None
-    month: str | None
-    entries: int
-    completed: int
-    completion_rate: float | None
-    on_time_rate: float | None
-    satisfaction_rate: float | None
-    reopen_rate: float | None
-    overdue_open: int
 
 
 def _out(e: Entry) -> dict:
@@ -173,12 +161,16 @@ async def list_entries(
 async def _detail(s, e: Entry) -> EntryDetail:
     items = (await s.exec(select(TimelineItem).where(TimelineItem.entry_id == e.id).order_by(TimelineItem.seq))).all()
     allowed = allowed_actions(e.state)
+    tasks = [SupportingTaskOut.of(t) for t in await entries.supporting_of(s, e.id)]
     return EntryDetail(
         **_out(e),
         timeline=[TimelineOut(**t.model_dump(include=set(TimelineOut.model_fields))) for t in items],
         allowed_actions=allowed,
         available_actions=[a for a in API_ACTIONS if a in allowed],
-        deadline_status=deadline_status(e.deadline, handlers.utcnow(), e.state) if e.deadline else None,
+        deadline_status=deadline_status(e.deadline, entries.utcnow(), e.state, deadline_policy())
+        if e.deadline
+        else None,
+        supporting_tasks=tasks,
     )
 
 
@@ -206,17 +198,20 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
         if e is None:
             raise Problem(404, "未找到该台账", "Entry not found")
         in_scope(principal, e.community)
+        _department_may(principal, e, action)
         try:
             transition(e.state, action)
         except IllegalTransition as exc:
             zh, _, en = str(exc).partition(" / ")
             raise Problem(409, zh, en or zh, extra={"state": e.state, "allowed": exc.allowed}) from None
-        now = handlers.utcnow()
+        now = entries.utcnow()
         note = (body.note or "").strip() or DEFAULT_NOTES.get(action)
         if action == "claim":
-            if principal.role in handlers.RESPONSIBLE_PARTIES:
+            if principal.role in entries.RESPONSIBLE_PARTIES:
                 e.lead_party = principal.role
             e.lead_unit = principal.unit or e.lead_unit
+        elif action == "progress" and principal.role == "department":
+            note = f"【{principal.unit or '职能部门'}】{note}"
         elif action == "escalate":
             e.escalated_to = body.department.strip()  # type: ignore[union-attr]
             note = f"转办至{e.escalated_to}：{note}"
@@ -224,7 +219,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             e.completed_at = now
         elif action == "close":
             e.closed_at = now
-        handlers.apply(s, e, action, actor=principal.sub, note=note, photos=body.photos)
+        entries.apply(s, e, action, actor=principal.sub, note=note, photos=body.photos)
         if action == "close":
             await uow.emit(
                 "matter.closed.v1",
@@ -233,11 +228,34 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
                 data=events.MatterClosed(matter_id=e.matter_id, entry_id=e.id, by=principal.sub, closed_at=now),
             )
         else:
-            await handlers.emit_task(uow, EMITS[action], e, actor=principal.sub, note=note)
+            await entries.emit_task(uow, EMITS[action], e, actor=principal.sub, note=note)
         await s.flush()
         detail = await _detail(s, e)
         await uow.commit()
     return detail
+
+
+DEPARTMENT_ACTIONS = frozenset({"progress", "return"})
+
+
+def _department_may(principal: Principal, e: Entry, action: str) -> None:
+    """A department acts only on entries escalated to its own unit, and only reports progress or returns them."""
+    if principal.role != "department":
+        return
+    if e.state != "escalated" or not principal.unit or e.escalated_to != principal.unit:
+        raise Problem(
+            403,
+            "职能部门只能办理转办给本单位的台账",
+            "A department may act only on entries escalated to its own unit",
+            extra={"escalated_to": e.escalated_to},
+        )
+    if action not in DEPARTMENT_ACTIONS:
+        raise Problem(
+            403,
+            f"职能部门不能执行「{action}」，请填写进展或退回核验",
+            f"A department may only report progress or return the entry, not {action}",
+            extra={"allowed": sorted(DEPARTMENT_ACTIONS)},
+        )
 
 
 @router.post(
@@ -263,56 +281,3 @@ async def act_on_entry(
 ) -> EntryDetail:
     """Claim, start, report progress, escalate, take back or complete an entry."""
     return await _act(ctx, principal, entry_id, action, body or ActionIn())
-
-
-def _month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
-    try:
-        start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=TZ)
-    except ValueError:
-        raise Problem(422, "月份格式应为 YYYY-MM", "month must be YYYY-MM", field="month") from None
-    end = (start + dt.timedelta(days=32)).replace(day=1)
-    return start, end
-
-
-@router.get("/figures", response_model=Figures, summary="Headline figures (办结率、满意度)")
-async def figures(
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("ledger.read"))],
-    community: str | None = Query(None, max_length=64),
-    month: str | None = Query(None, max_length=7, description="YYYY-MM: entries created that month (Beijing time)"),
-) -> Figures:
-    """Figures over the entries in scope (created in `month` if given).
-
-    completion_rate = entries completed, evaluated or closed / all entries;
-    on_time_rate = of those, completed_at <= deadline / those with both set;
-    satisfaction_rate = evaluated or closed with satisfied / (evaluated + closed + reopened);
-    reopen_rate = entries in round >= 2 / all entries. A rate with an empty denominator is null.
-    """
-    cond = [scope_filter(principal, Entry.community, community)]
-    if month:
-        start, end = _month_range(month)
-        cond += [Entry.created_at >= start, Entry.created_at < end]
-    q = select(Entry.state, Entry.satisfied, Entry.round, Entry.completed_at, Entry.deadline, Entry.overdue)
-    async with ctx.db.session() as s:
-        rows = (await s.exec(q.where(*cond))).all()
-    total = len(rows)
-    done = [r for r in rows if r.state in DONE_OR_LATER]
-    timed = [r for r in done if r.completed_at is not None and r.deadline is not None]
-    rated = [r for r in rows if r.state in ("evaluated", "closed", "reopened")]
-    happy = [r for r in rated if r.state != "reopened" and r.satisfied]
-    reopened = [r for r in rows if r.round >= 2]
-
-    def rate(n: int, d: int) -> float | None:
-        return round(n / d, 4) if d else None
-
-    return Figures(
-        community=community,
-        month=month,
-        entries=total,
-        completed=len(done),
-        completion_rate=rate(len(done), total),
-        on_time_rate=rate(sum(1 for r in timed if r.completed_at <= r.deadline), len(timed)),
-        satisfaction_rate=rate(len(happy), len(rated)),
-        reopen_rate=rate(len(reopened), total),
-        overdue_open=sum(1 for r in rows if r.overdue and r.state not in DONE_OR_LATER),
-    )

@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.contracts import EVENTS_EXCHANGE
-from services.ledger import handlers
+from services.ledger import handlers, reminders
 from services.ledger.api import router
+from services.ledger.disclosure_api import router as disclosure_router
+from services.ledger.figures import router as figures_router
 from services.ledger.models import metadata
+from services.ledger.replay import recorded
+from services.ledger.supporting import router as supporting_router
 from services.runtime.consumer import Subscription
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
@@ -17,13 +21,14 @@ from services.runtime.topology import QueueSpec
 NAME = "ledger"
 OVERDUE_SWEEP_SECONDS = 300
 
+# Every consumed envelope is also recorded, so `rebuild` can replay the ledger from them.
 HANDLERS = {
-    "matter.triaged.v1": handlers.on_matter_triaged,
-    "matter.regraded.v1": handlers.on_matter_regraded,
-    "session.scheduled.v1": handlers.on_session_scheduled,
-    "session.concluded.v1": handlers.on_session_concluded,
-    "evaluation.recorded.v1": handlers.on_evaluation_recorded,
-    "matter.reopened.v1": handlers.on_matter_reopened,
+    "matter.triaged.v1": recorded(handlers.on_matter_triaged),
+    "matter.regraded.v1": recorded(handlers.on_matter_regraded),
+    "session.scheduled.v1": recorded(handlers.on_session_scheduled),
+    "session.concluded.v1": recorded(handlers.on_session_concluded),
+    "evaluation.recorded.v1": recorded(handlers.on_evaluation_recorded),
+    "matter.reopened.v1": recorded(handlers.on_matter_reopened),
 }
 
 
@@ -35,10 +40,11 @@ def subscriptions(settings: Settings) -> list[Subscription]:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
-    """The overdue sweep (超期预警), run by one replica at a time."""
+    """The overdue sweep with warnings and reminders (临期预警、超期催办), run by one replica at a time."""
 
     async def sweep() -> None:
         await handlers.sweep_overdue(ctx.db)
+        await reminders.sweep(lambda: ctx.bus.uow(actor=handlers.SYSTEM))
 
     return [Periodic("overdue_sweep", OVERDUE_SWEEP_SECONDS, sweep)]
 
@@ -50,7 +56,7 @@ def spec() -> ServiceSpec:
         title="Ledger 办理台账",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, supporting_router, figures_router, disclosure_router],
         subscriptions=subscriptions,
         periodic=periodic,
     )

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import Envelope, events
-from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for, transition
-from services.ledger.models import Entry, MatterView, TimelineItem
+from services.ledger.config import deadline_policy
+from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for
+from services.ledger.entries import (
+    SYSTEM,
+    append,
+    apply,
+    emit_task,
+    new_entry,
+    note_only,
+    supporting_of,
+    sync_supporting,
+    utcnow,
+)
+from services.ledger.models import Entry, EvaluationView, MatterView
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
 from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "ledger"  # actor of automatic changes
 DIRECT_MEASURES = "按职责直接处理（一般性问题立即解决）"
-RESPONSIBLE_PARTIES = frozenset(
-    {"party_org", "owners_committee", "property_company", "resident_rep", "partner_unit", "department"}
-)
 ACTIVE_STATES = frozenset({"assigned", "in_progress", "escalated"})
 OUTCOME_ZH = {
     "resolved": "议定办理",
@@ -33,130 +40,16 @@ OUTCOME_ZH = {
 }
 
 
-def utcnow() -> dt.datetime:
-    """The current UTC time."""
-    return dt.datetime.now(dt.UTC)
-
-
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-# --- entry operations (shared with api.py) ----------------------------------------------------
+def clock(uow: UnitOfWork) -> dt.datetime:
+    """When the cause happened: the consumed event's time, else now (deadlines replay identically)."""
+    return _aware(uow.cause.time) if uow.cause is not None else utcnow()
 
 
-def append(
-    session: AsyncSession,
-    entry: Entry,
-    *,
-    actor: str,
-    action: str,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    note: str | None = None,
-    photos: list[str] | None = None,
-    event_id: str | None = None,
-    at: dt.datetime | None = None,
-) -> TimelineItem:
-    """Append one timeline item to an entry (the (entry, seq) key catches concurrent writers)."""
-    entry.timeline_seq += 1
-    item = TimelineItem(
-        entry_id=entry.id,
-        seq=entry.timeline_seq,
-        at=at or utcnow(),
-        actor=actor[:128],
-        action=action,
-        from_state=from_state,
-        to_state=to_state if to_state is not None else from_state,
-        note=note[:2000] if note else None,
-        photos=photos or [],
-        event_id=event_id,
-    )
-    session.add(item)
-    session.add(entry)
-    return item
-
-
-def apply(
-    session: AsyncSession,
-    entry: Entry,
-    action: str,
-    *,
-    actor: str,
-    note: str | None = None,
-    photos: list[str] | None = None,
-    event_id: str | None = None,
-) -> None:
-    """Move an entry through the state machine (IllegalTransition if not allowed) and record it."""
-    before = entry.state
-    entry.state = transition(before, action)
-    entry.updated_at = utcnow()
-    append(
-        session,
-        entry,
-        actor=actor,
-        action=action,
-        from_state=before,
-        to_state=entry.state,
-        note=note,
-        photos=photos,
-        event_id=event_id,
-    )
-
-
-def note_only(session: AsyncSession, entry: Entry, note: str, *, actor: str, event_id: str | None) -> None:
-    """Record a timeline note without a state change."""
-    append(session, entry, actor=actor, action="note", from_state=entry.state, note=note, event_id=event_id)
-
-
-def task_event(entry: Entry, *, actor: str, note: str | None = None) -> events.TaskEvent:
-    """The task.*.v1 payload describing an entry as it is now."""
-    return events.TaskEvent(
-        entry_id=entry.id,
-        matter_id=entry.matter_id,
-        state=entry.state,
-        level=entry.level,
-        category=entry.category,
-        measures=entry.measures,
-        lead_party=entry.lead_party if entry.lead_party in RESPONSIBLE_PARTIES else None,
-        lead_unit=entry.lead_unit,
-        deadline=entry.deadline,
-        note=note[:2000] if note else None,
-        actor=actor[:128],
-        households=max(entry.households, 1),
-        round=max(entry.round, 1),
-        at=utcnow(),
-    )
-
-
-async def emit_task(uow: UnitOfWork, type: str, entry: Entry, *, actor: str, note: str | None = None) -> None:
-    """Emit a task.*.v1 event about an entry (subject = its matter)."""
-    await uow.emit(
-        type, community=entry.community, subject=entry.matter_id, data=task_event(entry, actor=actor, note=note)
-    )
-
-
-def new_entry(session: AsyncSession, view: MatterView, *, actor: str, event_id: str | None) -> Entry:
-    """Register a new entry for a matter from the ledger's read model."""
-    now = utcnow()
-    entry = Entry(
-        id=f"ent_{uuid.uuid4().hex[:20]}",
-        matter_id=view.matter_id,
-        community=view.community,
-        compound=view.compound,
-        building=view.building,
-        category=view.category,
-        level=view.level,
-        route=view.route,
-        title=view.title,
-        state="registered",
-        households=max(view.households, 1),
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(entry)
-    append(session, entry, actor=actor, action="register", to_state="registered", note="登记入账", event_id=event_id)
-    return entry
+# --- entries of events --------------------------------------------------------------------------
 
 
 async def entry_of(session: AsyncSession, env: Envelope, matter_id: str) -> Entry | None:
@@ -192,7 +85,7 @@ async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: 
     entry.measures = measures
     entry.lead_party = entry.lead_party or "property_company"
     entry.lead_unit = entry.lead_unit or property_company_of(entry.community, entry.compound)
-    entry.deadline = deadline_for(entry.level, utcnow())
+    entry.deadline = deadline_for(entry.level, clock(uow), deadline_policy())
     entry.overdue = False
     apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
     await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note=note)
@@ -229,6 +122,9 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
     view.title, view.households, view.updated_at = data.title[:500], data.households, now
     s.add(view)
     if entry is not None:
+        if data.households > entry.households:
+            note = f"同一事项新增报事，涉及{data.households}户"
+            note_only(s, entry, note, actor=f"matter:{data.matter_id}", event_id=env.id)
         entry.households = max(entry.households, data.households)
         entry.compound = entry.compound or view.compound
         entry.building = entry.building or view.building
@@ -317,12 +213,12 @@ async def _entry_for_resolution(uow: UnitOfWork, env: Envelope, res: events.Reso
     return new_entry(uow.session, view, actor=f"session:{env.subject or ''}", event_id=env.id)
 
 
-def _take_resolution(entry: Entry, res: events.Resolution) -> None:
+def _take_resolution(entry: Entry, res: events.Resolution, start: dt.datetime) -> None:
     entry.measures = res.measures or entry.measures or "按议事会决议办理"
     entry.lead_party = res.lead_party or entry.lead_party
     entry.lead_unit = res.lead_unit or entry.lead_unit
     entry.supporting_units = list(res.supporting_units) or entry.supporting_units
-    entry.deadline = _aware(res.deadline) if res.deadline else deadline_for(entry.level, utcnow())
+    entry.deadline = _aware(res.deadline) if res.deadline else deadline_for(entry.level, start, deadline_policy())
     entry.overdue = False
 
 
@@ -334,9 +230,10 @@ async def _resolve(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry
         note_only(uow.session, entry, "议事会议定，但台账已办结，未重复交办", actor=actor, event_id=env.id)
         return
     entry = await _entry_for_resolution(uow, env, res, entry)
-    _take_resolution(entry, res)
+    _take_resolution(entry, res, clock(uow))
     note = f"议事会议定：{entry.measures}"
     apply(uow.session, entry, "assign", actor=actor, note=note, event_id=env.id)
+    sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
     await emit_task(uow, "task.assigned.v1", entry, actor=actor, note=note)
 
 
@@ -344,7 +241,7 @@ async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: 
     """An entry already being handled (e.g. a reopened direct matter) takes the session's decision over."""
     before = (entry.measures, entry.lead_party, entry.lead_unit, list(entry.supporting_units), entry.deadline)
     overdue = entry.overdue
-    _take_resolution(entry, res)
+    _take_resolution(entry, res, clock(uow))
     if res.deadline is None:
         entry.deadline = before[4] or entry.deadline  # keep the running clock unless the session set one
     if entry.deadline == before[4]:
@@ -354,6 +251,7 @@ async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: 
     entry.updated_at = utcnow()
     note = f"议事会重新议定：{entry.measures}"
     append(uow.session, entry, actor=actor, action="resolve", from_state=entry.state, note=note, event_id=env.id)
+    sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
     await emit_task(uow, "task.assigned.v1", entry, actor=actor, note=note)
 
 
@@ -364,9 +262,10 @@ async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entr
     entry = await _entry_for_resolution(uow, env, res, entry)
     department = res.department or res.lead_unit or "职能部门"
     if entry.state in ("registered", "reopened"):
-        _take_resolution(entry, res)
+        _take_resolution(entry, res, clock(uow))
         entry.measures = res.measures or f"转办{department}"
         apply(uow.session, entry, "assign", actor=actor, note="议事会议定转办", event_id=env.id)
+        sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
     entry.escalated_to = department[:128]
     note = f"转办至{department}" + (f"（{res.reason}）" if res.reason else "")
     apply(uow.session, entry, "escalate", actor=actor, note=note, event_id=env.id)
@@ -376,9 +275,43 @@ async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entr
 # --- feedback ----------------------------------------------------------------------------------
 
 
+RATING_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+
+
+async def _keep_evaluation(s: AsyncSession, env: Envelope, data: events.EvaluationRecorded) -> None:
+    """Keep each household's latest rating per matter and round (for the satisfaction rate)."""
+    q = select(EvaluationView).where(
+        EvaluationView.matter_id == data.matter_id,
+        EvaluationView.round == data.round,
+        EvaluationView.household_ref == data.household_ref,
+    )
+    row = (await s.exec(q)).first()
+    at = _aware(data.recorded_at)
+    if row is None:
+        s.add(
+            EvaluationView(
+                matter_id=data.matter_id,
+                community=env.community,
+                round=data.round,
+                household_ref=data.household_ref,
+                rating=data.rating,
+                recorded_at=at,
+            )
+        )
+    elif row.community != env.community:
+        raise Reject(f"event claims community {env.community!r} for a matter of another community")
+    elif at >= _aware(row.recorded_at):
+        row.rating, row.recorded_at = data.rating, at
+        s.add(row)
+
+
 async def on_evaluation_recorded(uow: UnitOfWork, env: Envelope, data: events.EvaluationRecorded) -> None:
     """A round decided satisfied moves a completed entry to evaluated (and tells the others)."""
     entry = await entry_of(uow.session, env, data.matter_id)
+    await _keep_evaluation(uow.session, env, data)
+    if entry is not None:
+        label = RATING_ZH.get(data.rating, data.rating)
+        note_only(uow.session, entry, f"第{data.round}轮回访评价：{label}", actor=SYSTEM, event_id=env.id)
     if entry is None or data.round_outcome != "satisfied" or data.round != entry.round:
         return
     if entry.state != "completed":

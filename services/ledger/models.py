@@ -87,5 +87,112 @@ class TimelineItem(Table, table=True):
     event_id: str | None = Field(default=None, max_length=128)
 
 
+class SupportingTask(Table, table=True):
+    """A supporting unit's own part of an entry (配合单位), with its own deadline and progress notes."""
+
+    __tablename__ = "supporting_task"
+    __table_args__ = (UniqueConstraint("entry_id", "unit", name="uq_supporting_entry_unit"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    entry_id: str = Field(index=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    unit: str = Field(max_length=128)
+    party: str | None = Field(default=None, max_length=32)
+    deadline: dt.datetime | None = None
+    state: str = Field(default="assigned", max_length=16)
+    # Each note: {"at": ISO time, "actor": who, "note": what, "photos": [URLs]}
+    progress: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    overdue: bool = False
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None = None
+
+
+class EvaluationView(Table, table=True):
+    """The latest rating of each household per matter and round, kept from evaluation.recorded."""
+
+    __tablename__ = "evaluation_view"
+    __table_args__ = (UniqueConstraint("matter_id", "round", "household_ref", name="uq_evaluation_household"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    matter_id: str = Field(index=True, max_length=64)
+    community: str = Field(index=True, max_length=64)
+    round: int
+    household_ref: str = Field(max_length=128)
+    rating: str = Field(max_length=32)
+    recorded_at: dt.datetime
+
+
+class Reminder(Table, table=True):
+    """A reminder already sent (task.reminder.v1): one per target, kind and deadline."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("target_id", "kind", "deadline", name="uq_reminder_target_kind_deadline"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: str = Field(max_length=40)  # an entry id or a supporting task id
+    entry_id: str = Field(index=True, max_length=40)
+    kind: str = Field(max_length=16)
+    deadline: dt.datetime
+    sent_at: dt.datetime
+
+
+class ConsumedEvent(Table, table=True):
+    """Every envelope the ledger consumed, in order, so the ledger can be rebuilt by replay."""
+
+    __tablename__ = "consumed_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=128)
+    type: str = Field(max_length=100)
+    body: dict = Field(sa_column=Column(JSON, nullable=False))
+    received_at: dt.datetime
+
+
+class AuditRecord(Table, table=True):
+    """One link of a community's append-only hash chain; never updated or deleted by code."""
+
+    __tablename__ = "audit_record"
+    __table_args__ = (UniqueConstraint("community", "seq", name="uq_audit_community_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community: str = Field(index=True, max_length=64)
+    seq: int
+    at: dt.datetime
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32)
+    entry_id: str | None = Field(default=None, index=True, max_length=40)
+    before: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(Table, table=True):
+    """The last seq and hash of each community's chain: serialises writers and reveals a deleted tail."""
+
+    __tablename__ = "audit_head"
+
+    community: str = Field(primary_key=True, max_length=64)
+    seq: int = 0
+    hash: str = Field(default="", max_length=64)
+
+
+class Disclosure(Table, table=True):
+    """A frozen monthly disclosure (一月一公示) of a community; a new version is a correction."""
+
+    __tablename__ = "disclosure"
+    __table_args__ = (UniqueConstraint("community", "month", "version", name="uq_disclosure_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community: str = Field(index=True, max_length=64)
+    month: str = Field(max_length=7)
+    version: int
+    created_at: dt.datetime
+    created_by: str = Field(max_length=128)
+    content: dict = Field(sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(max_length=64)
+
+
 metadata = Table.metadata
 bus_tables = BusTables(metadata)

@@ -84,9 +84,7 @@ def test_every_state_action_pair(state: str, action: str):
     assert allowed_actions(state) == expected_allowed
 
 
-@pytest.mark.parametrize(
-    "state", ["registered", "assigned", "in_progress", "escalated", "completed", "reopened"]
-)
+@pytest.mark.parametrize("state", ["registered", "assigned", "in_progress", "escalated", "completed", "reopened"])
 def test_close_only_from_evaluated(state: str):
     with pytest.raises(IllegalTransition):
         transition(state, "close")

@@ -1,0 +1,206 @@
+"""Tamper-evident audit log: an append-only hash chain per community, written in each change's transaction.
+
+`stage()` (called for every timeline item) queues a record with the entry's state before and after;
+a `before_commit` listener writes the queued records in the same transaction, so a change and its
+audit record commit or roll back together. `verify()` recomputes every chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, inspect, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
+from sqlmodel import select
+
+from services.ledger.models import AuditHead, AuditRecord
+
+_PENDING = "ledger_audit_pending"
+_LAST = "ledger_audit_last"
+GENESIS = "0" * 64
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return value
+
+
+def iso(moment: dt.datetime) -> str:
+    """A datetime as UTC ISO text (naive values are taken as UTC), stable across databases."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def snapshot(obj: Any, *, committed: bool = False) -> dict[str, Any]:
+    """The column values of a row as JSON; with committed=True, the values as last loaded or flushed."""
+    state = inspect(obj)
+    out: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        value = getattr(obj, key)
+        if committed and key in state.committed_state:
+            old = state.committed_state[key]
+            value = value if old is NO_VALUE else old
+        out[key] = _json_value(value)
+    return out
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    """Canonical JSON bytes: sorted keys, no spaces, UTF-8."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def chain_hash(fields: dict[str, Any], prev_hash: str) -> str:
+    """sha256(canonical JSON of the record's fields + prev_hash)."""
+    return hashlib.sha256(canonical(fields) + prev_hash.encode()).hexdigest()
+
+
+def record_fields(
+    *, community: str, seq: int, at: dt.datetime, actor: str, action: str, entry_id: str | None, before, after
+) -> dict[str, Any]:
+    """The hashed content of one record (prev_hash is chained separately)."""
+    return {
+        "community": community,
+        "seq": seq,
+        "at": iso(at),
+        "actor": actor,
+        "action": action,
+        "entry_id": entry_id,
+        "before": before,
+        "after": after,
+    }
+
+
+def stage(session, obj: Any, *, community: str, actor: str, action: str, entry_id: str | None, at: dt.datetime):
+    """Queue an audit record of `obj` as it is now; it is written when the session commits."""
+    info = session.info
+    last: dict = info.setdefault(_LAST, {})
+    key = (type(obj).__name__, inspect(obj).identity or id(obj))
+    pending_new = inspect(obj).pending or inspect(obj).transient
+    before = last.get(key) if key in last else (None if pending_new else snapshot(obj, committed=True))
+    after = snapshot(obj)
+    last[key] = after
+    info.setdefault(_PENDING, []).append(
+        {
+            "community": community,
+            "actor": actor[:128],
+            "action": action,
+            "entry_id": entry_id,
+            "at": at,
+            "before": before,
+            "after": after,
+        }
+    )
+
+
+def _next_link(session: Session, community: str) -> tuple[int, str]:
+    """Take the community's chain head (locking its row until commit) and return (seq, prev_hash)."""
+    t = AuditHead.__table__
+    ins = pg_insert(t) if session.bind.dialect.name == "postgresql" else sqlite_insert(t)
+    stmt = (
+        ins.values(community=community, seq=1, hash="")
+        .on_conflict_do_update(index_elements=[t.c.community], set_={"seq": t.c.seq + 1})
+        .returning(t.c.seq, t.c.hash)
+    )
+    seq, prev = session.execute(stmt).one()
+    return int(seq), prev or GENESIS
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    """Write queued audit records inside the committing transaction (ledger sessions only)."""
+    pending = session.info.pop(_PENDING, None)
+    session.info.pop(_LAST, None)
+    if not pending:
+        return
+    for item in pending:
+        seq, prev = _next_link(session, item["community"])
+        fields = record_fields(
+            community=item["community"],
+            seq=seq,
+            at=item["at"],
+            actor=item["actor"],
+            action=item["action"],
+            entry_id=item["entry_id"],
+            before=item["before"],
+            after=item["after"],
+        )
+        digest = chain_hash(fields, prev)
+        session.add(AuditRecord(**{**item, "seq": seq, "prev_hash": prev, "hash": digest}))
+        session.execute(update(AuditHead).where(AuditHead.community == item["community"]).values(hash=digest))
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_LAST, None)
+
+
+@dataclass(frozen=True)
+class Broken:
+    """The first record of a chain that does not verify, and why."""
+
+    community: str
+    seq: int
+    record_id: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"community={self.community} seq={self.seq} id={self.record_id}: {self.reason}"
+
+
+def check_chain(community: str, rows: list[AuditRecord], head: AuditHead | None) -> Broken | None:
+    """Recompute one community's chain (rows in seq order); return the first broken record or None."""
+    prev, expected = GENESIS, 1
+    for r in rows:
+        if r.seq != expected:
+            return Broken(community, expected, None, f"record seq {expected} is missing (next found: {r.seq})")
+        if r.prev_hash != prev:
+            return Broken(community, r.seq, r.id, "prev_hash does not match the previous record's hash")
+        fields = record_fields(
+            community=r.community,
+            seq=r.seq,
+            at=r.at,
+            actor=r.actor,
+            action=r.action,
+            entry_id=r.entry_id,
+            before=r.before,
+            after=r.after,
+        )
+        if chain_hash(fields, prev) != r.hash:
+            return Broken(community, r.seq, r.id, "content does not match its hash (record altered)")
+        prev, expected = r.hash, expected + 1
+    if head is not None and (head.seq != expected - 1 or (head.seq and head.hash != prev)):
+        return Broken(community, expected, None, f"chain head says seq {head.seq}; records end at {expected - 1}")
+    return None
+
+
+async def verify(db, community: str | None = None, batch: int = 5000) -> tuple[int, list[Broken]]:
+    """Verify every community's chain (or one); return (records checked, the first break per community)."""
+    async with db.session() as s:
+        heads = {h.community: h for h in (await s.exec(select(AuditHead))).all()}
+        q = select(AuditRecord.community).distinct()
+        communities = set((await s.exec(q)).all()) | set(heads)
+        if community is not None:
+            communities &= {community}
+        checked, broken = 0, []
+        for c in sorted(communities):
+            q = select(AuditRecord).where(AuditRecord.community == c).order_by(AuditRecord.seq)
+            rows = list((await s.exec(q)).all())
+            checked += len(rows)
+            found = check_chain(c, rows, heads.get(c))
+            if found is not None:
+                broken.append(found)
+    return checked, broken
