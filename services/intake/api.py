@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import func, select
 
@@ -15,8 +15,8 @@ from services.contracts.vocabulary import Category, Channel, Kind
 from services.intake import domain, limits
 from services.intake.handlers import Incoming, accept
 from services.intake.models import ApiKey, Report
-from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_api_key, verify
-from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_api_key
+from services.runtime.authz import KeyGrant, in_scope, public, require, require_or_key, scope_filter
 from services.runtime.directory import load_directory
 from services.runtime.privacy import mask_name
 from services.runtime.problems import Problem
@@ -131,48 +131,40 @@ def _out(r: Report) -> ReportOut:
     )
 
 
-async def _caller(ctx: Ctx, authorization: str | None, x_api_key: str | None) -> tuple[str, ApiKey | Principal]:
-    if x_api_key:
-        async with ctx.db.session() as s:
-            key = (await s.exec(select(ApiKey).where(ApiKey.key_hash == hash_api_key(x_api_key)))).first()
-        if key is None or key.revoked_at is not None or not api_key_matches(x_api_key, key.key_hash):
-            raise Problem(401, "API Key 无效或已吊销", "Invalid or revoked API key")
-        return f"apikey:{key.id}", key
-    if authorization and authorization.lower().startswith("bearer "):
-        try:
-            return "staff", verify(authorization[7:])
-        except Exception as exc:
-            raise Problem(401, "登录凭证无效或已过期", f"Invalid token: {exc}") from exc
-    raise Problem(
-        401,
-        "需要 Bearer 令牌或 X-API-Key",
-        "Bearer token or X-API-Key required",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+async def resolve_api_key(request: Request, key: str) -> KeyGrant | None:
+    """Look up a presented adapter API key (stored hashed); None if unknown or revoked."""
+    ctx = request.app.state.ctx
+    async with ctx.db.session() as s:
+        row = (await s.exec(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key)))).first()
+    if row is None or row.revoked_at is not None or not api_key_matches(key, row.key_hash):
+        return None
+    return KeyGrant(id=row.id, channels=frozenset(row.channels), communities=frozenset(row.communities))
+
+
+Submitter = Annotated[Principal | KeyGrant, Depends(require_or_key("report.create", resolve_api_key))]
+
+
+async def admit(ctx, who: Principal | KeyGrant, community: str, channel: str) -> str:
+    """Check a submitter's scope for a community and channel, apply its rate limit; return the actor."""
+    if isinstance(who, KeyGrant):
+        who.check(community, channel)
+        await limits.enforce(ctx, "apikey", who.id, ctx.settings.ratelimit_per_api_key)
+        return who.actor
+    in_scope(who, community)
+    return who.sub
 
 
 @router.post("/reports", status_code=201, response_model=Accepted, summary="Submit a report (报事)")
 async def submit_report(
     body: ReportIn,
     ctx: Ctx,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    who: Submitter,
 ) -> Accepted:
     """Accept a report from staff (bearer token) or a channel adapter (API key)."""
-    kind, who = await _caller(ctx, authorization, x_api_key)
     community = load_directory().community(body.community)
     if community is None:
         raise Problem(422, f"未知社区「{body.community}」", f"Unknown community {body.community!r}", field="community")
-    if isinstance(who, ApiKey):
-        if body.community not in who.communities and "*" not in who.communities:
-            raise Problem(403, "此 API Key 无权提交该社区的报事", "API key not scoped to this community")
-        if body.channel not in who.channels:
-            raise Problem(403, "此 API Key 无权使用该渠道", "API key not scoped to this channel", field="channel")
-        actor = kind
-        await limits.enforce(ctx, "apikey", who.id, ctx.settings.ratelimit_per_api_key)
-    else:
-        in_scope(who, body.community)
-        actor = who.sub
+    actor = await admit(ctx, who, body.community, body.channel)
     if body.phone:
         await limits.enforce(ctx, "reporter", re.sub(r"\D", "", body.phone), ctx.settings.ratelimit_per_reporter)
     provenance: dict = {"submitted_by": actor, "consent": body.consent}
@@ -250,7 +242,12 @@ async def get_report(
     return _out(r)
 
 
-@router.get("/track/{code}", response_model=TrackOut, summary="Status by tracking code (查询码, public)")
+@router.get(
+    "/track/{code}",
+    response_model=TrackOut,
+    summary="Status by tracking code (查询码, public)",
+    dependencies=[Depends(public("residents look up status by tracking code; status only, rate-limited per IP"))],
+)
 async def track(code: str, ctx: Ctx, request: Request) -> TrackOut:
     """Public lookup by tracking code: status only."""
     await limits.enforce(ctx, "track-ip", limits.client_ip(request), ctx.settings.ratelimit_per_ip)

@@ -5,16 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from services.intake import domain, limits
-from services.intake.api import Accepted, _caller
+from services.intake import domain
+from services.intake.api import Accepted, Submitter, admit
 from services.intake.handlers import Incoming, accept
-from services.intake.models import ApiKey
-from services.runtime.authz import in_scope
 from services.runtime.directory import load_directory
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
@@ -81,24 +78,13 @@ class HotlineAccepted(Accepted):
 async def submit_hotline_order(
     body: HotlineOrderIn,
     ctx: Ctx,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    who: Submitter,
 ) -> HotlineAccepted:
     """File a hotline work order as a report; the same order number again returns the same report."""
-    kind, who = await _caller(ctx, authorization, x_api_key)
     community = load_directory().community(body.community)
     if community is None:
         raise Problem(422, f"未知社区「{body.community}」", f"Unknown community {body.community!r}", field="community")
-    if isinstance(who, ApiKey):
-        if community.code not in who.communities and "*" not in who.communities:
-            raise Problem(403, "此 API Key 无权提交该社区的报事", "API key not scoped to this community")
-        if "hotline_12345" not in who.channels:
-            raise Problem(403, "此 API Key 无权使用 12345 渠道", "API key not scoped to hotline_12345")
-        actor = kind
-        await limits.enforce(ctx, "apikey", who.id, ctx.settings.ratelimit_per_api_key)
-    else:
-        in_scope(who, community.code)
-        actor = who.sub
+    actor = await admit(ctx, who, community.code, "hotline_12345")
     place = domain.parse_place(domain.clean_text(body.address or ""), community) if body.address else None
     inc = Incoming(
         community=community.code,

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 
@@ -17,10 +17,15 @@ from services.intake import domain, limits
 from services.intake.handlers import Incoming, accept
 from services.intake.models import ApiKey, Report
 from services.runtime.auth import api_key_matches, hash_api_key
+from services.runtime.authz import public
 from services.runtime.directory import Community, load_directory
 from services.runtime.service import Ctx
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+router = APIRouter(
+    prefix="/open311/v2",
+    tags=["open311"],
+    dependencies=[Depends(public("Open311 GeoReport v2: masked public reads; POST authenticates with api_key"))],
+)
 
 # service_code = category id; (Chinese name, group, keywords, description).
 SERVICES: dict[str, tuple[str, str, str, str]] = {

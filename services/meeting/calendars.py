@@ -20,7 +20,7 @@ from services.meeting import domain, planner
 from services.meeting.models import AgendaItem, QueuedMatter, Session, aware
 from services.runtime import signing
 from services.runtime.auth import Principal
-from services.runtime.authz import in_scope, require
+from services.runtime.authz import in_scope, public, require
 from services.runtime.directory import PARTIES, Community, Member, load_directory
 from services.runtime.privacy import scrub_text
 from services.runtime.problems import Problem
@@ -139,7 +139,11 @@ def _ics(body: bytes, filename: str) -> Response:
     )
 
 
-@router.get("/participants/{token}.ics", summary="A participant's sessions (个人议事日历订阅)")
+@router.get(
+    "/participants/{token}.ics",
+    summary="A participant's sessions (个人议事日历订阅)",
+    dependencies=[Depends(public("calendar apps subscribe with an unguessable per-member HMAC feed token"))],
+)
 async def participant_calendar(ctx: Ctx, token: Annotated[str, Path(min_length=16, max_length=64)]) -> Response:
     """Sessions the roster member is invited to; the token in the URL is the credential."""
     found = find_member(token)

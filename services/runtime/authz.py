@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.runtime.auth import AuthError, Principal, verify
+from services.runtime.auth import ALL_COMMUNITIES, AuthError, Principal, verify
 from services.runtime.problems import Problem
 
 STAFF = (
@@ -106,4 +107,58 @@ def public(reason: str) -> Callable:
         return None
 
     _dep.public = reason  # type: ignore[attr-defined]
+    return _dep
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """A channel adapter's API key acting as the caller: the channels and communities it may submit for."""
+
+    id: str
+    channels: frozenset[str]
+    communities: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        """How the key appears in provenance and audit."""
+        return f"apikey:{self.id}"
+
+    def check(self, community: str, channel: str) -> None:
+        """Raise 403 unless the key is scoped to this community and channel."""
+        if community not in self.communities and ALL_COMMUNITIES not in self.communities:
+            raise Problem(
+                403, "此 API Key 无权提交该社区的报事", "API key not scoped to this community", field="community"
+            )
+        if channel not in self.channels:
+            raise Problem(
+                403,
+                f"此 API Key 无权使用渠道「{channel}」",
+                f"API key not scoped to channel {channel!r}",
+                field="channel",
+            )
+
+
+KeyResolver = Callable[[Request, str], Awaitable[KeyGrant | None]]
+
+
+def require_or_key(action: str, resolve: KeyResolver) -> Callable:
+    """Admit a staff token allowed to `action`, or a valid channel adapter API key (X-API-Key)."""
+    staff = require(action)
+
+    async def _dep(
+        request: Request,
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        x_api_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Principal | KeyGrant:
+        if x_api_key:
+            grant = await resolve(request, x_api_key)
+            if grant is None:
+                raise _unauthorized("API Key 无效或已吊销", "Invalid or revoked API key")
+            return grant
+        if creds is None:
+            raise _unauthorized("需要 Bearer 令牌或 X-API-Key", "Bearer token or X-API-Key required")
+        return await staff(await current_principal(request, creds))
+
+    _dep.action = action  # type: ignore[attr-defined]
+    _dep.api_key = True  # type: ignore[attr-defined]
     return _dep
