@@ -17,7 +17,7 @@ run: install  ## all five services with the demo county, SQLite under var/, Rabb
 	$(PY) -m services.runtime.launch --seed
 
 test: install  ## lint, architecture and contract checks, then every test tier
-	$(VENV)/bin/ruff check services tests adapters bench
+	$(VENV)/bin/ruff check services tests adapters bench tools
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
@@ -31,11 +31,11 @@ test-e2e: install
 	$(PY) -m pytest -m e2e
 
 lint: install
-	$(VENV)/bin/ruff check services tests adapters bench
-	$(VENV)/bin/ruff format --check services tests adapters bench
+	$(VENV)/bin/ruff check services tests adapters bench tools
+	$(VENV)/bin/ruff format --check services tests adapters bench tools
 
 format: install
-	$(VENV)/bin/ruff format services tests adapters bench
+	$(VENV)/bin/ruff format services tests adapters bench tools
 
 contracts: install  ## regenerate docs/contracts from the models
 	$(PY) -m services.contracts export

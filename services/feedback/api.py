@@ -1,71 +1,45 @@
-"""Feedback's HTTP API: due revisits, a matter's evaluations, and recording one household's evaluation."""
+"""Feedback's HTTP API: revisit plans (回访任务), a matter's evaluations, recording voices, group forums."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.contracts import events
 from services.contracts.vocabulary import Method, Rating, Solved
 from services.feedback import domain
-from services.feedback.handlers import PENDING_STATUSES, matter_round, revisit_of
-from services.feedback.models import REVISIT_STATUS_ZH, ROUND_OUTCOME_ZH, EvaluationRow, MatterRound, Revisit
+from services.feedback.handlers import PENDING_STATUSES, revisit_of
+from services.feedback.models import REVISIT_STATUS_ZH, ROUND_OUTCOME_ZH, EvaluationRow, Forum, MatterRound, Revisit
+from services.feedback.recording import (
+    MIN_VOICES,
+    SATISFACTION_THRESHOLD,
+    EvaluationIn,
+    Recorded,
+    Voice,
+    as_domain,
+    clean_household,
+    decide_rows,
+    household_ref,
+    open_round,
+    record_evaluation,
+    record_voices,
+    round_rows,
+)
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
-from services.runtime.privacy import Vault, load_keys, scrub_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
-from services.runtime.settings import Settings, get_settings
-from services.runtime.uow import UnitOfWork
+
+__all__ = ["MIN_VOICES", "SATISFACTION_THRESHOLD", "EvaluationIn", "Recorded", "household_ref", "record_evaluation"]
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
-SATISFACTION_THRESHOLD = 0.8  # 满意率 below this sends the matter back (以评促改)
-MIN_VOICES = 3  # voices needed before a round is decided: this many households, or all if fewer are affected
-
-_vault: tuple[Settings, Vault] | None = None
-
-
-def vault() -> Vault:
-    """The process's PII vault (rebuilt when the settings object changes, e.g. in tests)."""
-    global _vault
-    settings = get_settings()
-    if _vault is None or _vault[0] is not settings:
-        _vault = (settings, Vault(load_keys(settings)))
-    return _vault[1]
-
-
-def household_ref(community: str, household: str) -> str:
-    """A stable pseudonym of a household within a community; the raw address is never stored."""
-    norm = re.sub(r"\s+", "", unicodedata.normalize("NFKC", household))
-    return vault().pseudonym(f"household:{community}:{norm}", prefix="hh")
-
-
-class EvaluationIn(BaseModel):
-    """One household's evaluation of a completed matter, as a revisitor records it."""
-
-    household: str = Field(min_length=1, max_length=64, description="Household address, e.g. 金泰和庄12-2-301")
-    rating: Rating
-    solved: Solved | None = None
-    is_reporter: bool = Field(False, description="The household raised the matter (原报事人)")
-    comment: str = Field("", max_length=500)
-    method: Method
-
-    @field_validator("household")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("户不能为空 / Household must not be blank")
-        return v.strip()
+SUB_PATTERN = r"^[\w.@:\-]{1,128}$"
+MAX_FORUM_VOICES = 300
 
 
 class EvaluationOut(BaseModel):
@@ -82,6 +56,7 @@ class EvaluationOut(BaseModel):
     method: str
     recorded_by: str
     recorded_at: dt.datetime
+    evidence: dict | None = None
 
 
 class RevisitOut(BaseModel):
@@ -100,6 +75,9 @@ class RevisitOut(BaseModel):
     status: str
     status_label: str
     created_at: dt.datetime
+    measures: str | None = None
+    assignee: str | None = None
+    reminded_at: dt.datetime | None = None
 
 
 class RoundOut(BaseModel):
@@ -118,13 +96,66 @@ class RoundOut(BaseModel):
     evaluations: list[EvaluationOut]
 
 
-class Recorded(BaseModel):
-    """The answer to a recorded evaluation."""
+class RevisitPatch(BaseModel):
+    """Staff edits to a revisit plan; omitted fields stay as they are."""
 
-    evaluation_id: str
+    methods: list[Method] | None = Field(None, min_length=1, max_length=4)
+    due_at: dt.datetime | None = Field(None, description="With a UTC offset, e.g. 2025-06-06T18:00:00+08:00")
+    assignee: str | None = Field(None, pattern=SUB_PATTERN, description="The grid worker's subject (sub)")
+
+    @field_validator("methods")
+    @classmethod
+    def _unique(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("回访方式不能重复 / Methods must be distinct")
+        return v
+
+    @field_validator("due_at")
+    @classmethod
+    def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and v.utcoffset() is None:
+            raise ValueError("时间需带时区（如 +08:00） / due_at must carry a UTC offset")
+        return v
+
+
+class ForumVoice(BaseModel):
+    """One household's voice at a group forum."""
+
+    household: str = Field(min_length=1, max_length=64)
+    rating: Rating
+    solved: Solved | None = None
+    is_reporter: bool = False
+    comment: str = Field("", max_length=500)
+
+    @field_validator("household")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        return clean_household(v)
+
+
+class ForumIn(BaseModel):
+    """The outcome of a group forum (集中座谈): many households' evaluations at once."""
+
+    held_at: dt.datetime
+    place: str = Field(min_length=1, max_length=200)
+    evaluations: list[ForumVoice] = Field(min_length=1, max_length=MAX_FORUM_VOICES)
+
+    @field_validator("held_at")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.utcoffset() is None:
+            raise ValueError("时间需带时区（如 +08:00） / held_at must carry a UTC offset")
+        return v
+
+
+class ForumOut(BaseModel):
+    """A recorded forum and where the round stands after it."""
+
+    forum_id: str
     matter_id: str
     round: int
-    household_ref: str
+    households: int
+    evaluation_ids: list[str]
     round_outcome: str
     round_outcome_label: str
     round_rate: float | None
@@ -132,7 +163,8 @@ class Recorded(BaseModel):
     escalate_to: str | None = None
 
 
-def _revisit_out(r: Revisit) -> RevisitOut:
+def revisit_out(r: Revisit) -> RevisitOut:
+    """The public shape of a revisit."""
     return RevisitOut(
         id=r.id,
         matter_id=r.matter_id,
@@ -147,6 +179,9 @@ def _revisit_out(r: Revisit) -> RevisitOut:
         status=r.status,
         status_label=REVISIT_STATUS_ZH.get(r.status, r.status),
         created_at=r.created_at,
+        measures=r.measures,
+        assignee=r.assignee,
+        reminded_at=r.reminded_at,
     )
 
 
@@ -163,133 +198,11 @@ def _evaluation_out(e: EvaluationRow) -> EvaluationOut:
         method=e.method,
         recorded_by=e.recorded_by,
         recorded_at=e.recorded_at,
+        evidence=e.evidence,
     )
 
 
-def _as_domain(rows: list[EvaluationRow]) -> list[domain.Evaluation]:
-    # The pseudonym stands in for the household, so reasons built from it carry no address.
-    return [
-        domain.Evaluation(
-            household=e.household_ref, rating=e.rating, solved=e.solved, is_reporter=e.is_reporter, comment=e.comment
-        )
-        for e in rows
-    ]
-
-
-async def _round_rows(session: AsyncSession, matter_id: str, round: int) -> list[EvaluationRow]:
-    q = (
-        select(EvaluationRow)
-        .where(EvaluationRow.matter_id == matter_id, EvaluationRow.round == round)
-        .order_by(EvaluationRow.recorded_at, EvaluationRow.id)
-    )
-    return list((await session.exec(q)).all())
-
-
-def _decide(rows: list[EvaluationRow], round: int, households: int) -> domain.Decision:
-    return domain.decide(
-        _as_domain(rows),
-        round=round,
-        threshold=SATISFACTION_THRESHOLD,
-        min_evaluations=min(households, MIN_VOICES),
-    )
-
-
-def _not_open() -> Problem:
-    return Problem(409, "该事项尚未办结或已销号", "The matter is not completed, or already closed: no open revisit")
-
-
-async def record_evaluation(uow: UnitOfWork, principal: Principal, matter_id: str, body: EvaluationIn) -> Recorded:
-    """Store one household's voice, decide the round and emit what follows (no commit)."""
-    s = uow.session
-    mr = await matter_round(s, matter_id, lock=True)
-    if mr is None:
-        raise _not_open()
-    in_scope(principal, mr.community)
-    revisit = None if mr.closed else await revisit_of(s, matter_id, mr.round)
-    if revisit is None or revisit.status not in PENDING_STATUSES:
-        raise _not_open()
-    ref = household_ref(mr.community, body.household)
-    voice = select(EvaluationRow.id).where(
-        EvaluationRow.matter_id == matter_id, EvaluationRow.round == mr.round, EvaluationRow.household_ref == ref
-    )
-    duplicate = Problem(
-        409,
-        f"该户已在第 {mr.round} 轮评价过（一户一票）",
-        f"This household already evaluated round {mr.round} (one household, one voice)",
-        field="household",
-    )
-    if (await s.exec(voice)).first() is not None:
-        raise duplicate
-    now = dt.datetime.now(dt.UTC)
-    row = EvaluationRow(
-        id=f"evl_{uuid.uuid4().hex[:20]}",
-        matter_id=matter_id,
-        community=mr.community,
-        round=mr.round,
-        household_ref=ref,
-        rating=body.rating,
-        solved=body.solved,
-        is_reporter=body.is_reporter,
-        comment=scrub_text(body.comment.strip()),
-        method=body.method,
-        recorded_by=principal.sub,
-        recorded_at=now,
-    )
-    try:
-        async with s.begin_nested():
-            s.add(row)
-    except IntegrityError as exc:
-        raise duplicate from exc
-    decision = _decide(await _round_rows(s, matter_id, mr.round), mr.round, revisit.households)
-    already_reopened = mr.outcome in ("reopen", "escalate")
-    mr.outcome, mr.updated_at = decision.outcome, now
-    await uow.emit(
-        "evaluation.recorded.v1",
-        community=mr.community,
-        subject=matter_id,
-        data=events.EvaluationRecorded(
-            evaluation_id=row.id,
-            matter_id=matter_id,
-            round=mr.round,
-            method=row.method,
-            rating=row.rating,
-            solved=row.solved,
-            household_ref=ref,
-            is_reporter=row.is_reporter,
-            round_outcome=decision.outcome,
-            round_rate=decision.rate,
-            recorded_at=now,
-        ),
-    )
-    out = Recorded(
-        evaluation_id=row.id,
-        matter_id=matter_id,
-        round=mr.round,
-        household_ref=ref,
-        round_outcome=decision.outcome,
-        round_outcome_label=ROUND_OUTCOME_ZH[decision.outcome],
-        round_rate=decision.rate,
-    )
-    if decision.outcome in ("reopen", "escalate") and not already_reopened:
-        escalate_to = "party_org" if decision.outcome == "escalate" else None
-        await uow.emit(
-            "matter.reopened.v1",
-            community=mr.community,
-            subject=matter_id,
-            data=events.MatterReopened(
-                matter_id=matter_id,
-                round=mr.round + 1,
-                reasons=list(decision.reasons)[:50],
-                rate=decision.rate,
-                escalate_to=escalate_to,
-                reopened_at=now,
-            ),
-        )
-        revisit.status = "done"
-        out.reopened_round, out.escalate_to = mr.round + 1, escalate_to
-    elif decision.outcome == "satisfied":
-        revisit.status = "done"
-    return out
+MatterId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.post(
@@ -299,7 +212,7 @@ async def record_evaluation(uow: UnitOfWork, principal: Principal, matter_id: st
     summary="Record one household's evaluation (一件一评价)",
 )
 async def post_evaluation(
-    matter_id: Annotated[str, Path(min_length=1, max_length=64)],
+    matter_id: MatterId,
     body: EvaluationIn,
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("evaluation.record"))],
@@ -311,9 +224,67 @@ async def post_evaluation(
     return out
 
 
+@router.post(
+    "/matters/{matter_id}/forum",
+    status_code=201,
+    response_model=ForumOut,
+    summary="Record a group forum's evaluations (集中座谈)",
+)
+async def post_forum(
+    matter_id: MatterId,
+    body: ForumIn,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("evaluation.record"))],
+) -> ForumOut:
+    """Record every household heard at a forum at once: all or nothing, each household once per round."""
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        mr, revisit = await open_round(uow.session, matter_id, principal)
+        forum_id = f"frm_{uuid.uuid4().hex[:20]}"
+        voices = [
+            Voice(
+                household_ref=household_ref(mr.community, v.household),
+                rating=v.rating,
+                method="group_forum",
+                solved=v.solved,
+                is_reporter=v.is_reporter,
+                comment=v.comment,
+                evidence={"forum_id": forum_id},
+            )
+            for v in body.evaluations
+        ]
+        out = await record_voices(uow, mr, revisit, voices, recorded_by=principal.sub)
+        uow.session.add(
+            Forum(
+                id=forum_id,
+                matter_id=matter_id,
+                community=mr.community,
+                round=out[0].round,
+                held_at=body.held_at,
+                place=body.place.strip(),
+                households=len(voices),
+                recorded_by=principal.sub,
+                recorded_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        await uow.commit()
+    last = out[-1]
+    return ForumOut(
+        forum_id=forum_id,
+        matter_id=matter_id,
+        round=last.round,
+        households=len(out),
+        evaluation_ids=[o.evaluation_id for o in out],
+        round_outcome=last.round_outcome,
+        round_outcome_label=last.round_outcome_label,
+        round_rate=last.round_rate,
+        reopened_round=last.reopened_round,
+        escalate_to=last.escalate_to,
+    )
+
+
 @router.get("/matters/{matter_id}/evaluations", response_model=RoundOut, summary="A matter's evaluations (评价情况)")
 async def get_evaluations(
-    matter_id: Annotated[str, Path(min_length=1, max_length=64)],
+    matter_id: MatterId,
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("evaluation.read"))],
     round: int | None = Query(None, ge=1, le=1000, description="Defaults to the current round"),
@@ -325,10 +296,9 @@ async def get_evaluations(
             raise Problem(404, "未找到该事项的回访记录", "No revisit known for this matter")
         in_scope(principal, mr.community)
         wanted = round or mr.round
-        rows = await _round_rows(s, matter_id, wanted)
+        rows = await round_rows(s, matter_id, wanted)
         revisit = await revisit_of(s, matter_id, wanted)
-    evals = _as_domain(rows)
-    decision = _decide(rows, wanted, revisit.households if revisit else 1) if rows else None
+    decision = decide_rows(rows, wanted, revisit.households if revisit else 1) if rows else None
     # The current round's outcome is what was acted on; an earlier round's is recomputed from its voices.
     outcome = mr.outcome if wanted == mr.round else (decision.outcome if decision else "pending")
     return RoundOut(
@@ -339,9 +309,9 @@ async def get_evaluations(
         closed=mr.closed,
         outcome=outcome,
         outcome_label=ROUND_OUTCOME_ZH.get(outcome, outcome),
-        rate=domain.satisfaction_rate(evals),
+        rate=domain.satisfaction_rate(as_domain(rows)),
         reasons=list(decision.reasons) if decision else [],
-        revisit=_revisit_out(revisit) if revisit else None,
+        revisit=revisit_out(revisit) if revisit else None,
         evaluations=[_evaluation_out(e) for e in rows],
     )
 
@@ -352,18 +322,57 @@ async def list_revisits(
     principal: Annotated[Principal, Depends(require("evaluation.read"))],
     community: str | None = Query(None, max_length=64),
     status: Literal["open", "done", "overdue"] | None = None,
+    assignee: str | None = Query(None, max_length=128, description="A grid worker's sub, or `me` for the caller"),
     due_before: dt.datetime | None = Query(None, description="Only revisits due before this time"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> list[RevisitOut]:
-    """Revisits of the communities the caller may see, soonest due first."""
+    """Revisits of the communities the caller may see, soonest due first (a grid worker's list: assignee=me)."""
     q = select(Revisit).where(scope_filter(principal, Revisit.community, community))
     if status:
         q = q.where(Revisit.status == status)
+    if assignee:
+        q = q.where(Revisit.assignee == (principal.sub if assignee == "me" else assignee))
     if due_before is not None:
         if due_before.utcoffset() is None:
             raise Problem(422, "时间需带时区（如 +08:00）", "due_before must carry a UTC offset", field="due_before")
         q = q.where(Revisit.due_at < due_before)
     q = q.order_by(Revisit.due_at, Revisit.id).offset(offset).limit(limit)
     async with ctx.db.session() as s:
-        return [_revisit_out(r) for r in (await s.exec(q)).all()]
+        return [revisit_out(r) for r in (await s.exec(q)).all()]
+
+
+@router.patch("/revisits/{revisit_id}", response_model=RevisitOut, summary="Edit a revisit plan (调整回访计划)")
+async def patch_revisit(
+    revisit_id: Annotated[str, Path(min_length=1, max_length=40)],
+    body: RevisitPatch,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("revisit.manage"))],
+) -> RevisitOut:
+    """Change a pending revisit's methods, due time or assigned grid worker."""
+    if not body.model_fields_set:
+        raise Problem(422, "没有要修改的内容", "Nothing to change: give methods, due_at or assignee")
+    async with ctx.db.session() as s:
+        r = (await s.exec(select(Revisit).where(Revisit.id == revisit_id).with_for_update())).first()
+        if r is None:
+            raise Problem(404, "未找到该回访任务", "No such revisit")
+        in_scope(principal, r.community)
+        if r.status not in PENDING_STATUSES:
+            raise Problem(409, "该回访已结束，不能修改", "The revisit is done and can no longer change")
+        methods = body.methods if body.methods is not None else r.methods
+        assignee = body.assignee if "assignee" in body.model_fields_set else r.assignee
+        if "home_visit" in methods and not assignee:
+            raise Problem(
+                422, "上门回访须指派网格员", "A home visit must be assigned to a grid worker", field="assignee"
+            )
+        now = dt.datetime.now(dt.UTC)
+        r.methods = [m for m in domain.METHODS if m in methods]
+        r.assignee = assignee
+        if body.due_at is not None and body.due_at != r.due_at:
+            r.due_at = body.due_at.astimezone(dt.UTC)
+            r.reminded_at = None  # a new due time deserves a new reminder
+            r.status = "overdue" if r.due_at < now else "open"
+        r.updated_by = principal.sub
+        await s.commit()
+        await s.refresh(r)
+        return revisit_out(r)

@@ -6,9 +6,10 @@ import logging
 from pathlib import Path
 
 from services.contracts import EVENTS_EXCHANGE
-from services.feedback import handlers
+from services.feedback import handlers, ownervotes, questionnaire
 from services.feedback.api import router
 from services.feedback.models import metadata
+from services.feedback.recording import vault
 from services.runtime.consumer import Subscription
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
@@ -17,6 +18,7 @@ from services.runtime.topology import QueueSpec
 
 NAME = "feedback"
 OVERDUE_SWEEP_S = 300
+REMIND_SWEEP_S = 300
 log = logging.getLogger(__name__)
 
 
@@ -25,6 +27,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
     consumed = {
         "task.completed.v1": handlers.on_task_completed,
         "matter.closed.v1": handlers.on_matter_closed,
+        "matter.triaged.v1": handlers.on_matter_triaged,
     }
     return [
         Subscription(
@@ -48,7 +51,19 @@ def periodic(ctx: Context) -> list[Periodic]:
         if changed:
             log.info("feedback.revisits_overdue count=%s", changed)
 
-    return [Periodic("revisits-overdue", OVERDUE_SWEEP_S, sweep)]
+    async def remind() -> None:
+        async with ctx.db.session() as s:
+            changed = await handlers.mark_reminders(s)
+        if changed:
+            log.info("feedback.revisits_reminded count=%s", changed)
+
+    return [Periodic("revisits-overdue", OVERDUE_SWEEP_S, sweep), Periodic("revisits-remind", REMIND_SWEEP_S, remind)]
+
+
+async def on_start(ctx: Context) -> None:
+    """Load the link and PII keys before serving: a production process without them refuses to start."""
+    questionnaire.signer()
+    vault()
 
 
 def spec() -> ServiceSpec:
@@ -58,9 +73,10 @@ def spec() -> ServiceSpec:
         title="Feedback 回访评价",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, questionnaire.router, ownervotes.router],
         subscriptions=subscriptions,
         periodic=periodic,
+        on_start=on_start,
     )
 
 

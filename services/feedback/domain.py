@@ -56,13 +56,31 @@ def latest_per_household(evals: Sequence[Evaluation]) -> list[Evaluation]:
     return list(latest.values())
 
 
-def satisfaction_rate(evals: Sequence[Evaluation]) -> float | None:
-    """Return (satisfied + basically_satisfied) / households, or None when nobody evaluated."""
+GOOD_RATINGS = frozenset({"satisfied", "basically_satisfied"})
+
+
+def satisfaction_counts(evals: Sequence[Evaluation]) -> tuple[int, int]:
+    """Return (satisfied + basically_satisfied households, evaluated households), last voice per household."""
     unique = latest_per_household(evals)
-    if not unique:
-        return None
-    good = sum(1 for ev in unique if ev.rating in ("satisfied", "basically_satisfied"))
-    return good / len(unique)
+    return sum(1 for ev in unique if ev.rating in GOOD_RATINGS), len(unique)
+
+
+def satisfaction_rate(evals: Sequence[Evaluation]) -> float | None:
+    """THE satisfaction rate (满意率) of one matter's round: satisfaction_counts as a share, None if nobody evaluated.
+
+    Defined in docs/feedback.md; every figure of satisfaction in the platform derives from this function.
+    """
+    good, total = satisfaction_counts(evals)
+    return None if total == 0 else good / total
+
+
+def pooled_satisfaction(rounds: Sequence[Sequence[Evaluation]]) -> float | None:
+    """Community / county satisfaction (满意度): good / evaluated households pooled over every (matter, round) given."""
+    good = total = 0
+    for evals in rounds:
+        g, t = satisfaction_counts(evals)
+        good, total = good + g, total + t
+    return None if total == 0 else good / total
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,14 @@ def decide(evals: Sequence[Evaluation], *, round: int, threshold: float = 0.8, m
         return Decision("escalate", tuple(reasons), rate)
     reasons.append("退回责任单位重新整改，整改后再次回访")
     return Decision("reopen", tuple(reasons), rate)
+
+
+REMIND_AHEAD = dt.timedelta(hours=24)  # a revisit is reminded once, this long before it falls due
+
+
+def needs_reminder(due_at: dt.datetime, reminded_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether an open revisit should be reminded now (once, from REMIND_AHEAD before its due time)."""
+    return reminded_at is None and now >= due_at - REMIND_AHEAD
 
 
 def _pct(rate: float | None) -> str:

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import Envelope, events
 from services.feedback import domain
-from services.feedback.models import MatterRound, Revisit
+from services.feedback.models import MatterRound, MatterView, Revisit
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
 from services.runtime.uow import UnitOfWork
@@ -40,6 +40,12 @@ async def revisit_of(session: AsyncSession, matter_id: str, round: int) -> Revis
     """The revisit of one matter's round, if planned."""
     q = select(Revisit).where(Revisit.matter_id == matter_id, Revisit.round == round)
     return (await session.exec(q)).first()
+
+
+def _what_was_done(data: events.TaskEvent) -> str | None:
+    """The measures (具体举措) and the completion note (办结说明), which residents see on a questionnaire."""
+    parts = [t.strip() for t in (data.measures, f"办结说明：{data.note.strip()}" if data.note else None) if t]
+    return "；".join(parts)[:2000] or None
 
 
 async def on_task_completed(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
@@ -74,6 +80,7 @@ async def on_task_completed(uow: UnitOfWork, env: Envelope, data: events.TaskEve
         due_at=min(domain.revisit_due(completed_at, m) for m in methods),
         status="open",
         created_at=now,
+        measures=_what_was_done(data),
     )
     try:
         async with s.begin_nested():
@@ -109,6 +116,37 @@ async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterCl
     for r in revisits:
         if r.status in PENDING_STATUSES:
             r.status = "done"
+
+
+async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
+    """Keep the matter's title, which residents see on a questionnaire (latest wins; idempotent)."""
+    if load_directory().community(env.community) is None:
+        raise Reject(f"unknown community {env.community!r}")
+    s = uow.session
+    view = await s.get(MatterView, data.matter_id)
+    if view is not None and view.community != env.community:
+        raise Reject(f"matter.triaged claims community {env.community!r} for a matter of another community")
+    now = dt.datetime.now(dt.UTC)
+    if view is None:
+        s.add(MatterView(matter_id=data.matter_id, community=env.community, title=data.title[:500], updated_at=now))
+    else:
+        view.title, view.updated_at = data.title[:500], now
+
+
+async def mark_reminders(session: AsyncSession, now: dt.datetime | None = None) -> int:
+    """Mark pending revisits falling due soon as reminded, once each; return how many (idempotent)."""
+    now = now or dt.datetime.now(dt.UTC)
+    result = await session.exec(
+        update(Revisit)
+        .where(
+            Revisit.status.in_(PENDING_STATUSES),
+            Revisit.reminded_at.is_(None),
+            Revisit.due_at <= now + domain.REMIND_AHEAD,
+        )
+        .values(reminded_at=now)
+    )
+    await session.commit()
+    return result.rowcount or 0
 
 
 async def mark_overdue(session: AsyncSession, now: dt.datetime | None = None) -> int:

@@ -102,6 +102,7 @@ def test_red_report_through_session_ledger_feedback_and_reopen(platform):
             "is_reporter": True,
             "comment": "还是有焦糊味",
             "method": "home_visit",
+            "evidence": {"photos": ["https://img.example.cn/visit/3-1-101.jpg"]},
         },
     )
     assert r.status_code == 201, r.text

@@ -65,7 +65,13 @@ def auth(role: str = "grid_worker", communities: tuple[str, ...] = ("jinshan",))
 
 
 def vote(client: TestClient, matter: str, headers: dict | None = None, **kw):
-    body = {"household": "金泰和庄12-2-301", "rating": "satisfied", "method": "home_visit", **kw}
+    body = {
+        "household": "金泰和庄12-2-301",
+        "rating": "satisfied",
+        "method": "home_visit",
+        "evidence": {"signature": "sig/2025/06/abc.png"},
+        **kw,
+    }
     return client.post(f"/v1/matters/{matter}/evaluations", json=body, headers=headers or auth())
 
 

@@ -13,8 +13,11 @@ from services.feedback.domain import (
     Evaluation,
     decide,
     latest_per_household,
+    needs_reminder,
     plan_methods,
+    pooled_satisfaction,
     revisit_due,
+    satisfaction_counts,
     satisfaction_rate,
 )
 
@@ -238,3 +241,25 @@ def test_revisit_due_ordinary_week_and_bad_input():
     with pytest.raises(ValueError):
         revisit_due(dt.datetime(2026, 3, 2, 9, 0), "home_visit")
     assert set(METHODS) == {"home_visit", "questionnaire", "wechat_vote", "group_forum"}
+
+
+def test_satisfaction_counts_and_pooled_figure():
+    r1 = [
+        Evaluation("hh_a", "unsatisfied"),
+        Evaluation("hh_b", "satisfied"),
+        Evaluation("hh_a", "basically_satisfied"),  # the last voice of hh_a wins
+    ]
+    r2 = [Evaluation("hh_c", "unsatisfied"), Evaluation("hh_d", "satisfied"), Evaluation("hh_e", "unsatisfied")]
+    assert satisfaction_counts(r1) == (2, 2) and satisfaction_counts(r2) == (1, 3)
+    assert satisfaction_rate(r1) == 1.0
+    # Pooled over households, not the mean of the rates: (2 + 1) / (2 + 3), not (1 + 1/3) / 2.
+    assert pooled_satisfaction([r1, r2]) == 3 / 5
+    assert pooled_satisfaction([]) is None and pooled_satisfaction([[]]) is None
+
+
+def test_reminder_is_due_once_from_a_day_before():
+    due = dt.datetime(2025, 6, 6, 10, 0, tzinfo=dt.UTC)
+    assert not needs_reminder(due, None, due - dt.timedelta(hours=25))
+    assert needs_reminder(due, None, due - dt.timedelta(hours=24))
+    assert needs_reminder(due, None, due + dt.timedelta(days=3))
+    assert not needs_reminder(due, due - dt.timedelta(hours=1), due)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
 from sqlmodel import select
 
 from services.contracts import Envelope, events
@@ -12,7 +13,8 @@ from services.feedback import handlers
 from services.feedback.api import EvaluationIn, record_evaluation
 from services.feedback.app import spec
 from services.feedback.domain import revisit_due
-from services.feedback.models import EvaluationRow, MatterRound, Revisit
+from services.feedback.models import EvaluationRow, MatterRound, MatterView, Revisit
+from services.feedback.recording import Voice, household_ref, open_round, record_voices
 from services.runtime.auth import Principal
 from services.runtime.consumer import Reject
 from services.runtime.problems import Problem
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.unit
 COMPLETED_AT = dt.datetime(2025, 6, 3, 2, 0, tzinfo=dt.UTC)  # a Tuesday, 10:00 in Shanghai
 GRID = Principal(sub="grid-wang", role="grid_worker", communities=frozenset({"jinshan"}))
 HOUSE = "金泰和庄12-2-301"
+PHOTO = {"photos": ["https://img.example.cn/visit/1.jpg"]}
 
 
 @pytest.fixture
@@ -56,6 +59,26 @@ def completed(matter: str = "mat_1", *, round: int = 1, households: int = 1, com
     return env, data
 
 
+def triaged(matter: str, title: str, community: str = "jinshan"):
+    """A matter.triaged.v1 envelope and payload from triage."""
+    data = events.MatterTriaged(
+        matter_id=matter,
+        report_ids=["rep_1"],
+        title=title,
+        place=events.Place(compound="景湖花园", building="7"),
+        kind="problem",
+        category="lighting",
+        level="yellow",
+        route="direct",
+        confidence=0.9,
+        triaged_at=COMPLETED_AT,
+    )
+    env = Envelope.new(
+        type="matter.triaged.v1", source="/services/triage", community=community, subject=matter, data=data
+    )
+    return env, data
+
+
 def closed(matter: str = "mat_1", community: str = "jinshan"):
     """A matter.closed.v1 envelope and payload."""
     data = events.MatterClosed(matter_id=matter, entry_id=f"ent_{matter}", by="party-zhang", closed_at=COMPLETED_AT)
@@ -67,7 +90,7 @@ def closed(matter: str = "mat_1", community: str = "jinshan"):
 
 async def evaluate(store: ServiceStore, matter: str = "mat_1", principal: Principal = GRID, **kw):
     """Record one evaluation through the service function the API uses, committed."""
-    body = EvaluationIn(**{"household": HOUSE, "rating": "satisfied", "method": "home_visit", **kw})
+    body = EvaluationIn(**{"household": HOUSE, "rating": "satisfied", "method": "home_visit", "evidence": PHOTO, **kw})
     async with store.uow(actor=principal.sub) as uow:
         out = await record_evaluation(uow, principal, matter, body)
         await uow.commit()
@@ -250,3 +273,79 @@ async def test_overdue_sweep_is_idempotent(store):
     assert {r.status for r in await revisits(store)} == {"overdue"}
     # An overdue revisit still takes evaluations: late is better than never.
     assert (await evaluate(store)).round_outcome == "satisfied"
+
+
+async def test_reminder_job_marks_due_revisits_once(store):
+    await store.handle(handlers.on_task_completed, *completed("mat_1", households=1, level="red"))
+    await store.handle(handlers.on_task_completed, *completed("mat_2", households=12))
+    [home, questionnaire] = sorted(await revisits(store), key=lambda r: r.due_at)
+    # The home visit (3 workdays) is within a day of its due time; the questionnaire (5 workdays) is not yet.
+    now = home.due_at - dt.timedelta(hours=2)
+    assert questionnaire.due_at - now > dt.timedelta(hours=24)
+    async with store.db.session() as s:
+        assert await handlers.mark_reminders(s, now) == 1
+    async with store.db.session() as s:
+        assert await handlers.mark_reminders(s, now) == 0
+        assert await handlers.mark_reminders(s, now + dt.timedelta(minutes=5)) == 0
+    reminded = {r.matter_id: r.reminded_at for r in await revisits(store)}
+    assert reminded["mat_1"] is not None and reminded["mat_2"] is None
+
+
+async def test_completion_keeps_measures_and_triage_gives_the_title(store):
+    await store.handle(handlers.on_task_completed, *completed(measures="更换7号楼1单元楼道声控灯", note=" 已修好 "))
+    [rev] = await revisits(store)
+    assert rev.measures == "更换7号楼1单元楼道声控灯；办结说明：已修好"
+    env, data = triaged("mat_1", "景湖花园7号楼楼道灯不亮了")
+    await store.handle(handlers.on_matter_triaged, env, data)
+    await store.handle(handlers.on_matter_triaged, *triaged("mat_1", "景湖花园7号楼楼道灯又不亮了"))
+    async with store.db.session() as s:
+        view = await s.get(MatterView, "mat_1")
+    assert view.title == "景湖花园7号楼楼道灯又不亮了" and view.community == "jinshan"
+    with pytest.raises(Reject):
+        await store.handle(handlers.on_matter_triaged, *triaged("mat_1", "x", community="xueyuan"))
+    with pytest.raises(Reject):
+        await store.handle(handlers.on_matter_triaged, *triaged("mat_9", "x", community="nowhere"))
+
+
+async def test_voices_recorded_together_are_all_or_nothing(store):
+    await store.handle(handlers.on_task_completed, *completed(households=5))
+    await evaluate(store, household="景湖花园7-1-101")
+    voices = [
+        Voice(household_ref=household_ref("jinshan", h), rating="satisfied", method="group_forum")
+        for h in ("景湖花园7-1-201", "景湖花园7-1-101")  # the second already spoke
+    ]
+    async with store.uow() as uow:
+        mr, rev = await open_round(uow.session, "mat_1", GRID)
+        with pytest.raises(Problem) as exc:
+            await record_voices(uow, mr, rev, voices, recorded_by="party-zhang")
+    assert exc.value.status == 409
+    async with store.db.session() as s:
+        assert len((await s.exec(select(EvaluationRow))).all()) == 1
+    async with store.uow() as uow:
+        mr, rev = await open_round(uow.session, "mat_1", GRID)
+        with pytest.raises(Problem) as exc:
+            await record_voices(uow, mr, rev, [voices[0], voices[0]], recorded_by="party-zhang")
+    assert exc.value.status == 422
+
+
+def test_home_visit_needs_evidence():
+    base = {"household": HOUSE, "rating": "satisfied", "method": "home_visit"}
+    with pytest.raises(ValidationError, match="evidence"):
+        EvaluationIn(**base)
+    with pytest.raises(ValidationError):
+        EvaluationIn(**base, evidence={})
+    with pytest.raises(ValidationError):
+        EvaluationIn(**base, evidence={"photos": ["ftp://x/1.jpg"]})
+    with pytest.raises(ValidationError):
+        EvaluationIn(**base, evidence={"signature": "has blank"})
+    assert EvaluationIn(**base, evidence={"signature": "sig/abc.png"}).evidence.signature == "sig/abc.png"
+    assert EvaluationIn(**{**base, "method": "questionnaire"}).evidence is None
+
+
+async def test_home_visit_evidence_and_recorder_are_stored(store):
+    await store.handle(handlers.on_task_completed, *completed())
+    await evaluate(store, evidence={"photos": ["https://img.example.cn/a.jpg"], "signature": "sig/a.png"})
+    async with store.db.session() as s:
+        [row] = (await s.exec(select(EvaluationRow))).all()
+    assert row.evidence == {"photos": ["https://img.example.cn/a.jpg"], "signature": "sig/a.png"}
+    assert row.recorded_by == "grid-wang" and row.method == "home_visit"
