@@ -3,15 +3,22 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test test-unit test-integration test-e2e lint format contracts bench clean
+.PHONY: install lock audit run test test-unit test-integration test-e2e lint format contracts bench clean
 
-$(VENV)/.installed: pyproject.toml
+# Installs exactly what requirements.lock pins (with hashes), then the project itself without resolving again.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+lock:  ## re-pin every dependency (with hashes) after changing pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --allow-unsafe --extra dev --strip-extras --generate-hashes -o requirements.lock pyproject.toml
+
+audit: install  ## known vulnerabilities in the locked dependencies (says clearly when it cannot check)
+	$(PY) tools/audit.py
 
 run: install  ## all five services with the demo county, SQLite under var/, RabbitMQ and Redis on localhost
 	$(PY) -m services.runtime.launch --seed

@@ -21,7 +21,7 @@ from services.feedback.handlers import PENDING_STATUSES, matter_round, revisit_o
 from services.feedback.models import ROUND_OUTCOME_ZH, EvaluationRow, MatterRound, Revisit
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope
-from services.runtime.privacy import Vault, load_keys, scrub_text
+from services.runtime.privacy import Vault, scrub_text
 from services.runtime.problems import Problem
 from services.runtime.settings import Settings, get_settings
 from services.runtime.uow import UnitOfWork
@@ -39,7 +39,7 @@ def vault() -> Vault:
     global _vault
     settings = get_settings()
     if _vault is None or _vault[0] is not settings:
-        _vault = (settings, Vault(load_keys(settings)))
+        _vault = (settings, Vault.from_settings(settings))
     return _vault[1]
 
 

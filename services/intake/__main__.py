@@ -33,5 +33,25 @@ def apikey(argv: list[str]) -> None:
     asyncio.run(run())
 
 
+def rotate_keys(argv: list[str]) -> None:
+    """Re-encrypt all personal data under the newest key of HALL_PII_KEY (see docs/security.md)."""
+    from services.intake.keys import rotate_all
+    from services.runtime.db import Database
+    from services.runtime.migrate import upgrade
+    from services.runtime.privacy import Vault
+    from services.runtime.settings import get_settings
+
+    argparse.ArgumentParser(prog="python -m services.intake rotate-keys").parse_args(argv)
+
+    async def run() -> None:
+        db = Database(get_settings().database_url("intake"))
+        await upgrade(db, spec().migrations)
+        n = await rotate_all(db, Vault.from_settings())
+        await db.dispose()
+        print(f"re-encrypted {n} reports under the newest key; the older keys can now be removed")
+
+    asyncio.run(run())
+
+
 if __name__ == "__main__":
-    main(spec, {"apikey": apikey})
+    main(spec, {"apikey": apikey, "rotate-keys": rotate_keys})

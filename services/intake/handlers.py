@@ -14,7 +14,7 @@ from services.intake import domain
 from services.intake.models import Report
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
-from services.runtime.privacy import Vault, load_keys, mask_name, mask_phone, scrub_text
+from services.runtime.privacy import Vault, mask_name, mask_phone, scrub_text
 from services.runtime.uow import UnitOfWork
 
 _vault: Vault | None = None
@@ -24,7 +24,7 @@ def vault() -> Vault:
     """The process's PII vault (keys from settings)."""
     global _vault
     if _vault is None:
-        _vault = Vault(load_keys())
+        _vault = Vault.from_settings()
     return _vault
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import os
 import re
 from pathlib import Path
 
@@ -72,15 +74,40 @@ def load_keys(settings: Settings | None = None) -> list[bytes]:
     return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
 
 
+def load_pseudonym_key(settings: Settings | None = None) -> bytes:
+    """HALL_PSEUDONYM_KEY or var/keys/pseudonym.key (created once in development, required in production)."""
+    settings = settings or get_settings()
+    if settings.pseudonym_key:
+        return settings.pseudonym_key.encode()
+    path = settings.var_dir / "keys" / "pseudonym.key"
+    if not path.exists():
+        if settings.env == "production":
+            raise RuntimeError("HALL_PSEUDONYM_KEY must be set in production")
+        create_once(path, base64.urlsafe_b64encode(os.urandom(32)) + b"\n")
+    return path.read_bytes().strip()
+
+
+def new_key() -> str:
+    """A fresh PII encryption key (Fernet) to prepend to HALL_PII_KEY when rotating."""
+    return Fernet.generate_key().decode()
+
+
 class Vault:
     """Encrypts personal data at rest; the first key encrypts, every key decrypts (rotation)."""
 
-    def __init__(self, keys: list[bytes]):
+    def __init__(self, keys: list[bytes], pseudonym_key: bytes | None = None):
         if not keys:
             raise ValueError("at least one key")
         self.keys = keys
         self._f = MultiFernet([Fernet(k) for k in keys])
-        self._pseudo_key = hashlib.sha256(b"hall-pseudonym:" + keys[-1]).digest()
+        # Pseudonyms must outlive key rotation, so they have their own key (see load_pseudonym_key).
+        self._pseudo_key = hashlib.sha256(b"hall-pseudonym:" + (pseudonym_key or keys[-1])).digest()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Vault:
+        """The vault of this deployment: PII keys plus the pseudonym key."""
+        settings = settings or get_settings()
+        return cls(load_keys(settings), load_pseudonym_key(settings))
 
     def encrypt(self, value: str | None) -> bytes | None:
         """Encrypt a value (None stays None)."""
@@ -98,3 +125,12 @@ class Vault:
         """A stable pseudonymous reference; keyed with the oldest key so rotation keeps references stable."""
         digest = hmac.new(self._pseudo_key, value.encode(), hashlib.sha256).hexdigest()[:20]
         return f"{prefix}_{digest}"
+
+
+if __name__ == "__main__":
+    # `python -m services.runtime.privacy new-key`: print a key for HALL_PII_KEY (newest first).
+    import sys
+
+    if sys.argv[1:] != ["new-key"]:
+        raise SystemExit("usage: python -m services.runtime.privacy new-key")
+    print(new_key())

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path | None = None
     jwt_jwks_url: str | None = None
     pii_key: str | None = None
+    pseudonym_key: str | None = None  # HMAC key for pseudonymous refs; independent of the rotating PII keys
     link_key: str | None = None  # one-time link signing keys (comma-separated, newest first)
     signing_secret: str | None = None  # HMAC secret for unguessable links (e.g. calendar feeds); else var/
     log_level: str = "INFO"
