@@ -106,7 +106,9 @@ async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterCl
     now = dt.datetime.now(dt.UTC)
     mr = await matter_round(s, data.matter_id, lock=True)
     revisits = (await s.exec(select(Revisit).where(Revisit.matter_id == data.matter_id))).all()
-    if (mr is not None and mr.community != env.community) or any(r.community != env.community for r in revisits):
+    view = await s.get(MatterView, data.matter_id)
+    known = [x.community for x in (mr, view, *revisits) if x is not None]
+    if any(c != env.community for c in known):
         raise Reject(f"matter.closed claims community {env.community!r} for a matter of another community")
     if mr is None:
         # Closed before any completion reached us: remember it so a late completion opens no revisit.

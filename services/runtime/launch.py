@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from services.runtime.settings import PORTS, get_settings
 
-SERVICES = ("intake", "triage", "meeting", "ledger", "feedback")
+SERVICES = ("intake", "triage", "meeting", "ledger", "feedback", "console")
 
 
 def _reachable(url: str, default_port: int) -> str | None:
@@ -59,6 +59,7 @@ class Supervisor:
     def __init__(self, names: list[str], var_dir: Path, *, restart: bool = True):
         self.names, self.var_dir, self.restart = names, var_dir, restart
         self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.env: dict[str, dict[str, str]] = {}  # extra environment per service (e.g. the console's intake key)
         self.stopping = False
         self._tasks: set[asyncio.Task] = set()
         (var_dir / "run").mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ class Supervisor:
             f"services.{name}",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env.get(name, {})},
         )
         self.procs[name] = proc
         (self.var_dir / "run" / f"{name}.pid").write_text(str(proc.pid))
@@ -166,6 +167,25 @@ async def seed() -> None:
         await asyncio.to_thread(urllib.request.urlopen, req, None, 5)
 
 
+async def console_env() -> dict[str, str]:
+    """The console's intake API key: the operator's CONSOLE_INTAKE_API_KEY, or in development a fresh one."""
+    if os.environ.get("CONSOLE_INTAKE_API_KEY") or get_settings().env == "production":
+        return {}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "services.intake", "apikey", "create", "--name", "console-dev"),
+        *("--channel", "miniprogram", "--community", "*"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    key = next((line[4:] for line in out.decode().splitlines() if line.startswith("key=")), None)
+    if proc.returncode != 0 or not key:
+        print(f"launch   | console: no intake API key, resident reporting is off: {out.decode()[-300:]}", flush=True)
+        return {}
+    return {"CONSOLE_INTAKE_API_KEY": key}
+
+
 def banner(names: list[str]) -> str:
     """Where to look once everything is up."""
     from services.runtime.auth import mint
@@ -175,6 +195,8 @@ def banner(names: list[str]) -> str:
     lines = ["", "五方议事厅 platform is up (Ctrl-C stops it):"]
     for n in names:
         lines.append(f"  {n:<9} http://{s.host}:{s.port(n)}/docs   (ready: /readyz, metrics: /metrics)")
+    if "console" in names:
+        lines.append(f"  web pages http://{s.host}:{s.port('console')}/   (staff; residents on a phone: /m)")
     lines += [
         f"  logs      {s.var_dir / 'logs'}/<service>.log     databases: {s.var_dir}/<service>.db",
         "  county-operator token (12 h), use as 'Authorization: Bearer <token>':",
@@ -203,6 +225,8 @@ async def amain(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if "console" in names:
+        sup.env["console"] = await console_env()
     for n in names:
         await sup.start(n)
     try:

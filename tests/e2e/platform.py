@@ -51,12 +51,13 @@ def _free_port_base() -> int:
 
 
 class Platform:
-    """The five services as processes under `python -m services.runtime.launch`, on private ports and vhost."""
+    """The five services and the console as processes under the launcher, on private ports and vhost."""
 
     def __init__(self, tmp_path: Path, amqp_url: str, *, port_base: int | None = None, extra_env: dict | None = None):
         self.var = tmp_path / "var"
         port_base = port_base or _free_port_base()
-        self.ports = {n: port_base + (PORTS[n] - 8000) for n in SERVICES}
+        # The console (port offset 0) is started by the launcher too; its port sets CONSOLE_PORT below.
+        self.ports = {n: port_base + (PORTS[n] - 8000) for n in (*SERVICES, "console")}
         self.env = {
             **os.environ,
             "HALL_VAR_DIR": str(self.var),

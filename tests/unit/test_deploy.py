@@ -86,6 +86,22 @@ def test_service_environment(compose, name):
     assert env["HALL_REDIS_URL"].startswith("redis://redis:")
 
 
+def test_console_service(compose):
+    """The console: its own command and port, health-checked, scalable, pointed at the five services."""
+    console = compose["services"]["console"]
+    assert console["command"] == ["python", "-m", "services.console"]
+    assert "ports" not in console and "container_name" not in console
+    assert "8000" in [str(p) for p in console.get("expose", [])]
+    probe = " ".join(console["healthcheck"]["test"])
+    assert "/healthz" in probe and ":8000/" in probe
+    env = env_of(console)
+    assert env["CONSOLE_PORT"] == "8000" and "CONSOLE_INTAKE_API_KEY" in env
+    for name in SERVICES:
+        assert env[f"{name.upper()}_URL"] == f"http://{name}:{PORTS[name]}"
+        assert console["depends_on"][name]["condition"] == "service_healthy"
+    assert not any(k.endswith("_DATABASE_URL") for k in env), "the console holds no data"
+
+
 def test_database_urls_point_at_created_databases(compose, created_databases):
     assert created_databases >= set(SERVICES)
     seen = {}

@@ -1,0 +1,201 @@
+"""Composition root of the console (工作台): SPA files, API proxy, resident intake, live events, dev login.
+
+The console holds no data and no privileges of its own: every staff call carries the user's token to
+the service that owns the data. Its one credential is the intake API key for resident reports
+(channel `miniprogram`), configured by the operator as CONSOLE_INTAKE_API_KEY.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.console import proxy
+from services.console.config import UPSTREAMS, ConsoleConfig
+from services.console.live import LiveHub
+from services.console.login import DevLoginIn, dev_token, public_directory
+from services.console.resident import router as resident_router
+from services.runtime import logs, metrics, problems
+from services.runtime.auth import AuthError, verify
+from services.runtime.problems import Problem
+from services.runtime.service import BodyLimit
+
+log = logging.getLogger(__name__)
+UPSTREAM_TIMEOUT = httpx.Timeout(15.0, connect=3.0)
+
+
+def create_app(config: ConsoleConfig | None = None) -> FastAPI:
+    """Build the console app; the broker connection and HTTP client live in the lifespan."""
+    config = config or ConsoleConfig.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, follow_redirects=False)
+        app.state.live = LiveHub(config.settings.amqp_url)
+        await app.state.live.start()
+        log.info("console.started upstreams=%s", config.upstreams)
+        try:
+            yield
+        finally:
+            await app.state.live.stop()
+            await app.state.http.aclose()
+            log.info("console.stopped")
+
+    app = FastAPI(
+        title="Console 工作台",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Web pages of the Five-Party Deliberation Hall platform (五方议事厅) and their API gateway.",
+    )
+    app.state.config = config
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=config.settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels("console", request.method, route, response.status_code).inc()
+        metrics.HTTP_SECONDS.labels("console", route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", tags=["ops"], summary="Alive (存活检查)")
+    async def healthz() -> dict:
+        return {"status": "ok", "service": "console"}
+
+    @app.get("/readyz", tags=["ops"], summary="Pages built and broker reachable (就绪检查)")
+    async def readyz(request: Request) -> JSONResponse:
+        built = (config.static_dir / "index.html").is_file() and (config.static_dir / "m.html").is_file()
+        checks = {
+            "pages": "ok" if built else "missing: run `npm ci && npm run build` in services/console/web",
+            "broker": "ok" if request.app.state.live.is_connected else "unreachable",
+        }
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    @app.get("/auth/config", tags=["auth"], summary="How to log in (登录方式)")
+    async def auth_config() -> dict:
+        return {"dev_login": config.dev_login, "idp_login_url": config.idp_login_url, "env": config.settings.env}
+
+    @app.get("/auth/whoami", tags=["auth"], summary="Who a token belongs to (当前用户)")
+    async def whoami(request: Request) -> dict:
+        token = _bearer(request)
+        if not token:
+            raise Problem(401, "请先登录（缺少令牌）", "Token required", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            p = verify(token, config.settings)
+        except AuthError as exc:
+            raise Problem(401, "登录凭证无效或已过期", f"Invalid token: {exc}") from exc
+        return {"sub": p.sub, "role": p.role, "communities": sorted(p.communities), "name": p.name, "unit": p.unit}
+
+    @app.post("/auth/dev-login", tags=["auth"], summary="Development login with the built-in issuer (开发登录)")
+    async def dev_login(body: DevLoginIn) -> dict:
+        if not config.dev_login:
+            raise Problem(404, "生产环境请通过统一身份认证登录", "Dev login is disabled in production")
+        return dev_token(body, config)
+
+    @app.get("/api/directory", tags=["public"], summary="Communities, compounds and buildings (names only)")
+    async def directory() -> JSONResponse:
+        return JSONResponse(public_directory(), headers={"Cache-Control": "public, max-age=300"})
+
+    app.include_router(resident_router)  # before the catch-all proxy route below
+
+    @app.api_route("/api/{service}/{path:path}", methods=list(proxy.METHODS), tags=["proxy"], include_in_schema=False)
+    async def api_proxy(service: str, path: str, request: Request) -> Response:
+        if service not in UPSTREAMS:
+            raise Problem(404, "未找到", "Not found")
+        proxy.check_path(path)
+        return await proxy.forward(request.app.state.http, config.upstreams[service], path, request)
+
+    @app.get("/events", tags=["live"], summary="Live hints as Server-Sent Events (实时提示)")
+    async def events(
+        request: Request,
+        community: Annotated[str | None, Query(max_length=64)] = None,
+        access_token: Annotated[str | None, Query(max_length=4096)] = None,
+    ) -> StreamingResponse:
+        token = access_token or _bearer(request)
+        if not token:
+            raise Problem(401, "请先登录（缺少令牌）", "Token required", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            principal = verify(token, config.settings)
+        except AuthError as exc:
+            raise Problem(401, "登录凭证无效或已过期", f"Invalid token: {exc}") from exc
+        if community is not None and not principal.sees(community):
+            raise Problem(403, f"无权查看社区「{community}」", f"No access to community {community!r}")
+        frames = request.app.state.live.stream(principal, community, request.is_disconnected)
+        return StreamingResponse(
+            frames,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    _mount_pages(app, config)
+    return app
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _mount_pages(app: FastAPI, config: ConsoleConfig) -> None:
+    """Serve the built SPA: staff pages at /, resident H5 at /m, hashed assets under /assets."""
+    static = config.static_dir
+    no_cache = {"Cache-Control": "no-cache"}
+
+    @app.get("/", include_in_schema=False)
+    async def staff_page() -> Response:
+        return _page(static / "index.html", no_cache)
+
+    @app.get("/m", include_in_schema=False)
+    async def resident_page() -> Response:
+        return _page(static / "m.html", no_cache)
+
+    @app.get("/m/", include_in_schema=False)
+    async def resident_slash() -> Response:
+        return RedirectResponse("/m", status_code=308)
+
+    (static / "assets").mkdir(parents=True, exist_ok=True)
+    app.mount("/assets", StaticFiles(directory=static / "assets"), name="assets")
+
+
+def _page(path, headers: dict) -> Response:
+    if not path.is_file():
+        raise Problem(503, "页面尚未构建：请在 services/console/web 运行 npm ci && npm run build", "Pages not built")
+    return FileResponse(path, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def main() -> None:
+    """Run the console process."""
+    import sys
+
+    config = ConsoleConfig.from_env()
+    if sys.argv[1:] not in ([], ["serve"]):
+        raise SystemExit("usage: python -m services.console [serve]")
+    logs.configure("console", level=config.settings.log_level, json=config.settings.log_json)
+    uvicorn.run(
+        create_app(config),
+        host=config.settings.host,
+        port=config.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )

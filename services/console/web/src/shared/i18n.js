@@ -1,0 +1,129 @@
+// Chinese first, English switchable; the choice is remembered in localStorage.
+import { ref } from 'vue'
+
+export const lang = ref(localStorage.getItem('hall.lang') || 'zh')
+
+export function setLang(value) {
+  lang.value = value
+  localStorage.setItem('hall.lang', value)
+  document.documentElement.lang = value === 'zh' ? 'zh-CN' : 'en'
+}
+
+const zh = {
+  app: '五方议事厅 · 工作台', resident_app: '五方议事厅 · 居民服务', login: '登录', logout: '退出',
+  role: '角色', community: '社区', all_communities: '全县', name: '姓名', unit: '单位', dev_login: '开发登录',
+  dev_login_hint: '开发/测试环境：用内置签发方生成令牌。生产环境通过统一身份认证登录。',
+  idp_login: '前往统一身份认证登录', inbox: '报事收件箱', triage: '分级看板', review: '待复核', sessions: '议事会',
+  ledger: '台账', revisits: '回访评价', dashboard: '数据看板', disclosures: '月度公示', refresh: '刷新',
+  red: '红', yellow: '黄', green: '绿', reasons: '分级理由', regrade: '改判', level: '等级', route: '办理方式',
+  category: '类别', reason: '理由', submit: '提交', cancel: '取消', households: '涉及户数', reporters: '报事人数',
+  status: '状态', text: '内容', channel: '渠道', tracking_code: '查询码', received_at: '收到时间', place: '地点',
+  compound: '小区', building: '楼栋', kind: '类型', starts_at: '时间', agenda: '议程', attendance: '出席',
+  minutes: '会议纪要', conclude: '结束议事并记录结果', outcome: '议定结果', measures: '具体举措',
+  lead_party: '牵头方', lead_unit: '责任单位', deadline: '办结时限', department: '职能部门', notes: '备注',
+  detail: '详情', timeline: '办理记录', note: '说明', actions: '操作', state: '台账状态', overdue: '已超期',
+  only_overdue: '只看超期', title: '事项', due_at: '应回访时间', evaluate: '录入评价', household: '住户',
+  rating: '满意度', solved: '解决情况', is_reporter: '原报事人', comment: '意见', method: '评价方式',
+  completion_rate: '办结率', on_time_rate: '按时办结率', satisfaction_rate: '满意度', reopen_rate: '重办率',
+  entries: '台账总数', backlog: '未办结（按等级）', trend: '按月趋势', by_category: '类别分布',
+  by_community: '各社区办结率', drill_hint: '点击柱形查看该社区', back_to_county: '返回全县',
+  live: '实时', new_event: '新动态', empty: '暂无数据', saved: '已保存', names_hint: '出席人员（逗号分隔）',
+  no_perm: '当前角色无此权限', print: '打印', export: '导出', total: '共', direct: '立即办理', deliberate: '上会议事',
+  needs_review: '待复核', confidence: '置信度', open_matters: '办理中的事项', lang_switch: 'English',
+  select: '请选择', required: '必填', party_org: '社区党组织', owners_committee: '业主委员会',
+  property_company: '物业服务企业', resident_rep: '居民代表', partner_unit: '结对共建单位', grid_worker: '网格员',
+  department_role: '职能部门', county_operator: '县级管理员', claim: '认领', start: '开始办理',
+  progress: '更新进度', escalate: '转办', return: '部门退回', complete: '办结', close: '销号',
+  resolved: '解决', site_inspection: '现场勘察', deferred: '暂缓', not_actionable: '不予受理', escalate_o: '转办部门',
+  satisfied: '满意', basically_satisfied: '基本满意', unsatisfied: '不满意', partly: '部分解决',
+  unsolved: '未解决', solved_v: '已解决', home_visit: '上门回访', questionnaire: '调查问卷',
+  wechat_vote: '微信投票', group_forum: '集中座谈', report_problem: '我要报事', track: '查询进度',
+  report_desc: '问题描述', photo_ref: '照片（链接或编号）', contact_name: '联系人（选填）',
+  contact_phone: '联系电话（选填）', consent: '同意社区就此事联系我', your_code: '您的查询码',
+  code_hint: '请保存查询码，可随时查询办理进度。', query: '查询', expected_at: '预计办结', responsible: '责任方',
+  updated_at: '更新时间', evaluate_matter: '评价办理结果', link_invalid: '链接无效或已使用', thanks: '感谢您的评价',
+  home_intro: '有事找议事厅：小事不出小区，大事不出社区。', back: '返回', month: '月份',
+  evidence_photo: '回访照片链接', evidence_signature: '签名编号', links: '问卷链接', issue_links: '生成问卷链接',
+  households_hint: '住户地址，每行一户，如 金泰和庄3-1-101', link_for: '住户', preview: '预览', publish: '发布本月公示',
+  choose_community: '请先在顶部选择一个社区', matter_no: '事项编号', no_actions: '当前状态无可执行操作', measures_done: '办理措施', expires_at: '有效期至',
+}
+
+const en = {
+  app: 'Deliberation Hall · Console', resident_app: 'Deliberation Hall · Residents', login: 'Log in', logout: 'Log out',
+  role: 'Role', community: 'Community', all_communities: 'Whole county', name: 'Name', unit: 'Unit',
+  dev_login: 'Dev login', dev_login_hint: 'Development/test: tokens from the built-in issuer. Production uses the identity provider.',
+  idp_login: 'Log in with the identity provider', inbox: 'Report inbox', triage: 'Triage board', review: 'Review queue',
+  sessions: 'Sessions', ledger: 'Ledger', revisits: 'Revisits', dashboard: 'Dashboard',
+  disclosures: 'Monthly disclosure', refresh: 'Refresh', red: 'Red', yellow: 'Yellow', green: 'Green',
+  reasons: 'Reasons', regrade: 'Regrade', level: 'Level', route: 'Route', category: 'Category', reason: 'Reason',
+  submit: 'Submit', cancel: 'Cancel', households: 'Households', reporters: 'Reporters', status: 'Status',
+  text: 'Text', channel: 'Channel', tracking_code: 'Tracking code', received_at: 'Received', place: 'Place',
+  compound: 'Compound', building: 'Building', kind: 'Kind', starts_at: 'Time', agenda: 'Agenda',
+  attendance: 'Attendance', minutes: 'Minutes', conclude: 'Conclude and record', outcome: 'Outcome',
+  measures: 'Measures', lead_party: 'Lead party', lead_unit: 'Responsible unit', deadline: 'Deadline',
+  department: 'Department', notes: 'Notes', detail: 'Detail', timeline: 'Timeline', note: 'Note',
+  actions: 'Actions', state: 'State', overdue: 'Overdue', only_overdue: 'Overdue only', title: 'Matter',
+  due_at: 'Due', evaluate: 'Record evaluation', household: 'Household', rating: 'Rating', solved: 'Solved',
+  is_reporter: 'Original reporter', comment: 'Comment', method: 'Method', completion_rate: 'Completion rate',
+  on_time_rate: 'On-time rate', satisfaction_rate: 'Satisfaction', reopen_rate: 'Reopen rate', entries: 'Entries',
+  backlog: 'Backlog by level', trend: 'Trend by month', by_category: 'By category',
+  by_community: 'Completion by community', drill_hint: 'Click a bar to drill down', back_to_county: 'Back to county',
+  live: 'Live', new_event: 'New activity', empty: 'No data', saved: 'Saved', names_hint: 'Attendees (comma separated)',
+  no_perm: 'Not allowed for this role', print: 'Print', export: 'Export', total: 'Total', direct: 'Fix at once',
+  deliberate: 'Deliberate', needs_review: 'Needs review', confidence: 'Confidence', open_matters: 'Open matters',
+  lang_switch: '中文', select: 'Select', required: 'Required', party_org: 'Party organisation',
+  owners_committee: "Owners' committee", property_company: 'Property company', resident_rep: 'Resident rep',
+  partner_unit: 'Partner unit', grid_worker: 'Grid worker', department_role: 'Department',
+  county_operator: 'County operator', claim: 'Claim', start: 'Start', progress: 'Update progress',
+  escalate: 'Escalate', return: 'Returned', complete: 'Complete', close: 'Cross off', resolved: 'Resolved',
+  site_inspection: 'Site inspection', deferred: 'Deferred', not_actionable: 'Not actionable',
+  escalate_o: 'Escalate', satisfied: 'Satisfied', basically_satisfied: 'Basically satisfied',
+  unsatisfied: 'Unsatisfied', partly: 'Partly', unsolved: 'Unsolved', solved_v: 'Solved', home_visit: 'Home visit',
+  questionnaire: 'Questionnaire', wechat_vote: 'WeChat vote', group_forum: 'Group forum',
+  report_problem: 'Report a problem', track: 'Track progress', report_desc: 'Describe the problem',
+  photo_ref: 'Photo (link or reference)', contact_name: 'Contact name (optional)',
+  contact_phone: 'Phone (optional)', consent: 'The community may contact me', your_code: 'Your tracking code',
+  code_hint: 'Keep the code to check progress any time.', query: 'Look up', expected_at: 'Expected',
+  responsible: 'Responsible', updated_at: 'Updated', evaluate_matter: 'Rate the result',
+  link_invalid: 'Link invalid or used', thanks: 'Thank you for your rating',
+  home_intro: 'Small matters stay in the compound, big matters in the community.', back: 'Back', month: 'Month',
+  evidence_photo: 'Visit photo URL', evidence_signature: 'Signature reference', links: 'Questionnaire links',
+  issue_links: 'Issue questionnaire links', households_hint: 'Household addresses, one per line',
+  link_for: 'Household', preview: 'Preview', publish: "Publish this month", choose_community: 'Choose a community at the top first',
+  measures_done: 'What was done', expires_at: 'Valid until', matter_no: 'Matter no.', no_actions: 'No action possible in this state',
+}
+
+const messages = { zh, en }
+
+export function t(key) {
+  return messages[lang.value][key] ?? zh[key] ?? key
+}
+
+// Status words that come from the services as codes.
+const statusZh = {
+  registered: '已登记', received: '已受理', triaged: '已分级', scheduled: '已排期上会', deliberating: '议事中', assigned: '已交办',
+  in_progress: '办理中', escalated: '已转办', completed: '已办结', evaluated: '已评价', reopened: '已重办',
+  closed: '已销号', open: '办理中', done: '已完成',
+}
+
+// Labels from the services come as "中文 / English": show the half for the current language.
+export function bilingual(label) {
+  const [zhPart, enPart] = String(label || '').split(' / ')
+  return lang.value === 'en' && enPart ? enPart : zhPart
+}
+
+const categoryZh = {
+  parking: '停车', road: '道路', lighting: '照明', drainage: '排水', elevator: '电梯', greening: '绿化',
+  sanitation: '环境卫生', safety_fire: '消防与安全', utilities: '水电气暖', property_management: '物业服务',
+  noise: '噪声', pets: '宠物', construction: '违建与施工', neighbor_dispute: '邻里纠纷', elderly_care: '为老服务',
+  children: '儿童', accessibility: '无障碍', security_access: '门禁安防', public_facilities: '公共设施', other: '其他',
+}
+
+export function categoryText(code) {
+  return lang.value === 'en' ? (code || '').replaceAll('_', ' ') : categoryZh[code] ?? code
+}
+
+export function statusText(code) {
+  if (lang.value === 'en') return (code || '').replaceAll('_', ' ')
+  return statusZh[code] ?? code
+}

@@ -1,0 +1,169 @@
+"""The console's own rules: what the proxy forwards, who may log in how, what live hints carry and to whom."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.console.app import create_app
+from services.console.config import ConsoleConfig
+from services.console.live import SUBSCRIBER_BUFFER, LiveHub, Subscriber, hint_of
+from services.console.login import public_directory
+from services.console.proxy import check_path
+from services.runtime.auth import Principal, mint, verify
+from services.runtime.problems import Problem
+from services.runtime.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def _client(tmp_path, env: str = "test", **kw) -> TestClient:
+    """The app without its lifespan (no broker, no upstream client): routes that need neither."""
+    settings = Settings(var_dir=tmp_path, env=env)
+    return TestClient(create_app(ConsoleConfig(settings=settings, upstreams={}, **kw)))
+
+
+@pytest.mark.parametrize(
+    "path", ["v1/reports", "v1/matters/mat_1/regrade", "v1/disclosures/x/2026-11.csv", "openapi.json"]
+)
+def test_proxy_forwards_versioned_api_paths(path):
+    check_path(path)
+
+
+@pytest.mark.parametrize("path", ["metrics", "readyz", "docs", "v1/../metrics", "v1/./x", "v2/x", "", "v1//x"])
+def test_proxy_refuses_everything_else(path):
+    with pytest.raises(Problem) as exc:
+        check_path(path)
+    assert exc.value.status == 404
+
+
+def test_unknown_upstream_is_404(tmp_path):
+    assert _client(tmp_path).get("/api/billing/v1/x").status_code == 404
+
+
+def test_dev_login_mints_a_verifiable_token_in_test(tmp_path):
+    c = _client(tmp_path)
+    assert c.get("/auth/config").json()["dev_login"] is True
+    r = c.post("/auth/dev-login", json={"role": "party_org", "community": "xueyuan", "name": "王书记"})
+    assert r.status_code == 200, r.text
+    p = verify(r.json()["token"], Settings(var_dir=tmp_path, env="test"))
+    assert (p.role, p.communities, p.name) == ("party_org", frozenset({"xueyuan"}), "王书记")
+    who = c.get("/auth/whoami", headers={"Authorization": f"Bearer {r.json()['token']}"}).json()
+    assert who["role"] == "party_org" and who["communities"] == ["xueyuan"]
+
+
+def test_dev_login_refuses_county_scope_for_staff_and_unknown_communities(tmp_path):
+    c = _client(tmp_path)
+    assert c.post("/auth/dev-login", json={"role": "party_org", "community": "*"}).status_code == 422
+    assert c.post("/auth/dev-login", json={"role": "party_org", "community": "atlantis"}).status_code == 422
+    assert c.post("/auth/dev-login", json={"role": "mayor", "community": "xueyuan"}).status_code == 422
+
+
+def test_no_dev_login_in_production(tmp_path):
+    c = _client(tmp_path, env="production", idp_login_url="https://idp.example/authorize")
+    assert c.get("/auth/config").json() == {
+        "dev_login": False,
+        "idp_login_url": "https://idp.example/authorize",
+        "env": "production",
+    }
+    r = c.post("/auth/dev-login", json={"role": "county_operator", "community": "*"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_public_directory_has_names_but_no_people():
+    d = public_directory()
+    text = json.dumps(d, ensure_ascii=False)
+    xueyuan = next(c for c in d["communities"] if c["code"] == "xueyuan")
+    assert "金泰和庄" in [p["name"] for p in xueyuan["compounds"]]
+    for word in ("roster", "phone", "email", "wecom", "138"):
+        assert word not in text
+
+
+def test_resident_reports_need_the_configured_key(tmp_path):
+    r = _client(tmp_path).post(
+        "/api/resident/reports", json={"client_id": "abcdefgh-1", "community": "xueyuan", "text": "路灯坏了"}
+    )
+    assert r.status_code == 503 and "暂未开通" in r.json()["detail"]
+
+
+def test_events_need_a_token_within_scope(tmp_path):
+    c = _client(tmp_path)
+    assert c.get("/events").status_code == 401
+    assert c.get("/events", params={"access_token": "not-a-token"}).status_code == 401
+    token = mint(sub="w", role="party_org", communities=["xueyuan"], settings=Settings(var_dir=tmp_path, env="test"))
+    assert c.get("/events", params={"access_token": token, "community": "jinshan"}).status_code == 403
+
+
+def test_hints_carry_envelope_attributes_only():
+    body = json.dumps(
+        {
+            "id": "e1",
+            "type": "report.received.v1",
+            "subject": "rep_1",
+            "community": "xueyuan",
+            "time": "2026-11-30T08:00:00+00:00",
+            "source": "/services/intake",
+            "data": {"text": "金泰和庄3号楼配电箱冒烟", "reporter_ref": "r1"},
+        }
+    ).encode()
+    assert hint_of(body) == {
+        "id": "e1",
+        "type": "report.received.v1",
+        "subject": "rep_1",
+        "community": "xueyuan",
+        "time": "2026-11-30T08:00:00+00:00",
+    }
+    assert hint_of(b"not json") is None and hint_of(b"[1]") is None and hint_of(b'{"type": "x"}') is None
+
+
+def _hint(community: str, n: int = 1) -> dict:
+    return {"id": f"e{n}", "type": "matter.triaged.v1", "subject": "m", "community": community, "time": None}
+
+
+def test_hints_go_only_to_subscribers_who_may_see_them():
+    hub = LiveHub("amqp://unused")
+    staff = Subscriber(Principal("a", "party_org", frozenset({"xueyuan"})), None)
+    county = Subscriber(Principal("c", "county_operator", frozenset({"*"})), None)
+    county_one = Subscriber(Principal("c", "county_operator", frozenset({"*"})), "jinshan")
+    hub.subscribers |= {staff, county, county_one}
+    hub.publish(_hint("jinshan"))
+    hub.publish(_hint("xueyuan", 2))
+    assert [staff.queue.get_nowait()["community"] for _ in range(staff.queue.qsize())] == ["xueyuan"]
+    assert county.queue.qsize() == 2
+    assert [county_one.queue.get_nowait()["community"] for _ in range(county_one.queue.qsize())] == ["jinshan"]
+
+
+def test_a_slow_subscriber_loses_hints_and_never_blocks():
+    hub = LiveHub("amqp://unused")
+    sub = Subscriber(Principal("a", "party_org", frozenset({"xueyuan"})), None)
+    hub.subscribers.add(sub)
+    for n in range(SUBSCRIBER_BUFFER + 5):
+        hub.publish(_hint("xueyuan", n))
+    assert sub.queue.qsize() == SUBSCRIBER_BUFFER and sub.dropped == 5
+
+
+def test_stream_sends_frames_and_unsubscribes():
+    async def run() -> list[str]:
+        hub = LiveHub("amqp://unused")
+        principal = Principal("a", "party_org", frozenset({"xueyuan"}))
+        gone = asyncio.Event()
+
+        async def disconnected() -> bool:
+            return gone.is_set()
+
+        frames = hub.stream(principal, "xueyuan", disconnected)
+        out = [await anext(frames)]
+        hub.publish(_hint("xueyuan", 7))
+        out.append(await anext(frames))
+        gone.set()
+        with pytest.raises(StopAsyncIteration):
+            await anext(frames)
+        assert not hub.subscribers
+        return out
+
+    first, second = asyncio.run(run())
+    assert first.startswith("retry:")
+    assert second.startswith("id: e7\nevent: hint\ndata: ") and '"community": "xueyuan"' in second
