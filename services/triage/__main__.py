@@ -1,7 +1,8 @@
-"""`python -m services.triage` serves the triage service."""
+"""`python -m services.triage` serves; also `train [--with-regrades]`, `evaluate FILE`, `export-regrades`, `corpus`."""
 
-from services.runtime.service import serve
+from services.runtime.service import main
 from services.triage.app import spec
+from services.triage.cli import COMMANDS
 
 if __name__ == "__main__":
-    serve(spec)
+    main(spec, COMMANDS)

@@ -15,12 +15,14 @@ from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import load_directory
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
-from services.triage.domain import CATEGORY_LABELS, grade
+from services.triage.domain import CATEGORY_LABELS
+from services.triage.grader import grade
 from services.triage.handlers import (
     LEVEL_LABELS,
     ROUTE_LABELS,
     RegradeError,
     apply_regrade,
+    confirm_grade,
     phrase_additions,
 )
 from services.triage.models import Matter, MatterReport, Regrade
@@ -89,6 +91,13 @@ class RegradeIn(BaseModel):
         if len(v) < 2:
             raise ValueError("请填写改判理由（至少 2 个字） / A reason of at least 2 characters is required")
         return v
+
+
+class ReviewIn(BaseModel):
+    """Accept a flagged grade as it is (to change it, use regrade)."""
+
+    accept: bool = Field(description="Must be true: the grade is confirmed unchanged")
+    note: str | None = Field(None, max_length=200)
 
 
 class PreviewIn(BaseModel):
@@ -258,9 +267,34 @@ async def regrade_matter(
         return await _detail(uow.session, m)
 
 
+@router.post("/matters/{matter_id}/review", response_model=MatterDetail, summary="Confirm a grade (复核确认)")
+async def review_matter(
+    matter_id: str,
+    body: ReviewIn,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("matter.regrade"))],
+) -> MatterDetail:
+    """Clear needs_review without changing the grade; audited as a confirmation (a training label)."""
+    if not body.accept:
+        raise Problem(
+            422, "如需修改分级，请使用人工改判", "To change the grade, use the regrade endpoint", field="accept"
+        )
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        m = await uow.session.get(Matter, matter_id, with_for_update=True)
+        if m is None:
+            raise _not_found()
+        in_scope(principal, m.community)
+        try:
+            await confirm_grade(uow, m, by=principal.sub, note=(body.note or "").strip() or None)
+        except RegradeError as exc:
+            raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
+        await uow.commit()
+        return await _detail(uow.session, m)
+
+
 @router.post("/preview", response_model=GradeOut, summary="Grade a text without storing it (分级预览)")
 async def preview(body: PreviewIn, principal: Annotated[Principal, Depends(require("matter.read"))]) -> GradeOut:
-    """What the rules would decide for a text; nothing is stored or emitted."""
+    """What triage would decide for a text (rules, plus the model when loaded); nothing is stored or emitted."""
     extra = None
     if body.community:
         community = load_directory().community(body.community)

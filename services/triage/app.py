@@ -6,10 +6,10 @@ from pathlib import Path
 
 from services.contracts import EVENTS_EXCHANGE
 from services.runtime.consumer import Subscription
-from services.runtime.service import ServiceSpec, create_app
+from services.runtime.service import Context, ServiceSpec, create_app
 from services.runtime.settings import Settings
 from services.runtime.topology import QueueSpec
-from services.triage import handlers
+from services.triage import grader, handlers
 from services.triage.api import router
 from services.triage.models import metadata
 
@@ -31,6 +31,11 @@ def subscriptions(settings: Settings) -> list[Subscription]:
     ]
 
 
+async def load_model(ctx: Context) -> None:
+    """Load var/triage-model.pkl if present; otherwise grade with the rules alone (logged)."""
+    grader.load_active(ctx.settings.var_dir)
+
+
 def spec() -> ServiceSpec:
     """Everything that makes the triage service."""
     return ServiceSpec(
@@ -40,6 +45,7 @@ def spec() -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         subscriptions=subscriptions,
+        on_start=load_model,
     )
 
 

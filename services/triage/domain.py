@@ -103,12 +103,12 @@ def _occurrences(text: str, phrase: str) -> Iterable[int]:
 def _is_negated(text: str, start: int, phrase: str) -> bool:
     """True when the phrase is denied/prevented just before it, or reported resolved just after it."""
     before = text[max(0, start - 4) : start]
-    after = text[start + len(phrase) : start + len(phrase) + 6]
-    lead_in = text[_clause_start(text, start) : start][-6:]
+    after = text[start + len(phrase) : start + len(phrase) + 10]
+    lead_in = text[_clause_start(text, start) : start][-8:]
     return (
         any(before.endswith(n) for n in rules.NEGATION_PREFIXES)
         or any(w in lead_in for w in rules.PREVENTION_WORDS)
-        or any(after.startswith(r) or after[1:].startswith(r) for r in rules.RESOLVED_SUFFIXES)
+        or any(r in after[: len(r) + 6] for r in rules.RESOLVED_SUFFIXES)
     )
 
 
@@ -356,7 +356,15 @@ def grade(
         alarm = _first(norm, rules.ALARM_WORDS)
         if alarm:
             reasons.append(f"情绪词“{alarm}”不作为危险依据")
-        if category in rules.YELLOW_CATEGORIES:
+        own = _first(norm, rules.INDIVIDUAL_PHRASES)
+        many = _first(norm, rules.COLLECTIVE_PHRASES)
+        if category in rules.YELLOW_CATEGORIES and own and not many:
+            level, level_conf = "green", 0.65
+            reasons.append(f"等级：绿（“{own}”：个别住户的需求）")
+        elif category not in rules.YELLOW_CATEGORIES and category != "other" and many and not own:
+            level, level_conf = "yellow", 0.65
+            reasons.append(f"等级：黄（“{many}”：涉及群体较多）")
+        elif category in rules.YELLOW_CATEGORIES:
             level, level_conf = "yellow", 0.75
             reasons.append(f"等级：黄（{CATEGORY_LABELS[category]}属涉及多数居民的民生事项）")
         elif category == "other":

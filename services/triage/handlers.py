@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from sqlalchemy import text as sql_text
 from sqlmodel import select
 
 from services.contracts import Envelope, events
@@ -12,7 +13,8 @@ from services.runtime.consumer import Reject
 from services.runtime.directory import Community, load_directory
 from services.runtime.uow import UnitOfWork
 from services.triage import domain
-from services.triage.domain import CATEGORIES, Grade, PhraseAdditions, cluster_key, grade
+from services.triage.domain import CATEGORIES, Grade, PhraseAdditions, cluster_key
+from services.triage.grader import grade
 from services.triage.models import Matter, MatterReport, Regrade
 
 # A report joins an open matter of the same place and category created at most this long before it.
@@ -120,8 +122,9 @@ async def emit_regraded(uow: UnitOfWork, m: Matter, before: dict, *, by: str, re
     )
 
 
-def _audit(m: Matter, before: dict, *, by: str, reason: str, text: str) -> Regrade:
+def _audit(m: Matter, before: dict, *, by: str, reason: str, text: str, action: str = "regrade") -> Regrade:
     return Regrade(
+        action=action,
         matter_id=m.id,
         community=m.community,
         by=by[:128],
@@ -135,6 +138,15 @@ def _audit(m: Matter, before: dict, *, by: str, reason: str, text: str) -> Regra
 
 def _texts(reports: list[MatterReport]) -> str:
     return "\n".join(r.text for r in reports if r.text)
+
+
+async def lock_cluster(uow: UnitOfWork, community: str, key: str) -> None:
+    """Serialise replicas on one cluster key (PostgreSQL advisory transaction lock; SQLite is serial already)."""
+    bind = uow.session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        await uow.session.exec(
+            sql_text("SELECT pg_advisory_xact_lock(hashtext(:k))").bindparams(k=f"{community}|{key}")
+        )
 
 
 async def find_cluster(uow: UnitOfWork, community: str, key: str, at: dt.datetime) -> Matter | None:
@@ -182,7 +194,12 @@ async def on_report_received(uow: UnitOfWork, env: Envelope, data: events.Report
         received_at=received,
     )
     # Reports without a compound are not merged: "same category somewhere in the community" is too coarse.
-    matter = await find_cluster(uow, env.community, key, received) if place.compound else None
+    matter = None
+    if place.compound:
+        # Without the lock, two replicas grading two reports of a new cluster would both find nothing and
+        # create two matters; FOR UPDATE cannot lock a row that does not exist yet.
+        await lock_cluster(uow, env.community, key)
+        matter = await find_cluster(uow, env.community, key, received)
     if matter is None:
         matter = _new_matter(env.community, place, data.text, g, key, row.households_stated, now)
         uow.session.add(matter)
@@ -267,7 +284,7 @@ async def _join(
         if before["route"] != route:
             changes.append(f"由{ROUTE_LABELS[before['route']]}转为{ROUTE_LABELS[route]}")
         reason = f"新增报事 1 条，共 {reporters} 人反映、涉及 {households} 户，" + "，".join(changes)
-        uow.session.add(_audit(m, before, by="triage", reason=reason, text=_texts(reports)))
+        uow.session.add(_audit(m, before, by="triage", reason=reason, text=_texts(reports), action="auto"))
         await emit_regraded(uow, m, before, by="triage", reason=reason)
     await uow.session.flush()
     await emit_triaged(uow, m, reports)
@@ -320,6 +337,27 @@ async def apply_regrade(
     uow.session.add(audit)
     await uow.session.flush()
     await emit_regraded(uow, m, before, by=by, reason=reason)
+    return audit
+
+
+async def confirm_grade(uow: UnitOfWork, m: Matter, *, by: str, note: str | None) -> Regrade:
+    """Staff accept a flagged grade as is: clear needs_review, audit a confirmation (a label), change nothing else."""
+    if m.status != "open":
+        raise RegradeError(409, "事项已销号，无需复核", "Matter is closed; there is nothing to review")
+    if not m.needs_review:
+        raise RegradeError(409, "该事项不在待复核队列中", "Matter is not waiting for review")
+    before = snapshot(m)
+    m.needs_review = False
+    line = f"{_STAFF_PREFIX}（{by}）：确认原分级" + (f"；备注：{note}" if note else "")
+    m.reasons = [*list(m.reasons)[:48], line[:500]]
+    m.updated_at = _now()
+    m.version += 1
+    uow.session.add(m)
+    reason = f"确认原分级{('：' + note) if note else ''}"
+    text = _texts(await report_rows(uow, m.id))
+    audit = _audit(m, before, by=by, reason=reason, text=text, action="confirm")
+    uow.session.add(audit)
+    await uow.session.flush()
     return audit
 
 

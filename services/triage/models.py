@@ -69,6 +69,8 @@ class Regrade(Table, table=True):
     before: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     after: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: dt.datetime
+    # 'regrade' (staff change), 'confirm' (staff accepted the grade as is) or 'auto' (headcount); None = legacy.
+    action: str | None = Field(default=None, max_length=16)
 
 
 metadata = Table.metadata

@@ -145,14 +145,19 @@ DANGER_PHRASES: tuple[str, ...] = (
     "漏气", "着火", "起火", "失火", "火灾", "冒烟", "爆炸", "坍塌", "塌陷", "塌方", "裂缝很大", "大裂缝",
     "墙体开裂", "墙体裂缝", "危房", "坠落", "高空抛物", "高空坠物", "困人", "被困", "关在电梯", "水管爆裂",
     "爆管", "水管爆了", "淹水", "倒灌", "被淹", "触电", "消防通道堵死", "消防通道被堵死", "化粪池满溢",
-    "化粪池冒", "粪水", "外墙脱落", "瓷砖脱落", "砸伤", "差点砸到", "大树倒", "树倒了", "井盖丢了",
+    "化粪池冒", "外墙脱落", "瓷砖脱落", "砸伤", "差点砸到", "大树倒", "树倒了", "井盖丢了",
     "井盖没了", "井盖丢失", "井盖被偷", "电梯下坠", "溜梯", "晕倒", "昏迷",
+    "井盖不见", "火花", "烧焦", "冒了烟", "冒了一下烟", "堵死", "随时会掉", "随时可能掉", "随时会塌",
+    "随时可能塌", "摇摇欲坠", "倾斜", "塌了", "流血", "拿着刀", "动刀", "打起来了", "撬门", "撬锁", "在撬",
+    "掉下去", "摔进", "夹住", "像是煤气", "闻到煤气", "有煤气", "手麻", "冻感冒", "中暑", "被咬伤", "咬伤",
+    "下坠", "往下掉", "粪水外溢", "粪水流", "救命", "掉进", "咬人", "焦味", "鼓起来", "电池鼓", "没过脚踝",
+    "没过膝盖", "淹到", "一推就晃", "吹松", "私拉电线",
 )
 
 # Utility outages: routine alone, red when combined with scope, weather, duration, vulnerability or night.
 OUTAGE_PHRASES: tuple[str, ...] = (
     "停水", "停电", "断水", "断电", "没水", "没电", "没有水", "没有电", "停气", "断气", "没暖气",
-    "没有暖气", "暖气不热", "停暖", "没有热水",
+    "没有暖气", "暖气不热", "停暖", "没有热水", "暖气停了", "水停了", "电停了", "冻住",
 )
 
 # A planned outage that was announced is routine, not an emergency.
@@ -165,7 +170,8 @@ MILD_FLOOD_PHRASES: tuple[str, ...] = ("积水", "进水", "漫水", "水漫", "
 
 # Risks that are red only when a vulnerable person is involved.
 VULNERABLE_RISK_PHRASES: tuple[str, ...] = (
-    "摔倒", "跌倒", "联系不上", "没人照顾", "无人照料", "生病", "发烧", "没饭吃",
+    "摔倒", "跌倒", "联系不上", "没人照顾", "无人照料", "生病", "发烧", "没饭吃", "没吃东西", "没力气",
+    "找不到大人", "走丢",
 )
 
 VULNERABLE_PHRASES: tuple[str, ...] = (
@@ -186,7 +192,7 @@ NIGHT_PHRASES: tuple[str, ...] = ("晚上", "夜里", "半夜", "深夜", "凌�
 
 # Immediately before a phrase: the phrase is denied or preventive, not an occurrence.
 NEGATION_PREFIXES: tuple[str, ...] = (
-    "没有", "没", "无", "未", "不是", "不", "并未", "并没有", "未发现", "没发现", "不存在", "排除",
+    "没有", "没", "无", "未", "不是", "不", "并未", "并没有", "未发现", "没发现", "没有发现", "不存在", "排除",
 )
 
 # A few characters before a phrase in the same clause: prevention talk ("防止电动车着火"), not an event.
@@ -194,7 +200,8 @@ PREVENTION_WORDS: tuple[str, ...] = ("防止", "预防", "以防", "避免", "�
 
 # Immediately after a phrase: the danger is already over.
 RESOLVED_SUFFIXES: tuple[str, ...] = (
-    "已修好", "已经修好", "已处理", "已经处理", "已解决", "已排除", "已恢复", "已经恢复", "恢复了",
+    "已修好", "已经修好", "已处理", "已经处理", "已解决", "已排除", "已恢复", "已经恢复", "恢复了", "处理好了",
+    "修好了", "解决了",
 )
 
 # Hedging or worry: the danger is uncertain. Still graded red (missing red is the worst error) but
@@ -202,6 +209,16 @@ RESOLVED_SUFFIXES: tuple[str, ...] = (
 HEDGE_WORDS: tuple[str, ...] = (
     "一点", "有点", "好像", "似乎", "不知道", "可能", "隐约", "偶尔", "感觉", "疑似", "是不是", "不确定",
     "要不要紧", "怕", "担心", "以免", "万一", "容易",
+)
+
+# One household's own need (green) unless a collective marker says many are affected.
+INDIVIDUAL_PHRASES: tuple[str, ...] = (
+    "我家", "我的", "我妈", "我爸", "我们家", "自己家", "本人", "我女儿", "我儿子", "我孩子", "我窗户",
+)
+# Many people share the problem: a need of a particular group becomes a livelihood matter (yellow).
+COLLECTIVE_PHRASES: tuple[str, ...] = (
+    "大家", "好多人", "很多人", "好几户", "多户", "邻居们", "住户们", "业主们", "居民们", "整个", "全小区",
+    "都不敢", "孩子们", "小朋友们", "太多了", "越来越多", "到处都是", "成群",
 )
 
 # Emotional words that must not by themselves raise the level.

@@ -18,6 +18,7 @@ from services.runtime.settings import get_settings
 from services.triage import handlers
 from services.triage.app import spec
 from services.triage.models import Regrade
+from tests.support import signed
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,9 @@ def publish(c: TestClient, env: Envelope) -> None:
         async with conn:
             ch = await conn.channel(publisher_confirms=True)
             ex = await ch.get_exchange(EVENTS_EXCHANGE)
-            await ex.publish(aio_pika.Message(env.to_bytes(), message_id=env.id), routing_key=env.type)
+            await ex.publish(
+                aio_pika.Message(env.to_bytes(), message_id=env.id, headers=signed(env)), routing_key=env.type
+            )
 
     c.portal.call(_go)
 
@@ -191,3 +194,43 @@ def test_review_queue_oldest_first(client):
     queue = [m["id"] for m in client.get("/v1/review", headers=h).json()]
     assert queue == [first, second]
     assert client.get("/v1/matters", headers=h, params={"needs_review": "true"}).headers["X-Total-Count"] == "2"
+
+
+def test_review_confirmation_clears_the_flag_and_is_audited(client):
+    mid = seed(client, "家里闻到一点煤气味，不知道要不要紧")
+    h = auth()
+    assert [m["id"] for m in client.get("/v1/review", headers=h).json()] == [mid]
+    before = client.get(f"/v1/matters/{mid}", headers=h).json()
+    assert before["needs_review"] and before["level"] == "red"
+    r = client.post(f"/v1/matters/{mid}/review", headers=h, json={"accept": False})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "accept"
+    other = auth(communities=("xueyuan",), sub="u-other")
+    assert client.post(f"/v1/matters/{mid}/review", headers=other, json={"accept": True}).status_code in (403, 404)
+    resident = auth(role="grid_worker", sub="u-grid")
+    assert client.post(f"/v1/matters/{mid}/review", headers=resident, json={"accept": True}).status_code == 403
+    r = client.post(f"/v1/matters/{mid}/review", headers=h, json={"accept": True, "note": "已上门核实"})
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert not after["needs_review"]
+    assert (after["level"], after["route"], after["category"]) == (before["level"], before["route"], before["category"])
+    [entry] = after["regrades"]
+    assert entry["by"] == "u-party" and entry["reason"].startswith("确认原分级")
+    assert client.get("/v1/review", headers=h).json() == []
+    assert client.post(f"/v1/matters/{mid}/review", headers=h, json={"accept": True}).status_code == 409
+    assert client.post("/v1/matters/mat_nope/review", headers=h, json={"accept": True}).status_code == 404
+
+
+def test_model_in_var_is_loaded_at_startup(hall_env, tmp_path, monkeypatch):
+    from services.triage import grader, labelled
+    from services.triage.model import train
+
+    train(list(labelled.read_jsonl(labelled.TRAIN))[::8]).save(hall_env.var_dir / grader.MODEL_FILE)
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'triage-model.db'}")
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app(spec())) as c:
+            r = c.post("/v1/preview", headers=auth(), json={"text": "楼道里一股燃气味"})
+            assert r.status_code == 200, r.text
+            assert r.json()["level"] == "red" and any(x.startswith("模型依据") for x in r.json()["reasons"])
+    finally:
+        grader.set_model(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
@@ -249,3 +250,105 @@ async def test_report_rows_are_stored(store):
     assert row.reporter_ref == "ref-z" and row.households_stated == 12
     [m] = await matters(store)
     assert m.households == 12
+
+
+@pytest.fixture
+def own_danger_phrase(tmp_path, monkeypatch):
+    """A county directory where only jinshan lists '挡土墙鼓包' as a danger phrase."""
+    import yaml
+
+    from services.runtime import directory
+
+    data = yaml.safe_load(directory.DEFAULT_PATH.read_text(encoding="utf-8"))
+    [jinshan] = [c for c in data["communities"] if c["code"] == "jinshan"]
+    jinshan.setdefault("phrases", {})["danger"] = ["挡土墙鼓包"]
+    path = tmp_path / "county.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv(directory.ENV_VAR, str(path))
+    directory.clear_cache()
+    yield
+    directory.clear_cache()
+
+
+async def test_community_danger_phrase_is_red_only_there(store, own_danger_phrase):
+    text = "小区后面的挡土墙鼓包了"
+    for community in ("jinshan", "xueyuan"):
+        env, data = report(text, community=community)
+        await store.handle(handlers.on_report_received, env, data)
+    by_community = {m.community: m for m in await matters(store)}
+    assert by_community["jinshan"].level == "red" and by_community["jinshan"].route == "deliberate"
+    assert any("挡土墙鼓包" in r for r in by_community["jinshan"].reasons)
+    assert by_community["xueyuan"].level != "red"
+
+
+async def test_stated_households_raise_a_group_need_to_yellow(store):
+    env, data = report("3号楼的老人想申请助餐服务")
+    await store.handle(handlers.on_report_received, env, data)
+    env2, data2 = report("3号楼这边有12户老人都想申请助餐服务", reporter="ref-b")
+    await store.handle(handlers.on_report_received, env2, data2)
+    [m] = await matters(store)
+    assert m.households == 12 and m.level == "yellow"
+    [audit] = await audits(store)
+    assert audit.action == "auto" and audit.before["level"] == "green" and audit.after["level"] == "yellow"
+
+
+async def audits(store) -> list[Regrade]:
+    async with store.db.session() as s:
+        return list((await s.exec(select(Regrade).order_by(Regrade.id))).all())
+
+
+async def test_confirm_clears_review_keeps_grade_and_is_a_label(store):
+    env, data = report("家里闻到一点煤气味，不知道要不要紧")
+    await store.handle(handlers.on_report_received, env, data)
+    [m] = await matters(store)
+    assert m.needs_review and m.level == "red"
+    async with store.uow() as uow:
+        row = await uow.session.get(Matter, m.id)
+        await handlers.confirm_grade(uow, row, by="u-party", note="已上门核实")
+        await uow.commit()
+    [after] = await matters(store)
+    assert not after.needs_review and (after.level, after.route, after.category) == (m.level, m.route, m.category)
+    assert after.version == m.version + 1 and after.reasons[-1].startswith("人工改判（u-party）：确认原分级")
+    [audit] = await audits(store)
+    assert audit.action == "confirm" and audit.before["needs_review"] and not audit.after["needs_review"]
+    assert not [e for e in await store.outbox() if e.type == "matter.regraded.v1"]  # nothing changed downstream
+    async with store.uow() as uow:
+        row = await uow.session.get(Matter, m.id)
+        with pytest.raises(handlers.RegradeError) as err:
+            await handlers.confirm_grade(uow, row, by="u-party", note=None)
+    assert err.value.status == 409
+    from services.triage.cli import accepted_regrades
+
+    [label] = await accepted_regrades(store.db)
+    assert label["text"] == data.text and label["level"] == "red" and label["source"] == f"confirm:{m.id}"
+
+
+async def test_staff_regrades_are_exported_and_retrained_on(store, tmp_path, monkeypatch):
+    from services.runtime.settings import get_settings
+    from services.triage import cli, labelled
+    from services.triage.model import load
+
+    env, data = report("楼顶平台的水箱一直在往下渗水")
+    await store.handle(handlers.on_report_received, env, data)
+    [m] = await matters(store)
+    async with store.uow() as uow:
+        row = await uow.session.get(Matter, m.id)
+        await handlers.apply_regrade(
+            uow, row, by="u-party", level="yellow", route="deliberate", category="drainage", reason="影响整栋"
+        )
+        await uow.commit()
+    [label] = await cli.accepted_regrades(store.db)
+    assert (label["level"], label["route"], label["category"]) == ("yellow", "deliberate", "drainage")
+    # `train --with-regrades` reads triage's own database; shrink the corpus so the test stays quick.
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", str(store.db.engine.url))
+    monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path))
+    small = tmp_path / "train.jsonl"
+    labelled.write_jsonl(small, list(labelled.read_jsonl(labelled.TRAIN))[::8])
+    monkeypatch.setattr(labelled, "TRAIN", small)
+    get_settings.cache_clear()
+    try:
+        await asyncio.to_thread(cli.cmd_train, ["--with-regrades"])
+    finally:
+        get_settings.cache_clear()
+    model = load(tmp_path / "triage-model.pkl")
+    assert model is not None and model.trained_on["rows"] == len(list(labelled.read_jsonl(small))) + 1

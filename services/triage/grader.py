@@ -1,0 +1,164 @@
+"""Rules and model together: the grade the service gives, and the model it loaded at startup.
+
+Rules decide first and keep their overrides (a danger phrase is red whatever the model says); the model adds
+recall on red (a low red-probability threshold sends a text to red with a review flag, since a missed red is
+the worst error) and decides level, category, kind and route where it is confident. Without a model file the
+service grades with the rules alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.triage import domain
+from services.triage.domain import CATEGORY_LABELS, Grade, PhraseAdditions
+from services.triage.model import Prediction, TriageModel, load
+
+log = logging.getLogger("triage.grader")
+
+MODEL_FILE = "triage-model.pkl"
+LEVEL_LABELS = {"red": "红", "yellow": "黄", "green": "绿"}
+ROUTE_LABELS = {"direct": "直接办理", "deliberate": "上会议事"}
+KIND_LABELS = {"problem": "问题", "suggestion": "意见建议"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How far the model is trusted against the rules (chosen on the held-out split, see docs/triage.md)."""
+
+    red_threshold: float = 0.3  # text-only model P(red) at or above this makes a text red (with review)
+    level_trust: float = 0.5  # model's non-red level wins over the rules' at or above this probability
+    category_trust: float = 0.35
+    kind_trust: float = 0.5
+    route_trust: float = 0.5
+
+
+POLICY = Policy()
+_active: TriageModel | None = None
+
+
+def set_model(model: TriageModel | None) -> None:
+    """Make `model` the one the service grades with (None: rules only)."""
+    global _active
+    _active = model
+
+
+def active_model() -> TriageModel | None:
+    """The model loaded at startup, if any."""
+    return _active
+
+
+def load_active(var_dir: Path) -> TriageModel | None:
+    """Load var/triage-model.pkl at startup; log the rules-only fallback when it is missing or stale."""
+    path = var_dir / MODEL_FILE
+    model = load(path)
+    if model is None:
+        log.warning("triage.model.absent path=%s grading=rules-only (train: python -m services.triage train)", path)
+    else:
+        log.info("triage.model.loaded path=%s rows=%s", path, model.trained_on.get("rows"))
+    set_model(model)
+    return model
+
+
+def _quote(grams: tuple[str, ...]) -> str:
+    return "".join(f"“{g}”" for g in grams)
+
+
+def model_only(text: str, p: Prediction, *, kind_hint: str | None = None) -> Grade:
+    """The model's own grade (for measurement): argmax per head, red forces deliberation."""
+    level, lp = p.best("level")
+    kind = kind_hint if kind_hint in KIND_LABELS else p.best("kind")[0]
+    route = "deliberate" if level == "red" else p.best("route")[0]
+    category, cp = p.best("category")
+    reasons = (f"模型判定：{LEVEL_LABELS[level]}（概率 {lp:.2f}）", f"模型依据：{_quote(p.level_ngrams)}")
+    conf = round(0.6 * lp + 0.4 * cp, 2)
+    return Grade(level, route, kind, category, reasons, conf, conf < domain.REVIEW_THRESHOLD)
+
+
+def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint: str | None,
+            reporters: int, policy: Policy = POLICY) -> Grade:  # fmt: skip
+    """Merge a rules grade and a model prediction under `policy`; every change is explained in Chinese."""
+    reasons = list(rules.reasons)
+    notes: list[str] = []
+    review = rules.needs_review
+    p_red = p.text_red
+    m_level, m_lp = max(((k, v) for k, v in p.probs["level"].items() if k != "red"), key=lambda kv: kv[1])
+    bumped = any(r.startswith("等级：由绿升为黄") for r in reasons)
+
+    level = rules.level
+    if rules.level != "red" and p_red >= policy.red_threshold:
+        level, review = "red", True
+        notes.append(f"模型判断可能为红色（概率 {p_red:.2f} ≥ {policy.red_threshold}），按红色处理并请人工复核")
+    elif rules.level != "red" and not bumped and m_level != rules.level and m_lp >= policy.level_trust:
+        level = m_level
+        notes.append(f"等级：按模型改为{LEVEL_LABELS[level]}（概率 {m_lp:.2f}）")
+
+    category = rules.category
+    m_cat, m_cp = p.best("category")
+    hinted = category_hint in CATEGORY_LABELS
+    if not hinted and m_cat != category and (category == "other" or m_cp >= policy.category_trust):
+        category = m_cat
+        notes.append(f"类别：按模型改为{CATEGORY_LABELS[category]}（概率 {m_cp:.2f}）")
+
+    kind = rules.kind
+    m_kind, m_kp = p.best("kind")
+    if kind_hint not in KIND_LABELS and m_kind != kind and m_kp >= policy.kind_trust:
+        kind = m_kind
+        notes.append(f"性质：按模型改为{KIND_LABELS[kind]}（概率 {m_kp:.2f}）")
+
+    route = rules.route
+    m_route, m_rp = p.best("route")
+    if level == "red":
+        route = "deliberate"
+    elif reporters < domain.MANY_REPORTERS and m_route != route and m_rp >= policy.route_trust:
+        route = m_route
+        notes.append(f"路线：按模型改为{ROUTE_LABELS[route]}（概率 {m_rp:.2f}）")
+    if route != rules.route and level == "red" and rules.level != "red":
+        notes.append("规则：红色一律上会议事")
+
+    model_p_final = max(p_red, p.probs["level"].get("red", 0.0)) if level == "red" else p.probs["level"].get(level, 0.0)
+    confidence = round(0.5 * rules.confidence + 0.5 * model_p_final, 2)
+    reasons.append(f"模型依据：{_quote(p.level_ngrams)}" if p.level_ngrams else "模型依据：无明显特征")
+    reasons.extend(notes)
+    if not review and confidence < domain.REVIEW_THRESHOLD:
+        review = True
+        reasons.append(f"需人工复核：综合置信度 {confidence:.2f} 低于 {domain.REVIEW_THRESHOLD}")
+    return Grade(level, route, kind, category, tuple(reasons), confidence, review)
+
+
+def grade(
+    text: str,
+    *,
+    channel: str,
+    kind_hint: str | None = None,
+    category_hint: str | None = None,
+    households: int = 1,
+    reporters: int = 1,
+    extra: PhraseAdditions | None = None,
+    model: TriageModel | bool | None = True,
+    policy: Policy = POLICY,
+) -> Grade:
+    """Grade with the rules and, when one is loaded (or given), the model; `model=False` forces rules only."""
+    rules_grade = domain.grade(
+        text,
+        channel=channel,
+        kind_hint=kind_hint,
+        category_hint=category_hint,
+        households=households,
+        reporters=reporters,
+        extra=extra,
+    )
+    chosen = _active if model is True else (model or None)
+    if chosen is None:
+        return rules_grade
+    prediction = chosen.predict(text, rules_grade)
+    return combine(
+        rules_grade,
+        prediction,
+        kind_hint=kind_hint,
+        category_hint=category_hint,
+        reporters=reporters,
+        policy=policy,
+    )

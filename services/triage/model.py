@@ -1,0 +1,175 @@
+"""The statistical triage model: character 1-3-gram TF-IDF and one logistic regression per label.
+
+Trained by `python -m services.triage train` into var/triage-model.pkl; the combination with the rules is in
+`services.triage.grader`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from scipy import sparse
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from services.triage import domain
+from services.triage.domain import Grade
+
+HEADS = ("level", "route", "kind", "category")
+FORMAT = 2
+_REASON_HEAD = re.compile(r"^([^：（“]{2,8})[：（]")
+# Channel furniture carries no label; dropping it keeps the model on what residents wrote.
+_BOILERPLATE = (
+    "工单编号", "市民来电反映", "市民诉求", "请尽快核实处理", "要求相关部门处理", "请属地社区及时办理并回复市民",
+    "来电人称其居住在", "走访记录", "已登记，待跟进", "已拍照上报", "问题描述", "诉求内容", "所在位置",
+    "报事位置", "是否需要回访", "【位置】", "【图片】",
+)  # fmt: skip
+
+
+_DIGITS = re.compile(r"\d+")
+_CJK_GRAM = re.compile(r"[\u4e00-\u9fff]{2,3}")  # n-grams shown to staff: Chinese words, no punctuation
+
+
+def clean(text: str) -> str:
+    """The model's view of a text: normalised like the rules, channel boilerplate removed."""
+    norm = domain._normalise(text)
+    for phrase in _BOILERPLATE:
+        norm = norm.replace(phrase, " ")
+    return _DIGITS.sub("#", norm)  # building numbers, dates and order numbers carry no label
+
+
+def _proba(clf: LogisticRegression, x) -> np.ndarray:
+    """clf.predict_proba for one row without scikit-learn's per-call validation (the hot path when grading)."""
+    scores = np.asarray(x @ clf.coef_.T).ravel() + clf.intercept_
+    if scores.size == 1:  # binary head: logistic on the positive class
+        p = 1.0 / (1.0 + np.exp(-scores[0]))
+        return np.array([1.0 - p, p])
+    e = np.exp(scores - scores.max())
+    return e / e.sum()
+
+
+def rule_features(g: Grade) -> dict[str, float]:
+    """The rules' decision and the kinds of signal they saw, as one-hot features for the model."""
+    feats = {f"level={g.level}": 1.0, f"category={g.category}": 1.0, f"kind={g.kind}": 1.0, f"route={g.route}": 1.0}
+    for reason in g.reasons:
+        head = _REASON_HEAD.match(reason)
+        if head:
+            feats[f"reason={head.group(1)}"] = 1.0
+    if g.needs_review:
+        feats["needs_review"] = 1.0
+    return feats
+
+
+def rules_grade(row: dict) -> Grade:
+    """The rules' grade of a labelled row (channel and stated households taken into account)."""
+    return domain.grade(
+        row["text"], channel=row.get("channel", "miniprogram"), households=int(row.get("households_affected") or 1)
+    )
+
+
+@dataclass
+class Prediction:
+    """Per-head class probabilities and the n-grams that pushed the level decision."""
+
+    probs: dict[str, dict[str, float]]
+    level_ngrams: tuple[str, ...]
+    text_red: float = 0.0  # P(red) from the text-only head: the rules cannot talk it down
+
+    def best(self, head: str) -> tuple[str, float]:
+        """The most probable label of a head and its probability."""
+        label, p = max(self.probs[head].items(), key=lambda kv: kv[1])
+        return label, p
+
+
+class TriageModel:
+    """A shared character n-gram vectoriser and, per head, a text-only and a text+rules linear classifier."""
+
+    def __init__(self, c: float = 4.0, rule_weight: float = 1.0):
+        self.c, self.rule_weight = c, rule_weight
+        self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+        self.rules_vectorizer = DictVectorizer()
+        self.text_heads: dict[str, LogisticRegression] = {}
+        self.hybrid_heads: dict[str, LogisticRegression] = {}
+        self.trained_on: dict = {}
+
+    def _hybrid(self, x_text, grades: list[Grade]):
+        x_rules = self.rules_vectorizer.transform([rule_features(g) for g in grades]) * self.rule_weight
+        return sparse.hstack([x_text, x_rules]).tocsr()
+
+    def fit(self, rows: list[dict]) -> TriageModel:
+        """Train every head on rows carrying text and all four labels."""
+        x_text = self.vectorizer.fit_transform([clean(r["text"]) for r in rows])
+        grades = [rules_grade(r) for r in rows]
+        self.rules_vectorizer.fit([rule_features(g) for g in grades])
+        x_hybrid = self._hybrid(x_text, grades)
+        for head in HEADS:
+            y = [r[head] for r in rows]
+            for heads, x in ((self.text_heads, x_text), (self.hybrid_heads, x_hybrid)):
+                heads[head] = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000).fit(x, y)
+        digest = hashlib.sha256("".join(sorted(r["text"] for r in rows)).encode()).hexdigest()[:16]
+        self.trained_on = {"rows": len(rows), "sha256": digest, "sklearn": sklearn.__version__}
+        return self
+
+    def predict(self, text: str, rules: Grade | None = None, top: int = 3) -> Prediction:
+        """Probabilities per head (text+rules when `rules` is given, else text only) and the level's top n-grams."""
+        x_text = self.vectorizer.transform([clean(text)])
+        heads, x = (self.hybrid_heads, self._hybrid(x_text, [rules])) if rules else (self.text_heads, x_text)
+        probs = {head: dict(zip(clf.classes_, map(float, _proba(clf, x)), strict=True)) for head, clf in heads.items()}
+        label = max(probs["level"].items(), key=lambda kv: kv[1])[0]
+        level_clf = heads["level"]
+        row = list(level_clf.classes_).index(label)
+        n_text = x_text.shape[1]
+        contrib = x_text.multiply(level_clf.coef_[row][:n_text]).tocsr()
+        names = self._feature_names()
+        order = np.argsort(-contrib.data)
+        grams = [str(names[contrib.indices[i]]) for i in order if contrib.data[i] > 0]
+        # Prefer meaningful n-grams: drop single characters and n-grams inside a kept longer one.
+        kept: list[str] = []
+        for g in grams:
+            if not _CJK_GRAM.fullmatch(g) or any(g in k for k in kept):
+                continue
+            kept.append(g)
+            if len(kept) == top:
+                break
+        text_level = self.text_heads["level"]
+        classes = list(text_level.classes_)
+        text_red = float(_proba(text_level, x_text)[classes.index("red")]) if "red" in classes else 0.0
+        return Prediction(probs, tuple(kept), text_red)
+
+    def _feature_names(self) -> np.ndarray:
+        cached = getattr(self, "_names", None)
+        if cached is None:
+            cached = self._names = self.vectorizer.get_feature_names_out()
+        return cached
+
+    def save(self, path: Path) -> None:
+        """Pickle the model with its format version."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps({"format": FORMAT, "model": self}))
+        tmp.replace(path)
+
+
+def load(path: Path) -> TriageModel | None:
+    """The model in `path`, or None when it is missing or of another format/scikit-learn version."""
+    if not path.exists():
+        return None
+    blob = pickle.loads(path.read_bytes())  # our own artefact under var/, never user input
+    model = blob.get("model") if isinstance(blob, dict) and blob.get("format") == FORMAT else None
+    if not isinstance(model, TriageModel) or model.trained_on.get("sklearn") != sklearn.__version__:
+        return None
+    return model
+
+
+def train(rows: Iterable[dict], c: float = 4.0, rule_weight: float = 1.0) -> TriageModel:
+    """A fitted model; rows missing a label are skipped."""
+    usable = [r for r in rows if r.get("text") and all(r.get(h) for h in HEADS)]
+    return TriageModel(c, rule_weight).fit(usable)
