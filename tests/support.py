@@ -78,3 +78,10 @@ async def drop_pg_database(url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def signed(env: Envelope) -> dict:
+    """AMQP headers that make a hand-published domain event look like one a service published."""
+    from services.runtime.signing import SIGNATURE_HEADER, sign_event
+
+    return {SIGNATURE_HEADER: sign_event(env.to_bytes())}

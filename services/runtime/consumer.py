@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.contracts import DEAD_LETTER_EXCHANGE, RETRY_EXCHANGE, ContractError, Envelope, parse
 from services.runtime import metrics
+from services.runtime.signing import SIGNATURE_HEADER, event_signed
 from services.runtime.topology import QueueSpec, declare_queue
 from services.runtime.uow import UnitOfWork
 
@@ -26,6 +27,8 @@ Handler = Callable[[UnitOfWork, Envelope, BaseModel], Awaitable[None]]
 ATTEMPT_HEADER = "x-hall-attempt"
 REASON_HEADER = "x-hall-reason"
 QUEUE_HEADER = "x-hall-queue"
+# Channel adapters publish raw channel messages without the services' key; intake validates those itself.
+UNSIGNED_TYPES = frozenset({"channel.message.v1"})
 
 
 class Reject(Exception):
@@ -112,6 +115,12 @@ class Consumer:
             env, data = parse(message.body)
         except ContractError as exc:
             await self.dead_letter(message, "schema", f"schema: {exc.reason}")
+            return
+        if env.type not in UNSIGNED_TYPES and not event_signed(
+            message.body, (message.headers or {}).get(SIGNATURE_HEADER)
+        ):
+            # Only the platform's services can sign; anyone else with broker access cannot forge domain events.
+            await self.dead_letter(message, "forged", f"forged: missing or invalid {SIGNATURE_HEADER} on {env.type}")
             return
         handler = self.sub.handlers.get(env.type)
         if handler is None:

@@ -19,7 +19,10 @@ def make_engine(url: str) -> AsyncEngine:
     """Create an engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE transactions."""
     if not is_sqlite(url):
         return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # One pooled connection per process: every transaction takes SQLite's write lock (BEGIN IMMEDIATE), so
+    # more connections only wait inside SQLite's busy handler, which sleeps up to 100 ms between tries;
+    # with one, transactions queue on the pool instead (woken the moment it is free) and reuse it.
+    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn, _record):

@@ -134,6 +134,24 @@ class Hall(_Model):
         return value
 
 
+class Notices(_Model):
+    """How a community's notices (invitations, changes, reminders) are delivered; default: a log line."""
+
+    channel: str = Field(default="log", pattern="^(log|wecom|smtp)$")
+    webhook_url: str | None = None  # wecom: the group bot's webhook
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str | None = None
+
+    @model_validator(mode="after")
+    def _channel_needs(self) -> Notices:
+        if self.channel == "wecom" and not self.webhook_url:
+            raise _FieldError(".webhook_url", "channel wecom needs webhook_url")
+        if self.channel == "smtp" and not (self.smtp_host and self.smtp_sender):
+            raise _FieldError(".smtp_host", "channel smtp needs smtp_host and smtp_sender")
+        return self
+
+
 class Community(_Model):
     code: Slug
     name: Text
@@ -142,6 +160,7 @@ class Community(_Model):
     departments: list[Department] = []
     compounds: list[Compound]
     phrases: dict[str, list[str]] = {}  # category -> extra triage phrases for this community
+    notices: Notices = Notices()
 
     @field_validator("roster")
     @classmethod

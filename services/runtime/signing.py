@@ -34,3 +34,26 @@ def token(purpose: str, message: str, *, settings: Settings | None = None, lengt
 def matches(candidate: str, expected: str) -> bool:
     """Compare tokens in constant time."""
     return hmac.compare_digest(candidate.encode(), expected.encode())
+
+
+SIGNATURE_HEADER = "x-hall-signature"
+_EVENT_KEYS: dict[tuple[str | None, str], bytes] = {}
+
+
+def _event_key(settings: Settings | None = None) -> bytes:
+    # Cached per secret source: this runs for every event published and consumed.
+    settings = settings or get_settings()
+    source = (settings.signing_secret, str(_secret_file(settings)))
+    if source not in _EVENT_KEYS:
+        _EVENT_KEYS[source] = hmac.new(server_secret(settings), b"bus-event", hashlib.sha256).digest()
+    return _EVENT_KEYS[source]
+
+
+def sign_event(body: bytes, settings: Settings | None = None) -> str:
+    """The signature services put on every domain event they publish (channel adapters cannot make one)."""
+    return hmac.new(_event_key(settings), body, hashlib.sha256).hexdigest()
+
+
+def event_signed(body: bytes, signature: object, settings: Settings | None = None) -> bool:
+    """Tell whether a domain event carries a valid signature of this deployment."""
+    return isinstance(signature, str) and hmac.compare_digest(signature, sign_event(body, settings))

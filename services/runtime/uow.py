@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import CATALOG, Envelope
+from services.runtime.signing import SIGNATURE_HEADER, sign_event
 from services.runtime.tables import BusTables
 
 
@@ -77,8 +78,8 @@ class UnitOfWork:
                 event_id=env.id,
                 exchange=entry.exchange,
                 routing_key=type,
-                body=env.to_bytes(),
-                headers={},
+                body=(body := env.to_bytes()),
+                headers={SIGNATURE_HEADER: sign_event(body)},
                 created_at=now,
                 available_at=time.time(),
                 attempts=0,
@@ -95,7 +96,5 @@ class UnitOfWork:
 
     async def already_emitted(self, event_id: str) -> bool:
         """Tell whether an event id is in the outbox (useful for idempotent commands)."""
-        row = await self.session.exec(
-            select(self.tables.outbox.c.id).where(self.tables.outbox.c.event_id == event_id)
-        )
+        row = await self.session.exec(select(self.tables.outbox.c.id).where(self.tables.outbox.c.event_id == event_id))
         return row.first() is not None

@@ -25,6 +25,7 @@ from services.runtime.bus import Bus
 from services.runtime.consumer import Subscription
 from services.runtime.db import Database
 from services.runtime.settings import Settings
+from services.runtime.signing import SIGNATURE_HEADER, sign_event
 from services.runtime.tables import BusTables
 from services.runtime.topology import QueueSpec, declare_exchanges
 from tests.support import create_pg_database, drop_pg_database
@@ -254,9 +255,19 @@ async def tap(url: str, routing_key: str = EVENT) -> AsyncIterator[Tap]:
 
 
 async def publish_raw(
-    url: str, queue: str, body: bytes, *, message_id: str, copies: int = 1, content_type: str = CONTENT_TYPE, **props
+    url: str,
+    queue: str,
+    body: bytes,
+    *,
+    message_id: str,
+    copies: int = 1,
+    content_type: str = CONTENT_TYPE,
+    sign: bool = True,
+    **props,
 ) -> None:
-    """Publish bytes straight to a queue (default exchange) with confirms, `copies` times."""
+    """Publish bytes straight to a queue (default exchange) with confirms, `copies` times, signed like a service."""
+    if sign:
+        props["headers"] = {**props.get("headers", {}), SIGNATURE_HEADER: sign_event(body)}
     conn = await aio_pika.connect(url)
     try:
         ch = await conn.channel(publisher_confirms=True)

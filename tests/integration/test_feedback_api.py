@@ -14,6 +14,7 @@ from services.feedback import handlers
 from services.feedback.app import spec
 from services.runtime.auth import mint
 from services.runtime.service import create_app
+from tests.support import signed
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +94,9 @@ def test_completion_over_the_broker_plans_a_revisit(client):
         conn = await client.app.state.ctx.bus.get_connection()
         channel = await conn.channel()
         exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        await exchange.publish(aio_pika.Message(env.to_bytes(), message_id=env.id), routing_key=env.type)
+        await exchange.publish(
+            aio_pika.Message(env.to_bytes(), message_id=env.id, headers=signed(env)), routing_key=env.type
+        )
         await channel.close()
 
     client.portal.call(publish)

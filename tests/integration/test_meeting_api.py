@@ -20,7 +20,7 @@ from services.runtime.db import Database
 from services.runtime.migrate import upgrade
 from services.runtime.service import create_app
 from services.runtime.tables import BusTables
-from tests.support import ServiceStore, create_pg_database, drop_pg_database
+from tests.support import ServiceStore, create_pg_database, drop_pg_database, signed
 
 pytestmark = pytest.mark.integration
 
@@ -399,7 +399,9 @@ def test_triaged_event_over_the_broker_is_planned(client):
             ch = await conn.channel(publisher_confirms=True)
             ex = await ch.get_exchange(EVENTS_EXCHANGE)
             await ex.publish(
-                aio_pika.Message(env.to_bytes(), message_id=env.id, content_type="application/json"),
+                aio_pika.Message(
+                    env.to_bytes(), message_id=env.id, content_type="application/json", headers=signed(env)
+                ),
                 routing_key=env.type,
                 mandatory=True,
             )
