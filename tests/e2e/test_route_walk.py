@@ -1,0 +1,145 @@
+"""Walk every guarded route of every service: no token, bad tokens, and another community's staff all get nothing.
+
+The routes come from the code (tools.authz_doc.collect), so a new route is walked the day it is added; a path
+parameter this walker does not know fails the test until someone teaches it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.runtime.authz import MATRIX
+from tests.e2e.platform import eventually
+from tools.authz_doc import collect
+
+pytestmark = pytest.mark.e2e
+
+A, B = "jinshan", "wenzhuang"
+PARTIES = ("party_org", "owners_committee", "property_company", "resident_rep", "partner_unit")
+GOOD = {200, 201}
+
+
+def _seed(p) -> dict:
+    """Real objects of community A behind every kind of path id."""
+    red = p.post("intake", "/v1/reports", {"community": A, "text": "景湖花园3号楼地下室配电箱冒烟，电线裸露"}).json()
+    lamp = p.post("intake", "/v1/reports", {"community": A, "text": "景湖花园11号楼楼道灯不亮了"}).json()
+    red_matter = eventually(lambda: p.get("intake", f"/v1/reports/{red['report_id']}").json()["matter_id"])
+    lamp_matter = eventually(lambda: p.get("intake", f"/v1/reports/{lamp['report_id']}").json()["matter_id"])
+    session = eventually(lambda: p.get("meeting", "/v1/sessions", params={"community": A}).json())[0]
+    entry = eventually(
+        lambda: [e for e in p.get("ledger", "/v1/entries").json()["items"] if e["matter_id"] == lamp_matter]
+    )[0]
+    org = p.headers("party_org", (A,))
+    task = p.post("ledger", f"/v1/entries/{entry['id']}/supporting", {"unit": "县供电公司"}, headers=org)
+    assert task.status_code in GOOD, task.text
+    prop = p.headers("property_company", (A,))
+    for action, body in (("start", {}), ("complete", {"note": "已更换灯泡"})):
+        r = p.http.post(p.url("ledger", f"/v1/entries/{entry['id']}/actions/{action}"), json=body, headers=prop)
+        assert r.status_code == 200, r.text
+    revisit = eventually(lambda: [v for v in p.get("feedback", "/v1/revisits").json() if v["matter_id"] == lamp_matter])
+    vote = p.post(
+        "feedback",
+        f"/v1/matters/{red_matter}/owner-votes",
+        {
+            "community": A,
+            "question": "是否同意动用维修资金更换配电箱",
+            "kind": "major",
+            "total_area_m2": 5000,
+            "total_owners": 60,
+        },
+        headers=org,
+    )
+    assert vote.status_code in GOOD, vote.text
+    return {
+        "report_id": red["report_id"],
+        "matter_id": red_matter,
+        "session_id": session["id"],
+        "entry_id": entry["id"],
+        "revisit_id": revisit[0]["id"],
+        "task_id": task.json()["id"],
+        "vote_id": vote.json()["vote_id"],
+        "community": A,
+        "code": red["tracking_code"],
+        "action": "start",
+        "name": dt.date.today().strftime("%Y-%m"),
+    }
+
+
+def _headers_for(p, action: str) -> dict:
+    roles = MATRIX[action]
+    role = "party_org" if "party_org" in roles else next(r for r in roles if r != "county_operator")
+    return p.headers(role, (B,))
+
+
+def _bad_tokens(p) -> dict[str, str]:
+    now = dt.datetime.now(dt.UTC)
+    base = {
+        "iss": "hall-local",
+        "aud": "hall",
+        "sub": "x",
+        "role": "party_org",
+        "communities": [A],
+        "iat": now,
+        "exp": now + dt.timedelta(hours=1),
+    }
+    from services.runtime.auth import builtin_private_key
+
+    own = builtin_private_key(p.settings)
+    return {
+        "wrong signature": jwt.encode(base, Ed25519PrivateKey.generate(), algorithm="EdDSA"),
+        "expired": jwt.encode({**base, "exp": now - dt.timedelta(minutes=5)}, own, algorithm="EdDSA"),
+        "wrong audience": jwt.encode({**base, "aud": "other"}, own, algorithm="EdDSA"),
+        "no community": jwt.encode({k: v for k, v in base.items() if k != "communities"}, own, algorithm="EdDSA"),
+    }
+
+
+def test_every_guarded_route_refuses_outsiders(platform):
+    p = platform
+    ids = _seed(p)
+    secrets = [v for k, v in ids.items() if k.endswith("_id")]
+    bad = _bad_tokens(p)
+    walked = 0
+    for route in collect():
+        if not route.action:
+            continue
+        params = re.findall(r"{(\w+)}", route.path)
+        unknown = [x for x in params if x not in ids]
+        assert not unknown, f"teach the walker {unknown} for {route.path}"
+        path = route.path
+        for name in params:
+            path = path.replace("{" + name + "}", str(ids[name]))
+        url = p.url(route.service, path)
+        call = getattr(p.http, route.method.lower())
+        body = {"json": {"community": A}} if route.method in ("POST", "PATCH") else {}
+
+        r = call(url, **body)
+        assert r.status_code == 401, f"{route.method} {route.path} without a token: {r.status_code}"
+        for why, token in bad.items():
+            r = call(url, headers={"Authorization": f"Bearer {token}"}, **body)
+            assert r.status_code == 401, f"{route.method} {route.path} with a {why} token: {r.status_code}"
+
+        r = call(url, headers=_headers_for(p, route.action.split(",")[0]), **body)
+        if params:
+            # Another community's object: refused, or (for writes) rejected before anything is read or stored.
+            allowed = {403, 404} if route.method == "GET" else {403, 404, 409, 422}
+            assert r.status_code in allowed, f"{route.method} {route.path} as {B}: {r.status_code} {r.text[:200]}"
+        else:
+            assert r.status_code not in GOOD or not any(s in r.text for s in secrets), (
+                f"{route.method} {route.path} as {B} leaked {A}'s data: {r.text[:300]}"
+            )
+        echoed = r.text.replace(path, "")  # problem+json names the requested path; the caller knows it already
+        assert r.status_code < 400 or not any(s in echoed for s in secrets), f"{route.path} error leaks an id"
+        walked += 1
+    assert walked >= 40
+
+    # Nothing of A changed through all of that.
+    assert p.get("ledger", f"/v1/entries/{ids['entry_id']}").json()["state"] == "completed"
+    assert p.get("triage", f"/v1/matters/{ids['matter_id']}").json()["level"] == "red"
+    assert p.get("meeting", f"/v1/sessions/{ids['session_id']}").json()["status"] == "scheduled"
+    assert json.dumps(p.get("feedback", f"/v1/matters/{ids['matter_id']}/evaluations").json()).count("household") <= 1
