@@ -325,7 +325,7 @@ async def list_revisits(
     assignee: str | None = Query(None, max_length=128, description="A grid worker's sub, or `me` for the caller"),
     due_before: dt.datetime | None = Query(None, description="Only revisits due before this time"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[RevisitOut]:
     """Revisits of the communities the caller may see, soonest due first (a grid worker's list: assignee=me)."""
     q = select(Revisit).where(scope_filter(principal, Revisit.community, community))

@@ -218,7 +218,7 @@ async def list_reports(
     community: str | None = None,
     status: str | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[ReportOut]:
     """Reports of the communities the caller may see, newest first."""
     q = select(Report).where(scope_filter(principal, Report.community, community))

@@ -139,7 +139,7 @@ async def list_entries(
     category: Category | None = None,
     overdue: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ) -> EntryPage:
     """Entries of the communities the caller may see, most recently changed first."""
     cond = [scope_filter(principal, Entry.community, community)]

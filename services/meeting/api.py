@@ -241,7 +241,7 @@ async def list_sessions(
     from_: dt.datetime | None = Query(None, alias="from"),
     to: dt.datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[SessionOut]:
     """Sessions of the communities the caller may see, by start time."""
     q = select(Session).where(scope_filter(principal, Session.community, community))

@@ -169,7 +169,7 @@ async def list_matters(
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
     needs_review: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[MatterOut]:
     """Matters of the communities the caller may see, newest first; the total is in X-Total-Count."""
     conds = [scope_filter(principal, Matter.community, community)]
@@ -196,7 +196,7 @@ async def review_queue(
     principal: Annotated[Principal, Depends(require("matter.read"))],
     community: Annotated[str | None, Query(max_length=64)] = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[MatterOut]:
     """Open matters flagged for review, oldest first."""
     conds = [scope_filter(principal, Matter.community, community), Matter.needs_review, Matter.status == "open"]
