@@ -94,32 +94,46 @@ async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: 
 # --- matter read model --------------------------------------------------------------------------
 
 
-async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
-    """Keep the matter view; a direct matter gets an entry assigned at once to the property company."""
-    s = uow.session
-    view = await _view_of(s, env, data.matter_id)
-    entry = await entry_of(s, env, data.matter_id)
-    seq, now, at = env.sequence or 0, utcnow(), _aware(data.triaged_at)
+async def _grade_view(s, env: Envelope, matter_id: str, data, at, seq_attr: str) -> tuple[MatterView | None, bool]:
+    """Apply a grade event to the matter view: (view, grade applied), or (None, False) for a stale event.
+
+    Sequences are per event type (triaged and regraded count separately), so the grade time decides which
+    grade wins between the two types.
+    """
+    seq, now = env.sequence or 0, utcnow()
+    view = await _view_of(s, env, matter_id)
     if view is None:
         view = MatterView(
-            matter_id=data.matter_id,
+            matter_id=matter_id,
             community=env.community,
             category=data.category,
             level=data.level,
             route=data.route,
-            triaged_seq=seq,
             graded_at=at,
             updated_at=now,
+            **{seq_attr: seq},
         )
-    elif seq and seq <= view.triaged_seq:
-        log.info("ledger.stale_event type=%s matter=%s seq=%s", env.type, data.matter_id, seq)
+        return view, True
+    if seq and seq <= getattr(view, seq_attr):
+        log.info("ledger.stale_event type=%s matter=%s seq=%s", env.type, matter_id, seq)
+        return None, False
+    setattr(view, seq_attr, max(seq, getattr(view, seq_attr)))
+    newer = view.graded_at is None or at >= _aware(view.graded_at)
+    if newer:
+        view.category, view.level, view.route, view.graded_at = data.category, data.level, data.route, at
+    view.updated_at = now
+    return view, newer
+
+
+async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
+    """Keep the matter view; a direct matter gets an entry assigned at once to the property company."""
+    s = uow.session
+    entry = await entry_of(s, env, data.matter_id)
+    view, _ = await _grade_view(s, env, data.matter_id, data, _aware(data.triaged_at), "triaged_seq")
+    if view is None:
         return
-    else:
-        view.triaged_seq = max(seq, view.triaged_seq)
-        if view.graded_at is None or at >= _aware(view.graded_at):
-            view.category, view.level, view.route, view.graded_at = data.category, data.level, data.route, at
     view.compound, view.building = data.place.compound, data.place.building
-    view.title, view.households, view.updated_at = data.title[:500], data.households, now
+    view.title, view.households = data.title[:500], data.households
     s.add(view)
     if entry is not None:
         if data.households > entry.households:
@@ -139,29 +153,10 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
 async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
     """Update the matter view and the entry's grade; a matter regraded to direct is assigned at once."""
     s = uow.session
-    view = await _view_of(s, env, data.matter_id)
     entry = await entry_of(s, env, data.matter_id)
-    seq, now, at = env.sequence or 0, utcnow(), _aware(data.regraded_at)
-    if view is None:
-        view = MatterView(
-            matter_id=data.matter_id,
-            community=env.community,
-            category=data.category,
-            level=data.level,
-            route=data.route,
-            regraded_seq=seq,
-            graded_at=at,
-            updated_at=now,
-        )
-    elif seq and seq <= view.regraded_seq:
-        log.info("ledger.stale_event type=%s matter=%s seq=%s", env.type, data.matter_id, seq)
-        return
-    else:
-        view.regraded_seq = max(seq, view.regraded_seq)
-        if view.graded_at is not None and at < _aware(view.graded_at):
-            return  # an older grade than the one we hold
-        view.category, view.level, view.route, view.graded_at = data.category, data.level, data.route, at
-    view.updated_at = now
+    view, applied = await _grade_view(s, env, data.matter_id, data, _aware(data.regraded_at), "regraded_seq")
+    if view is None or not applied:
+        return  # stale, or an older grade than the one we hold
     s.add(view)
     if entry is None:
         if view.route == "direct":
@@ -171,7 +166,7 @@ async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.Matter
     if entry.state == "closed" or (entry.level == view.level and entry.category == view.category):
         return
     note = f"重新定级：{data.previous.level}→{data.level}（{data.reason}）"
-    entry.level, entry.category, entry.updated_at = view.level, view.category, now
+    entry.level, entry.category, entry.updated_at = view.level, view.category, utcnow()
     append(s, entry, actor=data.by or SYSTEM, action="regrade", from_state=entry.state, note=note, event_id=env.id)
 
 
