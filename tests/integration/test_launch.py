@@ -22,7 +22,11 @@ pytestmark = pytest.mark.integration
 )
 def test_launcher_names_what_is_missing(tmp_path, env, named):
     out = subprocess.run(
-        [sys.executable, "-m", "services.runtime.launch"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "services.runtime.launch"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "HALL_VAR_DIR": str(tmp_path), **env},
     )
     assert out.returncode == 2

@@ -1,0 +1,263 @@
+"""`python -m bench`: ceiling, pipeline (SQLite, PostgreSQL), HTTP, scale-out and cost growth; prints ONE JSON object.
+
+Needs RabbitMQ, Redis and PostgreSQL on localhost (as the test tiers do). Each part runs on its own private vhost
+and its own databases, deleted afterwards. `--scale 2` makes every run longer (more reports, longer pacing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from bench import ceiling, http
+from bench.common import broker_pid, cpu_seconds, private_vhost
+from bench.pipeline import Load, Pipeline, pg_env
+from services.runtime.settings import REPO_ROOT
+from tests.support import create_pg_database, drop_pg_database
+
+SERVICES = ("intake", "triage", "meeting", "ledger", "feedback")
+TARGETS = {"pipeline_over_ceiling": 0.5, "intake_over_bare_http": 0.3, "red_to_session_p99_ms": 250}
+
+
+def log(msg: str) -> None:
+    """Progress goes to stderr; stdout carries only the JSON."""
+    print(f"bench | {msg}", file=sys.stderr, flush=True)
+
+
+async def pipeline_run(tmp: Path, url: str, *, n: int, paced_s: float, env: dict | None = None) -> dict:
+    """Saturate, then pace at half the rate; CPU per process while saturated; exactly-once check."""
+    async with Pipeline(tmp, url, env=env) as pl:
+        pids = {s: pl.p.pid(s) for s in SERVICES} | {"rabbitmq": broker_pid()}
+        before, t0 = {k: cpu_seconds(v) for k, v in pids.items() if v}, time.time()
+        sat = await pl.saturate(n)
+        elapsed = time.time() - t0
+        sat["cpu_cores_while_saturated"] = {
+            k: round((cpu_seconds(pids[k]) - v) / elapsed, 2) for k, v in before.items()
+        }
+        paced = await pl.paced(max(1.0, sat["reports_per_s"] / 2), paced_s)
+        out = {"saturated": sat, "half_rate": paced}
+        out["intake_http"] = await http.drive(Load(pl.intake_ports, pl.p.token(), conns=12), paced_s)
+        out["exactly_once"] = await pl.check_exactly_once()
+        out["ledger_figures"] = await figures_timing(pl, env)  # last: it adds 1e5 entries on PostgreSQL
+        return out
+
+
+async def figures_timing(pl: Pipeline, env: dict | None) -> dict:
+    """GET /v1/figures on the pipeline's ledger; on PostgreSQL also after 1e5 more entries inserted in bulk."""
+
+    async def timed(k: int = 2) -> float:
+        headers = pl.p.headers()
+        times = []
+        for _ in range(k):
+            t = time.perf_counter()
+            r = await asyncio.to_thread(pl.p.http.get, pl.p.url("ledger", "/v1/figures"), headers=headers, timeout=180)
+            r.raise_for_status()
+            times.append(time.perf_counter() - t)
+        return round(statistics.median(times) * 1000, 1)
+
+    out = {"entries_before": await _count(pl, "entry"), "ms_before": await timed()}
+    if env and "LEDGER_DATABASE_URL" in env:
+        await bulk_entries(env["LEDGER_DATABASE_URL"], 100_000)
+        out["entries_after"] = await _count(pl, "entry")
+        try:
+            out["ms_after"] = await timed()
+        except Exception as exc:  # a timeout is a result too: record it, keep the rest of the run
+            out["ms_after"], out["error_after"] = None, repr(exc)
+    return out
+
+
+async def _count(pl: Pipeline, table: str) -> int:
+    from bench.pipeline import _rows
+
+    return (await _rows(pl.db_url("ledger"), f"SELECT COUNT(*) FROM {table}"))[0][0]
+
+
+async def bulk_entries(url: str, n: int) -> None:
+    """Copy one real entry n times with new ids, spread over communities and states (one INSERT ... SELECT)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        cols = [
+            r["column_name"]
+            for r in await conn.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name='entry' ORDER BY ordinal_position"
+            )
+        ]
+        repl = {
+            "id": "'bench-e-' || g",
+            "matter_id": "'bench-m-' || g",
+            "community": "(ARRAY['jinshan','xueyuan','wenzhuang'])[1 + g % 3]",
+            "state": "(ARRAY['assigned','in_progress','completed','closed'])[1 + g % 4]",
+            "satisfied": "(g % 3 = 0)",
+        }
+        select = ", ".join(repl.get(c, f'e."{c}"') for c in cols)
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        await conn.execute(
+            f"INSERT INTO entry ({quoted}) SELECT {select} FROM generate_series(1, {n}) g, "
+            "(SELECT * FROM entry ORDER BY id LIMIT 1) e"
+        )
+        await conn.execute("ANALYZE entry")
+    finally:
+        await conn.close()
+
+
+async def pg_urls(tag: str) -> dict[str, str]:
+    """A fresh PostgreSQL database per service."""
+    return {s: await create_pg_database(f"bench_{tag}_{s}") for s in SERVICES}
+
+
+def directory_with(n: int, tmp: Path) -> tuple[Path, list[str]]:
+    """The demo directory grown to n communities (copies of the first one); return (file, community codes)."""
+    doc = yaml.safe_load((REPO_ROOT / "deploy" / "county.demo.yaml").read_text())
+    doc = {k: v for k, v in doc.items() if not k.startswith("x-")}
+    base = doc["communities"][0]
+    while len(doc["communities"]) < n:
+        c = copy.deepcopy(base)
+        k = len(doc["communities"])
+        c["code"], c["name"] = f"bench{k:04d}", f"测试社区{k}"
+        doc["communities"].append(c)
+    doc["communities"] = doc["communities"][:n]
+    path = tmp / f"county-{n}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+    codes = [c["code"] for c in doc["communities"] if c["code"] == base["code"] or c["code"].startswith("bench")]
+    return path, codes
+
+
+async def main(args: argparse.Namespace) -> dict:
+    """Every part in turn; the result as one dict."""
+    s = args.scale
+    n, paced_s = int(200 * s), 5.0 * s
+    out: dict = {
+        "machine": {"cpus": os.cpu_count(), "loadavg_1m_at_start": round(os.getloadavg()[0], 2)},
+        "settings": {"reports": n, "paced_s": paced_s},
+    }
+    t_all = time.time()
+    root = Path(tempfile.mkdtemp(prefix="hall-bench-"))
+
+    log("ceiling")
+    with private_vhost("ceiling") as url:
+        out["ceiling"] = await ceiling.measure(url, hops=3, n=int(3000 * s), paced_s=paced_s)
+    with private_vhost("ceiling4") as url:  # a red report's path has one hop more (triage -> meeting)
+        out["ceiling_4_hops"] = await ceiling.measure(url, hops=4, n=int(1000 * s), paced_s=paced_s / 2)
+
+    log("http: bare FastAPI")
+    bare = await http.bare(paced_s, conns=12)
+
+    log("pipeline on SQLite")
+    with private_vhost("sqlite") as url:
+        out["pipeline_sqlite"] = await pipeline_run(root / "sqlite", url, n=n, paced_s=paced_s)
+
+    log("pipeline on PostgreSQL")
+    urls = await pg_urls("p")
+    try:
+        with private_vhost("pg") as url:
+            out["pipeline_postgres"] = await pipeline_run(root / "pg", url, n=n, paced_s=paced_s, env=pg_env(urls))
+    finally:
+        for u in urls.values():
+            await drop_pg_database(u)
+
+    intake = out["pipeline_sqlite"]["intake_http"]
+    out["http"] = {
+        "bare_fastapi": bare,
+        "intake_sqlite": intake,
+        "intake_postgres": out["pipeline_postgres"]["intake_http"],
+        "ratio_sqlite": round(intake["accepted_per_s"] / bare["accepted_per_s"], 3),
+        "ratio_postgres": round(out["pipeline_postgres"]["intake_http"]["accepted_per_s"] / bare["accepted_per_s"], 3),
+    }
+    ceil = out["ceiling"]["msgs_per_s"]
+    for key in ("pipeline_sqlite", "pipeline_postgres"):
+        out[key]["ratio_to_ceiling"] = round(out[key]["saturated"]["reports_per_s"] / ceil, 3)
+
+    # Scale-out of the busiest consumer (by CPU while saturated on PostgreSQL).
+    cpu = out["pipeline_postgres"]["saturated"]["cpu_cores_while_saturated"]
+    busiest = max(("triage", "ledger", "meeting", "feedback", "intake"), key=lambda k: cpu.get(k, 0))
+    log(f"scale-out: 2 x {busiest} on PostgreSQL")
+    urls = await pg_urls("s")
+    try:
+        with private_vhost("scale") as url:
+            async with Pipeline(root / "scale", url, env=pg_env(urls), replicas={busiest: 2}) as pl:
+                two = await pl.saturate(n)
+                check2 = await pl.check_exactly_once()
+    finally:
+        for u in urls.values():
+            await drop_pg_database(u)
+    one = out["pipeline_postgres"]["saturated"]
+    out["scale_out"] = {
+        "service": busiest,
+        "database": "postgresql",
+        "replicas_1": {"reports_per_s": one["reports_per_s"], "exactly_once": out["pipeline_postgres"]["exactly_once"]},
+        "replicas_2": {"reports_per_s": two["reports_per_s"], "complete": two["complete"], "exactly_once": check2},
+    }
+
+    log("cost growth: 10, 100, 1000 communities (SQLite)")
+    growth = {}
+    for size in (10, 100, 1000):
+        path, codes = directory_with(size, root)
+        with private_vhost(f"dir{size}") as url:
+            t = time.time()
+            async with Pipeline(root / f"dir{size}", url, env={"HALL_DIRECTORY": str(path)}) as pl:
+                started_s = round(time.time() - t, 1)
+                t = time.time()
+                await pl.saturate(5, communities=codes[-5:], channel_share=0)  # first use loads the directory
+                first_s = round(time.time() - t, 1)
+                sat = await pl.saturate(int(150 * s), communities=codes)
+                growth[str(size)] = {
+                    "reports_per_s": sat["reports_per_s"],
+                    "intake_accept_per_s": sat["intake_accept_per_s"],
+                    "platform_start_s": started_s,
+                    "first_5_reports_s": first_s,
+                    "directory_kib": round(path.stat().st_size / 1024, 1),
+                }
+    out["cost_growth"] = {
+        "communities": growth,
+        "ledger_figures_ms": out["pipeline_postgres"]["ledger_figures"],
+    }
+
+    red_p99 = out["pipeline_postgres"]["half_rate"]["red_to_emergency_session_ms"]["p99"]
+    red_p99_sqlite = out["pipeline_sqlite"]["half_rate"]["red_to_emergency_session_ms"]["p99"]
+    out["targets"] = {
+        "pipeline_over_ceiling_ge_0.5": {
+            "sqlite": out["pipeline_sqlite"]["ratio_to_ceiling"],
+            "postgres": out["pipeline_postgres"]["ratio_to_ceiling"],
+            "met": max(out["pipeline_sqlite"]["ratio_to_ceiling"], out["pipeline_postgres"]["ratio_to_ceiling"])
+            >= TARGETS["pipeline_over_ceiling"],
+        },
+        "intake_over_bare_http_ge_0.3": {
+            "sqlite": out["http"]["ratio_sqlite"],
+            "postgres": out["http"]["ratio_postgres"],
+            "met": max(out["http"]["ratio_sqlite"], out["http"]["ratio_postgres"]) >= TARGETS["intake_over_bare_http"],
+        },
+        "red_to_emergency_session_p99_lt_250ms": {
+            "sqlite": red_p99_sqlite,
+            "postgres": red_p99,
+            "met": red_p99 is not None
+            and red_p99_sqlite is not None
+            and max(red_p99, red_p99_sqlite) < TARGETS["red_to_session_p99_ms"],
+        },
+    }
+    out["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    out["wall_s"] = round(time.time() - t_all, 1)
+    return out
+
+
+def cli() -> None:
+    """Parse flags, run, print the JSON."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply reports and pacing time (default 1)")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args)), ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    cli()
