@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from services.contracts import DEAD_LETTER_EXCHANGE, RETRY_EXCHANGE, ContractError, Envelope, parse
 from services.runtime import metrics
@@ -29,6 +30,16 @@ REASON_HEADER = "x-hall-reason"
 QUEUE_HEADER = "x-hall-queue"
 # Channel adapters publish raw channel messages without the services' key; intake validates those itself.
 UNSIGNED_TYPES = frozenset({"channel.message.v1"})
+
+
+DB_PATIENCE_S = 120.0
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Tell whether an error means the database is away (restart, lost connection, lock), not a bad message."""
+    if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, ConnectionError, OSError)):
+        return True
+    return bool(getattr(exc, "connection_invalidated", False))
 
 
 class Reject(Exception):
@@ -127,15 +138,31 @@ class Consumer:
             await self.dead_letter(message, "unknown_type", f"no handler for {env.type} on {name}")
             return
         started = time.perf_counter()
-        try:
-            result = await self._handle(env, data, handler)
-        except Reject as exc:
-            await self.dead_letter(message, "rejected", f"rejected: {exc}")
-            return
-        except Exception as exc:
-            log.exception("consumer.handler_failed queue=%s id=%s type=%s", name, env.id, env.type)
-            await self._retry_or_dead_letter(message, exc)
-            return
+        delay, waited = 0.5, 0.0
+        while True:
+            try:
+                result = await self._handle(env, data, handler)
+                break
+            except Reject as exc:
+                await self.dead_letter(message, "rejected", f"rejected: {exc}")
+                return
+            except Exception as exc:
+                if database_unavailable(exc) and waited < DB_PATIENCE_S:
+                    # The database is restarting or locked: not the message's fault, so wait for it here
+                    # (the delivery stays unacked) instead of spending the message's retries.
+                    log.warning(
+                        "consumer.database_unavailable queue=%s id=%s retry_in=%.1fs error=%s",
+                        name,
+                        env.id,
+                        delay,
+                        type(exc).__name__,
+                    )
+                    await asyncio.sleep(delay)
+                    waited, delay = waited + delay, min(delay * 2, 5.0)
+                    continue
+                log.exception("consumer.handler_failed queue=%s id=%s type=%s", name, env.id, env.type)
+                await self._retry_or_dead_letter(message, exc)
+                return
         await message.ack()
         metrics.HANDLER_SECONDS.labels(self.service, name).observe(time.perf_counter() - started)
         metrics.CONSUMED.labels(self.service, name, env.type, result).inc()
