@@ -34,6 +34,7 @@ _BOILERPLATE = (
 )  # fmt: skip
 
 
+_SIGNAL_REASONS = ("情绪词", "等级：绿（“", "等级：黄（“")
 _DIGITS = re.compile(r"\d+")
 _CJK_GRAM = re.compile(r"[\u4e00-\u9fff]{2,3}")  # n-grams shown to staff: Chinese words, no punctuation
 
@@ -63,6 +64,8 @@ def rule_features(g: Grade) -> dict[str, float]:
         head = _REASON_HEAD.match(reason)
         if head:
             feats[f"reason={head.group(1)}"] = 1.0
+        if reason.startswith(_SIGNAL_REASONS):  # emotional words, one household vs many
+            feats[f"signal={reason[:6]}"] = 1.0
     if g.needs_review:
         feats["needs_review"] = 1.0
     return feats
@@ -92,9 +95,11 @@ class Prediction:
 class TriageModel:
     """A shared character n-gram vectoriser and, per head, a text-only and a text+rules linear classifier."""
 
-    def __init__(self, c: float = 4.0, rule_weight: float = 1.0):
-        self.c, self.rule_weight = c, rule_weight
-        self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+    def __init__(self, c: float = 4.0, rule_weight: float = 1.0, ngram_max: int = 3, red_c: float | None = 16.0,
+                 red_blend: bool = True):  # fmt: skip
+        self.c, self.rule_weight, self.red_c, self.red_blend = c, rule_weight, red_c, red_blend
+        self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, ngram_max), sublinear_tf=True, min_df=1)
+        self.red_head: LogisticRegression | None = None  # red vs rest on the text alone (red_c set)
         self.rules_vectorizer = DictVectorizer()
         self.text_heads: dict[str, LogisticRegression] = {}
         self.hybrid_heads: dict[str, LogisticRegression] = {}
@@ -114,6 +119,9 @@ class TriageModel:
             y = [r[head] for r in rows]
             for heads, x in ((self.text_heads, x_text), (self.hybrid_heads, x_hybrid)):
                 heads[head] = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000).fit(x, y)
+        if self.red_c is not None:
+            y_red = ["red" if r["level"] == "red" else "not_red" for r in rows]
+            self.red_head = LogisticRegression(C=self.red_c, class_weight="balanced", max_iter=3000).fit(x_text, y_red)
         digest = hashlib.sha256("".join(sorted(r["text"] for r in rows)).encode()).hexdigest()[:16]
         self.trained_on = {"rows": len(rows), "sha256": digest, "sklearn": sklearn.__version__}
         return self
@@ -139,10 +147,18 @@ class TriageModel:
             kept.append(g)
             if len(kept) == top:
                 break
-        text_level = self.text_heads["level"]
-        classes = list(text_level.classes_)
-        text_red = float(_proba(text_level, x_text)[classes.index("red")]) if "red" in classes else 0.0
+        text_red = self._text_red(x_text)
         return Prediction(probs, tuple(kept), text_red)
+
+    def _text_red(self, x_text) -> float:
+        """P(red) from the text alone: the level head, the red-vs-rest head, or their mean (red_blend)."""
+        level = self.text_heads["level"]
+        classes = list(level.classes_)
+        p_level = float(_proba(level, x_text)[classes.index("red")]) if "red" in classes else 0.0
+        if self.red_head is None:
+            return p_level
+        p_binary = float(_proba(self.red_head, x_text)[list(self.red_head.classes_).index("red")])
+        return 0.5 * (p_level + p_binary) if self.red_blend else p_binary
 
     def _feature_names(self) -> np.ndarray:
         cached = getattr(self, "_names", None)
@@ -169,7 +185,7 @@ def load(path: Path) -> TriageModel | None:
     return model
 
 
-def train(rows: Iterable[dict], c: float = 4.0, rule_weight: float = 1.0) -> TriageModel:
-    """A fitted model; rows missing a label are skipped."""
+def train(rows: Iterable[dict], **params) -> TriageModel:
+    """A fitted model (TriageModel's parameters, defaults chosen by cross-validation); unlabelled rows skipped."""
     usable = [r for r in rows if r.get("text") and all(r.get(h) for h in HEADS)]
-    return TriageModel(c, rule_weight).fit(usable)
+    return TriageModel(**params).fit(usable)

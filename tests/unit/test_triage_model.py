@@ -10,7 +10,7 @@ import re
 import pytest
 
 from services.triage import cli, domain, grader, labelled, metrics
-from services.triage.model import load, train
+from services.triage.model import clean, load, train
 from services.triage.rules import CATEGORIES
 
 pytestmark = pytest.mark.unit
@@ -188,3 +188,21 @@ def test_fast_probabilities_match_scikit_learn(small_model, corpus):
         x = small_model.vectorizer.transform([r["text"]])
         for clf in small_model.text_heads.values():
             assert _proba(clf, x) == pytest.approx(clf.predict_proba(x)[0], abs=1e-9)
+
+
+def test_red_head_probability_matches_scikit_learn(corpus):
+    """The text-only P(red) used by the policy is the red-vs-rest head (or its mean with the level head)."""
+    rows = corpus[0][::6]
+    text = "楼下配电箱一直在冒烟，有噼啪的声音"
+    for blend in (False, True):
+        m = train(rows, red_c=16.0, red_blend=blend)
+        x = m.vectorizer.transform([clean(text)])
+        p_bin = m.red_head.predict_proba(x)[0][list(m.red_head.classes_).index("red")]
+        p_lvl = m.text_heads["level"].predict_proba(x)[0][list(m.text_heads["level"].classes_).index("red")]
+        expected = 0.5 * (p_bin + p_lvl) if blend else p_bin
+        assert m.predict(text).text_red == pytest.approx(expected, abs=1e-9)
+    plain = train(rows, red_c=None)
+    assert plain.red_head is None
+    x = plain.vectorizer.transform([clean(text)])
+    red = plain.text_heads["level"].predict_proba(x)[0][list(plain.text_heads["level"].classes_).index("red")]
+    assert plain.predict(text).text_red == pytest.approx(red, abs=1e-9)
