@@ -21,7 +21,7 @@ audit: install  ## known vulnerabilities in the locked dependencies (says clearl
 	$(PY) tools/audit.py
 
 run: install  ## all five services with the demo county, SQLite under var/, RabbitMQ and Redis on localhost
-	$(PY) -m services.runtime.launch --seed
+	$(PY) -m services.runtime.launch --seed --train
 
 test: install  ## lint, architecture and contract checks, then every test tier
 	$(VENV)/bin/ruff check services tests adapters bench tools

@@ -141,10 +141,18 @@ async def wait_ready(names: list[str], timeout: float = 90) -> None:
 
 
 DEMO_REPORTS = [
-    ("jinshan", "wechat_group", "@物业 景湖花园5栋2单元楼道灯又不亮了[图片]", None),
-    ("xueyuan", "door_visit", "金泰和庄12号楼2单元公共下水管反复堵塞，一楼商铺不同意开挖维修，楼上住户意见很大", None),
-    ("xueyuan", "miniprogram", "金泰和庄3号楼地下室配电箱冒烟，有焦糊味，电线裸露", None),
-    ("wenzhuang", "opinion_box", "建议金东小区加装电梯，老人上下楼太难了", "suggestion"),
+    ("jinshan", "wechat_group", "@物业 景湖花园5栋2单元楼道灯又不亮了[图片]", {}),
+    ("xueyuan", "door_visit", "金泰和庄12号楼2单元公共下水管反复堵塞，一楼商铺不同意开挖维修，楼上住户意见很大", {}),
+    ("xueyuan", "miniprogram", "金泰和庄3号楼地下室配电箱冒烟，有焦糊味，电线裸露", {}),
+    (
+        "wenzhuang",
+        "opinion_box",
+        "建议金东小区加装电梯，老人上下楼太难了",
+        {
+            "kind": "suggestion",
+            "provenance": {"box": "金东小区东门意见箱", "collected_at": "2026-11-28T09:00:00+08:00"},
+        },
+    ),
 ]
 
 
@@ -154,17 +162,21 @@ async def seed() -> None:
 
     s = get_settings()
     token = mint(sub="demo-seed", role="county_operator", communities=["*"], hours=1)
-    for i, (community, channel, text, kind) in enumerate(DEMO_REPORTS, 1):
-        body = {"community": community, "channel": channel, "channel_message_id": f"demo-{i}", "text": text}
-        if kind:
-            body["kind"] = kind
+    for i, (community, channel, text, extra) in enumerate(DEMO_REPORTS, 1):
+        body = {"community": community, "channel": channel, "channel_message_id": f"demo-{i}", "text": text, **extra}
         req = urllib.request.Request(
             f"http://{s.host}:{s.port('intake')}/v1/reports",
             data=json.dumps(body).encode(),
             method="POST",
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
-        await asyncio.to_thread(urllib.request.urlopen, req, None, 5)
+        try:
+            await asyncio.to_thread(urllib.request.urlopen, req, None, 5)
+        except urllib.error.HTTPError as exc:  # a demo report refused must not stop the platform
+            print(
+                f"launch   | demo report {i} refused: {exc.code} {exc.read().decode(errors='replace')[:300]}",
+                flush=True,
+            )
 
 
 async def console_env() -> dict[str, str]:
@@ -227,6 +239,12 @@ async def amain(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     if "console" in names:
         sup.env["console"] = await console_env()
+    if args.train and "triage" in names and not (s.var_dir / "triage-model.pkl").exists():
+        # Triage grades with rules alone until a model exists; train one from the shipped corpus first.
+        print("launch   | training the triage model from the shipped corpus (about 15 s, once)", flush=True)
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.triage", "train")
+        if await proc.wait() != 0:
+            print("launch   | triage model training failed; triage grades with rules alone", flush=True)
     for n in names:
         await sup.start(n)
     try:
@@ -250,6 +268,7 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--seed", action="store_true", help="submit a few demo reports once everything is ready")
+    parser.add_argument("--train", action="store_true", help="train the triage model first if var/ has none")
     parser.add_argument("--only", help="comma-separated subset of services")
     parser.add_argument("--no-restart", action="store_true", help="do not restart a service that exits")
     raise SystemExit(asyncio.run(amain(parser.parse_args())))
