@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from services.contracts import EVENTS_EXCHANGE
 from services.feedback import handlers, ownervotes, questionnaire
 from services.feedback.api import router
 from services.feedback.models import metadata
 from services.feedback.recording import vault
-from services.runtime.consumer import Subscription
+from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
 from services.runtime.settings import Settings
-from services.runtime.topology import QueueSpec
 
 NAME = "feedback"
 OVERDUE_SWEEP_S = 300
@@ -29,17 +27,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         "matter.closed.v1": handlers.on_matter_closed,
         "matter.triaged.v1": handlers.on_matter_triaged,
     }
-    return [
-        Subscription(
-            QueueSpec(
-                "feedback.events",
-                tuple((EVENTS_EXCHANGE, t) for t in consumed),
-                tuple(settings.retry_delays_ms),
-                settings.delivery_limit,
-            ),
-            consumed,
-        )
-    ]
+    return [subscribe("feedback.events", consumed, settings)]
 
 
 def periodic(ctx: Context) -> list[Periodic]:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.contracts import CHANNELS_EXCHANGE, EVENTS_EXCHANGE
+from services.contracts import CHANNELS_EXCHANGE
 from services.intake import door_visits, handlers, hotline, open311
 from services.intake.api import router
 from services.intake.models import metadata
-from services.runtime.consumer import Subscription
+from services.runtime.consumer import Subscription, subscribe
 from services.runtime.service import ServiceSpec, create_app
 from services.runtime.settings import Settings
-from services.runtime.topology import QueueSpec
 
 NAME = "intake"
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
     """Intake's queues: channel messages in, and status updates for the tracking read model."""
-    retry = tuple(settings.retry_delays_ms)
     status = {
         "matter.triaged.v1": handlers.on_matter_triaged,
         "matter.regraded.v1": handlers.on_matter_regraded,
@@ -29,15 +27,10 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         "matter.reopened.v1": handlers.on_matter_reopened,
         "matter.closed.v1": handlers.on_matter_closed,
     }
+    channels = {"channel.message.v1": handlers.on_channel_message}
     return [
-        Subscription(
-            QueueSpec("intake.channels", ((CHANNELS_EXCHANGE, "channel.message.v1"),), retry, settings.delivery_limit),
-            {"channel.message.v1": handlers.on_channel_message},
-        ),
-        Subscription(
-            QueueSpec("intake.status", tuple((EVENTS_EXCHANGE, t) for t in status), retry, settings.delivery_limit),
-            status,
-        ),
+        subscribe("intake.channels", channels, settings, exchange=CHANNELS_EXCHANGE),
+        subscribe("intake.status", status, settings),
     ]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.contracts import EVENTS_EXCHANGE
 from services.ledger import handlers, reminders
 from services.ledger.api import router
 from services.ledger.disclosure_api import router as disclosure_router
@@ -12,11 +11,10 @@ from services.ledger.figures import router as figures_router
 from services.ledger.models import metadata
 from services.ledger.replay import recorded
 from services.ledger.supporting import router as supporting_router
-from services.runtime.consumer import Subscription
+from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
 from services.runtime.settings import Settings
-from services.runtime.topology import QueueSpec
 
 NAME = "ledger"
 OVERDUE_SWEEP_SECONDS = 300
@@ -34,9 +32,7 @@ HANDLERS = {
 
 def subscriptions(settings: Settings) -> list[Subscription]:
     """The ledger's one queue: matters, sessions and evaluations that create and move entries."""
-    bindings = tuple((EVENTS_EXCHANGE, t) for t in HANDLERS)
-    spec = QueueSpec("ledger.events", bindings, tuple(settings.retry_delays_ms), settings.delivery_limit)
-    return [Subscription(spec, dict(HANDLERS))]
+    return [subscribe("ledger.events", HANDLERS, settings)]
 
 
 def periodic(ctx: Context) -> list[Periodic]:

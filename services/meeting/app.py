@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.contracts import EVENTS_EXCHANGE
 from services.meeting import calendars, changes, halls, handlers, notices, planner
 from services.meeting.api import router
 from services.meeting.models import metadata
-from services.runtime.consumer import Subscription
+from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
 from services.runtime.settings import Settings
-from services.runtime.topology import QueueSpec
 
 NAME = "meeting"
 PLAN_INTERVAL_S = 60
@@ -26,13 +24,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         "matter.regraded.v1": handlers.on_matter_regraded,
         "matter.reopened.v1": handlers.on_matter_reopened,
     }
-    spec = QueueSpec(
-        "meeting.matters",
-        tuple((EVENTS_EXCHANGE, t) for t in matters),
-        tuple(settings.retry_delays_ms),
-        settings.delivery_limit,
-    )
-    return [Subscription(spec, matters)]
+    return [subscribe("meeting.matters", matters, settings)]
 
 
 def periodic(ctx: Context) -> list[Periodic]:

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
-from services.contracts import DEAD_LETTER_EXCHANGE, RETRY_EXCHANGE, ContractError, Envelope, parse
+from services.contracts import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE, ContractError, Envelope, parse
 from services.runtime import metrics
 from services.runtime.signing import SIGNATURE_HEADER, event_signed
 from services.runtime.topology import QueueSpec, declare_queue
@@ -52,6 +52,14 @@ class Subscription:
 
     spec: QueueSpec
     handlers: dict[str, Handler]
+
+
+def subscribe(name: str, handlers: dict[str, Handler], settings, *, exchange: str = EVENTS_EXCHANGE) -> Subscription:
+    """One queue bound to every event type it handles (routing key = type), with the settings' retry policy."""
+    spec = QueueSpec(
+        name, tuple((exchange, t) for t in handlers), tuple(settings.retry_delays_ms), settings.delivery_limit
+    )
+    return Subscription(spec, dict(handlers))
 
 
 class Consumer:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.contracts import EVENTS_EXCHANGE
-from services.runtime.consumer import Subscription
+from services.runtime.consumer import Subscription, subscribe
 from services.runtime.service import Context, ServiceSpec, create_app
 from services.runtime.settings import Settings
-from services.runtime.topology import QueueSpec
 from services.triage import grader, handlers
 from services.triage.api import router
 from services.triage.models import metadata
@@ -18,16 +16,9 @@ NAME = "triage"
 
 def subscriptions(settings: Settings) -> list[Subscription]:
     """Triage's queues: reports to grade, and closed matters."""
-    retry = tuple(settings.retry_delays_ms)
     return [
-        Subscription(
-            QueueSpec("triage.reports", ((EVENTS_EXCHANGE, "report.received.v1"),), retry, settings.delivery_limit),
-            {"report.received.v1": handlers.on_report_received},
-        ),
-        Subscription(
-            QueueSpec("triage.matters", ((EVENTS_EXCHANGE, "matter.closed.v1"),), retry, settings.delivery_limit),
-            {"matter.closed.v1": handlers.on_matter_closed},
-        ),
+        subscribe("triage.reports", {"report.received.v1": handlers.on_report_received}, settings),
+        subscribe("triage.matters", {"matter.closed.v1": handlers.on_matter_closed}, settings),
     ]
 
 
