@@ -22,6 +22,7 @@ from services.runtime import logs, metrics, problems
 from services.runtime.bus import Bus
 from services.runtime.consumer import Subscription
 from services.runtime.db import Database
+from services.runtime.directory import load_directory
 from services.runtime.locks import Periodic, run_periodic
 from services.runtime.settings import Settings, get_settings
 from services.runtime.tables import BusTables
@@ -110,6 +111,9 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from services.runtime.migrate import upgrade
 
+        # Parse and validate the county directory before serving: a broken file stops the start, and the
+        # first request does not pay for parsing a large county.
+        await asyncio.to_thread(load_directory)
         db = Database(settings.database_url(spec.name))
         await upgrade(db, spec.migrations)  # migrations run before the first request is served
         tables = BusTables(spec.metadata)
