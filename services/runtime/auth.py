@@ -124,8 +124,9 @@ def mint(
 def verify(token: str, settings: Settings | None = None) -> Principal:
     """Verify signature, issuer, audience and expiry; return the principal or raise AuthError."""
     settings = settings or get_settings()
-    if settings.jwt_jwks_url is None and settings.jwt_public_key_file is None:
-        builtin_private_key(settings)  # make sure the local key exists
+    local = settings.jwt_jwks_url is None and settings.jwt_public_key_file is None
+    if local and not _private_key_path(settings).exists():
+        builtin_private_key(settings)  # first use: create the local issuer's key
     source = _verification_key(
         str(settings.jwt_public_key_file) if settings.jwt_public_key_file else None,
         settings.jwt_jwks_url,

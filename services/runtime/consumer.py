@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import BaseModel
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from services.contracts import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE, ContractError, Envelope, parse
@@ -186,8 +184,7 @@ class Consumer:
 
     async def _claim_inbox(self, uow: UnitOfWork, env: Envelope) -> bool:
         t = uow.tables.inbox
-        dialect = uow.session.bind.dialect.name if uow.session.bind else "sqlite"
-        ins = pg_insert(t) if dialect == "postgresql" else sqlite_insert(t)
+        ins = uow.upsert(t)
         stmt = ins.values(
             consumer=self.sub.spec.name, event_id=env.id, event_type=env.type, received_at=dt.datetime.now(dt.UTC)
         ).on_conflict_do_nothing()

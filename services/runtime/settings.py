@@ -23,7 +23,6 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
     var_dir: Path = REPO_ROOT / "var"
-    directory: Path | None = None
     prefetch: int = Field(64, ge=1, le=10_000)
     delivery_limit: int = Field(10, ge=1)
     retry_delays_ms: list[int] = [1000, 5000, 30000]
@@ -62,11 +61,6 @@ class Settings(BaseSettings):
     def port(self, service: str) -> int:
         """<SERVICE>_PORT, or the default port of the service."""
         return int(os.environ.get(f"{service.upper()}_PORT", PORTS[service]))
-
-    @property
-    def directory_path(self) -> Path:
-        """The county directory file operators edit."""
-        return self.directory or REPO_ROOT / "deploy" / "county.demo.yaml"
 
 
 @lru_cache

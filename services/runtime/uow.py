@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -40,10 +40,14 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.emitted: list[Envelope] = []
 
+    def upsert(self, table):
+        """An INSERT that supports ON CONFLICT on this session's database (PostgreSQL or SQLite)."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
     async def _next_sequence(self, subject: str) -> int:
         t = self.tables.subject_seq
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        ins = pg_insert(t) if dialect == "postgresql" else sqlite_insert(t)
+        ins = self.upsert(t)
         # One atomic upsert: concurrent replicas never hand out the same number twice.
         stmt = (
             ins.values(subject=subject, seq=1)
@@ -93,8 +97,3 @@ class UnitOfWork:
         await self.session.commit()
         if self.emitted:
             self._on_commit()
-
-    async def already_emitted(self, event_id: str) -> bool:
-        """Tell whether an event id is in the outbox (useful for idempotent commands)."""
-        row = await self.session.exec(select(self.tables.outbox.c.id).where(self.tables.outbox.c.event_id == event_id))
-        return row.first() is not None
