@@ -44,6 +44,11 @@ async def pipeline_run(tmp: Path, url: str, *, n: int, paced_s: float, env: dict
         sat["cpu_cores_while_saturated"] = {
             k: round((cpu_seconds(pids[k]) - v) / elapsed, 2) for k, v in before.items()
         }
+        # The budget view: CPU milliseconds each process spends per report (all of them together bound the rate).
+        sat["cpu_ms_per_report"] = {
+            k: round((cpu_seconds(pids[k]) - v) * 1000 / max(1, sat["ledger_entries_seen"]), 2)
+            for k, v in before.items()
+        }
         paced = await pl.paced(max(1.0, sat["reports_per_s"] / 2), paced_s)
         out = {"saturated": sat, "half_rate": paced}
         out["intake_http"] = await http.drive(Load(pl.intake_ports, pl.p.token(), conns=12), paced_s)

@@ -192,6 +192,7 @@ async def submit_report(
         community=body.community,
         channel=body.channel,
         channel_message_id=body.channel_message_id or f"http-{uuid.uuid4().hex}",
+        fresh_id=body.channel_message_id is None,
         text=body.text,
         compound=body.compound,
         building=body.building,
@@ -205,9 +206,7 @@ async def submit_report(
         occurred_at=body.occurred_at,
         provenance=provenance,
     )
-    async with ctx.bus.uow(actor=actor) as uow:
-        report, created = await accept(uow, inc)
-        await uow.commit()
+    report, created = await ctx.bus.run(lambda uow: accept(uow, inc), actor=actor)
     return Accepted(report_id=report.id, tracking_code=report.tracking_code, created=created)
 
 

@@ -49,6 +49,7 @@ class Incoming:
     occurred_at: dt.datetime | None = None
     received_at: dt.datetime | None = None
     provenance: dict = field(default_factory=dict)
+    fresh_id: bool = False  # channel_message_id was generated just now, so no stored report can have it
 
 
 async def find_existing(uow: UnitOfWork, channel: str, channel_message_id: str) -> Report | None:
@@ -59,9 +60,10 @@ async def find_existing(uow: UnitOfWork, channel: str, channel_message_id: str) 
 
 async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
     """Normalise, store (PII encrypted) and emit report.received.v1; return (report, created)."""
-    existing = await find_existing(uow, inc.channel, inc.channel_message_id)
-    if existing is not None:
-        return existing, False
+    if not inc.fresh_id:
+        existing = await find_existing(uow, inc.channel, inc.channel_message_id)
+        if existing is not None:
+            return existing, False
     community = load_directory().community(inc.community)
     text = domain.clean_text(inc.text)
     parsed = domain.parse_place(text, community)
@@ -103,15 +105,18 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
         occurred_at=inc.occurred_at,
         updated_at=now,
     )
-    try:
-        async with uow.session.begin_nested():
-            uow.session.add(report)
-    except IntegrityError:
-        # Another replica stored the same channel message a moment ago: same report, not a new one.
-        existing = await find_existing(uow, inc.channel, inc.channel_message_id)
-        if existing is None:
-            raise
-        return existing, False
+    if inc.fresh_id:
+        uow.session.add(report)  # cannot collide: skip the savepoint that guards the replica race below
+    else:
+        try:
+            async with uow.session.begin_nested():
+                uow.session.add(report)
+        except IntegrityError:
+            # Another replica stored the same channel message a moment ago: same report, not a new one.
+            existing = await find_existing(uow, inc.channel, inc.channel_message_id)
+            if existing is None:
+                raise
+            return existing, False
     await uow.emit(
         "report.received.v1",
         community=report.community,

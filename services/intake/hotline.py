@@ -105,11 +105,14 @@ async def submit_hotline_order(
             "deadline": body.deadline.isoformat() if body.deadline else None,
         },
     )
-    async with ctx.bus.uow(actor=actor) as uow:
+
+    async def work(uow):
         report, created = await accept(uow, inc)
         if created and body.deadline:
             report.expected_at = body.deadline  # the hotline's own deadline until the ledger sets one
-        await uow.commit()
+        return report, created
+
+    report, created = await ctx.bus.run(work, actor=actor)
     return HotlineAccepted(
         report_id=report.id, tracking_code=report.tracking_code, created=created, order_no=body.order_no
     )

@@ -229,9 +229,7 @@ async def create_request(fmt: str, request: Request, ctx: Ctx) -> Response:
         sender_id=f.get("device_id") or f.get("account_id") or None,
         provenance={"entered_by": f"apikey:{key.id}", "attributes": attributes, "has_coordinates": bool(coords)},
     )
-    async with ctx.bus.uow(actor=f"apikey:{key.id}") as uow:
-        report, _created = await accept(uow, inc)
-        await uow.commit()
+    report, _created = await ctx.bus.run(lambda uow: accept(uow, inc), actor=f"apikey:{key.id}")
     notice = f"已受理，查询码 {report.tracking_code} / Received; tracking code {report.tracking_code}"
     body = [{"service_request_id": report.id, "service_notice": notice, "account_id": None}]
     return respond(fmt, "requests", body)

@@ -10,6 +10,8 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -121,9 +123,36 @@ def mint(
     return jwt.encode(claims, builtin_private_key(settings), algorithm="EdDSA")
 
 
+_VERIFIED: OrderedDict[tuple, tuple[Principal, float]] = OrderedDict()
+_VERIFIED_MAX = 4096
+
+
 def verify(token: str, settings: Settings | None = None) -> Principal:
     """Verify signature, issuer, audience and expiry; return the principal or raise AuthError."""
     settings = settings or get_settings()
+    # A client sends the same token with every request; its signature check (EdDSA/RSA) need not be
+    # repeated until it expires. Keyed on everything that decides validity, so a changed issuer, audience
+    # or key source verifies afresh.
+    ck = (
+        token,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.jwt_public_key_file,
+        settings.jwt_jwks_url,
+        str(settings.var_dir),
+    )
+    hit = _VERIFIED.get(ck)
+    if hit is not None and time.time() < hit[1]:
+        _VERIFIED.move_to_end(ck)
+        return hit[0]
+    principal, exp = _verify(token, settings)
+    _VERIFIED[ck] = (principal, exp)
+    if len(_VERIFIED) > _VERIFIED_MAX:
+        _VERIFIED.popitem(last=False)
+    return principal
+
+
+def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
     local = settings.jwt_jwks_url is None and settings.jwt_public_key_file is None
     if local and not _private_key_path(settings).exists():
         builtin_private_key(settings)  # first use: create the local issuer's key
@@ -152,13 +181,14 @@ def verify(token: str, settings: Settings | None = None) -> Principal:
         raise AuthError("missing community scope")
     if ALL_COMMUNITIES in communities and role != "county_operator":
         raise AuthError("only county operators may hold the county-wide scope")
-    return Principal(
+    principal = Principal(
         sub=str(claims["sub"]),
         role=role,
         communities=frozenset(communities),
         name=claims.get("name"),
         unit=claims.get("unit"),
     )
+    return principal, float(claims["exp"])
 
 
 def new_api_key() -> str:

@@ -11,6 +11,7 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 
 from services.contracts import Envelope
+from services.runtime.batch import GroupCommit, Work
 from services.runtime.consumer import Consumer, Subscription
 from services.runtime.db import Database
 from services.runtime.relay import Relay
@@ -44,6 +45,21 @@ class Bus:
             lease_s=settings.relay_lease_s,
             retention_hours=settings.outbox_retention_hours,
         )
+        workers = settings.group_commit_workers or (1 if db.dialect == "sqlite" else 4)
+        self.group = GroupCommit(
+            db,
+            tables,
+            service=service,
+            on_commit=self.relay.notify,
+            max_batch=settings.group_commit_max,
+            workers=workers,
+        )
+
+    async def run(
+        self, work: Work, *, cause: Envelope | None = None, traceparent: str | None = None, actor: str | None = None
+    ):
+        """Run `work(uow)` in a transaction shared with concurrent callers; its result once committed."""
+        return await self.group.run(work, cause=cause, traceparent=traceparent, actor=actor)
 
     async def get_connection(self) -> AbstractRobustConnection:
         """The robust connection, once established."""
@@ -94,7 +110,7 @@ class Bus:
         async with self.connection.channel() as ch:
             await declare_exchanges(ch)
         for sub in self.subscriptions:
-            consumer = Consumer(sub, service=self.service, uow_factory=self.uow, prefetch=self.settings.prefetch)
+            consumer = Consumer(sub, service=self.service, run=self.run, prefetch=self.settings.prefetch)
             await consumer.start(self.connection)
             self.consumers.append(consumer)
         self._connected.set()
@@ -128,6 +144,7 @@ class Bus:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.group.close()
         if self.connection is not None:
             await self.connection.close()
 

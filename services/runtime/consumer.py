@@ -63,8 +63,9 @@ def subscribe(name: str, handlers: dict[str, Handler], settings, *, exchange: st
 class Consumer:
     """Consumes one queue for a service; survives broker restarts through the robust connection."""
 
-    def __init__(self, sub: Subscription, *, service: str, uow_factory, prefetch: int):
-        self.sub, self.service, self.uow_factory, self.prefetch = sub, service, uow_factory, prefetch
+    def __init__(self, sub: Subscription, *, service: str, run, prefetch: int):
+        # `run(work, cause=...)` runs work(uow) in a committed transaction (Bus.run: group commit).
+        self.sub, self.service, self.run, self.prefetch = sub, service, run, prefetch
         self.channel: AbstractChannel | None = None
         self._pub_channel: AbstractChannel | None = None
         self._queue = None
@@ -174,13 +175,13 @@ class Consumer:
         metrics.CONSUMED.labels(self.service, name, env.type, result).inc()
 
     async def _handle(self, env: Envelope, data: BaseModel, handler: Handler) -> str:
-        async with self.uow_factory(cause=env) as uow:
+        async def work(uow: UnitOfWork) -> str:
             if not await self._claim_inbox(uow, env):
-                await uow.session.rollback()
-                return "duplicate"
+                return "duplicate"  # the inbox row exists: this delivery's effects are already committed
             await handler(uow, env, data)
-            await uow.commit()
-        return "ok"
+            return "ok"
+
+        return await self.run(work, cause=env)
 
     async def _claim_inbox(self, uow: UnitOfWork, env: Envelope) -> bool:
         t = uow.tables.inbox

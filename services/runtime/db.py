@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.runtime import sqlite_inline
 
 
 def is_sqlite(url: str) -> bool:
     """Tell whether a database URL is SQLite."""
     return url.startswith("sqlite")
+
+
+def sqlite_locked(exc: BaseException) -> bool:
+    """Tell whether an error is SQLite's "database is locked" (another connection holds the write lock)."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+NOWAIT = "hall_sqlite_nowait"  # execution option: BEGIN IMMEDIATE fails at once instead of waiting
+LOCK_PATIENCE_S = 30.0  # how long a session waits (asynchronously) for another process's write lock
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -22,7 +35,10 @@ def make_engine(url: str) -> AsyncEngine:
     # One pooled connection per process: every transaction takes SQLite's write lock (BEGIN IMMEDIATE), so
     # more connections only wait inside SQLite's busy handler, which sleeps up to 100 ms between tries;
     # with one, transactions queue on the pool instead (woken the moment it is free) and reuse it.
-    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60)
+    path = make_url(url).database or ""
+    engine = create_async_engine(
+        url, async_creator=sqlite_inline.creator(path), pool_size=1, max_overflow=0, pool_timeout=60
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -31,7 +47,7 @@ def make_engine(url: str) -> AsyncEngine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={sqlite_inline.LOCK_WAIT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -39,7 +55,17 @@ def make_engine(url: str) -> AsyncEngine:
     def _on_begin(conn):
         # A deferred transaction that reads then writes fails at once with "database is locked"
         # when another process writes; taking the write lock up front makes the busy timeout apply.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if not conn.get_execution_options().get(NOWAIT):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        # Sessions try once without waiting: the driver runs on the event loop, so SQLite's busy wait
+        # would stall every coroutine; Database.session() waits asynchronously and tries again.
+        raw = conn.connection.driver_connection._conn
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={sqlite_inline.LOCK_WAIT_MS}")
 
     return engine
 
@@ -62,6 +88,8 @@ class Database:
         """A session whose transaction the caller commits; rolled back on error."""
         async with self._sessions() as session:
             try:
+                if self.dialect == "sqlite":
+                    await _take_write_lock(session)
                 yield session
             except BaseException:
                 await session.rollback()
@@ -69,9 +97,25 @@ class Database:
 
     async def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with self.session() as s:
+            await s.exec(text("SELECT 1"))
+            await s.rollback()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+async def _take_write_lock(session: AsyncSession) -> None:
+    """Begin the session's SQLite transaction, waiting out another process's write lock without blocking."""
+    delay, waited = 0.002, 0.0
+    while True:
+        try:
+            await session.connection(execution_options={NOWAIT: True})
+            return
+        except OperationalError as exc:
+            if not sqlite_locked(exc) or waited >= LOCK_PATIENCE_S:
+                raise
+        await session.rollback()
+        await asyncio.sleep(delay)
+        waited, delay = waited + delay, min(delay * 2, 0.05)

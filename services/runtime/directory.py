@@ -277,6 +277,12 @@ def _format_errors(exc: ValidationError) -> list[str]:
 def resolve_path(path: str | Path | None = None) -> Path:
     """The directory file to use: the argument, else $HALL_DIRECTORY, else the demo file."""
     chosen = path if path is not None else os.environ.get(ENV_VAR) or DEFAULT_PATH
+    return _resolve(str(chosen))
+
+
+@lru_cache(maxsize=64)
+def _resolve(chosen: str) -> Path:
+    # Every report looks the directory up; resolving the path is a few system calls each time.
     return Path(chosen).expanduser().resolve()
 
 
@@ -313,3 +319,4 @@ def load_directory(path: str | Path | None = None) -> Directory:
 def clear_cache() -> None:
     """Forget loaded directories, e.g. after an operator edited the file or in tests."""
     _load_cached.cache_clear()
+    _resolve.cache_clear()

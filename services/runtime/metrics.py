@@ -16,3 +16,9 @@ OUTBOX_PENDING = Gauge("hall_outbox_pending", "Outbox events not yet published",
 HTTP_REQUESTS = Counter("hall_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 HTTP_SECONDS = Histogram("hall_http_request_seconds", "HTTP request time", ["service", "route"])
 REDIS_DOWN = Counter("hall_redis_unavailable_total", "Operations that went on without Redis", ["service", "what"])
+GROUP_COMMIT_SIZE = Histogram(
+    "hall_group_commit_size",
+    "Units of work committed together in one transaction",
+    ["service"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)

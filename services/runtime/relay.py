@@ -67,14 +67,17 @@ class Relay:
         async with self.db.session() as s:
             # The outer `due` is re-checked on rows another relay just claimed (Postgres
             # re-evaluates it on the new row version), so two relays never hold one row.
-            await s.exec(
-                update(self.t)
-                .where(self.t.c.id.in_(ids.scalar_subquery()), due)
-                .values(available_at=now + self.lease_s, claim=token)
-            )
+            # RETURNING hands back the claimed rows in the same statement (no second query).
+            rows = (
+                await s.exec(
+                    update(self.t)
+                    .where(self.t.c.id.in_(ids.scalar_subquery()), due)
+                    .values(available_at=now + self.lease_s, claim=token)
+                    .returning(*self.t.c)
+                )
+            ).all()
             await s.commit()
-            rows = (await s.exec(select(self.t).where(self.t.c.claim == token).order_by(self.t.c.id))).all()
-        return rows
+        return sorted(rows, key=lambda r: r.id)
 
     async def _publish(self, row) -> str | None:
         """Publish one row and wait for its confirm; return an error text, or None on success."""

@@ -57,7 +57,7 @@ class ServiceSpec:
     upload_paths: tuple[str, ...] = ()  # routes whose body may reach settings.upload_max_bytes
 
 
-def get_ctx(request: Request) -> Context:
+async def get_ctx(request: Request) -> Context:
     """The running service's context."""
     return request.app.state.ctx
 

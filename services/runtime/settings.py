@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     prefetch: int = Field(64, ge=1, le=10_000)
     delivery_limit: int = Field(10, ge=1)
     retry_delays_ms: list[int] = [1000, 5000, 30000]
+    group_commit_max: int = Field(64, ge=1, le=1000, description="Most units of work committed in one transaction")
+    group_commit_workers: int | None = Field(
+        None, ge=1, le=64, description="Transactions in flight per process (default: 1 on SQLite, 4 on PostgreSQL)"
+    )
     relay_batch: int = Field(500, ge=1, le=5000)
     relay_poll_ms: int = Field(100, ge=10)
     relay_lease_s: int = Field(30, ge=5)

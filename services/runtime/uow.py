@@ -30,8 +30,10 @@ class UnitOfWork:
         cause: Envelope | None = None,
         traceparent: str | None = None,
         actor: str | None = None,
+        grouped: bool = False,
     ):
         self.session = session
+        self.grouped = grouped
         self.tables = tables
         self.service = service
         self.cause = cause
@@ -94,6 +96,9 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Commit state and outbox together, then wake the relay."""
+        if self.grouped:
+            # Its session holds other callers' work too (GroupCommit); only the group may commit it.
+            raise RuntimeError("a grouped unit of work is committed by its group, not by its work")
         await self.session.commit()
         if self.emitted:
             self._on_commit()

@@ -16,16 +16,17 @@ def _year_known(year: int) -> bool:
     try:
         chinese_calendar.is_workday(dt.date(year, 6, 1))
     except NotImplementedError:
+        # The library only knows the years the State Council has published; planning must not stop.
+        log.warning("workcal.year_unknown year=%s: falling back to Monday-Friday", year)
         return False
     return True
 
 
+@lru_cache(maxsize=4096)  # deadlines walk the same few weeks for every matter; the calendar is fixed data
 def is_workday(day: dt.date) -> bool:
     """Tell whether `day` is an official workday; weekdays count when the year is unknown."""
     if _year_known(day.year):
         return chinese_calendar.is_workday(day)
-    # The library only knows the years the State Council has published; planning must not stop.
-    log.warning("workcal.year_unknown year=%s: falling back to Monday-Friday", day.year)
     return day.weekday() < 5
 
 
@@ -52,9 +53,30 @@ def add_workdays(day: dt.date, n: int) -> dt.date:
 
 def workdays_between(start: dt.date, end: dt.date) -> int:
     """Count workdays in the half-open range (start, end]."""
-    count, d = 0, start
-    while d < end:
+    if end <= start:
+        return 0
+    # Per-year running counts: a few lookups per call instead of a day-by-day walk (the ledger's figures
+    # ask this for every completed entry).
+    years = sum(_year_prefix(y)[-1] for y in range(start.year, end.year))
+    return years + _year_prefix(end.year)[_day_of_year(end)] - _year_prefix(start.year)[_day_of_year(start)]
+
+
+def _day_of_year(day: dt.date) -> int:
+    return day.timetuple().tm_yday
+
+
+@lru_cache(maxsize=128)
+def _year_prefix(year: int) -> tuple[int, ...]:
+    # counts[i] = workdays among the first i days of the year.
+    counts, n, d = [0], 0, dt.date(year, 1, 1)
+    while d.year == year:
+        n += is_workday(d)
+        counts.append(n)
         d += dt.timedelta(days=1)
-        if is_workday(d):
-            count += 1
-    return count
+    return tuple(counts)
+
+
+def clear_cache() -> None:
+    """Forget what was looked up (tests; the calendar itself does not change while a process runs)."""
+    for f in (_year_known, is_workday, _year_prefix):
+        f.cache_clear()

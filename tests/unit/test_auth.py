@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import jwt
 import pytest
@@ -35,6 +36,31 @@ def test_minted_token_verifies_with_role_and_scope(settings):
 def test_county_operator_sees_everything(settings):
     p = verify(mint(sub="op", role="county_operator", communities=["*"], settings=settings), settings)
     assert p.county_wide and p.sees("wenzhuang")
+
+
+def test_a_cached_verification_still_expires(settings):
+    # Verified tokens are remembered (one signature check per token), but never past their expiry.
+    token = mint(
+        sub="wu",
+        role="party_org",
+        communities=["jinshan"],
+        settings=settings,
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2),
+    )
+    assert verify(token, settings).sub == "wu"
+    assert verify(token, settings).sub == "wu"
+    time.sleep(2.1)
+    with pytest.raises(AuthError):
+        verify(token, settings)
+
+
+def test_a_cached_verification_does_not_carry_over_to_another_key_source(settings, tmp_path):
+    token = mint(sub="wu", role="party_org", communities=["jinshan"], settings=settings)
+    assert verify(token, settings).sub == "wu"
+    with pytest.raises(AuthError):  # another deployment's built-in issuer: another key
+        verify(token, Settings(var_dir=tmp_path / "other"))
+    with pytest.raises(AuthError):
+        verify(token, Settings(var_dir=settings.var_dir, jwt_audience="someone-else"))
 
 
 def _claims(**over):
