@@ -8,7 +8,6 @@ the service that owns the data. Its one credential is the intake API key for res
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -25,10 +24,10 @@ from services.console.config import UPSTREAMS, ConsoleConfig
 from services.console.live import LiveHub
 from services.console.login import DevLoginIn, dev_token, public_directory
 from services.console.resident import router as resident_router
-from services.runtime import logs, metrics, problems
+from services.runtime import logs, problems
 from services.runtime.auth import AuthError, verify
 from services.runtime.problems import Problem
-from services.runtime.service import BodyLimit
+from services.runtime.service import BodyLimit, Measure
 
 log = logging.getLogger(__name__)
 UPSTREAM_TIMEOUT = httpx.Timeout(15.0, connect=3.0)
@@ -61,14 +60,7 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=config.settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.HTTP_REQUESTS.labels("console", request.method, route, response.status_code).inc()
-        metrics.HTTP_SECONDS.labels("console", route).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(Measure, service="console")
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus() -> Response:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, inspect, update
+from sqlalchemy import event, insert, inspect, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -105,17 +105,17 @@ def stage(session, obj: Any, *, community: str, actor: str, action: str, entry_i
     )
 
 
-def _next_link(session: Session, community: str) -> tuple[int, str]:
-    """Take the community's chain head (locking its row until commit) and return (seq, prev_hash)."""
+def _reserve_links(session: Session, community: str, count: int) -> tuple[int, str]:
+    """Take `count` numbers of the community's chain (locking its head until commit); return (first seq, prev_hash)."""
     t = AuditHead.__table__
     ins = pg_insert(t) if session.bind.dialect.name == "postgresql" else sqlite_insert(t)
     stmt = (
-        ins.values(community=community, seq=1, hash="")
-        .on_conflict_do_update(index_elements=[t.c.community], set_={"seq": t.c.seq + 1})
+        ins.values(community=community, seq=count, hash="")
+        .on_conflict_do_update(index_elements=[t.c.community], set_={"seq": t.c.seq + count})
         .returning(t.c.seq, t.c.hash)
     )
-    seq, prev = session.execute(stmt).one()
-    return int(seq), prev or GENESIS
+    last, prev = session.execute(stmt).one()
+    return int(last) - count + 1, prev or GENESIS
 
 
 @event.listens_for(Session, "before_commit")
@@ -125,21 +125,30 @@ def _write_pending(session: Session) -> None:
     session.info.pop(_LAST, None)
     if not pending:
         return
+    by_community: dict[str, list[dict]] = {}
     for item in pending:
-        seq, prev = _next_link(session, item["community"])
-        fields = record_fields(
-            community=item["community"],
-            seq=seq,
-            at=item["at"],
-            actor=item["actor"],
-            action=item["action"],
-            entry_id=item["entry_id"],
-            before=item["before"],
-            after=item["after"],
-        )
-        digest = chain_hash(fields, prev)
-        session.add(AuditRecord(**{**item, "seq": seq, "prev_hash": prev, "hash": digest}))
-        session.execute(update(AuditHead).where(AuditHead.community == item["community"]).values(hash=digest))
+        by_community.setdefault(item["community"], []).append(item)
+    # Per community: one statement reserves the numbers, one inserts the records, one moves the head
+    # (a group commit may carry many records; the chain is the same as writing them one by one).
+    for community, items in by_community.items():
+        seq, prev = _reserve_links(session, community, len(items))
+        rows = []
+        for item in items:
+            fields = record_fields(
+                community=community,
+                seq=seq,
+                at=item["at"],
+                actor=item["actor"],
+                action=item["action"],
+                entry_id=item["entry_id"],
+                before=item["before"],
+                after=item["after"],
+            )
+            digest = chain_hash(fields, prev)
+            rows.append({**item, "seq": seq, "prev_hash": prev, "hash": digest})
+            prev, seq = digest, seq + 1
+        session.execute(insert(AuditRecord), rows)
+        session.execute(update(AuditHead).where(AuditHead.community == community).values(hash=prev))
 
 
 @event.listens_for(Session, "after_rollback")

@@ -103,6 +103,31 @@ class _TooLarge(Exception):
     pass
 
 
+class Measure:
+    """Count and time every HTTP request by route template (plain ASGI: no task group per request)."""
+
+    def __init__(self, app, service: str):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), 500
+
+        async def sending(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.HTTP_REQUESTS.labels(self.service, scope["method"], route, status).inc()
+            metrics.HTTP_SECONDS.labels(self.service, route).observe(time.perf_counter() - started)
+
+
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     """Build a service's app: problem+json, health, readiness, metrics, bus and periodic jobs in lifespan."""
     settings = settings or get_settings()
@@ -153,14 +178,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         upload_max_bytes=settings.upload_max_bytes,
     )
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.HTTP_REQUESTS.labels(spec.name, request.method, route, response.status_code).inc()
-        metrics.HTTP_SECONDS.labels(spec.name, route).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(Measure, service=spec.name)
 
     @app.get("/healthz", tags=["ops"], summary="Alive (存活检查)")
     async def healthz() -> dict:

@@ -102,6 +102,25 @@ def test_staff_submits_a_report_and_the_same_message_is_not_stored_twice(client)
     assert one.status_code == 200 and one.json()["tracking_code"] == code
 
 
+def test_reports_without_a_message_id_are_each_new_and_requests_are_counted_by_route(client):
+    first = client.post("/v1/reports", json=body(), headers=auth())
+    second = client.post("/v1/reports", json=body(), headers=auth())
+    assert first.status_code == second.status_code == 201
+    assert first.json()["created"] and second.json()["created"]
+    assert first.json()["report_id"] != second.json()["report_id"]
+    assert len(all_reports(client)) == 2
+    text = client.get("/metrics").text
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith("hall_http_requests_total{")
+        and "/v1/reports" in x
+        and 'method="POST"' in x
+        and 'status="201"' in x
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 2
+
+
 def test_tracking_code_lookup_is_public_and_anonymous(client):
     text = "我是3栋502的张伟，电话13912345678，楼道灯坏了一个星期"
     r = client.post("/v1/reports", json=body(text=text, name="张伟", phone="13912345678", room="502"), headers=auth())

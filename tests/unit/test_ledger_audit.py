@@ -89,6 +89,23 @@ async def test_a_rolled_back_change_leaves_no_audit_record(store):
     assert (await audit.verify(store.db))[1] == []
 
 
+async def test_many_changes_of_two_communities_in_one_commit_chain_like_one_by_one(store):
+    # A group commit writes many matters' records at once: per community in order, seq contiguous, chain intact.
+    async with store.uow() as uow:
+        for i, community in enumerate(["jinshan", "xueyuan", "jinshan", "xueyuan", "jinshan"]):
+            env, data = triaged(f"mat_g{i}", community=community)
+            uow.cause = env
+            await handlers.on_matter_triaged(uow, env, data)
+        await uow.commit()
+    jinshan, xueyuan = await records(store), await records(store, "xueyuan")
+    assert [r.seq for r in jinshan] == list(range(1, 13)) and [r.seq for r in xueyuan] == list(range(1, 7))
+    assert [r.entry_id for r in jinshan[6:]] == [entries.entry_id_for(f"mat_g{i}") for i in (0, 0, 2, 2, 4, 4)]
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(jinshan))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(xueyuan))
+    checked, broken = await audit.verify(store.db)
+    assert checked == 18 and broken == []
+
+
 async def test_tampered_row_is_named(store):
     rows = await records(store)
     async with store.db.session() as s:
