@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from bench import ceiling, http
-from bench.common import broker_pid, cpu_seconds, private_vhost
+from bench.common import broker_pid, cpu_seconds, postgres_cpu_seconds, private_vhost
 from bench.pipeline import Load, Pipeline, pg_env
 from services.runtime.settings import REPO_ROOT
 from tests.support import create_pg_database, drop_pg_database
@@ -38,16 +38,21 @@ async def pipeline_run(tmp: Path, url: str, *, n: int, paced_s: float, env: dict
     """Saturate, then pace at half the rate; CPU per process while saturated; exactly-once check."""
     async with Pipeline(tmp, url, env=env) as pl:
         pids = {s: pl.p.pid(s) for s in SERVICES} | {"rabbitmq": broker_pid()}
-        before, t0 = {k: cpu_seconds(v) for k, v in pids.items() if v}, time.time()
+
+        def used() -> dict[str, float]:
+            out = {k: cpu_seconds(v) for k, v in pids.items() if v}
+            if env:  # backends serve this run's services only (nothing else uses PostgreSQL meanwhile)
+                out["postgresql"] = postgres_cpu_seconds()
+            out["bench_client"] = cpu_seconds(os.getpid())
+            return out
+
+        before, t0 = used(), time.time()
         sat = await pl.saturate(n)
-        elapsed = time.time() - t0
-        sat["cpu_cores_while_saturated"] = {
-            k: round((cpu_seconds(pids[k]) - v) / elapsed, 2) for k, v in before.items()
-        }
+        elapsed, after = time.time() - t0, used()
+        sat["cpu_cores_while_saturated"] = {k: round((after[k] - v) / elapsed, 2) for k, v in before.items()}
         # The budget view: CPU milliseconds each process spends per report (all of them together bound the rate).
         sat["cpu_ms_per_report"] = {
-            k: round((cpu_seconds(pids[k]) - v) * 1000 / max(1, sat["ledger_entries_seen"]), 2)
-            for k, v in before.items()
+            k: round((after[k] - v) * 1000 / max(1, sat["ledger_entries_seen"]), 2) for k, v in before.items()
         }
         paced = await pl.paced(max(1.0, sat["reports_per_s"] / 2), paced_s)
         out = {"saturated": sat, "half_rate": paced}

@@ -159,3 +159,11 @@ def broker_pid() -> int | None:
     """The pid of RabbitMQ's Erlang VM, to account its CPU time too."""
     out = subprocess.run(["pgrep", "-f", "beam.smp.*rabbit"], capture_output=True, text=True).stdout.split()
     return int(out[0]) if out else None
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by every PostgreSQL server process (backends included) on this machine."""
+    total = 0.0
+    for pid in subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split():
+        total += cpu_seconds(int(pid))
+    return total

@@ -242,6 +242,9 @@ def test_proxy_slows_cuts_and_drops_one_services_broker_link(tmp_path, vhost):
             proxy.cut_after = 2048
 
         def drop():
+            # Intake accepts faster than triage's link carries the events: let the armed cut fire on the
+            # traffic already on its way before the drops start (else the drop disarms it unused).
+            eventually(lambda: proxy.cuts >= 1, timeout=30, what="the cut fault fired")
             proxy.cut_after = None
             proxy.drop_all()
 
