@@ -23,15 +23,24 @@ KEYS = ("matter.triaged.v1", "task.assigned.v1", "session.scheduled.v1")
 _seq = itertools.count(1)  # every report its own building entrance (so its own matter) within one platform
 
 
+JINSHAN_COMPOUNDS = ("景湖花园", "秀谷名苑", "锦绣华庭")
+
+
 def _place() -> tuple[int, str]:
     """A fresh (number, '<building>号楼<unit>单元'): intake parses buildings up to 999 and units up to 9."""
     i = next(_seq)
     return i, f"{(i - 1) % 999 + 1}号楼{(i - 1) // 999 % 9 + 1}单元"
 
 
-def _direct(community: str) -> tuple[str, dict]:
+def _jinshan_place() -> tuple[int, str]:
+    """A fresh place in 金山社区: matters cluster by compound and building, so 2,997 distinct ones."""
     i, place = _place()
-    return "direct", {"community": community, "text": f"景湖花园{place}楼道灯不亮了", "channel_message_id": f"b-{i}"}
+    return i, JINSHAN_COMPOUNDS[(i - 1) // 999 % 3] + place
+
+
+def _direct(community: str) -> tuple[str, dict]:
+    i, place = _jinshan_place()
+    return "direct", {"community": community, "text": f"{place}楼道灯不亮了", "channel_message_id": f"b-{i}"}
 
 
 def _red() -> tuple[str, dict]:
@@ -92,7 +101,7 @@ async def publish_channel_messages(amqp_url: str, n: int) -> None:
         ch = await conn.channel(publisher_confirms=True)
         ex = await ch.get_exchange(CHANNELS_EXCHANGE)
         for _ in range(n):
-            i, place = _place()
+            i, place = _jinshan_place()
             env = Envelope.new(
                 type="channel.message.v1",
                 source="/adapters/bench",
@@ -100,7 +109,7 @@ async def publish_channel_messages(amqp_url: str, n: int) -> None:
                 data=events.ChannelMessage(
                     channel="wechat_group",
                     channel_message_id=f"wx-{i}",
-                    text=f"@物业 景湖花园{place}楼道灯又不亮了",
+                    text=f"@物业 {place}楼道灯又不亮了",
                     sender=events.Sender(name="李四"),
                 ),
             )
