@@ -69,11 +69,12 @@ class Bus:
 
     @property
     def is_connected(self) -> bool:
-        """Tell whether the broker connection is currently open."""
+        """Tell whether the broker connection is open and every consumer is declared."""
         # A robust connection is "closed" only once close() is called; while it reconnects after
         # losing the broker, only its `connected` event tells the truth.
+        # Not before every consumer is declared and consuming (readiness must mean "handling events").
         conn = self.connection
-        return conn is not None and not conn.is_closed and conn.connected.is_set()
+        return self._connected.is_set() and conn is not None and not conn.is_closed and conn.connected.is_set()
 
     @asynccontextmanager
     async def uow(
@@ -95,26 +96,43 @@ class Bus:
         delay = 0.5
         while True:
             try:
-                self.connection = await aio_pika.connect_robust(
-                    self.settings.amqp_url,
-                    client_properties={"connection_name": f"hall-{self.service}"},
-                    reconnect_interval=1,
-                )
+                await self._connect_once()
                 break
-            except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Also when the link breaks while consumers are being declared: a robust connection restores
+                # only what was fully set up, so start again from a new connection rather than half-consuming.
                 log.warning(
                     "bus.connect_failed url=%s error=%r retry_in=%.1fs", _redact(self.settings.amqp_url), exc, delay
                 )
+                await self._discard_connection()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+        self._connected.set()
+        log.info("bus.connected service=%s queues=%s", self.service, [s.spec.name for s in self.subscriptions])
+
+    async def _connect_once(self) -> None:
+        self.connection = await aio_pika.connect_robust(
+            self.settings.amqp_url,
+            client_properties={"connection_name": f"hall-{self.service}"},
+            reconnect_interval=1,
+        )
         async with self.connection.channel() as ch:
             await declare_exchanges(ch)
         for sub in self.subscriptions:
             consumer = Consumer(sub, service=self.service, run=self.run, prefetch=self.settings.prefetch)
             await consumer.start(self.connection)
             self.consumers.append(consumer)
-        self._connected.set()
-        log.info("bus.connected service=%s queues=%s", self.service, [s.spec.name for s in self.subscriptions])
+
+    async def _discard_connection(self) -> None:
+        self.consumers = []
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception:  # it is broken already; closing is only to stop its reconnect loop
+                pass
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         """Connect in the background (HTTP serves meanwhile), then consume and relay."""
