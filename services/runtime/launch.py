@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import signal
@@ -120,8 +121,10 @@ def _get(url: str, timeout: float = 2) -> tuple[int, str]:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
-    except OSError as e:
-        return 0, str(e)
+    except (OSError, http.client.HTTPException) as e:
+        # HTTPException: before the service listens, a connect to a port in the ephemeral range can meet
+        # itself (TCP simultaneous open) and read its own request back as a "status line".
+        return 0, repr(e)
 
 
 async def wait_ready(names: list[str], timeout: float = 90) -> None:

@@ -24,7 +24,8 @@ PEOPLE = [
     ("上官婉儿", "13955556664", "1208"),
     ("慕容复兴", "13955556665", "2209"),
 ]
-PHONE_RE = re.compile(rb"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Not inside a longer run of letters and digits: a sha256 in hex can hold 11 digits that look like a phone.
+PHONE_RE = re.compile(rb"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 
 
 class Tap:
