@@ -10,13 +10,12 @@ from typing import Any
 
 from services.contracts import Envelope
 from services.runtime import metrics
-from services.runtime.db import Database, sqlite_locked
+from services.runtime.db import Database
 from services.runtime.tables import BusTables
 from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-LOCKED_PATIENCE_S = 30.0
 Work = Callable[[UnitOfWork], Awaitable[Any]]
 
 
@@ -133,25 +132,17 @@ class GroupCommit:
                 item.done.set_result(result)
 
     async def _alone(self, item: _Item) -> None:
-        delay, waited = 0.01, 0.0
-        while True:
-            try:
-                async with self.db.session() as session:
-                    uow = self._uow(session, item)
-                    result = await item.work(uow)
-                    await session.commit()
-                if uow.emitted:
-                    self.on_commit()
-                break
-            except Exception as exc:
-                if sqlite_locked(exc) and waited < LOCKED_PATIENCE_S:
-                    # Another process holds SQLite's write lock: wait here without blocking the loop.
-                    await asyncio.sleep(delay)
-                    waited, delay = waited + delay, min(delay * 2, 0.5)
-                    continue
-                if not item.done.done():
-                    item.done.set_exception(exc)
-                return
+        try:
+            async with self.db.session() as session:
+                uow = self._uow(session, item)
+                result = await item.work(uow)
+                await session.commit()
+            if uow.emitted:
+                self.on_commit()
+        except Exception as exc:
+            if not item.done.done():
+                item.done.set_exception(exc)
+            return
         metrics.GROUP_COMMIT_SIZE.labels(self.service).observe(1)
         if not item.done.done():
             item.done.set_result(result)

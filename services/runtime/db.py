@@ -19,7 +19,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def sqlite_locked(exc: BaseException) -> bool:
+def _sqlite_locked(exc: BaseException) -> bool:
     """Tell whether an error is SQLite's "database is locked" (another connection holds the write lock)."""
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
@@ -114,7 +114,7 @@ async def _take_write_lock(session: AsyncSession) -> None:
             await session.connection(execution_options={NOWAIT: True})
             return
         except OperationalError as exc:
-            if not sqlite_locked(exc) or waited >= LOCK_PATIENCE_S:
+            if not _sqlite_locked(exc) or waited >= LOCK_PATIENCE_S:
                 raise
         await session.rollback()
         await asyncio.sleep(delay)
