@@ -15,6 +15,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import yaml
@@ -122,9 +124,17 @@ async def bulk_entries(url: str, n: int) -> None:
         await conn.close()
 
 
-async def pg_urls(tag: str) -> dict[str, str]:
-    """A fresh PostgreSQL database per service."""
-    return {s: await create_pg_database(f"bench_{tag}_{s}") for s in SERVICES}
+@asynccontextmanager
+async def pg_databases(tag: str) -> AsyncIterator[dict[str, str]]:
+    """A fresh PostgreSQL database per service, dropped afterwards."""
+    urls: dict[str, str] = {}
+    try:
+        for s in SERVICES:
+            urls[s] = await create_pg_database(f"bench_{tag}_{s}")
+        yield urls
+    finally:
+        for u in urls.values():
+            await drop_pg_database(u)
 
 
 def directory_with(n: int, tmp: Path) -> tuple[Path, list[str]]:
@@ -169,13 +179,9 @@ async def main(args: argparse.Namespace) -> dict:
         out["pipeline_sqlite"] = await pipeline_run(root / "sqlite", url, n=n, paced_s=paced_s)
 
     log("pipeline on PostgreSQL")
-    urls = await pg_urls("p")
-    try:
+    async with pg_databases("p") as urls:
         with private_vhost("pg") as url:
             out["pipeline_postgres"] = await pipeline_run(root / "pg", url, n=n, paced_s=paced_s, env=pg_env(urls))
-    finally:
-        for u in urls.values():
-            await drop_pg_database(u)
 
     intake = out["pipeline_sqlite"]["intake_http"]
     out["http"] = {
@@ -193,15 +199,11 @@ async def main(args: argparse.Namespace) -> dict:
     cpu = out["pipeline_postgres"]["saturated"]["cpu_cores_while_saturated"]
     busiest = max(("triage", "ledger", "meeting", "feedback", "intake"), key=lambda k: cpu.get(k, 0))
     log(f"scale-out: 2 x {busiest} on PostgreSQL")
-    urls = await pg_urls("s")
-    try:
+    async with pg_databases("s") as urls:
         with private_vhost("scale") as url:
             async with Pipeline(root / "scale", url, env=pg_env(urls), replicas={busiest: 2}) as pl:
                 two = await pl.saturate(n)
                 check2 = await pl.check_exactly_once()
-    finally:
-        for u in urls.values():
-            await drop_pg_database(u)
     one = out["pipeline_postgres"]["saturated"]
     out["scale_out"] = {
         "service": busiest,

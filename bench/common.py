@@ -6,36 +6,18 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
-from urllib.parse import quote
 
 import aio_pika
 
 from services.contracts import EVENTS_EXCHANGE
-
-AMQP_BASE = os.environ.get("HALL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
-
-
-def rabbitmqctl(*args: str) -> str:
-    """Run rabbitmqctl on the broker's machine."""
-    exe = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    return subprocess.run([exe, *args], check=True, capture_output=True, text=True, timeout=60).stdout
+from tests import support
 
 
-@contextlib.contextmanager
-def private_vhost(tag: str) -> Iterator[str]:
+def private_vhost(tag: str) -> contextlib.AbstractContextManager[str]:
     """A fresh vhost for one measurement, deleted afterwards; yields its AMQP URL."""
-    name = f"hall-bench-{tag}-{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    try:
-        yield f"{AMQP_BASE}/{quote(name, safe='')}"
-    finally:
-        rabbitmqctl("delete_vhost", name)
+    return support.private_vhost(f"hall-bench-{tag}")
 
 
 def pct(values: list[float], p: float) -> float | None:

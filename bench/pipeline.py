@@ -11,12 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import aio_pika
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import RawHttp, Tap, latency_ms
-from services.contracts import CHANNELS_EXCHANGE, CONTENT_TYPE, Envelope, events
+from services.contracts import Envelope, events
+from tests import support
 from tests.e2e.platform import ROOT, Platform
 
 KEYS = ("matter.triaged.v1", "task.assigned.v1", "session.scheduled.v1")
@@ -96,13 +96,11 @@ class Load:
 
 async def publish_channel_messages(amqp_url: str, n: int) -> None:
     """The share arriving from a chat adapter: channel.message.v1 on hall.channels."""
-    conn = await aio_pika.connect(amqp_url)
-    async with conn:
-        ch = await conn.channel(publisher_confirms=True)
-        ex = await ch.get_exchange(CHANNELS_EXCHANGE)
-        for _ in range(n):
-            i, place = _jinshan_place()
-            env = Envelope.new(
+    envelopes = []
+    for _ in range(n):
+        i, place = _jinshan_place()
+        envelopes.append(
+            Envelope.new(
                 type="channel.message.v1",
                 source="/adapters/bench",
                 community="jinshan",
@@ -113,14 +111,8 @@ async def publish_channel_messages(amqp_url: str, n: int) -> None:
                     sender=events.Sender(name="李四"),
                 ),
             )
-            msg = aio_pika.Message(
-                env.to_bytes(),
-                message_id=env.id,
-                content_type=CONTENT_TYPE,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                type=env.type,
-            )
-            await ex.publish(msg, routing_key="channel.message.v1", mandatory=True)
+        )
+    await support.publish_channel_messages(amqp_url, envelopes)
 
 
 def _index(tap: Tap) -> tuple[dict, dict, dict]:

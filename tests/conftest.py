@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import uuid
-from urllib.parse import quote
-
 import pytest
 
 from services.runtime.directory import clear_cache
 from services.runtime.settings import get_settings
-
-AMQP_BASE = os.environ.get("HALL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
-
-
-def rabbitmqctl(*args: str) -> str:
-    """Run rabbitmqctl (the tests run on the broker's machine, as DESIGN.md §7 says)."""
-    exe = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    return subprocess.run([exe, *args], check=True, capture_output=True, text=True, timeout=60).stdout
+from tests.support import private_vhost
 
 
 @pytest.fixture
 def vhost() -> str:
     """A fresh RabbitMQ vhost for one test, deleted afterwards; yields its AMQP URL."""
-    name = f"hall-test-{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    try:
-        yield f"{AMQP_BASE}/{quote(name, safe='')}"
-    finally:
-        rabbitmqctl("delete_vhost", name)
+    with private_vhost("hall-test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from services.contracts import Envelope
 from services.runtime.db import Database
@@ -16,6 +20,25 @@ from services.runtime.tables import BusTables
 from services.runtime.uow import UnitOfWork
 
 PG_ADMIN_URL = os.environ.get("HALL_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_BASE = os.environ.get("HALL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def rabbitmqctl(*args: str) -> str:
+    """Run rabbitmqctl (the tests run on the broker's machine, as DESIGN.md §7 says)."""
+    exe = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    return subprocess.run([exe, *args], check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+@contextlib.contextmanager
+def private_vhost(prefix: str) -> Iterator[str]:
+    """A fresh RabbitMQ vhost named <prefix>-<random>, deleted afterwards; yields its AMQP URL."""
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    rabbitmqctl("add_vhost", name)
+    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    try:
+        yield f"{AMQP_BASE}/{quote(name, safe='')}"
+    finally:
+        rabbitmqctl("delete_vhost", name)
 
 
 class ServiceStore:
@@ -53,6 +76,40 @@ async def sqlite_store(spec: ServiceSpec, tmp_path: Path) -> ServiceStore:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / f'{spec.name}-{uuid.uuid4().hex[:6]}.db'}")
     await upgrade(db, spec.migrations)
     return ServiceStore(spec, db)
+
+
+@asynccontextmanager
+async def pg_store(spec: ServiceSpec, prefix: str) -> AsyncIterator[ServiceStore]:
+    """A fresh migrated PostgreSQL database for a service, dropped afterwards."""
+    url = await create_pg_database(prefix)
+    db = Database(url)
+    try:
+        await upgrade(db, spec.migrations)
+        yield ServiceStore(spec, db)
+    finally:
+        await db.dispose()
+        await drop_pg_database(url)
+
+
+async def publish_channel_messages(amqp_url: str, envelopes: Iterable[Envelope]) -> None:
+    """Publish channel.message.v1 envelopes on hall.channels with confirms, as a channel adapter does."""
+    import aio_pika
+
+    from services.contracts import CHANNELS_EXCHANGE, CONTENT_TYPE
+
+    conn = await aio_pika.connect(amqp_url)
+    async with conn:
+        ch = await conn.channel(publisher_confirms=True)
+        ex = await ch.get_exchange(CHANNELS_EXCHANGE)
+        for env in envelopes:
+            msg = aio_pika.Message(
+                env.to_bytes(),
+                message_id=env.id,
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type=env.type,
+            )
+            await ex.publish(msg, routing_key=env.type, mandatory=True)
 
 
 async def create_pg_database(prefix: str) -> str:

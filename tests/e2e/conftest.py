@@ -10,11 +10,5 @@ from tests.e2e.platform import Platform
 @pytest.fixture
 def platform(tmp_path, vhost):
     """A running platform for one test; stopped gracefully afterwards."""
-    p = Platform(tmp_path, vhost).start()
-    try:
+    with Platform(tmp_path, vhost).running() as p:
         yield p
-    except Exception:
-        print(p.tail(80))
-        raise
-    finally:
-        p.stop()

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -92,6 +94,18 @@ class Platform:
                 raise RuntimeError(f"platform not ready after {timeout} s: {self.tail()}")
             time.sleep(0.2)
         return self
+
+    @contextmanager
+    def running(self) -> Iterator[Platform]:
+        """Started for a `with` block, its log tail shown if the block fails, always stopped."""
+        self.start()
+        try:
+            yield self
+        except Exception:
+            print(self.tail(80))
+            raise
+        finally:
+            self.stop()
 
     def tail(self, n: int = 40) -> str:
         """The last lines of the launcher's log."""

@@ -22,11 +22,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import rabbitmqctl
 from tests.e2e.faultproxy import FaultProxy
 from tests.e2e.platform import ROOT, SERVICES, Platform, eventually
 from tests.e2e.test_faults import _reconcile, _stream
-from tests.support import create_pg_database, drop_pg_database
+from tests.support import create_pg_database, drop_pg_database, rabbitmqctl
 
 pytestmark = pytest.mark.e2e
 
@@ -85,14 +84,8 @@ def pg_urls():
 def pg_platform(tmp_path, vhost, pg_urls):
     """The platform with every service on its own PostgreSQL database."""
     env = {f"{s.upper()}_DATABASE_URL": u for s, u in pg_urls.items()}
-    p = Platform(tmp_path, vhost, extra_env=env).start()
-    try:
+    with Platform(tmp_path, vhost, extra_env=env).running() as p:
         yield p
-    except Exception:
-        print(p.tail(80))
-        raise
-    finally:
-        p.stop()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 import uuid
 
-import aio_pika
 import pytest
 
-from services.contracts import CHANNELS_EXCHANGE, CONTENT_TYPE, Envelope, events
+from services.contracts import Envelope, events
 from tests.e2e.platform import eventually
+from tests.support import publish_channel_messages
 
 pytestmark = pytest.mark.e2e
 
@@ -134,18 +134,7 @@ async def _publish_channel_message(amqp_url: str, text: str, msg_id: str) -> Non
             sender=events.Sender(name="李四", phone="13900001111"),
         ),
     )
-    conn = await aio_pika.connect(amqp_url)
-    async with conn:
-        ch = await conn.channel(publisher_confirms=True)
-        ex = await ch.get_exchange(CHANNELS_EXCHANGE)
-        msg = aio_pika.Message(
-            env.to_bytes(),
-            message_id=env.id,
-            content_type=CONTENT_TYPE,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            type=env.type,
-        )
-        await ex.publish(msg, routing_key="channel.message.v1", mandatory=True)
+    await publish_channel_messages(amqp_url, [env])
 
 
 async def test_wechat_group_adapter_message_becomes_a_direct_ledger_entry(platform, vhost):

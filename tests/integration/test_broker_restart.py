@@ -17,7 +17,6 @@ import pytest
 
 from services.contracts import EVENTS_EXCHANGE
 from services.runtime.topology import declare_exchanges
-from tests.conftest import rabbitmqctl
 from tests.integration.bus_kit import (
     EVENT,
     QUEUE,
@@ -31,6 +30,7 @@ from tests.integration.bus_kit import (
     publish_raw,
     running,
 )
+from tests.support import rabbitmqctl
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

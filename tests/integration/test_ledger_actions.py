@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import uuid
-from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +21,7 @@ from services.ledger.models import Entry
 from services.runtime import auth
 from services.runtime.service import create_app
 from services.runtime.settings import get_settings
-from tests.conftest import AMQP_BASE, rabbitmqctl
+from tests.support import private_vhost
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +33,10 @@ PARTY = "金山社区党委"
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    vhost = f"hall-test-{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     tmp = tmp_path_factory.mktemp("ledger")
-    with pytest.MonkeyPatch.context() as mp:
+    with private_vhost("hall-test") as url, pytest.MonkeyPatch.context() as mp:
         mp.setenv("HALL_VAR_DIR", str(tmp))
-        mp.setenv("HALL_AMQP_URL", f"{AMQP_BASE}/{quote(vhost, safe='')}")
+        mp.setenv("HALL_AMQP_URL", url)
         mp.setenv("HALL_ENV", "test")
         mp.setenv("LEDGER_DATABASE_URL", f"sqlite+aiosqlite:///{tmp / 'ledger.db'}")
         get_settings.cache_clear()
@@ -49,7 +45,6 @@ def client(tmp_path_factory):
                 yield c
         finally:
             get_settings.cache_clear()
-            rabbitmqctl("delete_vhost", vhost)
 
 
 def token(role: str, unit: str | None = PROPERTY, community: str = "jinshan") -> dict[str, str]:

@@ -11,9 +11,7 @@ from sqlalchemy import text
 from services.contracts import Envelope, events
 from services.ledger import audit, handlers
 from services.ledger.app import spec
-from services.runtime.db import Database
-from services.runtime.migrate import upgrade
-from tests.support import ServiceStore, create_pg_database, drop_pg_database
+from tests.support import pg_store
 
 pytestmark = pytest.mark.integration
 
@@ -39,14 +37,8 @@ def triaged(matter_id: str) -> tuple[Envelope, events.MatterTriaged]:
 
 @pytest.fixture
 async def store():
-    url = await create_pg_database("ledger_audit")
-    db = Database(url)
-    await upgrade(db, spec().migrations)
-    try:
-        yield ServiceStore(spec(), db)
-    finally:
-        await db.dispose()
-        await drop_pg_database(url)
+    async with pg_store(spec(), "ledger_audit") as s:
+        yield s
 
 
 async def test_chain_on_postgres_with_concurrent_writers(store):

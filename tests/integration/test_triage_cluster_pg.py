@@ -7,12 +7,10 @@ import asyncio
 import pytest
 from sqlmodel import select
 
-from services.runtime.db import Database
-from services.runtime.migrate import upgrade
 from services.triage import handlers
 from services.triage.app import spec
 from services.triage.models import Matter, MatterReport
-from tests.support import ServiceStore, create_pg_database, drop_pg_database
+from tests.support import pg_store
 from tests.unit.test_triage_service import report
 
 pytestmark = pytest.mark.integration
@@ -20,14 +18,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def store():
-    url = await create_pg_database("triage_cluster")
-    db = Database(url)
-    await upgrade(db, spec().migrations)
-    try:
-        yield ServiceStore(spec(), db)
-    finally:
-        await db.dispose()
-        await drop_pg_database(url)
+    async with pg_store(spec(), "triage_cluster") as s:
+        yield s
 
 
 async def test_two_replicas_same_new_cluster_make_one_matter(store):
