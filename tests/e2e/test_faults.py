@@ -10,8 +10,8 @@ import time
 import pytest
 
 from services.runtime import dlq
-from tests.conftest import rabbitmqctl
 from tests.e2e.platform import eventually
+from tests.support import rabbitmqctl
 
 pytestmark = pytest.mark.e2e
 
