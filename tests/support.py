@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -21,6 +23,27 @@ from services.runtime.uow import UnitOfWork
 
 PG_ADMIN_URL = os.environ.get("HALL_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("HALL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+
+
+# Values a machine made, where digits such as a room number (502) may appear by chance: timestamps, uuids,
+# prefixed hex ids (rpt_…, hh_…) and digests.
+_GENERATED = re.compile(
+    r"\d{4}-\d\d-\d\d[T ][\d:.]+(Z|[+-]\d\d:?\d\d)?|[0-9a-f]{8}-[0-9a-f-]{27}|[a-z]{2,8}_[0-9a-f]{12,}|[0-9a-f]{16,}"
+)
+
+
+def readable(doc: object) -> str:
+    """Every key and value a person could read in a JSON document (raw or parsed), leaving out machine-made ones."""
+    return _words(json.loads(doc) if isinstance(doc, (str, bytes)) else doc)
+
+
+def _words(doc: object) -> str:
+    if isinstance(doc, dict):
+        return " ".join(f"{k} {_words(v)}" for k, v in doc.items())
+    if isinstance(doc, list):
+        return " ".join(_words(v) for v in doc)
+    text = str(doc)
+    return "" if _GENERATED.fullmatch(text) else text
 
 
 def rabbitmqctl(*args: str) -> str:
