@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Date, and_, case, cast, func, literal_column, not_
 from sqlmodel import select
 
 from services.ledger.domain import DONE_STATES, TZ
@@ -25,43 +27,6 @@ router = APIRouter(prefix="/v1", tags=["ledger"])
 GroupKey = Literal["community", "compound", "category", "level", "month"]
 GROUP_KEYS = ("community", "compound", "category", "level", "month")
 GOOD_RATINGS = frozenset({"satisfied", "basically_satisfied"})
-
-
-@dataclass(frozen=True)
-class Fact:
-    """What the figures need of one entry."""
-
-    matter_id: str
-    community: str
-    compound: str | None
-    category: str
-    level: str
-    state: str
-    round: int
-    overdue: bool
-    created_at: dt.datetime
-    completed_at: dt.datetime | None
-    deadline: dt.datetime | None
-
-    @property
-    def month(self) -> str:
-        """The Beijing-time month the entry was registered in (YYYY-MM)."""
-        return _local(self.created_at).strftime("%Y-%m")
-
-    @property
-    def done(self) -> bool:
-        """Completed or later (办结)."""
-        return self.state in DONE_STATES
-
-
-@dataclass(frozen=True)
-class Rating:
-    """One household's latest rating of a matter in one round."""
-
-    matter_id: str
-    round: int
-    household: str
-    rating: str
 
 
 class FigureRow(BaseModel):
@@ -88,9 +53,44 @@ class Figures(FigureRow):
     groups: list[FigureRow]
 
 
-def _local(moment: dt.datetime) -> dt.datetime:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(TZ)
+@dataclass
+class Tally:
+    """The counts of a set of entries from which every figure follows (formulas in docs/figures.md)."""
+
+    entries: int = 0
+    completed: int = 0
+    timed: int = 0  # done, with a deadline and a completion time
+    on_time: int = 0
+    reopened: int = 0
+    overdue_open: int = 0
+    handled: int = 0  # done, with a completion time
+    handling_workdays: int = 0  # summed over the handled entries
+    rated: int = 0  # households' latest ratings of the set's matters
+    good: int = 0
+
+    def add(self, other: Tally) -> None:
+        """Count `other`'s entries and ratings in too."""
+        for name in TALLY_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def row(self, key: dict[str, str | None] | None = None) -> FigureRow:
+        """The figures of these counts."""
+        return FigureRow(
+            key=key or {},
+            entries=self.entries,
+            completed=self.completed,
+            completion_rate=rate(self.completed, self.entries),
+            on_time_rate=rate(self.on_time, self.timed),
+            satisfaction_rate=rate(self.good, self.rated),
+            reopen_rate=rate(self.reopened, self.entries),
+            avg_handling_workdays=round(self.handling_workdays / self.handled, 2) if self.handled else None,
+            overdue_open=self.overdue_open,
+            households_evaluated=self.rated,
+        )
+
+
+TALLY_FIELDS = tuple(f.name for f in fields(Tally))
+Counts = list[tuple[int, int]]  # (index in TALLY_FIELDS, count)
 
 
 def rate(n: int, d: int) -> float | None:
@@ -98,58 +98,104 @@ def rate(n: int, d: int) -> float | None:
     return round(n / d, 4) if d else None
 
 
-def handling_workdays(f: Fact) -> int | None:
-    """Workdays from registration to completion: workdays in (created date, completed date], Beijing time."""
-    if f.completed_at is None:
-        return None
-    return workcal.workdays_between(_local(f.created_at).date(), _local(f.completed_at).date())
+def local_day(column, dialect: str):
+    """SQL for the Beijing calendar date of a UTC timestamp column (China keeps no daylight saving time)."""
+    if dialect == "postgresql":
+        return cast(func.timezone(literal_column("'Asia/Shanghai'"), column), Date)
+    return func.date(column, literal_column("'+8 hours'"))  # SQLite keeps UTCDateTime as UTC text
 
 
-def latest_ratings(ratings: Iterable[Rating]) -> list[Rating]:
-    """One rating per (matter, round, household): the last given (as feedback's latest_per_household)."""
-    latest: dict[tuple[str, int, str], Rating] = {}
-    for r in ratings:
-        latest[(r.matter_id, r.round, r.household)] = r
-    return list(latest.values())
+def _day(value: dt.date | str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def compute(facts: Sequence[Fact], ratings: Sequence[Rating], key: dict[str, str | None] | None = None) -> FigureRow:
-    """The figures of a set of entries and the ratings of their matters (formulas in docs/figures.md)."""
-    done = [f for f in facts if f.done]
-    timed = [f for f in done if f.completed_at is not None and f.deadline is not None]
-    on_time = sum(1 for f in timed if f.completed_at <= f.deadline)  # type: ignore[operator]
-    durations = [d for d in (handling_workdays(f) for f in done) if d is not None]
-    matters = {f.matter_id for f in facts}
-    rated = [r for r in latest_ratings(ratings) if r.matter_id in matters]
-    good = sum(1 for r in rated if r.rating in GOOD_RATINGS)
-    return FigureRow(
-        key=key or {},
-        entries=len(facts),
-        completed=len(done),
-        completion_rate=rate(len(done), len(facts)),
-        on_time_rate=rate(on_time, len(timed)),
-        satisfaction_rate=rate(good, len(rated)),
-        reopen_rate=rate(sum(1 for f in facts if f.round >= 2), len(facts)),
-        avg_handling_workdays=round(sum(durations) / len(durations), 2) if durations else None,
-        overdue_open=sum(1 for f in facts if f.overdue and not f.done),
-        households_evaluated=len(rated),
+def _flag(condition):
+    return case((condition, 1), else_=0)
+
+
+async def tally(s, cond: list, group_by: Sequence[str]) -> tuple[Tally, dict[tuple, Tally]]:
+    """Count the entries matching `cond` and their ratings in the database: the total and one Tally per group.
+
+    The database does the counting (a county holds hundreds of thousands of entries); rows come back per
+    group, registration day and completion day, so handling time is summed in exact working days.
+    """
+    dialect = s.bind.dialect.name if s.bind else "sqlite"
+    columns = [getattr(Entry, k) for k in group_by if k != "month"]
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(TALLY_FIELDS))
+    for values, created, counts in [
+        *await _entries(s, cond, columns, dialect),
+        *await _ratings(s, cond, columns, dialect),
+    ]:
+        acc = sums[_key(group_by, values, created)]
+        for i, n in counts:
+            acc[i] += n
+    groups = {key: Tally(*acc) for key, acc in sums.items()}
+    total = Tally()
+    for t in groups.values():
+        total.add(t)
+    return total, (groups if group_by else {})
+
+
+async def _entries(s, cond: list, columns: list, dialect: str) -> list[tuple[list, dt.date, Counts]]:
+    done = Entry.state.in_(sorted(DONE_STATES))
+    handled = and_(done, Entry.completed_at.is_not(None))
+    timed = and_(handled, Entry.deadline.is_not(None))
+    # Per-entry values in a subquery, counted outside it: PostgreSQL matches GROUP BY expressions only by text.
+    per_entry = (
+        select(
+            *columns,
+            local_day(Entry.created_at, dialect).label("created_day"),
+            case((handled, local_day(Entry.completed_at, dialect)), else_=None).label("completed_day"),
+            _flag(done).label("completed"),
+            _flag(timed).label("timed"),
+            _flag(and_(timed, Entry.completed_at <= Entry.deadline)).label("on_time"),
+            _flag(Entry.round >= 2).label("reopened"),
+            _flag(and_(Entry.overdue, not_(done))).label("overdue_open"),
+        )
+        .where(*cond)
+        .subquery()
     )
+    keys = [per_entry.c[c.key] for c in columns] + [per_entry.c.created_day, per_entry.c.completed_day]
+    flags = ("completed", "timed", "on_time", "reopened", "overdue_open")
+    at = [TALLY_FIELDS.index(f) for f in ("entries", *flags, "handled", "handling_workdays")]
+    workdays = functools.lru_cache(maxsize=None)(workcal.workdays_between)  # few distinct (day, day) pairs
+    out = []
+    for row in await s.exec(select(*keys, func.count(), *(func.sum(per_entry.c[k]) for k in flags)).group_by(*keys)):
+        values, (created, completed, n, *flagged) = row[: len(columns)], row[len(columns) :]
+        created, completed = _day(created), _day(completed)
+        handling = (n, n * workdays(created, completed)) if completed is not None else (0, 0)
+        out.append((values, created, list(zip(at, (n, *flagged, *handling), strict=True))))
+    return out
 
 
-def grouped(facts: Sequence[Fact], ratings: Sequence[Rating], group_by: Sequence[str]) -> list[FigureRow]:
-    """One row per combination of the group_by values present, sorted by key."""
-    groups: dict[tuple, list[Fact]] = defaultdict(list)
-    for f in facts:
-        groups[tuple(getattr(f, k) for k in group_by)].append(f)
-    by_matter: dict[str, list[Rating]] = defaultdict(list)
-    for r in ratings:
-        by_matter[r.matter_id].append(r)
-    rows = []
-    for values in sorted(groups, key=lambda t: tuple("" if v is None else str(v) for v in t)):
-        members = groups[values]
-        own = [r for f in members for r in by_matter.get(f.matter_id, [])]
-        rows.append(compute(members, own, dict(zip(group_by, values, strict=True))))
-    return rows
+async def _ratings(s, cond: list, columns: list, dialect: str) -> list[tuple[list, dt.date, Counts]]:
+    # A rating counts where its matter's entry counts (the join), with the entry's group keys.
+    rated = (
+        select(
+            *columns,
+            local_day(Entry.created_at, dialect).label("created_day"),
+            _flag(EvaluationView.rating.in_(sorted(GOOD_RATINGS))).label("good"),
+        )
+        .select_from(EvaluationView)
+        .join(Entry, Entry.matter_id == EvaluationView.matter_id)
+        .where(*cond)
+        .subquery()
+    )
+    keys = [rated.c[c.key] for c in columns] + [rated.c.created_day]
+    at = [TALLY_FIELDS.index("rated"), TALLY_FIELDS.index("good")]
+    out = []
+    for row in await s.exec(select(*keys, func.count(), func.sum(rated.c.good)).group_by(*keys)):
+        *values, created, n, good = row
+        out.append((values, _day(created), list(zip(at, (n, good), strict=True))))
+    return out
+
+
+def _key(group_by: Sequence[str], values: Sequence, created: dt.date | None) -> tuple:
+    """The group's key values in group_by order; month is the Beijing month of registration."""
+    if not group_by:
+        return ()
+    it = iter(values)
+    return tuple(created.strftime("%Y-%m") if k == "month" else next(it) for k in group_by)  # type: ignore[union-attr]
 
 
 def month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
@@ -160,24 +206,6 @@ def month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
         raise Problem(422, "月份格式应为 YYYY-MM", "month must be YYYY-MM", field="month") from None
     end = (start + dt.timedelta(days=32)).replace(day=1)
     return start, end
-
-
-async def load(s, cond: list) -> tuple[list[Fact], list[Rating]]:
-    """Facts of the entries matching `cond` and the ratings of their matters."""
-    # Columns, not ORM objects: a county holds hundreds of thousands of entries.
-    cols = [Entry.matter_id, Entry.community, Entry.compound, Entry.category, Entry.level, Entry.state]
-    cols += [Entry.round, Entry.overdue, Entry.created_at, Entry.completed_at, Entry.deadline]
-    facts = [Fact(*row) for row in (await s.exec(select(*cols).where(*cond))).all()]
-    communities = sorted({f.community for f in facts})
-    ratings: list[Rating] = []
-    if communities:
-        q = (
-            select(EvaluationView)
-            .where(EvaluationView.community.in_(communities))
-            .order_by(EvaluationView.recorded_at, EvaluationView.id)
-        )
-        ratings = [Rating(r.matter_id, r.round, r.household_ref, r.rating) for r in (await s.exec(q)).all()]
-    return facts, ratings
 
 
 @router.get("/figures", response_model=Figures, summary="Headline figures (办结率、满意率)")
@@ -195,12 +223,12 @@ async def figures(
         start, end = month_range(month)
         cond += [Entry.created_at >= start, Entry.created_at < end]
     async with ctx.db.session() as s:
-        facts, ratings = await load(s, cond)
-    total = compute(facts, ratings)
+        total, groups = await tally(s, cond, keys)
+    order = sorted(groups, key=lambda values: tuple("" if v is None else str(v) for v in values))
     return Figures(
-        **total.model_dump(),
+        **total.row().model_dump(),
         community=community,
         month=month,
         group_by=keys,
-        groups=grouped(facts, ratings, keys) if keys else [],
+        groups=[groups[values].row(dict(zip(keys, values, strict=True))) for values in order],
     )
