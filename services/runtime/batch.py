@@ -12,7 +12,7 @@ from services.contracts import Envelope
 from services.runtime import metrics
 from services.runtime.db import Database
 from services.runtime.tables import BusTables
-from services.runtime.uow import UnitOfWork
+from services.runtime.uow import UnitOfWork, write_outbox
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,13 @@ class GroupCommit:
     async def _together(self, items: list[_Item]) -> None:
         try:
             async with self.db.session() as session:
-                results, emitted = [], False
+                results, emitted, outbox = [], False, []
                 for item in items:
                     uow = self._uow(session, item)
                     results.append(await item.work(uow))
                     emitted = emitted or bool(uow.emitted)
+                    outbox.extend(uow.take_outbox())
+                await write_outbox(session, self.tables, outbox)  # the whole group's events in one statement
                 await session.commit()
         except Exception as exc:
             log.info("group_commit.split service=%s size=%d error=%s", self.service, len(items), type(exc).__name__)
@@ -136,6 +138,7 @@ class GroupCommit:
             async with self.db.session() as session:
                 uow = self._uow(session, item)
                 result = await item.work(uow)
+                await uow.write_outbox()
                 await session.commit()
             if uow.emitted:
                 self.on_commit()

@@ -1,4 +1,4 @@
-"""The runtime's own tables, added to every service's metadata: outbox, inbox, subject sequences."""
+"""The runtime's own tables, added to every service's metadata: outbox, inbox, subject sequences; their statements."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    insert,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 
 class BusTables:
@@ -22,6 +25,7 @@ class BusTables:
 
     def __init__(self, metadata: MetaData):
         existing = metadata.tables
+        self._statements: dict[tuple[str, str], object] = {}
         if "outbox" in existing:
             self.outbox, self.inbox, self.subject_seq = (existing["outbox"], existing["inbox"], existing["subject_seq"])
             return
@@ -59,3 +63,35 @@ class BusTables:
             Column("subject", String(160), primary_key=True),
             Column("seq", BigInteger, nullable=False),
         )
+
+    # Statements built once and run with parameters: building `insert(t).values(...)` for every event cost
+    # more than executing it (about 250 µs against 95 µs on SQLite), and these run for every event.
+
+    def outbox_insert(self):
+        """INSERT of outbox rows, run with a list of rows (one executemany per transaction)."""
+        return self._built("outbox", "", lambda: insert(self.outbox))
+
+    def inbox_claim(self, dialect: str):
+        """INSERT … ON CONFLICT DO NOTHING of one inbox row: rowcount 1 = first delivery, 0 = seen before."""
+        return self._built("inbox", dialect, lambda: upsert(self.inbox, dialect).on_conflict_do_nothing())
+
+    def next_sequence(self, dialect: str):
+        """Atomic upsert handing out a subject's next sequence number (replicas never share one)."""
+
+        def build():
+            t = self.subject_seq
+            ins = upsert(t, dialect)
+            return ins.on_conflict_do_update(index_elements=[t.c.subject], set_={"seq": t.c.seq + 1}).returning(t.c.seq)
+
+        return self._built("seq", dialect, build)
+
+    def _built(self, name: str, dialect: str, build):
+        key = (name, dialect)
+        if key not in self._statements:
+            self._statements[key] = build()
+        return self._statements[key]
+
+
+def upsert(table, dialect: str):
+    """An INSERT that supports ON CONFLICT on `dialect` (PostgreSQL or SQLite)."""
+    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from pydantic import BaseModel
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import CATALOG, Envelope
 from services.runtime.signing import SIGNATURE_HEADER, sign_event
-from services.runtime.tables import BusTables
+from services.runtime.tables import BusTables, upsert
 
 
 class UnitOfWork:
@@ -41,22 +39,20 @@ class UnitOfWork:
         self.actor = actor
         self._on_commit = on_commit
         self.emitted: list[Envelope] = []
+        self._outbox: list[dict] = []  # rows not yet written: one statement for all of them before the commit
+
+    @property
+    def dialect(self) -> str:
+        """'postgresql' or 'sqlite': the database this unit of work writes to."""
+        return self.session.bind.dialect.name if self.session.bind else "sqlite"
 
     def upsert(self, table):
         """An INSERT that supports ON CONFLICT on this session's database (PostgreSQL or SQLite)."""
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+        return upsert(table, self.dialect)
 
     async def _next_sequence(self, subject: str) -> int:
-        t = self.tables.subject_seq
-        ins = self.upsert(t)
-        # One atomic upsert: concurrent replicas never hand out the same number twice.
-        stmt = (
-            ins.values(subject=subject, seq=1)
-            .on_conflict_do_update(index_elements=[t.c.subject], set_={"seq": t.c.seq + 1})
-            .returning(t.c.seq)
-        )
-        return int((await self.session.exec(stmt)).scalar_one())
+        stmt = self.tables.next_sequence(self.dialect)
+        return int((await self.session.exec(stmt, params={"subject": subject, "seq": 1})).scalar_one())
 
     async def emit(self, type: str, *, community: str, subject: str | None, data: BaseModel | dict) -> Envelope:
         """Validate a payload against its contract and add it to the outbox of this transaction."""
@@ -78,27 +74,55 @@ class UnitOfWork:
             traceparent=self.traceparent,
             sequence=sequence,
         )
-        now = dt.datetime.now(dt.UTC)
-        await self.session.exec(
-            insert(self.tables.outbox).values(
-                event_id=env.id,
-                exchange=entry.exchange,
-                routing_key=type,
-                body=(body := env.to_bytes()),
-                headers={SIGNATURE_HEADER: sign_event(body)},
-                created_at=now,
-                available_at=time.time(),
-                attempts=0,
-            )
-        )
+        row = {
+            "event_id": env.id,
+            "exchange": entry.exchange,
+            "routing_key": type,
+            "body": (body := env.to_bytes()),
+            "headers": {SIGNATURE_HEADER: sign_event(body)},
+            "created_at": dt.datetime.now(dt.UTC),
+            "available_at": time.time(),
+            "attempts": 0,
+        }
+        if self.session.in_nested_transaction():
+            # Written now, inside the savepoint, so a rollback to it takes the event too. Rows emitted before
+            # the savepoint would be taken with it: `savepoint()` writes those first.
+            if self._outbox:
+                raise RuntimeError("events emitted before this savepoint are unwritten: open it with uow.savepoint()")
+            await write_outbox(self.session, self.tables, [row])
+        else:
+            self._outbox.append(row)
         self.emitted.append(env)
         return env
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A SAVEPOINT for this unit of work: events emitted before it stay if it is rolled back."""
+        await self.write_outbox()
+        async with self.session.begin_nested():
+            yield
+
+    def take_outbox(self) -> list[dict]:
+        """The outbox rows emitted and not yet written (the caller writes them)."""
+        rows, self._outbox = self._outbox, []
+        return rows
+
+    async def write_outbox(self) -> None:
+        """Write the emitted rows to the outbox in this transaction."""
+        await write_outbox(self.session, self.tables, self.take_outbox())
 
     async def commit(self) -> None:
         """Commit state and outbox together, then wake the relay."""
         if self.grouped:
             # Its session holds other callers' work too (GroupCommit); only the group may commit it.
             raise RuntimeError("a grouped unit of work is committed by its group, not by its work")
+        await self.write_outbox()
         await self.session.commit()
         if self.emitted:
             self._on_commit()
+
+
+async def write_outbox(session: AsyncSession, tables: BusTables, rows: list[dict]) -> None:
+    """Insert outbox rows in one statement (executemany; one multi-row INSERT on PostgreSQL)."""
+    if rows:
+        await session.exec(tables.outbox_insert(), params=rows)

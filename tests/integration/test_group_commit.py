@@ -8,6 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import event, insert
 
+from services.contracts import Envelope
 from services.runtime.batch import GroupCommit
 from tests.integration.bus_kit import COMMUNITY, EVENT, closed, probe_store
 
@@ -58,6 +59,62 @@ async def test_concurrent_work_shares_commits_and_every_caller_gets_its_result(s
     assert len(await store.outbox()) == 50
     assert commits[0] <= 3, f"50 concurrent units of work took {commits[0]} commits"
     assert woken, "the relay was not woken after committing events"
+
+
+async def test_a_groups_events_are_written_in_one_statement_in_emit_order(store):
+    group = GroupCommit(store.db, store.tables, service="probe", on_commit=lambda: None, max_batch=64)
+    outbox_writes: list[int] = []
+
+    @event.listens_for(store.db.engine.sync_engine, "before_cursor_execute")
+    def _count(_conn, _cursor, statement, params, _context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            outbox_writes.append(len(params) if executemany else 1)
+
+    def two_events(i: int):
+        async def work(uow):
+            for k in ("a", "b"):
+                await uow.emit(EVENT, community=COMMUNITY, subject=f"m{i}{k}", data=closed(f"m{i}{k}"))
+
+        return work
+
+    try:
+        await asyncio.gather(*(group.run(two_events(i)) for i in range(30)))
+    finally:
+        await group.close()
+    assert sum(outbox_writes) == 60
+    assert len(outbox_writes) <= 3, f"60 events took {len(outbox_writes)} outbox statements"
+    subjects = [Envelope.from_bytes(r.body).subject for r in await store.outbox()]
+    assert subjects == [f"m{i}{k}" for i in range(30) for k in "ab"]
+
+
+async def test_an_event_emitted_in_a_rolled_back_savepoint_is_not_published(store):
+    group = GroupCommit(store.db, store.tables, service="probe", on_commit=lambda: None)
+
+    async def work(uow):
+        await uow.emit(EVENT, community=COMMUNITY, subject="kept-before", data=closed("kept-before"))
+        try:
+            async with uow.savepoint():
+                await uow.emit(EVENT, community=COMMUNITY, subject="undone", data=closed("undone"))
+                raise LookupError("roll the savepoint back")
+        except LookupError:
+            pass
+        async with uow.session.begin_nested():  # a plain savepoint with nothing unwritten is fine too
+            await uow.emit(EVENT, community=COMMUNITY, subject="in-savepoint", data=closed("in-savepoint"))
+        await uow.emit(EVENT, community=COMMUNITY, subject="kept-after", data=closed("kept-after"))
+
+    async def careless(uow):
+        await uow.emit(EVENT, community=COMMUNITY, subject="lost?", data=closed("lost?"))
+        async with uow.session.begin_nested():
+            await uow.emit(EVENT, community=COMMUNITY, subject="inside", data=closed("inside"))
+
+    try:
+        await group.run(work)
+        with pytest.raises(RuntimeError, match=r"uow\.savepoint"):
+            await group.run(careless)  # refused loudly rather than losing "lost?" with a rolled-back savepoint
+    finally:
+        await group.close()
+    subjects = [Envelope.from_bytes(r.body).subject for r in await store.outbox()]
+    assert subjects == ["kept-before", "in-savepoint", "kept-after"]
 
 
 async def test_one_failing_unit_fails_alone_and_stores_nothing(store):
