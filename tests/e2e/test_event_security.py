@@ -39,7 +39,11 @@ async def _capture(url: str, key: str, found: list) -> aio_pika.abc.AbstractConn
     ex = await ch.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     q = await ch.declare_queue("", exclusive=True)
     await q.bind(ex, routing_key=key)
-    await q.consume(lambda m: found.append(m), no_ack=True)
+
+    async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        found.append(message)
+
+    await q.consume(keep, no_ack=True)
     return conn
 
 

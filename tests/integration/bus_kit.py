@@ -63,7 +63,7 @@ class Store:
     async def count(self, table: Table, *where) -> int:
         """Rows of `table` matching `where`."""
         async with self.db.session() as s:
-            return int((await s.execute(select(func.count()).select_from(table).where(*where))).scalar_one())
+            return int((await s.exec(select(func.count()).select_from(table).where(*where))).scalar_one())
 
     async def effects_of(self, event_id: str) -> int:
         """How many effects one event caused."""
@@ -72,7 +72,7 @@ class Store:
     async def outbox(self) -> list:
         """Every outbox row, oldest first."""
         async with self.db.session() as s:
-            return list((await s.execute(select(self.tables.outbox).order_by(self.tables.outbox.c.id))).all())
+            return list((await s.exec(select(self.tables.outbox).order_by(self.tables.outbox.c.id))).all())
 
 
 def probe_metadata() -> tuple[MetaData, Table, BusTables]:
@@ -136,7 +136,7 @@ class Probe:
         self.calls.append(data.matter_id)
         if self.behave is not None:
             await self.behave(env, data)
-        await uow.session.execute(insert(self.store.effects).values(id=uuid.uuid4().hex, event_id=env.id))
+        await uow.session.exec(insert(self.store.effects).values(id=uuid.uuid4().hex, event_id=env.id))
 
     def calls_for(self, matter_id: str) -> int:
         """How many times the handler ran for one matter."""

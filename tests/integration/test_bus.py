@@ -100,7 +100,7 @@ async def test_crash_before_commit_publishes_nothing(hall_env, sqlite_store):
         with pytest.raises(RuntimeError, match="crash"):
             async with bus.uow() as uow:
                 await uow.emit(EVENT, community=COMMUNITY, subject="m1", data=closed("m1"))
-                await uow.session.execute(store.effects.insert().values(id="x", event_id="x"))
+                await uow.session.exec(store.effects.insert().values(id="x", event_id="x"))
                 raise RuntimeError("crash before commit")
         # A unit of work left without commit is no different.
         async with bus.uow() as uow:

@@ -246,7 +246,7 @@ def test_no_personal_data_in_published_events_from_the_new_channels(client):
 
     async def bodies() -> list[str]:
         async with client.app.state.ctx.db.session() as s:
-            return [row.body.decode() for row in (await s.execute(bus_tables.outbox.select())).all()]
+            return [row.body.decode() for row in (await s.exec(bus_tables.outbox.select())).all()]
 
     published = client.portal.call(bodies)
     assert len(published) == 5

@@ -53,7 +53,7 @@ def outbox(client: TestClient) -> list[Envelope]:
     async def go() -> list[Envelope]:
         async with ctx.db.session() as s:
             t = ctx.bus.tables.outbox
-            rows = (await s.execute(t.select().order_by(t.c.id))).all()
+            rows = (await s.exec(t.select().order_by(t.c.id))).all()
         return [Envelope.from_bytes(r.body) for r in rows]
 
     return client.portal.call(go)

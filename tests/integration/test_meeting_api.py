@@ -97,7 +97,7 @@ def outbox(c: TestClient) -> list[Envelope]:
     async def run():
         t = ctx.bus.tables.outbox
         async with ctx.db.session() as s:
-            rows = (await s.execute(t.select().order_by(t.c.id))).all()
+            rows = (await s.exec(t.select().order_by(t.c.id))).all()
         return [Envelope.from_bytes(r.body) for r in rows]
 
     return c.portal.call(run)
@@ -362,7 +362,7 @@ async def _two_planners(url: str) -> None:
             queued = (await s.exec(select(QueuedMatter).where(QueuedMatter.state != "scheduled"))).all()
             assert queued == []
             t = BusTables(spec().metadata).outbox
-            n = len((await s.execute(t.select())).all())
+            n = len((await s.exec(t.select())).all())
             assert n >= 3
     finally:
         await first.dispose()

@@ -197,7 +197,7 @@ async def test_no_personal_data_leaves_intake_in_events(store):
     rows = await store.outbox()
     assert len(rows) == 30 and len(await reports(store)) == 30
     async with store.db.session() as s:
-        bodies = [r.body for r in (await s.execute(store.tables.outbox.select())).all()]
+        bodies = [r.body for r in (await s.exec(store.tables.outbox.select())).all()]
     for body, env, (_text, name, phone, room, b, _u) in zip(bodies, rows, msgs, strict=True):
         raw = body.decode()
         assert phone not in raw and name not in raw, raw
