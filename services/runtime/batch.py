@@ -11,6 +11,7 @@ from typing import Any
 from services.contracts import Envelope
 from services.runtime import metrics
 from services.runtime.db import Database
+from services.runtime.relay import Relay
 from services.runtime.tables import BusTables
 from services.runtime.uow import UnitOfWork, write_outbox
 
@@ -49,8 +50,10 @@ class GroupCommit:
         on_commit: Callable[[], None],
         max_batch: int = 64,
         workers: int = 1,
+        relay: Relay | None = None,
     ):
         self.db, self.tables, self.service, self.on_commit = db, tables, service, on_commit
+        self.relay = relay  # when running, it publishes each group's events right after the commit
         self.max_batch, self.workers = max_batch, workers
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
@@ -110,25 +113,32 @@ class GroupCommit:
             grouped=True,
         )
 
+    async def _commit(self, session, outbox: list[dict], emitted: int) -> None:
+        """Write the group's events in one statement, commit, then publish them (or wake the relay)."""
+        lease = self.relay.lease() if self.relay and outbox else None
+        await write_outbox(session, self.tables, outbox, lease)
+        await session.commit()
+        if lease:
+            self.relay.adopt(outbox)  # published at once: no claim statement, no wait for the relay's loop
+        if emitted > (len(outbox) if lease else 0):
+            self.on_commit()  # events the relay's loop must claim (all of them, or those a savepoint wrote)
+
     async def _together(self, items: list[_Item]) -> None:
         try:
             async with self.db.session() as session:
-                results, emitted, outbox = [], False, []
+                results, outbox, emitted = [], [], 0
                 for item in items:
                     uow = self._uow(session, item)
                     results.append(await item.work(uow))
-                    emitted = emitted or bool(uow.emitted)
                     outbox.extend(uow.take_outbox())
-                await write_outbox(session, self.tables, outbox)  # the whole group's events in one statement
-                await session.commit()
+                    emitted += len(uow.emitted)
+                await self._commit(session, outbox, emitted)
         except Exception as exc:
             log.info("group_commit.split service=%s size=%d error=%s", self.service, len(items), type(exc).__name__)
             for item in items:
                 await self._alone(item)
             return
         metrics.GROUP_COMMIT_SIZE.labels(self.service).observe(len(items))
-        if emitted:
-            self.on_commit()
         for item, result in zip(items, results, strict=True):
             if not item.done.done():
                 item.done.set_result(result)
@@ -138,10 +148,7 @@ class GroupCommit:
             async with self.db.session() as session:
                 uow = self._uow(session, item)
                 result = await item.work(uow)
-                await uow.write_outbox()
-                await session.commit()
-            if uow.emitted:
-                self.on_commit()
+                await self._commit(session, uow.take_outbox(), len(uow.emitted))
         except Exception as exc:
             if not item.done.done():
                 item.done.set_exception(exc)

@@ -53,6 +53,7 @@ class Bus:
             on_commit=self.relay.notify,
             max_batch=settings.group_commit_max,
             workers=workers,
+            relay=self.relay,
         )
 
     async def run(
@@ -167,6 +168,7 @@ class Bus:
             await self.connection.close()
 
     async def _drain(self) -> None:
+        await self.relay.settle()
         while await self.relay.run_once():
             pass
 

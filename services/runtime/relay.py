@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections import namedtuple
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
@@ -19,6 +20,9 @@ from services.runtime.db import Database
 from services.runtime.tables import BusTables
 
 log = logging.getLogger(__name__)
+
+# What publishing needs of an outbox row, for rows handed over in memory (adopt) rather than claimed.
+_Row = namedtuple("_Row", "event_id exchange routing_key body headers attempts")
 
 
 class Relay:
@@ -41,6 +45,8 @@ class Relay:
         self.batch, self.poll_s, self.lease_s = batch, poll_ms / 1000, lease_s
         self.retention = dt.timedelta(hours=retention_hours)
         self.wake = asyncio.Event()
+        self.running = False  # set while run() loops: only then may committers hand rows over (adopt)
+        self._adopted: set[asyncio.Task] = set()
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
         self._last_cleanup = 0.0
@@ -48,6 +54,34 @@ class Relay:
     def notify(self) -> None:
         """Wake the relay now (called after a commit that wrote to the outbox)."""
         self.wake.set()
+
+    def lease(self) -> dict | None:
+        """Claim columns for rows this process will publish itself right after committing them (see adopt).
+
+        Rows written with them are skipped by every relay until the lease ends, so nobody claims them in
+        the meantime; if this process dies first, any relay publishes them after the lease.
+        """
+        if not self.running:
+            return None
+        return {"claim": f"adopt-{uuid.uuid4().hex}", "available_at": time.time() + self.lease_s}
+
+    def adopt(self, rows: list[dict]) -> None:
+        """Publish rows just committed under `lease()` now: no claim statement, no wait for the relay loop."""
+        task = asyncio.create_task(self._publish_adopted(rows), name=f"{self.service}-relay-adopted")
+        self._adopted.add(task)
+        task.add_done_callback(self._adopted.discard)
+
+    async def _publish_adopted(self, rows: list[dict]) -> None:
+        try:
+            messages = [_Row(**{k: r[k] for k in _Row._fields}) for r in rows]
+            await self._deliver(messages, self.t.c.event_id, key=lambda m: m.event_id)
+        except Exception:  # the rows stay claimed until the lease ends, then any relay publishes them
+            log.exception("relay.adopted_error count=%d", len(rows))
+
+    async def settle(self) -> None:
+        """Wait for adopted rows still being published (graceful stop)."""
+        if self._adopted:
+            await asyncio.gather(*self._adopted, return_exceptions=True)
 
     async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
         if self._channel is None or self._channel.is_closed:
@@ -102,34 +136,37 @@ class Relay:
             self._channel = None
             return f"publish failed: {exc!r}"[:500]
 
-    async def _finish(self, sent: list[int], failed: list[tuple[int, int, str]]) -> None:
+    async def _finish(self, column, sent: list, failed: list[tuple[object, int, str]]) -> None:
+        """Mark rows (by `column`: id or event_id) sent, or back off the failed ones."""
         async with self.db.session() as s:
             if sent:
-                await s.exec(
-                    update(self.t).where(self.t.c.id.in_(sent)).values(sent_at=dt.datetime.now(dt.UTC), claim=None)
-                )
-            for row_id, attempts, error in failed:
+                await s.exec(update(self.t).where(column.in_(sent)).values(sent_at=dt.datetime.now(dt.UTC), claim=None))
+            for key, attempts, error in failed:
                 backoff = min(60.0, 0.5 * 2 ** min(attempts, 7))
                 await s.exec(
                     update(self.t)
-                    .where(self.t.c.id == row_id)
+                    .where(column == key)
                     .values(available_at=time.time() + backoff, attempts=attempts + 1, last_error=error, claim=None)
                 )
             await s.commit()
+
+    async def _deliver(self, rows: list, column, key) -> int:
+        """Publish rows concurrently, then record the outcome; return how many were published."""
+        results = await asyncio.gather(*(self._publish(r) for r in rows))
+        sent = [key(r) for r, err in zip(rows, results, strict=True) if err is None]
+        failed = [(key(r), r.attempts, err) for r, err in zip(rows, results, strict=True) if err is not None]
+        await self._finish(column, sent, failed)
+        metrics.RELAY_PUBLISHED.labels(self.service).inc(len(sent))
+        if failed:
+            log.warning("relay.publish_failed count=%d first=%s", len(failed), failed[0][2])
+        return len(sent)
 
     async def run_once(self) -> int:
         """Relay one batch; return how many rows were published."""
         rows = await self.claim()
         if not rows:
             return 0
-        results = await asyncio.gather(*(self._publish(r) for r in rows))
-        sent = [r.id for r, err in zip(rows, results, strict=True) if err is None]
-        failed = [(r.id, r.attempts, err) for r, err in zip(rows, results, strict=True) if err is not None]
-        await self._finish(sent, failed)
-        metrics.RELAY_PUBLISHED.labels(self.service).inc(len(sent))
-        if failed:
-            log.warning("relay.publish_failed count=%d first=%s", len(failed), failed[0][2])
-        return len(sent)
+        return await self._deliver(rows, self.t.c.id, key=lambda r: r.id)
 
     async def pending(self) -> int:
         """Count events not yet published."""
@@ -147,6 +184,13 @@ class Relay:
 
     async def run(self) -> None:
         """Relay forever: immediately after a notify, otherwise every poll interval."""
+        self.running = True
+        try:
+            await self._loop()
+        finally:
+            self.running = False
+
+    async def _loop(self) -> None:
         while True:
             # Clear before claiming: a commit landing during the claim sets it again, so no wake is lost.
             self.wake.clear()

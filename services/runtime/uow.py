@@ -122,7 +122,13 @@ class UnitOfWork:
             self._on_commit()
 
 
-async def write_outbox(session: AsyncSession, tables: BusTables, rows: list[dict]) -> None:
-    """Insert outbox rows in one statement (executemany; one multi-row INSERT on PostgreSQL)."""
+async def write_outbox(session: AsyncSession, tables: BusTables, rows: list[dict], lease: dict | None = None) -> None:
+    """Insert outbox rows in one statement (executemany; one multi-row INSERT on PostgreSQL).
+
+    With a relay's `lease` the rows are written already claimed, for that relay to publish after the commit.
+    """
+    if lease:
+        for row in rows:
+            row.update(lease)
     if rows:
         await session.exec(tables.outbox_insert(), params=rows)

@@ -15,13 +15,14 @@ from collections import Counter
 
 import aio_pika
 import pytest
+from sqlalchemy import event
 
 from services.contracts import CONTENT_TYPE, EVENTS_EXCHANGE
 from services.runtime.consumer import ATTEMPT_HEADER, QUEUE_HEADER, REASON_HEADER, Reject
 from services.runtime.db import Database
 from services.runtime.relay import Relay
 from services.runtime.topology import declare_exchanges
-from services.runtime.uow import UnitOfWork
+from services.runtime.uow import UnitOfWork, write_outbox
 from tests.integration.bus_kit import (
     COMMUNITY,
     EVENT,
@@ -297,6 +298,60 @@ async def test_commit_wakes_the_relay(hall_env, sqlite_store, poll_ms):
     ms = sorted(round(x * 1000, 1) for x in latencies)
     print(f"\nrelay wake latency (poll {poll_ms} ms), commit -> received, ms: {ms} median {statistics.median(ms)}")
     assert max(latencies) < 1.0
+
+
+async def test_a_group_publishes_its_own_events_after_commit_without_a_claim(hall_env, store):
+    # Poll every 10 s and count the relay's claim statements: only the hand-over after commit can explain it.
+    settings = hall_env.model_copy(update={"relay_poll_ms": 10_000})
+    claims: list[str] = []
+
+    @event.listens_for(store.db.engine.sync_engine, "before_cursor_execute")
+    def _claims(_conn, _cursor, statement, _params, _context, _many):
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX SET AVAILABLE_AT"):
+            claims.append(statement)
+
+    async def work(uow):
+        return [await uow.emit(EVENT, community=COMMUNITY, subject=f"g{i}", data=closed(f"g{i}")) for i in range(3)]
+
+    async with running(probe_bus(store, settings)) as bus, tap(settings.amqp_url) as t:
+        await asyncio.sleep(0.2)  # the relay's first (empty) claim at start-up
+        claims.clear()
+        envs = await bus.run(work)
+        await eventually(lambda: len(t.ids) == 3, timeout=2, what="the group's events arrive")
+        assert sorted(t.ids) == sorted(e.id for e in envs)
+
+        async def all_sent():
+            rows = await store.outbox()
+            return all(r.sent_at is not None and r.claim is None for r in rows) and rows
+
+        await eventually(all_sent, timeout=2, what="rows marked sent")
+        assert claims == []
+
+
+async def test_rows_handed_to_a_publisher_that_died_are_published_after_the_lease(hall_env, store):
+    async with running(probe_bus(store, hall_env)) as bus, tap(hall_env.amqp_url) as t:
+        relay = Relay(store.db, store.tables, bus.get_connection, service="probe", lease_s=1)
+        relay.running = True  # as if its loop ran: it hands out leases
+        rows = [{**row, "attempts": 0} for row in await _outbox_rows(store, "orphan")]
+        async with store.db.session() as s:
+            await write_outbox(s, store.tables, rows, relay.lease())
+            await s.commit()
+        written = time.monotonic()
+        # The publisher "died" before adopt(): nobody may take the rows while the lease lasts...
+        assert await bus.relay.run_once() == 0
+        # ...and the running relay's loop publishes them once it ended.
+        await eventually(lambda: t.ids == [rows[0]["event_id"]], what="the orphaned event arrives")
+        assert time.monotonic() - written >= 0.9
+
+
+async def _outbox_rows(store, subject: str) -> list[dict]:
+    """The outbox row a unit of work would write for one event (not written)."""
+    async with store.db.session() as s:
+        uow = UnitOfWork(s, store.tables, service="probe", on_commit=lambda: None)
+        await uow.emit(EVENT, community=COMMUNITY, subject=subject, data=closed(subject))
+        rows = uow.take_outbox()
+        await s.rollback()
+    return rows
 
 
 # 8 -----------------------------------------------------------------------------------------
