@@ -61,7 +61,9 @@ class Relay:
         Rows written with them are skipped by every relay until the lease ends, so nobody claims them in
         the meantime; if this process dies first, any relay publishes them after the lease.
         """
-        if not self.running:
+        if not self.running or self._channel is None or self._channel.is_closed:
+            # No channel yet, or the last publish failed (broker away): the loop claims, with its backoff,
+            # rather than every commit starting a publish that waits for the broker.
             return None
         return {"claim": f"adopt-{uuid.uuid4().hex}", "available_at": time.time() + self.lease_s}
 

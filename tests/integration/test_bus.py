@@ -314,11 +314,12 @@ async def test_a_group_publishes_its_own_events_after_commit_without_a_claim(hal
         return [await uow.emit(EVENT, community=COMMUNITY, subject=f"g{i}", data=closed(f"g{i}")) for i in range(3)]
 
     async with running(probe_bus(store, settings)) as bus, tap(settings.amqp_url) as t:
-        await asyncio.sleep(0.2)  # the relay's first (empty) claim at start-up
+        first = await emit(bus, "opens-the-channel")  # the loop publishes it; hand-over needs an open channel
+        await eventually(lambda: first.id in t.ids, what="the first event arrives")
         claims.clear()
         envs = await bus.run(work)
-        await eventually(lambda: len(t.ids) == 3, timeout=2, what="the group's events arrive")
-        assert sorted(t.ids) == sorted(e.id for e in envs)
+        await eventually(lambda: len(t.ids) == 4, timeout=2, what="the group's events arrive")
+        assert sorted(t.ids[1:]) == sorted(e.id for e in envs)
 
         async def all_sent():
             rows = await store.outbox()
@@ -331,7 +332,10 @@ async def test_a_group_publishes_its_own_events_after_commit_without_a_claim(hal
 async def test_rows_handed_to_a_publisher_that_died_are_published_after_the_lease(hall_env, store):
     async with running(probe_bus(store, hall_env)) as bus, tap(hall_env.amqp_url) as t:
         relay = Relay(store.db, store.tables, bus.get_connection, service="probe", lease_s=1)
-        relay.running = True  # as if its loop ran: it hands out leases
+        assert relay.lease() is None  # its loop does not run: committers wake it instead
+        relay.running = True
+        assert relay.lease() is None  # no open channel (none yet, or the broker is away): the same
+        await relay._exchange(EVENTS_EXCHANGE)  # as if its loop had published before
         rows = [{**row, "attempts": 0} for row in await _outbox_rows(store, "orphan")]
         async with store.db.session() as s:
             await write_outbox(s, store.tables, rows, relay.lease())
