@@ -184,11 +184,13 @@ class Consumer:
         return await self.run(work, cause=env)
 
     async def _claim_inbox(self, uow: UnitOfWork, env: Envelope) -> bool:
-        row = {"consumer": self.sub.spec.name, "event_id": env.id, "event_type": env.type}
-        res = await uow.session.exec(
-            uow.tables.inbox_claim(uow.dialect), params={**row, "received_at": dt.datetime.now(dt.UTC)}
-        )
-        return res.rowcount == 1
+        row = {
+            "consumer": self.sub.spec.name,
+            "event_id": env.id,
+            "event_type": env.type,
+            "received_at": dt.datetime.now(dt.UTC),
+        }
+        return (await uow.session.exec(uow.tables.inbox_claim(uow.dialect), params=row)).rowcount == 1
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         spec = self.sub.spec
