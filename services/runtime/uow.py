@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import CATALOG, Envelope
 from services.runtime.signing import SIGNATURE_HEADER, sign_event
-from services.runtime.tables import BusTables, upsert
+from services.runtime.tables import BusTables
 
 
 class UnitOfWork:
@@ -45,10 +45,6 @@ class UnitOfWork:
     def dialect(self) -> str:
         """'postgresql' or 'sqlite': the database this unit of work writes to."""
         return self.session.bind.dialect.name if self.session.bind else "sqlite"
-
-    def upsert(self, table):
-        """An INSERT that supports ON CONFLICT on this session's database (PostgreSQL or SQLite)."""
-        return upsert(table, self.dialect)
 
     async def _next_sequence(self, subject: str) -> int:
         stmt = self.tables.next_sequence(self.dialect)
