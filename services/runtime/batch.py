@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from services.contracts import Envelope
 from services.runtime import metrics
 from services.runtime.db import Database
@@ -29,6 +31,12 @@ class _Item:
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+def _unclear(exc: Exception) -> bool:
+    """Tell whether an error raised inside one item's work may come from another's writes or the connection."""
+    # Autoflush writes every item's pending objects when any item queries; a lost connection is nobody's fault.
+    return isinstance(exc, (SQLAlchemyError, OSError, asyncio.TimeoutError))
+
+
 class GroupCommit:
     """Runs submitted work in shared transactions; on any failure, runs that batch's items one by one.
 
@@ -37,8 +45,9 @@ class GroupCommit:
     are waiting at once, so committing them together removes most commits without delaying the first one
     (a batch is whatever queued up while the previous batch ran; an idle service commits each at once).
     Each item keeps its own UnitOfWork (cause, actor) on the shared session, and its caller is answered
-    only after the commit that holds its writes. If the batch fails, nothing of it is stored, and each item
-    is retried alone, so one bad item cannot fail or delay the others' outcome beyond that retry.
+    only after the commit that holds its writes. If the batch fails, nothing of it is stored: an item whose
+    own code raised gets that error and the others run again together; an error that may belong to any item
+    (a database error, a failed commit) runs each item alone. One bad item cannot fail the others' outcome.
     """
 
     def __init__(
@@ -124,24 +133,41 @@ class GroupCommit:
             self.on_commit()  # events the relay's loop must claim (all of them, or those a savepoint wrote)
 
     async def _together(self, items: list[_Item]) -> None:
+        while len(items) > 1:
+            failed, exc = await self._try_together(items)
+            if exc is None:
+                return
+            log.info("group_commit.split service=%s size=%d error=%s", self.service, len(items), type(exc).__name__)
+            if failed is None:
+                break  # the failure may belong to any item (a flush, the commit): each runs alone
+            # The item's own code raised, on exactly the state it would see alone after the others commit:
+            # that is its outcome, and running it again would run its handler twice for one delivery.
+            if not failed.done.done():
+                failed.done.set_exception(exc)
+            items = [i for i in items if i is not failed]
+        for item in items:
+            await self._alone(item)
+
+    async def _try_together(self, items: list[_Item]) -> tuple[_Item | None, Exception | None]:
+        """Run items in one transaction; on failure, return the item to blame (None if unclear) and the error."""
+        current = None
         try:
             async with self.db.session() as session:
                 results, outbox, emitted = [], [], 0
-                for item in items:
-                    uow = self._uow(session, item)
-                    results.append(await item.work(uow))
+                for current in items:
+                    uow = self._uow(session, current)
+                    results.append(await current.work(uow))
                     outbox.extend(uow.take_outbox())
                     emitted += len(uow.emitted)
+                current = None
                 await self._commit(session, outbox, emitted)
         except Exception as exc:
-            log.info("group_commit.split service=%s size=%d error=%s", self.service, len(items), type(exc).__name__)
-            for item in items:
-                await self._alone(item)
-            return
+            return (None if current is None or _unclear(exc) else current), exc
         metrics.GROUP_COMMIT_SIZE.labels(self.service).observe(len(items))
         for item, result in zip(items, results, strict=True):
             if not item.done.done():
                 item.done.set_result(result)
+        return None, None
 
     async def _alone(self, item: _Item) -> None:
         try:

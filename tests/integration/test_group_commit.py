@@ -117,19 +117,57 @@ async def test_an_event_emitted_in_a_rolled_back_savepoint_is_not_published(stor
     assert subjects == ["kept-before", "in-savepoint", "kept-after"]
 
 
+def counted(work, runs: list[str], tag: str):
+    """Work that records each time it runs."""
+
+    async def w(uow):
+        runs.append(tag)
+        return await work(uow)
+
+    return w
+
+
 async def test_one_failing_unit_fails_alone_and_stores_nothing(store):
     group = GroupCommit(store.db, store.tables, service="probe", on_commit=lambda: None, max_batch=64)
+    runs: list[str] = []
     try:
-        calls = [group.run(effect(store, f"m{i}", fail=(i == 7))) for i in range(20)]
+        calls = [group.run(counted(effect(store, f"m{i}", fail=(i == 7)), runs, f"m{i}")) for i in range(20)]
         results = await asyncio.gather(*calls, return_exceptions=True)
         assert isinstance(results[7], ValueError) and str(results[7]) == "bad m7"
         assert [r for i, r in enumerate(results) if i != 7] == [f"m{i}" for i in range(20) if i != 7]
+        # Its own code raised: that is its outcome, so it ran once (a handler runs once per delivery).
+        assert runs.count("m7") == 1
         assert await store.effects_of("m7") == 0
         assert await store.count(store.effects) == 19
         assert sorted(r.routing_key for r in await store.outbox()) == [EVENT] * 19
         # and it keeps serving
         assert await group.run(effect(store, "after")) == "after"
         assert await store.effects_of("after") == 1
+    finally:
+        await group.close()
+
+
+async def test_a_database_error_in_a_group_runs_each_unit_alone(store):
+    # A database error may come from another unit's pending writes (autoflush) or the connection, so the
+    # group cannot tell whose it is: every unit runs again alone, and only the one at fault fails.
+    group = GroupCommit(store.db, store.tables, service="probe", on_commit=lambda: None, max_batch=64)
+    runs: list[str] = []
+
+    async def duplicate(uow):
+        runs.append("dup")
+        await uow.session.exec(insert(store.effects).values(id="taken", event_id="dup"))
+
+    try:
+        await group.run(effect(store, "first"))
+        async with store.db.session() as s:
+            await s.exec(insert(store.effects).values(id="taken", event_id="taken"))
+            await s.commit()
+        calls = [group.run(effect(store, f"m{i}")) if i != 3 else group.run(duplicate) for i in range(8)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert type(results[3]).__name__ == "IntegrityError"
+        assert [r for i, r in enumerate(results) if i != 3] == [f"m{i}" for i in range(8) if i != 3]
+        assert runs.count("dup") == 2  # in the group, then alone
+        assert await store.effects_of("dup") == 0
     finally:
         await group.close()
 
