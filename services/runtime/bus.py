@@ -44,6 +44,7 @@ class Bus:
             poll_ms=settings.relay_poll_ms,
             lease_s=settings.relay_lease_s,
             retention_hours=settings.outbox_retention_hours,
+            instance=settings.instance_of(service),
         )
         workers = settings.group_commit_workers or (1 if db.dialect == "sqlite" else 4)
         self.group = GroupCommit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import time
 import uuid
@@ -36,9 +37,10 @@ class Relay:
         *,
         service: str,
         batch: int = 500,
-        poll_ms: int = 100,
+        poll_ms: int = 1000,
         lease_s: int = 30,
         retention_hours: int = 24,
+        instance: str | None = None,
     ):
         self.db, self.t, self.service = db, tables.outbox, service
         self._connection_factory = connection_factory
@@ -50,6 +52,11 @@ class Relay:
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
         self._last_cleanup = 0.0
+        self._retry_at: float | None = None  # the earliest backoff of a failed publish: the loop wakes for it
+        # Claim tokens start with a digest of the process's stable name (host:service:port), so a restarted
+        # process knows which leases its previous run held (the claim column holds 64 characters).
+        self.instance = instance
+        self._owner = hashlib.sha256(instance.encode()).hexdigest()[:16] + "/" if instance else ""
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that wrote to the outbox)."""
@@ -65,7 +72,7 @@ class Relay:
             # No channel yet, or the last publish failed (broker away): the loop claims, with its backoff,
             # rather than every commit starting a publish that waits for the broker.
             return None
-        return {"claim": f"adopt-{uuid.uuid4().hex}", "available_at": time.time() + self.lease_s}
+        return {"claim": f"{self._owner}adopt-{uuid.uuid4().hex}", "available_at": time.time() + self.lease_s}
 
     def adopt(self, rows: list[dict]) -> None:
         """Publish rows just committed under `lease()` now: no claim statement, no wait for the relay loop."""
@@ -97,7 +104,7 @@ class Relay:
 
     async def claim(self) -> list:
         """Claim up to `batch` due rows for this relay; another relay skips them until the lease ends."""
-        token, now = uuid.uuid4().hex, time.time()
+        token, now = self._owner + uuid.uuid4().hex, time.time()
         due = and_(self.t.c.sent_at.is_(None), self.t.c.available_at <= now)
         ids = select(self.t.c.id).where(due).order_by(self.t.c.id).limit(self.batch).with_for_update(skip_locked=True)
         async with self.db.session() as s:
@@ -145,6 +152,7 @@ class Relay:
                 await s.exec(update(self.t).where(column.in_(sent)).values(sent_at=dt.datetime.now(dt.UTC), claim=None))
             for key, attempts, error in failed:
                 backoff = min(60.0, 0.5 * 2 ** min(attempts, 7))
+                self._retry_at = min(self._retry_at or float("inf"), time.time() + backoff)
                 await s.exec(
                     update(self.t)
                     .where(column == key)
@@ -184,8 +192,28 @@ class Relay:
             await s.exec(delete(self.t).where(self.t.c.sent_at.is_not(None), self.t.c.sent_at < cutoff))
             await s.commit()
 
+    async def take_over(self) -> int:
+        """Free the leases this instance's previous run held (it died holding them); return how many.
+
+        Another live process cannot have this instance's name: it is bound to the host and the HTTP port.
+        Without this, what a killed process had committed but not yet published waited for its lease to end.
+        """
+        if not self._owner:
+            return 0
+        async with self.db.session() as s:
+            held = and_(self.t.c.sent_at.is_(None), self.t.c.claim.startswith(self._owner, autoescape=True))
+            n = (await s.exec(update(self.t).where(held).values(available_at=time.time(), claim=None))).rowcount
+            await s.commit()
+        if n:
+            log.info("relay.took_over instance=%s rows=%d", self.instance, n)
+        return n
+
     async def run(self) -> None:
         """Relay forever: immediately after a notify, otherwise every poll interval."""
+        try:
+            await self.take_over()
+        except Exception:  # the database may be away: the leases then end on their own
+            log.exception("relay.take_over_failed instance=%s", self.instance)
         self.running = True
         try:
             await self._loop()
@@ -196,6 +224,8 @@ class Relay:
         while True:
             # Clear before claiming: a commit landing during the claim sets it again, so no wake is lost.
             self.wake.clear()
+            if self._retry_at is not None and self._retry_at <= time.time():
+                self._retry_at = None  # this claim takes the rows now due; failing again sets it anew
             try:
                 n = await self.run_once()
                 if time.monotonic() - self._last_cleanup > 600:
@@ -210,6 +240,14 @@ class Relay:
             if n >= self.batch:
                 continue  # more is waiting
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout=self.poll_s)
+                await asyncio.wait_for(self.wake.wait(), timeout=self._idle_wait())
             except TimeoutError:
                 pass
+
+    def _idle_wait(self) -> float:
+        """Seconds until the next claim without a wake-up: the poll, or sooner when a failed publish is due."""
+        # This process's commits wake the loop (or hand their rows over), so the poll only finds rows of
+        # processes that died before publishing, whose leases end after lease_s: it can be slow and cheap.
+        if self._retry_at is None:
+            return self.poll_s
+        return min(self.poll_s, max(0.01, self._retry_at - time.time()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,8 +32,11 @@ class Settings(BaseSettings):
         None, ge=1, le=64, description="Transactions in flight per process (default: 1 on SQLite, 4 on PostgreSQL)"
     )
     relay_batch: int = Field(500, ge=1, le=5000)
-    relay_poll_ms: int = Field(100, ge=10)
+    relay_poll_ms: int = Field(1000, ge=10)
     relay_lease_s: int = Field(30, ge=5)
+    instance: str | None = Field(
+        None, description="This process's stable name for its outbox leases (default host:service:port)"
+    )
     inbox_retention_days: int = Field(14, ge=1)
     outbox_retention_hours: int = Field(24, ge=1)
     max_body_bytes: int = 1_048_576
@@ -65,6 +69,14 @@ class Settings(BaseSettings):
     def port(self, service: str) -> int:
         """<SERVICE>_PORT, or the default port of the service."""
         return int(os.environ.get(f"{service.upper()}_PORT", PORTS[service]))
+
+    def instance_of(self, service: str) -> str:
+        """HALL_INSTANCE, else host:service:port: no two live processes share it, a restarted one keeps it."""
+        if self.instance:
+            return self.instance
+        # A process without a known port (a test's probe) gets its pid: unique, never taken over.
+        port = os.environ.get(f"{service.upper()}_PORT") or PORTS.get(service) or f"pid{os.getpid()}"
+        return f"{socket.gethostname()}:{service}:{port}"
 
 
 @lru_cache

@@ -17,7 +17,7 @@ import aio_pika
 import pytest
 from sqlalchemy import event
 
-from services.contracts import CONTENT_TYPE, EVENTS_EXCHANGE
+from services.contracts import CONTENT_TYPE, EVENTS_EXCHANGE, Envelope
 from services.runtime.consumer import ATTEMPT_HEADER, QUEUE_HEADER, REASON_HEADER, Reject
 from services.runtime.db import Database
 from services.runtime.relay import Relay
@@ -346,6 +346,55 @@ async def test_rows_handed_to_a_publisher_that_died_are_published_after_the_leas
         # ...and the running relay's loop publishes them once it ended.
         await eventually(lambda: t.ids == [rows[0]["event_id"]], what="the orphaned event arrives")
         assert time.monotonic() - written >= 0.9
+
+
+async def test_an_unroutable_event_is_retried_when_its_backoff_ends_not_at_the_next_poll(hall_env, sqlite_store):
+    # Poll every 10 s: only the relay waking for the backoff it set explains a retry within seconds.
+    settings = hall_env.model_copy(update={"relay_poll_ms": 10_000})
+    async with running(probe_bus(sqlite_store, settings)) as bus:
+        env = await emit(bus, "nobody-listens-yet")  # no queue is bound: the broker returns it
+
+        async def failed_once():
+            rows = await sqlite_store.outbox()
+            return rows[0].attempts >= 1 and rows[0].sent_at is None and rows[0]
+
+        row = await eventually(failed_once, what="the first publish returned")
+        assert "not delivered" in row.last_error
+        async with tap(settings.amqp_url) as t:
+            bound = time.monotonic()
+            await eventually(lambda: env.id in t.ids, timeout=8, what="the event after its backoff")
+            assert time.monotonic() - bound < 8
+
+
+async def test_a_restarted_process_takes_over_the_leases_its_previous_run_died_holding(hall_env, store):
+    # Its previous run committed events leased to itself and was killed before publishing them; another
+    # instance (a replica elsewhere) did the same. The restart publishes its own at once, not after 30 s.
+    me, other = "host-a:probe:8101", "host-b:probe:8101"
+    conn = await aio_pika.connect_robust(hall_env.amqp_url)
+    try:
+
+        async def connection():
+            return conn
+
+        for instance, subject in ((me, "mine"), (other, "theirs")):
+            previous = Relay(store.db, store.tables, connection, service="probe", instance=instance)
+            previous.running = True
+            await previous._exchange(EVENTS_EXCHANGE)  # as if its loop had published before: it leases
+            rows = [{**row, "attempts": 0} for row in await _outbox_rows(store, subject)]
+            async with store.db.session() as s:
+                await write_outbox(s, store.tables, rows, previous.lease())
+                await s.commit()
+        mine, theirs = [Envelope.from_bytes(r.body).id for r in await store.outbox()]
+        settings = hall_env.model_copy(update={"instance": me})
+        async with tap(hall_env.amqp_url) as t:
+            started = time.monotonic()
+            async with running(probe_bus(store, settings)):
+                await eventually(lambda: mine in t.ids, timeout=5, what="its own orphaned event")
+                assert time.monotonic() - started < 5
+                await asyncio.sleep(1.5)  # a poll later: the other instance's lease still holds
+                assert theirs not in t.ids
+    finally:
+        await conn.close()
 
 
 async def _outbox_rows(store, subject: str) -> list[dict]:
