@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy import and_, case, or_, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -172,59 +173,59 @@ async def on_channel_message(uow: UnitOfWork, env: Envelope, msg: events.Channel
     )
 
 
-async def _reports_of(uow: UnitOfWork, env: Envelope, *, matter_id: str) -> list[Report]:
-    rows = (await uow.session.exec(select(Report).where(Report.matter_id == matter_id))).all()
-    for r in rows:
-        if r.community != env.community:
-            raise Reject(f"event claims community {env.community!r} for a matter of another community")
-    return list(rows)
+async def _set_status(uow: UnitOfWork, env: Envelope, which, values: dict, *, only=None) -> None:
+    """Update the reports `which` selects (where `only` holds) in one statement, loading none of them.
 
-
-def _newer(report: Report, env: Envelope) -> bool:
-    # Drop stale events: the status read model only moves forward in each subject's sequence.
-    seq = env.sequence or 0
-    return seq == 0 or seq > report.status_seq or env.type.startswith("matter.triaged")
+    A report of another community among them refuses the whole event (Reject; its transaction rolls back),
+    whatever `only` says: a forged or misrouted event must never change another community's reports.
+    A matter of many reports (a whole building's outage) costs one statement per event, not a row each.
+    Report objects another unit of the same group holds are not refreshed: none of them writes these columns.
+    """
+    t = Report.__table__
+    stmt = (
+        update(t)
+        .where(which, or_(t.c.community != env.community, true() if only is None else only))
+        .values(**values, updated_at=dt.datetime.now(dt.UTC))
+        .returning(t.c.community)
+    )
+    if any(c != env.community for c in (await uow.session.exec(stmt)).scalars()):
+        raise Reject(f"{env.type} claims community {env.community!r} for reports of another community")
 
 
 async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
     """Link reports to their matter."""
-    rows = (await uow.session.exec(select(Report).where(Report.id.in_(data.report_ids)))).all()
-    for r in rows:
-        if r.community != env.community:
-            raise Reject("matter.triaged claims another community's report")
-        r.matter_id = data.matter_id
-        r.level = data.level
-        if r.status == "received":
-            r.status = "triaged"
-        r.updated_at = dt.datetime.now(dt.UTC)
+    status = case((Report.status == "received", "triaged"), else_=Report.status)
+    values = {"matter_id": data.matter_id, "level": data.level, "status": status}
+    await _set_status(uow, env, Report.id.in_(data.report_ids), values)
 
 
 async def on_task(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
     """Keep the resident-visible status of each report in step with the ledger."""
-    for r in await _reports_of(uow, env, matter_id=data.matter_id):
-        if r.status == "closed" or not _newer(r, env):  # closed is final until a reopen
-            continue
-        r.status = data.state
-        r.status_note = data.note or data.measures
-        r.responsible = data.lead_unit
-        r.expected_at = data.deadline
-        r.status_seq = env.sequence or r.status_seq
-        r.updated_at = dt.datetime.now(dt.UTC)
+    seq = env.sequence or 0
+    # Closed is final until a reopen; the status read model only moves forward in the subject's sequence.
+    current = and_(Report.status != "closed", true() if seq == 0 else Report.status_seq < seq)
+    values = {
+        "status": data.state,
+        "status_note": data.note or data.measures,
+        "responsible": data.lead_unit,
+        "expected_at": data.deadline,
+        "status_seq": seq or Report.status_seq,
+    }
+    await _set_status(uow, env, Report.matter_id == data.matter_id, values, only=current)
 
 
 async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterClosed) -> None:
     """A crossed-off matter closes its reports."""
-    for r in await _reports_of(uow, env, matter_id=data.matter_id):
-        r.status, r.status_note, r.updated_at = "closed", "已销号", dt.datetime.now(dt.UTC)
+    values = {"status": "closed", "status_note": "已销号"}
+    await _set_status(uow, env, Report.matter_id == data.matter_id, values)
 
 
 async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.MatterReopened) -> None:
     """A reopened matter shows as reopened to its reporters."""
-    for r in await _reports_of(uow, env, matter_id=data.matter_id):
-        r.status, r.status_note, r.updated_at = "reopened", "；".join(data.reasons)[:500], dt.datetime.now(dt.UTC)
+    values = {"status": "reopened", "status_note": "；".join(data.reasons)[:500]}
+    await _set_status(uow, env, Report.matter_id == data.matter_id, values)
 
 
 async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
     """Keep the level shown to staff current."""
-    for r in await _reports_of(uow, env, matter_id=data.matter_id):
-        r.level = data.level
+    await _set_status(uow, env, Report.matter_id == data.matter_id, {"level": data.level})

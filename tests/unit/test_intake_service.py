@@ -7,6 +7,7 @@ import re
 import uuid
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from services.contracts import Envelope, events
@@ -393,6 +394,24 @@ async def test_status_event_of_another_community_is_rejected(store, kind):
     with pytest.raises(Reject):
         await store.handle(handler, _event(type_, data, community="wenzhuang", sequence=1), data)
     assert (await one_report(store, rid)).status == "triaged"
+
+
+async def test_a_matter_of_many_reports_moves_them_all_in_one_statement(store):
+    # A whole building's outage: every status event updates its reports without loading one of them.
+    ids = await _filed(store, 40)
+    statements: list[str] = []
+
+    @event.listens_for(store.db.engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn, _cursor, statement, _params, _context, _many):
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE")) and " report" in statement:
+            statements.append(statement.split()[0])
+
+    t = triaged("mat_40", ids)
+    await store.handle(handlers.on_matter_triaged, _event("matter.triaged.v1", t, source="triage"), t)
+    a = task("mat_40", "assigned")
+    await store.handle(handlers.on_task, _event("task.assigned.v1", a, sequence=1), a)
+    assert statements == ["UPDATE", "UPDATE"]
+    assert {(r.matter_id, r.status, r.status_seq) for r in await reports(store)} == {("mat_40", "assigned", 1)}
 
 
 async def test_status_events_for_unknown_matter_are_ignored(store):
