@@ -16,6 +16,7 @@ from services.feedback import domain
 from services.feedback.models import MatterRound, MatterView, Revisit
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
+from services.runtime.tables import upsert
 from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -124,15 +125,18 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
     """Keep the matter's title, which residents see on a questionnaire (latest wins; idempotent)."""
     if load_directory().community(env.community) is None:
         raise Reject(f"unknown community {env.community!r}")
-    s = uow.session
-    view = await s.get(MatterView, data.matter_id)
-    if view is not None and view.community != env.community:
+    t = MatterView.__table__
+    row = {"matter_id": data.matter_id, "community": env.community, "title": data.title[:500]}
+    ins = upsert(t, uow.dialect).values(**row, updated_at=dt.datetime.now(dt.UTC))
+    # One statement, no row loaded: insert, or update the title of this community's view. A view of another
+    # community is left alone, and then nothing comes back.
+    stmt = ins.on_conflict_do_update(
+        index_elements=[t.c.matter_id],
+        set_={"title": ins.excluded.title, "updated_at": ins.excluded.updated_at},
+        where=t.c.community == ins.excluded.community,
+    ).returning(t.c.matter_id)
+    if (await uow.session.exec(stmt)).first() is None:
         raise Reject(f"matter.triaged claims community {env.community!r} for a matter of another community")
-    now = dt.datetime.now(dt.UTC)
-    if view is None:
-        s.add(MatterView(matter_id=data.matter_id, community=env.community, title=data.title[:500], updated_at=now))
-    else:
-        view.title, view.updated_at = data.title[:500], now
 
 
 async def mark_reminders(session: AsyncSession, now: dt.datetime | None = None) -> int:

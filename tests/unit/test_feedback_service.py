@@ -303,6 +303,8 @@ async def test_completion_keeps_measures_and_triage_gives_the_title(store):
     assert view.title == "景湖花园7号楼楼道灯又不亮了" and view.community == "jinshan"
     with pytest.raises(Reject):
         await store.handle(handlers.on_matter_triaged, *triaged("mat_1", "x", community="xueyuan"))
+    async with store.db.session() as s:
+        assert (await s.get(MatterView, "mat_1")).title == "景湖花园7号楼楼道灯又不亮了"  # another community's event
     with pytest.raises(Reject):
         await store.handle(handlers.on_matter_triaged, *triaged("mat_9", "x", community="nowhere"))
 
