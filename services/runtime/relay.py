@@ -169,6 +169,7 @@ class Relay:
         metrics.RELAY_PUBLISHED.labels(self.service).inc(len(sent))
         if failed:
             log.warning("relay.publish_failed count=%d first=%s", len(failed), failed[0][2])
+            self.wake.set()  # the loop may be waiting out a longer poll: let it wait for this backoff instead
         return len(sent)
 
     async def run_once(self) -> int:

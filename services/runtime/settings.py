@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         """HALL_INSTANCE, else host:service:port: no two live processes share it, a restarted one keeps it."""
         if self.instance:
             return self.instance
-        # A process without a known port (a test's probe) gets its pid: unique, never taken over.
+        # A process without a known port (a test's probe) gets its pid: no restarted process shares it.
         port = os.environ.get(f"{service.upper()}_PORT") or PORTS.get(service) or f"pid{os.getpid()}"
         return f"{socket.gethostname()}:{service}:{port}"
 
