@@ -81,12 +81,15 @@ class GroupCommit:
         while len(self._tasks) < self.workers:
             self._tasks.append(asyncio.create_task(self._worker(), name=f"{self.service}-group-commit"))
 
-    async def close(self) -> None:
-        """Stop the workers (callers still waiting get CancelledError)."""
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers (callers still waiting get CancelledError), waiting at most `timeout` seconds."""
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
         self._tasks = []
+        while not self._queue.empty():  # queued, never taken: their callers would otherwise wait forever
+            self._queue.get_nowait().done.cancel()
 
     def _take(self, first: _Item) -> list[_Item]:
         items = [first]

@@ -12,7 +12,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from services.contracts import Envelope
 from services.runtime.batch import GroupCommit, Work
-from services.runtime.consumer import Consumer, Subscription
+from services.runtime.consumer import STOP_STEP_S, Consumer, Subscription
 from services.runtime.db import Database
 from services.runtime.relay import Relay
 from services.runtime.settings import Settings
@@ -163,10 +163,15 @@ class Bus:
             log.warning("bus.stop_drain_incomplete service=%s", self.service)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.group.close()
+        # Every step is bounded: a stuck broker or database call must not keep the process from exiting.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_STEP_S)
+        await self.group.close(STOP_STEP_S)
         if self.connection is not None:
-            await self.connection.close()
+            try:
+                await asyncio.wait_for(self.connection.close(), STOP_STEP_S)
+            except Exception:
+                log.warning("bus.connection_close_failed service=%s", self.service)
 
     async def _drain(self) -> None:
         await self.relay.settle()

@@ -31,6 +31,7 @@ UNSIGNED_TYPES = frozenset({"channel.message.v1"})
 
 
 DB_PATIENCE_S = 120.0
+STOP_STEP_S = 5.0  # the longest any one step of a graceful stop may wait on the broker
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -93,7 +94,8 @@ class Consumer:
         """Stop taking deliveries, let in-flight handlers finish (and ack), then close the channels."""
         if self._queue is not None and self._tag is not None and self.channel and not self.channel.is_closed:
             try:
-                await self._queue.cancel(self._tag)
+                # Bounded: a broker that stopped answering must not hold the process's shutdown forever.
+                await asyncio.wait_for(self._queue.cancel(self._tag), STOP_STEP_S)
             except Exception:  # the channel may already be gone; unacked messages return to the queue
                 pass
         waited = 0.0
@@ -102,7 +104,10 @@ class Consumer:
             waited += 0.05
         for ch in (self.channel, self._pub_channel):
             if ch is not None and not ch.is_closed:
-                await ch.close()
+                try:
+                    await asyncio.wait_for(ch.close(), STOP_STEP_S)
+                except Exception:  # closing the connection closes it anyway
+                    log.warning("consumer.channel_close_failed queue=%s", self.sub.spec.name)
 
     async def _forward(self, message: AbstractIncomingMessage, exchange: str, key: str, headers: dict) -> None:
         assert self._pub_channel is not None

@@ -158,7 +158,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         finally:
             for job in jobs:
                 job.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)
+            if jobs:
+                await asyncio.wait(jobs, timeout=5)  # a job stuck in a call that ignores cancellation
             await bus.stop()
             await redis.aclose()
             await db.dispose()

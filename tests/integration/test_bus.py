@@ -398,6 +398,31 @@ async def test_a_restarted_process_takes_over_the_leases_its_previous_run_died_h
         await conn.close()
 
 
+async def test_stop_ends_even_when_the_broker_stops_answering(hall_env, sqlite_store, monkeypatch):
+    # The broker link freezes (a proxy holds every byte for an hour): each step of the graceful stop gives
+    # up after its bound instead of waiting forever, so the process can exit and be restarted.
+    from services.runtime import bus as bus_module
+    from services.runtime import consumer as consumer_module
+    from tests.e2e.faultproxy import FaultProxy
+
+    monkeypatch.setattr(consumer_module, "STOP_STEP_S", 1.0)
+    monkeypatch.setattr(bus_module, "STOP_STEP_S", 1.0)
+    proxy = FaultProxy().start()
+    try:
+        url = hall_env.amqp_url.replace(":5672/", f":{proxy.port}/")
+        settings = hall_env.model_copy(update={"amqp_url": url})
+        bus = probe_bus(sqlite_store, settings, Probe(sqlite_store))
+        await bus.start()
+        await bus.wait_ready()
+        await emit(bus, "before-the-freeze")
+        proxy.delay_s = 3600
+        started = time.monotonic()
+        await asyncio.wait_for(bus.stop(), 60)
+        assert time.monotonic() - started < 30
+    finally:
+        proxy.stop()
+
+
 async def _outbox_rows(store, subject: str) -> list[dict]:
     """The outbox row a unit of work would write for one event (not written)."""
     async with store.db.session() as s:
