@@ -40,8 +40,17 @@ def _free_port_base() -> int:
     import random
     import socket
 
+    # Below the kernel's ephemeral range: a port checked free there can be taken a moment later by any
+    # outgoing connection (a service's own broker or database link), and a service then fails to bind it.
+    low = 20000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_start = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_start = 32768
+    high = max(low + 1000, min(40000, ephemeral_start) - 100)
     for _ in range(100):
-        base = random.randrange(20000, 40000, 10)
+        base = random.randrange(low, high, 10)
         try:
             for port in range(base, base + 10):
                 with socket.socket() as sock:
