@@ -26,9 +26,9 @@ AMQP_BASE = os.environ.get("HALL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672"
 
 
 # Values a machine made, where digits such as a room number (502) may appear by chance: timestamps, uuids,
-# prefixed hex ids (rpt_…, hh_…) and digests.
+# hex ids with any prefix (rpt_…, hh_…, box-…) and digests.
 _GENERATED = re.compile(
-    r"\d{4}-\d\d-\d\d[T ][\d:.]+(Z|[+-]\d\d:?\d\d)?|[0-9a-f]{8}-[0-9a-f-]{27}|[a-z]{2,8}_[0-9a-f]{12,}|[0-9a-f]{16,}"
+    r"\d{4}-\d\d-\d\d[T ][\d:.]+(Z|[+-]\d\d:?\d\d)?|[0-9a-f]{8}-[0-9a-f-]{27}|(?:[A-Za-z0-9]+[-_:])*[0-9a-f]{12,}"
 )
 
 
