@@ -38,7 +38,7 @@ def _unclear(exc: Exception) -> bool:
 
 
 class GroupCommit:
-    """Runs submitted work in shared transactions; on any failure, runs that batch's items one by one.
+    """Runs submitted work in shared transactions; a failing item fails alone, the others are run again.
 
     Why: with SQLite every transaction holds the database's one write lock and every commit syncs the WAL;
     with PostgreSQL every commit is a round trip and a WAL flush. Under load many deliveries and requests
