@@ -25,9 +25,9 @@ from bench import ceiling, http
 from bench.common import broker_pid, cpu_seconds, postgres_cpu_seconds, private_vhost
 from bench.pipeline import Load, Pipeline, pg_env
 from services.runtime.settings import REPO_ROOT
+from tests.e2e.platform import SERVICES
 from tests.support import create_pg_database, drop_pg_database
 
-SERVICES = ("intake", "triage", "meeting", "ledger", "feedback")
 TARGETS = {"pipeline_over_ceiling": 0.5, "intake_over_bare_http": 0.3, "red_to_session_p99_ms": 250}
 
 

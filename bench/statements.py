@@ -20,10 +20,10 @@ from pathlib import Path
 
 from bench.common import private_vhost
 from bench.pipeline import Pipeline, pg_env
+from tests.e2e.platform import SERVICES
 from tests.support import create_pg_database, drop_pg_database
 
 TRACE = Path(__file__).resolve().parent / "sqltrace"
-SERVICES = ("intake", "triage", "meeting", "ledger", "feedback")
 
 
 def counts(folder: Path) -> dict[str, collections.Counter]:

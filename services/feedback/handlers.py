@@ -126,8 +126,9 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
     if load_directory().community(env.community) is None:
         raise Reject(f"unknown community {env.community!r}")
     t = MatterView.__table__
-    row = {"matter_id": data.matter_id, "community": env.community, "title": data.title[:500]}
-    ins = upsert(t, uow.dialect).values(**row, updated_at=dt.datetime.now(dt.UTC))
+    ins = upsert(t, uow.dialect).values(
+        matter_id=data.matter_id, community=env.community, title=data.title[:500], updated_at=dt.datetime.now(dt.UTC)
+    )
     # One statement, no row loaded: insert, or update the title of this community's view. A view of another
     # community is left alone, and then nothing comes back.
     stmt = ins.on_conflict_do_update(

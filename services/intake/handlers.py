@@ -173,7 +173,7 @@ async def on_channel_message(uow: UnitOfWork, env: Envelope, msg: events.Channel
     )
 
 
-async def _set_status(uow: UnitOfWork, env: Envelope, which, values: dict, *, only=None) -> None:
+async def _set_status(uow: UnitOfWork, env: Envelope, which, values: dict, *, only=true()) -> None:
     """Update the reports `which` selects (where `only` holds) in one statement, loading none of them.
 
     A report of another community among them refuses the whole event (Reject; its transaction rolls back),
@@ -184,7 +184,7 @@ async def _set_status(uow: UnitOfWork, env: Envelope, which, values: dict, *, on
     t = Report.__table__
     stmt = (
         update(t)
-        .where(which, or_(t.c.community != env.community, true() if only is None else only))
+        .where(which, or_(t.c.community != env.community, only))
         .values(**values, updated_at=dt.datetime.now(dt.UTC))
         .returning(t.c.community)
     )

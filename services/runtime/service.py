@@ -20,7 +20,7 @@ from sqlalchemy import MetaData
 
 from services.runtime import logs, metrics, problems
 from services.runtime.bus import Bus
-from services.runtime.consumer import Subscription
+from services.runtime.consumer import STOP_STEP_S, Subscription
 from services.runtime.db import Database
 from services.runtime.directory import load_directory
 from services.runtime.locks import Periodic, run_periodic
@@ -159,7 +159,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
             for job in jobs:
                 job.cancel()
             if jobs:
-                await asyncio.wait(jobs, timeout=5)  # a job stuck in a call that ignores cancellation
+                await asyncio.wait(jobs, timeout=STOP_STEP_S)  # a job stuck in a call that ignores cancellation
             await bus.stop()
             await redis.aclose()
             await db.dispose()
