@@ -7,6 +7,7 @@ import json
 import logging
 import re
 
+import numpy as np
 import pytest
 
 from services.triage import cli, domain, grader, labelled, metrics
@@ -181,13 +182,41 @@ def test_regrade_label_skips_automatic_and_empty():
     assert cli.regrade_label(auto) is None and cli.regrade_label(empty) is None
 
 
-def test_fast_probabilities_match_scikit_learn(small_model, corpus):
-    from services.triage.model import _proba
+def _reference(model, text: str, rules) -> tuple[dict, tuple[str, ...]]:
+    """Probabilities and level n-grams computed through scikit-learn's own transform and predict_proba."""
+    x_text = model.vectorizer.transform([clean(text)])
+    heads, x = (model.hybrid_heads, model._hybrid(x_text, [rules])) if rules else (model.text_heads, x_text)
+    probs = {h: dict(zip(clf.classes_, clf.predict_proba(x)[0], strict=True)) for h, clf in heads.items()}
+    label = max(probs["level"].items(), key=lambda kv: kv[1])[0]
+    coef = heads["level"].coef_[list(heads["level"].classes_).index(label)][: x_text.shape[1]]
+    contrib = x_text.multiply(coef).tocsr()
+    names = model.vectorizer.get_feature_names_out()
+    grams = [str(names[contrib.indices[i]]) for i in np.argsort(-contrib.data) if contrib.data[i] > 0]
+    kept: list[str] = []
+    for g in grams:
+        if re.fullmatch(r"[\u4e00-\u9fff]{2,3}", g) and not any(g in k for k in kept) and len(kept) < 3:
+            kept.append(g)
+    return probs, tuple(kept)
 
-    for r in corpus[1][:15]:
-        x = small_model.vectorizer.transform([r["text"]])
-        for clf in small_model.text_heads.values():
-            assert _proba(clf, x) == pytest.approx(clf.predict_proba(x)[0], abs=1e-9)
+
+def test_grading_arithmetic_matches_scikit_learn(small_model, corpus):
+    """The stacked weights give scikit-learn's probabilities and the same level n-grams, with and without rules."""
+    for r in corpus[1][::4] + [{"text": "   "}, {"text": "ＡＢＣ abc 12号楼"}]:
+        for rules in (None, domain.grade(r["text"], channel="wechat_group")):
+            got = small_model.predict(r["text"], rules)
+            probs, grams = _reference(small_model, r["text"], rules)
+            assert got.level_ngrams == grams
+            for head, expected in probs.items():
+                assert got.probs[head] == pytest.approx(expected, abs=1e-9)
+
+
+def test_saved_model_leaves_its_caches_out(small_model, tmp_path):
+    text = "楼道灯坏了好几天"
+    before = small_model.predict(text)
+    small_model.save(tmp_path / "m.pkl")
+    assert b"_stacked" not in (tmp_path / "m.pkl").read_bytes()
+    again = load(tmp_path / "m.pkl").predict(text)
+    assert again.probs == before.probs and again.level_ngrams == before.level_ngrams
 
 
 def test_red_head_probability_matches_scikit_learn(corpus):
