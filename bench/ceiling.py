@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
 
 import aio_pika
 
-from bench.common import latency_ms
+from bench.common import broker_pid, cpu_seconds, latency_ms
 
 PAD = "x" * 1000  # about the size of a hall envelope
 
@@ -105,11 +106,16 @@ async def measure(url: str, *, hops: int = 3, n: int = 4000, window: int = 256, 
             async with sem:
                 await _publish(ex, queues[0], i)
 
-        started = time.time()
+        # CPU of every process the messages pass through (publisher and sink are this one), like the pipeline's.
+        pids = [p.pid for p in procs] + [os.getpid()] + [pid for pid in [broker_pid()] if pid]
+        cpu0, started = sum(cpu_seconds(pid) for pid in pids), time.time()
         await asyncio.gather(*(one(i) for i in range(n)))
         await sink.wait_for(n, 120)
+        cpu, wall = sum(cpu_seconds(pid) for pid in pids) - cpu0, time.time() - started
         done = max(t for _, t in sink.arrivals.values())
-        rate = len(sink.arrivals) / (done - started)
+        arrived = len(sink.arrivals)
+        rate = arrived / (done - started)
+        cpu_ms_per_message = cpu * 1000 / max(1, arrived)
 
         # Half the saturated rate, paced.
         sink.arrivals.clear()
@@ -131,6 +137,8 @@ async def measure(url: str, *, hops: int = 3, n: int = 4000, window: int = 256, 
             "queues": "quorum, persistent messages, publisher confirms on every hop",
             "msgs_per_s": round(rate, 1),
             "saturation_messages": n,
+            "cpu_ms_per_message": round(cpu_ms_per_message, 3),
+            "cpu_cores_while_saturated": round(cpu / wall, 2),
             "half_rate_msgs_per_s": round(half, 1),
             "latency_ms_at_half_rate": latency_ms(lat),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import RawHttp, Tap, latency_ms
 from services.contracts import Envelope, events
+from services.triage.grader import MODEL_FILE
 from tests import support
 from tests.e2e.platform import ROOT, Platform
 
@@ -134,13 +136,26 @@ def _index(tap: Tap) -> tuple[dict, dict, dict]:
 class Pipeline:
     """One platform (optionally with extra replicas of a service) plus the tap and the load generator."""
 
-    def __init__(self, tmp: Path, amqp_url: str, *, env: dict | None = None, replicas: dict[str, int] | None = None):
-        self.tmp, self.url, self.env, self.replicas = tmp, amqp_url, env or {}, replicas or {}
+    def __init__(
+        self,
+        tmp: Path,
+        amqp_url: str,
+        *,
+        env: dict | None = None,
+        replicas: dict[str, int] | None = None,
+        model: Path | None = None,
+    ):
+        # `model`: a trained triage model, put where `make run` puts it, so triage grades as it does in service.
+        self.tmp, self.url, self.env, self.replicas, self.model = tmp, amqp_url, env or {}, replicas or {}, model
         self.extra: list[tuple[str, int, subprocess.Popen]] = []
 
     async def __aenter__(self) -> Pipeline:
         reset_places()
-        self.p = await asyncio.to_thread(Platform(self.tmp, self.url, extra_env=self.env).start)
+        platform = Platform(self.tmp, self.url, extra_env=self.env)
+        if self.model is not None:
+            platform.var.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.model, platform.var / MODEL_FILE)
+        self.p = await asyncio.to_thread(platform.start)
         try:
             for service, count in self.replicas.items():
                 for k in range(1, count):
