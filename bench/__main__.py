@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import ceiling, http
+from bench import ceiling, graph, http
 from bench.common import broker_pid, cpu_seconds, postgres_cpu_seconds, private_vhost
 from bench.pipeline import Load, Pipeline, pg_env
 from services.runtime.settings import REPO_ROOT
@@ -186,6 +186,10 @@ async def main(args: argparse.Namespace) -> dict:
     with private_vhost("ceiling4") as url:  # a red report's path has one hop more (triage -> meeting)
         out["ceiling_4_hops"] = await ceiling.measure(url, hops=4, n=int(1000 * s), paced_s=paced_s / 2)
 
+    log("ceiling of the message graph (the platform's queues and fan-out, no databases)")
+    with private_vhost("graph") as url:
+        out["graph_ceiling"] = await graph.measure(url, n=int(2000 * s))
+
     log("triage model (as make run trains it)")
     model = trained_model(root)
     out["settings"]["triage_grading"] = "rules + model (var/triage-model.pkl trained from the shipped corpus)"
@@ -215,6 +219,10 @@ async def main(args: argparse.Namespace) -> dict:
     ceil = out["ceiling"]["msgs_per_s"]
     for key in ("pipeline_sqlite", "pipeline_postgres"):
         out[key]["ratio_to_ceiling"] = round(out[key]["saturated"]["reports_per_s"] / ceil, 3)
+        out[key]["ratio_to_graph_ceiling"] = round(
+            out[key]["saturated"]["reports_per_s"] / out["graph_ceiling"]["reports_per_s"], 3
+        )
+    out["graph_ceiling"]["ratio_to_ceiling"] = round(out["graph_ceiling"]["reports_per_s"] / ceil, 3)
 
     # Scale-out of the busiest consumer (by CPU while saturated on PostgreSQL).
     cpu = out["pipeline_postgres"]["saturated"]["cpu_cores_while_saturated"]
@@ -293,10 +301,14 @@ def cpu_budget(out: dict) -> dict:
         key: round(sum(out[f"pipeline_{key}"]["saturated"]["cpu_ms_per_report"].values()), 2)
         for key in ("sqlite", "postgres")
     }
+    messaging = out["graph_ceiling"]["cpu_ms_per_report"]
     return {
         "ms_per_report_allowed": round(allowed, 2),
         "ms_per_report_used": used,
         "ceiling_ms_per_message": ceiling["cpu_ms_per_message"],
+        # The message graph alone (no handler, no database) costs this much of the allowance:
+        "graph_ceiling_ms_per_report": messaging,
+        "left_for_http_handlers_and_databases_ms": round(allowed - messaging, 2),
     }
 
 
