@@ -37,13 +37,13 @@ def matches(candidate: str, expected: str) -> bool:
 
 
 SIGNATURE_HEADER = "x-hall-signature"
-_EVENT_KEYS: dict[tuple[str | None, str], bytes] = {}
+_EVENT_KEYS: dict[tuple[str | None, Path], bytes] = {}
 
 
 def _event_key(settings: Settings | None = None) -> bytes:
     # Cached per secret source: this runs for every event published and consumed.
     settings = settings or get_settings()
-    source = (settings.signing_secret, str(_secret_file(settings)))
+    source = (settings.signing_secret, settings.var_dir)  # not the key file's path: joining it per call showed up
     if source not in _EVENT_KEYS:
         _EVENT_KEYS[source] = hmac.new(server_secret(settings), b"bus-event", hashlib.sha256).digest()
     return _EVENT_KEYS[source]
