@@ -228,7 +228,7 @@ class TriageModel:
         return cached
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_stacked", "_names")}
+        return {k: v for k, v in self.__dict__.items() if k != "_stacked"}
 
     def save(self, path: Path) -> None:
         """Pickle the model with its format version."""
