@@ -169,6 +169,7 @@ class TriageModel:
 
     def fit(self, rows: list[dict]) -> TriageModel:
         """Train every head on rows carrying text and all four labels."""
+        self.__dict__.pop("_stacked", None)  # weights stacked from an earlier fit would be stale
         x_text = self.vectorizer.fit_transform([clean(r["text"]) for r in rows])
         grades = [rules_grade(r) for r in rows]
         self.rules_vectorizer.fit([rule_features(g) for g in grades])
