@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
 
 import aio_pika
 
-from bench.common import broker_pid, cpu_seconds, latency_ms
+from bench.common import cpu_pids, cpu_total, latency_ms
 
 PAD = "x" * 1000  # about the size of a hall envelope
 
@@ -107,11 +106,11 @@ async def measure(url: str, *, hops: int = 3, n: int = 4000, window: int = 256, 
                 await _publish(ex, queues[0], i)
 
         # CPU of every process the messages pass through (publisher and sink are this one), like the pipeline's.
-        pids = [p.pid for p in procs] + [os.getpid()] + [pid for pid in [broker_pid()] if pid]
-        cpu0, started = sum(cpu_seconds(pid) for pid in pids), time.time()
+        pids = cpu_pids([p.pid for p in procs])
+        cpu0, started = cpu_total(pids), time.time()
         await asyncio.gather(*(one(i) for i in range(n)))
         await sink.wait_for(n, 120)
-        cpu, wall = sum(cpu_seconds(pid) for pid in pids) - cpu0, time.time() - started
+        cpu, wall = cpu_total(pids) - cpu0, time.time() - started
         done = max(t for _, t in sink.arrivals.values())
         arrived = len(sink.arrivals)
         rate = arrived / (done - started)

@@ -38,6 +38,10 @@ def latency_ms(values_s: list[float]) -> dict:
     return out
 
 
+# The events the benchmark's tap records (its arrival times measure the pipeline).
+KEYS = ("matter.triaged.v1", "task.assigned.v1", "session.scheduled.v1")
+
+
 class Tap:
     """An exclusive queue bound to hall.events: records when each event of the given types arrives."""
 
@@ -135,6 +139,16 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_pids(children: list[int]) -> list[int]:
+    """The given processes, this one and RabbitMQ's VM: every process a ceiling's messages pass through."""
+    return [*children, os.getpid(), *[pid for pid in [broker_pid()] if pid]]
+
+
+def cpu_total(pids: list[int]) -> float:
+    """CPU seconds the processes have used so far, together."""
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def broker_pid() -> int | None:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import subprocess
 import sys
 import time
 
 import aio_pika
 
-from bench.common import Tap, broker_pid, cpu_seconds
+from bench.ceiling import PAD
+from bench.common import KEYS, Tap, cpu_pids, cpu_total
 from services.contracts import EVENTS_EXCHANGE
 from services.runtime.settings import get_settings
 from services.runtime.topology import declare_queue
@@ -29,8 +29,6 @@ from services.runtime.topology import declare_queue
 SERVICES = ("intake", "triage", "ledger", "meeting", "feedback")
 # What a service publishes when it handles a direct report's event (the rest it only records).
 EMITS = {"triage": {"report.received.v1": "matter.triaged.v1"}, "ledger": {"matter.triaged.v1": "task.assigned.v1"}}
-TAP_KEYS = ("matter.triaged.v1", "task.assigned.v1", "session.scheduled.v1")  # as bench/pipeline.py's tap
-PAD = "x" * 1000
 
 
 def _body(kind: str, i: int, t0: float) -> bytes:
@@ -98,7 +96,7 @@ async def measure(url: str, *, n: int = 2000, window: int = 256) -> dict:
     try:
         for p in procs.values():
             assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        tap = await Tap(url, TAP_KEYS).start()
+        tap = await Tap(url, KEYS).start()  # bound like the pipeline run's tap
         pub = await conn.channel(publisher_confirms=True)
         ex = await pub.get_exchange(EVENTS_EXCHANGE, ensure=False)
         sem = asyncio.Semaphore(window)
@@ -112,11 +110,11 @@ async def measure(url: str, *, n: int = 2000, window: int = 256) -> dict:
         assigned = tap.events.setdefault("task.assigned.v1", [])
         await asyncio.gather(*(report(-i - 1) for i in range(100)))  # warm-up
         await tap.wait(lambda t: len(assigned) >= 100, 60)
-        pids = [p.pid for p in procs.values()] + [os.getpid()] + [pid for pid in [broker_pid()] if pid]
-        before, started, seen = sum(cpu_seconds(pid) for pid in pids), time.time(), len(assigned)
+        pids = cpu_pids([p.pid for p in procs.values()])
+        before, started, seen = cpu_total(pids), time.time(), len(assigned)
         await asyncio.gather(*(report(i) for i in range(n)))
         complete = await tap.wait(lambda t: len(assigned) - seen >= n, 180)
-        cpu = sum(cpu_seconds(pid) for pid in pids) - before
+        cpu = cpu_total(pids) - before
         arrivals = [t for t, _ in assigned[seen:]]
         done = max(arrivals) if arrivals else time.time()
         return {

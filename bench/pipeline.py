@@ -15,13 +15,12 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import RawHttp, Tap, latency_ms
+from bench.common import KEYS, RawHttp, Tap, latency_ms
 from services.contracts import Envelope, events
 from services.triage.grader import MODEL_FILE
 from tests import support
 from tests.e2e.platform import ROOT, Platform
 
-KEYS = ("matter.triaged.v1", "task.assigned.v1", "session.scheduled.v1")
 _seq = itertools.count(1)  # every report its own building entrance (so its own matter) within one platform
 
 
