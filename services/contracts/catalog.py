@@ -111,14 +111,6 @@ CATALOG: dict[str, EventType] = {
             "The responsible unit completed the matter (办结); revisits follow.",
         ),
         EventType(
-            "task.reminder.v1",
-            ev.TaskReminder,
-            EVENTS_EXCHANGE,
-            "ledger",
-            (),
-            "A ledger deadline is near or passed: remind the responsible unit (催办).",
-        ),
-        EventType(
             "evaluation.recorded.v1",
             ev.EvaluationRecorded,
             EVENTS_EXCHANGE,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -193,18 +192,6 @@ class TaskEvent(Payload):
     households: int = Field(1, ge=1)
     round: int = Field(1, ge=1, description="Handling round; grows with every reopen")
     at: dt.datetime
-
-
-class TaskReminder(Payload):
-    """task.reminder.v1: a ledger deadline is near (warning) or passed (overdue); remind the responsible unit."""
-
-    entry_id: str = Id
-    matter_id: str = Id
-    kind: Literal["warning", "overdue"]
-    deadline: dt.datetime
-    lead_unit: str | None = Field(None, max_length=128)
-    supporting_task_id: str | None = Field(None, max_length=64, description="Set when a supporting unit's task is due")
-    unit: str | None = Field(None, max_length=128, description="The unit reminded (lead or supporting)")
 
 
 class EvaluationRecorded(Payload):

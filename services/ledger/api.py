@@ -11,7 +11,8 @@ from sqlmodel import func, select
 
 from services.contracts import events
 from services.contracts.vocabulary import Category, Level
-from services.ledger import entries
+from services.ledger import alerts, entries
+from services.ledger.alerts import alert_id
 from services.ledger.config import deadline_policy
 from services.ledger.domain import (
     STATE_LABELS_ZH,
@@ -21,7 +22,8 @@ from services.ledger.domain import (
     deadline_status,
     transition,
 )
-from services.ledger.models import Entry, TimelineItem
+from services.ledger.models import Alert, Entry, TimelineItem, notices
+from services.ledger.oncall import TIER_ZH, TIERS
 from services.ledger.supporting import SupportingTaskOut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
@@ -48,6 +50,7 @@ EMITS = {
     "complete": "task.completed.v1",
 }
 DONE_OR_LATER = frozenset({"completed", "evaluated", "closed"})
+FIRST_ACTIONS = frozenset({"claim", "start", "progress", "escalate", "complete"})  # a response to a red matter
 
 
 class TimelineOut(BaseModel):
@@ -91,6 +94,36 @@ class EntryOut(BaseModel):
     updated_at: dt.datetime
     completed_at: dt.datetime | None
     closed_at: dt.datetime | None
+    first_action_due: dt.datetime | None = Field(None, description="Red: when the first response is due")
+    first_action_at: dt.datetime | None = Field(None, description="Red: when the lead unit first responded")
+    supervised: bool = Field(False, description="督办: the party organisation leads after two unsatisfied rounds")
+
+
+class PageOut(BaseModel):
+    """One page (呼叫) or reminder sent about an entry, as staff see it."""
+
+    kind: str
+    kind_label: str
+    to: str
+    channel: str
+    status: str
+    status_label: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+class AlertOut(BaseModel):
+    """The red alert of an entry's round: who was paged, whether someone acknowledged."""
+
+    status: str
+    status_label: str
+    tier: int
+    tier_label: str
+    pages: int
+    opened_at: dt.datetime
+    next_page_at: dt.datetime | None
+    acked_at: dt.datetime | None
+    acked_by: str | None
 
 
 class EntryDetail(EntryOut):
@@ -101,6 +134,8 @@ class EntryDetail(EntryOut):
     available_actions: list[str] = Field(description="The allowed actions this API accepts")
     deadline_status: str | None = Field(description="done, overdue, warning or on_track; null without deadline")
     supporting_tasks: list[SupportingTaskOut] = Field(default_factory=list, description="配合单位 and their parts")
+    alert: AlertOut | None = Field(None, description="Red: the alert of the current round")
+    notices: list[PageOut] = Field(default_factory=list, description="Pages and reminders sent to people")
 
 
 class EntryPage(BaseModel):
@@ -158,11 +193,53 @@ async def list_entries(
     return EntryPage(items=[EntryOut(**_out(e)) for e in rows], total=total, limit=limit, offset=offset)
 
 
+NOTICE_KIND_ZH = {
+    "red_alert": "红色警报呼叫",
+    "first_action_late": "首次响应超时报告",
+    "supervision": "督办通知",
+    "reminder_warning": "临期预警",
+    "reminder_overdue": "超期催办",
+}
+NOTICE_STATUS_ZH = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
+
+
+async def _alert_of(s, e: Entry) -> AlertOut | None:
+    a = await s.get(Alert, alert_id(e.id, e.round))
+    if a is None:
+        return None
+    return AlertOut(
+        status=a.status,
+        status_label=alerts.ALERT_STATUS_ZH.get(a.status, a.status),
+        tier=a.tier,
+        tier_label=TIER_ZH[TIERS[a.tier]],
+        pages=a.pages,
+        opened_at=a.opened_at,
+        next_page_at=a.next_page_at,
+        acked_at=a.acked_at,
+        acked_by=a.acked_by,
+    )
+
+
 async def _detail(s, e: Entry) -> EntryDetail:
     items = (await s.exec(select(TimelineItem).where(TimelineItem.entry_id == e.id).order_by(TimelineItem.seq))).all()
     allowed = allowed_actions(e.state)
     tasks = [SupportingTaskOut.of(t) for t in await entries.supporting_of(s, e.id)]
+    sent = [
+        PageOut(
+            kind=n["kind"],
+            kind_label=NOTICE_KIND_ZH.get(n["kind"], "通知"),
+            to=n["recipient"].get("name") or "",
+            channel=n["channel"],
+            status=n["status"],
+            status_label=NOTICE_STATUS_ZH.get(n["status"], n["status"]),
+            created_at=n["created_at"],
+            sent_at=n["sent_at"],
+        )
+        for n in await notices.of(s, e.id)
+    ]
     return EntryDetail(
+        alert=await _alert_of(s, e),
+        notices=sent[-100:],
         **_out(e),
         timeline=[TimelineOut(**t.model_dump(include=set(TimelineOut.model_fields))) for t in items],
         allowed_actions=allowed,
@@ -206,6 +283,11 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             raise Problem(409, zh, en or zh, extra={"state": e.state, "allowed": exc.allowed}) from None
         now = entries.utcnow()
         note = (body.note or "").strip() or DEFAULT_NOTES.get(action)
+        if action in FIRST_ACTIONS:
+            alerts.first_action(e, now)
+            alert = await alerts.open_alert_of(s, e)
+            if alert is not None:
+                await alerts.acknowledge(s, e, alert, by=principal.sub, via="action", now=now)
         if action == "claim":
             if principal.role in entries.RESPONSIBLE_PARTIES:
                 e.lead_party = principal.role
@@ -281,3 +363,26 @@ async def act_on_entry(
 ) -> EntryDetail:
     """Claim, start, report progress, escalate, take back or complete an entry."""
     return await _act(ctx, principal, entry_id, action, body or ActionIn())
+
+
+@router.post(
+    "/entries/{entry_id}/ack", response_model=EntryDetail, summary="Acknowledge a red alert (确认接警) from the console"
+)
+async def ack_entry(
+    entry_id: str, ctx: Ctx, principal: Annotated[Principal, Depends(require("ledger.update"))]
+) -> EntryDetail:
+    """Stop the paging of the entry's red alert: someone has it (idempotent; 409 when there is no alert)."""
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        s = uow.session
+        e = (await s.exec(select(Entry).where(Entry.id == entry_id).with_for_update())).first()
+        if e is None:
+            raise Problem(404, "未找到该台账", "Entry not found")
+        in_scope(principal, e.community)
+        alert = await s.get(Alert, alert_id(e.id, e.round))
+        if alert is None:
+            raise Problem(409, "该台账没有红色警报", "This entry has no red alert")
+        await alerts.acknowledge(s, e, alert, by=principal.sub, via="console", now=entries.utcnow())
+        await s.flush()
+        detail = await _detail(s, e)
+        await uow.commit()
+    return detail

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.ledger import handlers, reminders
+from services.ledger import alerts, handlers, reminders
+from services.ledger.ack_api import router as ack_router
 from services.ledger.api import router
 from services.ledger.disclosure_api import router as disclosure_router
 from services.ledger.figures import router as figures_router
-from services.ledger.models import metadata
+from services.ledger.models import metadata, notices
 from services.ledger.replay import recorded
 from services.ledger.supporting import router as supporting_router
 from services.runtime.consumer import Subscription, subscribe
@@ -18,6 +19,8 @@ from services.runtime.settings import Settings
 
 NAME = "ledger"
 OVERDUE_SWEEP_SECONDS = 300
+ALERT_TICK_SECONDS = 15  # re-pages are minutes apart; a quarter minute of slack is enough
+NOTICE_POLL_SECONDS = 5  # pages are delivered at once (woken after commit); the poll only catches retries
 
 # Every consumed envelope is also recorded, so `rebuild` can replay the ledger from them.
 HANDLERS = {
@@ -36,13 +39,25 @@ def subscriptions(settings: Settings) -> list[Subscription]:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
-    """The overdue sweep with warnings and reminders (临期预警、超期催办), run by one replica at a time."""
+    """The overdue sweep with reminders, red alert re-paging, and notice delivery; one replica at a time each."""
 
     async def sweep() -> None:
         await handlers.sweep_overdue(ctx.db)
         await reminders.sweep(lambda: ctx.bus.uow(actor=handlers.SYSTEM))
 
-    return [Periodic("overdue_sweep", OVERDUE_SWEEP_SECONDS, sweep)]
+    async def tick() -> None:
+        async with ctx.bus.uow(actor=handlers.SYSTEM) as uow:
+            await alerts.tick(uow, handlers.utcnow())
+            await uow.commit()
+
+    async def deliver() -> None:
+        await notices.deliver_due(ctx.db)
+
+    return [
+        Periodic("overdue_sweep", OVERDUE_SWEEP_SECONDS, sweep),
+        Periodic("alert_tick", ALERT_TICK_SECONDS, tick),
+        Periodic("notices", NOTICE_POLL_SECONDS, deliver, wake=notices.wake),
+    ]
 
 
 def spec() -> ServiceSpec:
@@ -52,7 +67,7 @@ def spec() -> ServiceSpec:
         title="Ledger 办理台账",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, supporting_router, figures_router, disclosure_router],
+        routers=[router, supporting_router, figures_router, disclosure_router, ack_router],
         subscriptions=subscriptions,
         periodic=periodic,
     )

@@ -41,6 +41,9 @@ class FigureRow(BaseModel):
     reopen_rate: float | None
     avg_handling_workdays: float | None
     overdue_open: int
+    supervised: int = Field(
+        0, description="督办件数: entries the party organisation supervises after two unsatisfied rounds"
+    )
     households_evaluated: int
 
 
@@ -63,6 +66,7 @@ class Tally:
     on_time: int = 0
     reopened: int = 0
     overdue_open: int = 0
+    supervised: int = 0  # 督办件
     handled: int = 0  # done, with a completion time
     handling_workdays: int = 0  # summed over the handled entries
     rated: int = 0  # households' latest ratings of the set's matters
@@ -85,6 +89,7 @@ class Tally:
             reopen_rate=rate(self.reopened, self.entries),
             avg_handling_workdays=round(self.handling_workdays / self.handled, 2) if self.handled else None,
             overdue_open=self.overdue_open,
+            supervised=self.supervised,
             households_evaluated=self.rated,
         )
 
@@ -151,12 +156,13 @@ async def _entries(s, cond: list, columns: list, dialect: str) -> list[tuple[lis
             _flag(and_(timed, Entry.completed_at <= Entry.deadline)).label("on_time"),
             _flag(Entry.round >= 2).label("reopened"),
             _flag(and_(Entry.overdue, not_(done))).label("overdue_open"),
+            _flag(Entry.supervised).label("supervised"),
         )
         .where(*cond)
         .subquery()
     )
     keys = [per_entry.c[c.key] for c in columns] + [per_entry.c.created_day, per_entry.c.completed_day]
-    flags = ("completed", "timed", "on_time", "reopened", "overdue_open")
+    flags = ("completed", "timed", "on_time", "reopened", "overdue_open", "supervised")
     at = [TALLY_FIELDS.index(f) for f in ("entries", *flags, "handled", "handling_workdays")]
     workdays = functools.lru_cache(maxsize=None)(workcal.workdays_between)  # few distinct (day, day) pairs
     out = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -9,8 +10,9 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import Envelope, events
+from services.ledger import alerts
 from services.ledger.config import deadline_policy
-from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for
+from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for, first_action_due
 from services.ledger.entries import (
     SYSTEM,
     append,
@@ -23,6 +25,7 @@ from services.ledger.entries import (
     utcnow,
 )
 from services.ledger.models import Entry, EvaluationView, MatterView
+from services.ledger.oncall import on_duty
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
 from services.runtime.uow import UnitOfWork
@@ -30,6 +33,8 @@ from services.runtime.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 DIRECT_MEASURES = "按职责直接处理（一般性问题立即解决）"
+RED_MEASURES = "红色事项：值班责任单位立即到场处置、控制险情，紧急议事会随后议定办理措施"
+SUPERVISED_MEASURES = "社区党组织督办：牵头重新研究整改措施"
 ACTIVE_STATES = frozenset({"assigned", "in_progress", "escalated"})
 OUTCOME_ZH = {
     "resolved": "议定办理",
@@ -91,6 +96,33 @@ async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: 
     await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note=note)
 
 
+def _first_action_policy():
+    """The deadline policy with the county's first-action hours when the directory sets them."""
+    hours = load_directory().county.emergency.first_action_hours
+    policy = deadline_policy()
+    return dataclasses.replace(policy, red_first_action_hours=hours) if hours else policy
+
+
+async def _assign_red(uow: UnitOfWork, entry: Entry, *, event_id: str | None, note: str) -> None:
+    """A red matter is handled at once: the on-call lead unit, a first-action clock and a paged alert."""
+    now = clock(uow)
+    community = load_directory().community(entry.community)
+    if community is not None:
+        duty = on_duty(community, now, entry.compound)
+        entry.lead_party, entry.lead_unit = duty.lead_party, duty.lead_unit or entry.lead_unit
+    entry.measures = entry.measures or RED_MEASURES
+    entry.deadline = deadline_for("red", now, deadline_policy())
+    entry.first_action_due = first_action_due("red", now, _first_action_policy())
+    entry.overdue = False
+    note = f"{note}：{entry.lead_unit or '值班责任单位'}"
+    if entry.state in ("registered", "reopened"):
+        apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
+    else:
+        note_only(uow.session, entry, note, actor=SYSTEM, event_id=event_id)
+    await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note=note)
+    await alerts.open_alert(uow, entry, now)
+
+
 # --- matter read model --------------------------------------------------------------------------
 
 
@@ -145,7 +177,10 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
         entry.title = entry.title or view.title
         s.add(entry)
         return
-    if view.route == "direct":
+    if view.level == "red":
+        entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
+        await _assign_red(uow, entry, event_id=env.id, note="红色事项立即交办值班责任单位")
+    elif view.route == "direct":
         entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
         await _assign_direct(uow, entry, note="直接交办物业服务企业", event_id=env.id, measures=DIRECT_MEASURES)
 
@@ -159,15 +194,21 @@ async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.Matter
         return  # stale, or an older grade than the one we hold
     s.add(view)
     if entry is None:
-        if view.route == "direct":
+        if view.level == "red":
+            entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
+            await _assign_red(uow, entry, event_id=env.id, note="改为红色，立即交办值班责任单位")
+        elif view.route == "direct":
             entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
             await _assign_direct(uow, entry, note="改为直接交办物业服务企业", event_id=env.id, measures=DIRECT_MEASURES)
         return
     if entry.state == "closed" or (entry.level == view.level and entry.category == view.category):
         return
     note = f"重新定级：{data.previous.level}→{data.level}（{data.reason}）"
+    raised_to_red = view.level == "red" and entry.level != "red"
     entry.level, entry.category, entry.updated_at = view.level, view.category, utcnow()
     append(s, entry, actor=data.by or SYSTEM, action="regrade", from_state=entry.state, note=note, event_id=env.id)
+    if raised_to_red and entry.state not in DONE_STATES:
+        await _assign_red(uow, entry, event_id=env.id, note="升为红色，立即交办值班责任单位")
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -346,9 +387,31 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
         note=f"居民不满意，第{data.round}轮重办：{reasons}",
         event_id=env.id,
     )
-    if entry.route == "direct":
+    if data.escalate_to == "party_org":
+        await _supervise(uow, entry, event_id=env.id)
+    elif entry.route == "direct":
         measures = f"督促整改：{reasons}"[:2000]
         await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=measures)
+
+
+def party_org_unit(community: str) -> str | None:
+    """The community's party organisation unit from the directory roster."""
+    c = load_directory().community(community)
+    return next((m.unit for m in c.roster.get("party_org", []) if m.unit), None) if c else None
+
+
+async def _supervise(uow: UnitOfWork, entry: Entry, *, event_id: str | None) -> None:
+    """Residents unsatisfied again: the party organisation leads (督办) with a new deadline, and is told."""
+    now = clock(uow)
+    entry.supervised = True
+    entry.lead_party = "party_org"
+    entry.lead_unit = party_org_unit(entry.community) or entry.lead_unit
+    entry.measures = SUPERVISED_MEASURES
+    entry.deadline = deadline_for(entry.level, now, deadline_policy())
+    note = f"两轮评价不满意，升级为社区党组织督办（督办件），由{entry.lead_unit or '社区党组织'}牵头，新时限已设定"
+    apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
+    await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note="升级为社区党组织督办")
+    await alerts.notify_supervision(uow, entry, now)
 
 
 # --- periodic ------------------------------------------------------------------------------------

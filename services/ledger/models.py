@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.notices import NoticeQueue
 from services.runtime.tables import BusTables
 
 
@@ -66,6 +67,11 @@ class Entry(Table, table=True):
     overdue: bool = Field(default=False, index=True)
     escalated_to: str | None = Field(default=None, max_length=128)
     timeline_seq: int = 0  # last TimelineItem.seq of this entry
+    # Red matters: the first response is due within hours (docs/emergency.md); set at the first claim/start/progress.
+    first_action_due: dt.datetime | None = None
+    first_action_at: dt.datetime | None = None
+    # 督办: the party organisation took the lead after residents were unsatisfied twice.
+    supervised: bool = Field(default=False, index=True)
 
 
 class TimelineItem(Table, table=True):
@@ -137,6 +143,26 @@ class Reminder(Table, table=True):
     sent_at: dt.datetime
 
 
+class Alert(Table, table=True):
+    """The red alert of an entry's round: paged until someone acknowledges it, escalating by tiers."""
+
+    __tablename__ = "alert"
+
+    id: str = Field(primary_key=True, max_length=40)
+    entry_id: str = Field(index=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    round: int = 1
+    opened_at: dt.datetime
+    lead_party: str | None = Field(default=None, max_length=32)
+    tier: int = 0  # 0 on call, 1 the party secretary, 2 the county operators
+    pages: int = 0  # pages sent at this tier
+    next_page_at: dt.datetime | None = Field(default=None, index=True)
+    status: str = Field(default="open", max_length=16)  # open, acknowledged
+    acked_at: dt.datetime | None = None
+    acked_by: str | None = Field(default=None, max_length=128)
+    ack_via: str | None = Field(default=None, max_length=16)  # link, console
+
+
 class ConsumedEvent(Table, table=True):
     """Every envelope the ledger consumed, in order, so the ledger can be rebuilt by replay."""
 
@@ -196,3 +222,4 @@ class Disclosure(Table, table=True):
 
 metadata = Table.metadata
 bus_tables = BusTables(metadata)
+notices = NoticeQueue(metadata)

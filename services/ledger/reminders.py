@@ -1,4 +1,4 @@
-"""Deadline warnings and reminders (临期预警、超期催办): the periodic sweep emitting task.reminder.v1."""
+"""Deadline warnings and reminders (临期预警、超期催办): the periodic sweep notifying the responsible unit."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlmodel import select
 
-from services.contracts import events
-from services.ledger import audit, handlers
+from services.ledger import alerts, audit, handlers
 from services.ledger.config import deadline_policy
 from services.ledger.domain import DONE_STATES, DeadlinePolicy, deadline_status
 from services.ledger.entries import SYSTEM, append, utcnow
@@ -128,17 +127,4 @@ async def _remind(
         note=f"{KIND_ZH[kind]}：已提醒{who}，时限 {local}",
         at=now,
     )
-    await uow.emit(
-        "task.reminder.v1",
-        community=entry.community,
-        subject=entry.matter_id,
-        data=events.TaskReminder(
-            entry_id=entry.id,
-            matter_id=entry.matter_id,
-            kind=kind,
-            deadline=deadline,
-            lead_unit=entry.lead_unit,
-            supporting_task_id=task_id,
-            unit=unit,
-        ),
-    )
+    await alerts.remind_unit(uow, entry, unit, kind=kind, kind_zh=KIND_ZH[kind], deadline=deadline, now=now)

@@ -15,7 +15,7 @@ from services.runtime import metrics
 from services.runtime.db import Database
 from services.runtime.relay import Relay
 from services.runtime.tables import BusTables
-from services.runtime.uow import UnitOfWork, write_outbox
+from services.runtime.uow import UnitOfWork, run_after, write_outbox
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +156,16 @@ class GroupCommit:
         current = None
         try:
             async with self.db.session() as session:
-                results, outbox, emitted = [], [], 0
+                results, outbox, emitted, after = [], [], 0, []
                 for current in items:
                     uow = self._uow(session, current)
                     results.append(await current.work(uow))
                     outbox.extend(uow.take_outbox())
                     emitted += len(uow.emitted)
+                    after.extend(uow.after)
                 current = None
                 await self._commit(session, outbox, emitted)
+            run_after(after)
         except Exception as exc:
             return (None if current is None or _unclear(exc) else current), exc
         metrics.GROUP_COMMIT_SIZE.labels(self.service).observe(len(items))
@@ -178,6 +180,7 @@ class GroupCommit:
                 uow = self._uow(session, item)
                 result = await item.work(uow)
                 await self._commit(session, uow.take_outbox(), len(uow.emitted))
+            run_after(uow.after)
         except Exception as exc:
             if not item.done.done():
                 item.done.set_exception(exc)

@@ -78,6 +78,7 @@ class Department(_Model):
     code: Slug
     name: Text
     categories: list[str] = []
+    contacts: list[Member] = []  # who receives reminders when the department is the responsible unit
 
     @field_validator("categories")
     @classmethod
@@ -139,8 +140,9 @@ class Hall(_Model):
 class Notices(_Model):
     """How a community's notices (invitations, changes, reminders) are delivered; default: a log line."""
 
-    channel: str = Field(default="log", pattern="^(log|wecom|smtp)$")
+    channel: str = Field(default="log", pattern="^(log|wecom|smtp|sms)$")
     webhook_url: str | None = None  # wecom: the group bot's webhook
+    sms_gateway_url: str | None = None  # sms: an HTTP gateway taking {"phone", "text"}
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_sender: str | None = None
@@ -151,7 +153,54 @@ class Notices(_Model):
             raise _FieldError(".webhook_url", "channel wecom needs webhook_url")
         if self.channel == "smtp" and not (self.smtp_host and self.smtp_sender):
             raise _FieldError(".smtp_host", "channel smtp needs smtp_host and smtp_sender")
+        if self.channel == "sms" and not self.sms_gateway_url:
+            raise _FieldError(".sms_gateway_url", "channel sms needs sms_gateway_url")
         return self
+
+
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+LEAD_PARTIES = ("party_org", "property_company", "partner_unit")
+
+
+class Shift(_Model):
+    """One on-call shift (值班): who leads a red matter from `start` to `end` on `days` (ISO weekdays)."""
+
+    start: Annotated[str, StringConstraints(pattern=HHMM)] = "00:00"
+    end: Annotated[str, StringConstraints(pattern=HHMM)] = "00:00"  # before start: over midnight; equal: all day
+    days: list[int] = [1, 2, 3, 4, 5, 6, 7]
+    lead: str = "party_org"
+    unit: str | None = None  # the lead unit; default: the compound's property company or the people's unit
+    people: list[str | Member] = []  # roster names, or duty contacts not on the roster (a duty phone)
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        for i, day in enumerate(value):
+            if not 1 <= day <= 7:
+                raise _FieldError(f"[{i}]", f"weekday {day} is not 1 (Monday) .. 7 (Sunday)")
+        return value
+
+    @field_validator("lead")
+    @classmethod
+    def _lead(cls, value: str) -> str:
+        if value not in LEAD_PARTIES:
+            raise _FieldError("", f"unknown lead {value!r} (expected one of {', '.join(LEAD_PARTIES)})")
+        return value
+
+
+class OnCall(_Model):
+    """A community's on-call roster for red matters, and its party secretary (the first escalation)."""
+
+    shifts: list[Shift] = []
+    secretary: str | None = None  # a party_org roster name; default: the first party_org member titled 书记
+
+
+class Emergency(_Model):
+    """County-wide emergency timers (docs/emergency.md)."""
+
+    first_action_hours: int = Field(default=4, ge=1, le=72)
+    repage_minutes: int = Field(default=5, ge=1, le=120)
+    pages_per_tier: int = Field(default=2, ge=1, le=10)  # unacknowledged pages before escalating a tier
 
 
 class Community(_Model):
@@ -163,6 +212,7 @@ class Community(_Model):
     compounds: list[Compound]
     phrases: dict[str, list[str]] = {}  # category -> extra triage phrases for this community
     notices: Notices = Notices()
+    on_call: OnCall = OnCall()
 
     @field_validator("roster")
     @classmethod
@@ -188,6 +238,13 @@ class Community(_Model):
     def _unique_compounds(self) -> Community:
         _check_unique([c.code for c in self.compounds], "compounds[{i}].code")
         _check_unique([d.code for d in self.departments], "departments[{i}].code")
+        names = {m.name for members in self.roster.values() for m in members}
+        for i, shift in enumerate(self.on_call.shifts):
+            for j, person in enumerate(shift.people):
+                if isinstance(person, str) and person not in names:
+                    raise _FieldError(f"on_call.shifts[{i}].people[{j}]", f"{person!r} is not on the roster")
+        if self.on_call.secretary and self.on_call.secretary not in {m.name for m in self.roster["party_org"]}:
+            raise _FieldError("on_call.secretary", f"{self.on_call.secretary!r} is not in the party_org roster")
         # A name or alias must point at one compound only, or lookups become ambiguous.
         seen: dict[str, int] = {}
         for i, comp in enumerate(self.compounds):
@@ -204,6 +261,10 @@ class Community(_Model):
         key = key.strip()
         return next((c for c in self.compounds if key in c.names), None)
 
+    def member(self, name: str) -> Member | None:
+        """The roster member with this name (any party)."""
+        return next((m for members in self.roster.values() for m in members if m.name == name), None)
+
     def department(self, code: str) -> Department | None:
         return next((d for d in self.departments if d.code == code), None)
 
@@ -214,6 +275,8 @@ class Community(_Model):
 class County(_Model):
     code: Slug
     name: Text
+    operators: list[Member] = []  # county operators on duty: the last escalation of an unacknowledged alert
+    emergency: Emergency = Emergency()
 
 
 class Directory(_Model):

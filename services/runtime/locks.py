@@ -19,11 +19,23 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 @dataclass
 class Periodic:
-    """A job run every `interval_s` by at most one replica at a time."""
+    """A job run every `interval_s` by at most one replica at a time; `wake` (if set) runs it sooner."""
 
     name: str
     interval_s: float
     run: Callable[[], Awaitable[None]]
+    wake: asyncio.Event | None = None
+
+    async def pause(self) -> None:
+        """Wait for the next run: the interval, or less when this process sets `wake`."""
+        if self.wake is None:
+            await asyncio.sleep(self.interval_s)
+            return
+        try:
+            await asyncio.wait_for(self.wake.wait(), self.interval_s)
+        except TimeoutError:
+            pass
+        self.wake.clear()
 
 
 async def run_periodic(service: str, job: Periodic, redis: aioredis.Redis) -> None:
@@ -52,4 +64,4 @@ async def run_periodic(service: str, job: Periodic, redis: aioredis.Redis) -> No
                     await redis.eval(_RELEASE, 1, key, token)
                 except (RedisError, OSError):
                     pass
-        await asyncio.sleep(job.interval_s)
+        await job.pause()

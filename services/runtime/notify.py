@@ -1,4 +1,4 @@
-"""Notices to people: one Notifier interface, a log channel and real channels (WeCom group bot, SMTP).
+"""Notices to people: one Notifier interface, a log channel and real channels (WeCom group bot, SMTP, SMS).
 
 Generic delivery only; what to send and when is the services' business. A channel reports failure by
 raising NotifyError after its retries, so callers can keep the notice pending and try again later.
@@ -145,10 +145,44 @@ class SmtpNotifier:
             smtp.send_message(msg)
 
 
+class SmsNotifier:
+    """Text messages through an HTTP SMS gateway: POST {"phone", "text", "community"}; 2xx means accepted."""
+
+    channel = "sms"
+    broadcast = False
+
+    def __init__(self, url: str, *, timeout: float = 5.0, attempts: int = 3, backoff_s: float = 0.5):
+        self.url, self.timeout, self.attempts, self.backoff_s = url, timeout, max(1, attempts), backoff_s
+
+    async def send(self, to: Recipient, subject: str, body: str, *, community: str) -> None:
+        """Send one text message; retry transport errors, 429 and 5xx."""
+        if not to.phone:
+            raise Undeliverable(f"recipient {mask_name(to.name)} has no phone number")
+        payload = {"phone": to.phone, "text": f"【{subject}】{body}"[:500], "community": community}
+        last = "no attempt"
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            for attempt in range(1, self.attempts + 1):
+                try:
+                    r = await client.post(self.url, json=payload)
+                    if r.status_code < 300:
+                        log.info("notice.sent channel=sms community=%s to=%s", community, mask_name(to.name))
+                        return
+                    if 400 <= r.status_code < 500 and r.status_code != 429:
+                        raise Undeliverable(f"sms gateway refused the message: HTTP {r.status_code}")
+                    last = f"HTTP {r.status_code}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                if attempt < self.attempts:
+                    await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+        raise NotifyError(f"sms gateway failed after {self.attempts} attempts: {last}")
+
+
 def notifier_for(notices: Notices | None) -> Notifier:
     """The notifier a community's `notices` block configures (log when absent)."""
     if notices is None or notices.channel == "log":
         return LogNotifier()
     if notices.channel == "wecom":
         return WeComNotifier(str(notices.webhook_url))
+    if notices.channel == "sms":
+        return SmsNotifier(str(notices.sms_gateway_url))
     return SmtpNotifier(str(notices.smtp_host), notices.smtp_port, str(notices.smtp_sender))

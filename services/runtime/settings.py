@@ -21,6 +21,7 @@ class Settings(BaseSettings):
 
     env: str = Field("development", pattern="^(development|test|production)$")
     host: str = "127.0.0.1"
+    public_url: str = Field("http://127.0.0.1:8000", description="The console's address in links sent to people")
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
     var_dir: Path = REPO_ROOT / "var"

@@ -40,6 +40,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.emitted: list[Envelope] = []
         self._outbox: list[dict] = []  # rows not yet written: one statement for all of them before the commit
+        self.after: list[Callable[[], None]] = []  # called once the transaction committed (never on rollback)
 
     @property
     def dialect(self) -> str:
@@ -98,6 +99,10 @@ class UnitOfWork:
         async with self.session.begin_nested():
             yield
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this unit's transaction has committed (e.g. wake a delivery loop)."""
+        self.after.append(callback)
+
     def take_outbox(self) -> list[dict]:
         """The outbox rows emitted and not yet written (the caller writes them)."""
         rows, self._outbox = self._outbox, []
@@ -116,6 +121,13 @@ class UnitOfWork:
         await self.session.commit()
         if self.emitted:
             self._on_commit()
+        run_after(self.after)
+
+
+def run_after(callbacks: list[Callable[[], None]]) -> None:
+    """Run after-commit callbacks; they only wake things up, so none may undo or fail the commit."""
+    for callback in callbacks:
+        callback()
 
 
 async def write_outbox(session: AsyncSession, tables: BusTables, rows: list[dict], lease: dict | None = None) -> None:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import yaml
 from sqlmodel import select
 
 from services.meeting import handlers, notices, planner
@@ -16,43 +12,11 @@ from services.meeting.app import spec
 from services.meeting.models import Notice, Session
 from services.runtime import directory
 from services.runtime.notify import NotifyError, Recipient, WeComNotifier
+from tests.integration.notify_servers import Hook, Smtp, use_channel
 from tests.support import sqlite_store
 from tests.unit.test_meeting_service import NOW, triaged
 
 pytestmark = pytest.mark.integration
-
-
-class Hook:
-    """A local webhook server recording what it receives; answers with a configurable status."""
-
-    def __init__(self, status: int = 200, errcode: int = 0, fail_first: int = 0):
-        self.received: list[dict] = []
-        self.status, self.errcode, self.fail_first = status, errcode, fail_first
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.received.append(json.loads(body))
-                failing = len(hook.received) <= hook.fail_first
-                status = 503 if failing else hook.status
-                out = json.dumps({"errcode": hook.errcode, "errmsg": "ok" if not hook.errcode else "bad"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/webhook/send?key=test"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -72,18 +36,6 @@ async def store(tmp_path):
     s = await sqlite_store(spec(), tmp_path)
     yield s
     await s.db.dispose()
-
-
-def use_channel(tmp_path, monkeypatch, notices_block: dict) -> None:
-    """A county directory whose xueyuan community delivers notices through `notices_block`."""
-    data = yaml.safe_load(directory.DEFAULT_PATH.read_text(encoding="utf-8"))
-    for c in data["communities"]:
-        if c["code"] == "xueyuan":
-            c["notices"] = notices_block
-    path = tmp_path / "county.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv(directory.ENV_VAR, str(path))
-    directory.clear_cache()
 
 
 @pytest.fixture(autouse=True)
@@ -190,44 +142,6 @@ async def test_reminders_24h_and_1h_are_sent_once_per_recipient(store):
         assert {n.recipient for n in by_kind[kind]} == invitees and len(by_kind[kind]) == len(invitees)
         assert all(n.status == "sent" for n in by_kind[kind])
     assert "24小时后" in by_kind["reminder_24h.0"][0].subject and "1小时后" in by_kind["reminder_1h.0"][0].subject
-
-
-class Smtp:
-    """A minimal SMTP server on 127.0.0.1 (enough of RFC 5321 for smtplib) that keeps what it receives."""
-
-    def __init__(self):
-        import socketserver
-
-        self.messages: list[bytes] = []
-        box = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                self.wfile.write(b"220 localhost ESMTP test\r\n")
-                while line := self.rfile.readline():
-                    verb = line[:4].upper()
-                    if verb in (b"EHLO", b"HELO"):
-                        self.wfile.write(b"250 localhost\r\n")
-                    elif verb == b"DATA":
-                        self.wfile.write(b"354 end with .\r\n")
-                        data = b""
-                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                            data += chunk
-                        box.messages.append(data)
-                        self.wfile.write(b"250 queued\r\n")
-                    elif verb == b"QUIT":
-                        self.wfile.write(b"221 bye\r\n")
-                        return
-                    else:
-                        self.wfile.write(b"250 ok\r\n")
-
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 async def test_smtp_channel_mails_each_invitee_with_an_address(store, tmp_path, monkeypatch):

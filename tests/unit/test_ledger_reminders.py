@@ -1,4 +1,4 @@
-"""Deadlines across the 2026 holidays, warnings before them and reminders after (task.reminder.v1)."""
+"""Deadlines across the 2026 holidays, warnings before them and reminders after, notified to the unit's people."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlmodel import select
 from services.contracts import Envelope, events
 from services.ledger import config, handlers, reminders
 from services.ledger.app import spec
-from services.ledger.models import Entry, SupportingTask, TimelineItem
+from services.ledger.models import Entry, Reminder, SupportingTask, TimelineItem, notices
 from services.runtime import workcal
 from tests.support import sqlite_store
 
@@ -66,8 +66,27 @@ async def direct(store, at: dt.datetime, level: str = "yellow", matter_id: str =
 
 
 async def reminders_sent(store) -> list[tuple[str, str | None, str]]:
-    out = [e for e in await store.outbox() if e.type == "task.reminder.v1"]
-    return [(e.data["kind"], e.data["supporting_task_id"], e.data["deadline"][:10]) for e in out]
+    """(kind, supporting task id or None, local deadline date) of every deadline reminder, in order."""
+    async with store.db.session() as s:
+        rows = (await s.exec(select(Reminder).where(Reminder.kind != "first_action").order_by(Reminder.id))).all()
+    return [
+        (
+            r.kind,
+            None if r.target_id == r.entry_id else r.target_id,
+            handlers._aware(r.deadline).astimezone(handlers.TZ).date().isoformat(),
+        )
+        for r in rows
+    ]
+
+
+async def queued(store) -> list[dict]:
+    """The notices queued for people, oldest first."""
+    async with store.db.session() as s:
+        return [n for ref in await _refs(s) for n in await notices.of(s, ref)]
+
+
+async def _refs(s) -> list[str]:
+    return [e.id for e in (await s.exec(select(Entry).order_by(Entry.id))).all()]
 
 
 async def sweep(store, at: dt.datetime) -> int:
@@ -99,9 +118,12 @@ async def test_warning_then_overdue_across_national_day_each_sent_once(store, mo
     assert await sweep(store, bj(2026, 10, 10, 19)) == 1
     assert await sweep(store, bj(2026, 10, 12)) == 0
     assert await reminders_sent(store) == [("warning", None, "2026-10-10"), ("overdue", None, "2026-10-10")]
-    out = next(x for x in await store.outbox() if x.type == "task.reminder.v1")
-    assert out.data["entry_id"] == e.id and out.data["matter_id"] == "mat_1"
-    assert out.data["lead_unit"] == e.lead_unit and out.subject == "mat_1"
+    # Each reminder reached the lead unit's people from the directory (恒泰物业's two staff), once each.
+    sent = [n for n in await queued(store) if n["kind"].startswith("reminder_")]
+    assert e.lead_unit == "江西恒泰物业服务有限公司"
+    assert sorted(n["recipient"]["name"] for n in sent) == ["周海涛", "周海涛", "邓晓燕", "邓晓燕"]
+    assert {n["kind"] for n in sent} == {"reminder_warning", "reminder_overdue"}
+    assert all(n["ref"] == e.id and "景湖花园" in n["body"] and "mat_" not in n["body"] for n in sent)
     async with store.db.session() as s:
         got = await s.get(Entry, e.id)
         items = (await s.exec(select(TimelineItem).where(TimelineItem.entry_id == e.id))).all()
@@ -145,8 +167,14 @@ async def test_supporting_units_across_spring_festival(store):
         confidence=0.9,
         triaged_at=bj(2026, 2, 12, 9),
     )
+    # A red matter's clock starts at grading (the entry is assigned to the on-call unit at once).
     env = Envelope.new(
-        type="matter.triaged.v1", source="/services/test", community="jinshan", subject="mat_9", data=data
+        type="matter.triaged.v1",
+        source="/services/test",
+        community="jinshan",
+        subject="mat_9",
+        data=data,
+        time=bj(2026, 2, 12, 9),
     )
     await store.handle(handlers.on_matter_triaged, env, data)
     res = events.Resolution(

@@ -152,9 +152,13 @@ async def test_regrade_updates_view_and_entry(store):
         reason="夜间安全隐患",
         regraded_at=NOW + dt.timedelta(hours=1),
     )
-    await run(store, handlers.on_matter_regraded, env("matter.regraded.v1", data, subject="mat_1", sequence=1), data)
-    assert (await entry(store)).level == "red"
-    assert (await timeline(store, e.id))[-1].action == "regrade"
+    regraded = env("matter.regraded.v1", data, subject="mat_1", sequence=1)
+    await run(store, handlers.on_matter_regraded, regraded, data)
+    got = await entry(store)
+    assert got.level == "red"
+    # Raised to red: the on-call unit takes it at once, with a first-action clock and a page.
+    assert [t.action for t in await timeline(store, e.id)][-3:] == ["regrade", "note", "page"]
+    assert got.first_action_due == regraded.time + dt.timedelta(hours=4)
 
 
 async def test_session_scheduled_notes_existing_entries(store):
