@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.feedback import handlers, ownervotes, questionnaire
 from services.feedback.api import router
-from services.feedback.models import metadata
+from services.feedback.models import metadata, notices
 from services.feedback.recording import vault
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
@@ -17,6 +17,7 @@ from services.runtime.settings import Settings
 NAME = "feedback"
 OVERDUE_SWEEP_S = 300
 REMIND_SWEEP_S = 300
+NOTICE_POLL_S = 5  # delivery is woken after commit; the poll catches retries
 log = logging.getLogger(__name__)
 
 
@@ -31,7 +32,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
-    """The overdue sweep: open revisits past their due time become overdue."""
+    """The overdue sweep, revisit reminders to the people who revisit, and their delivery."""
 
     async def sweep() -> None:
         async with ctx.db.session() as s:
@@ -40,12 +41,20 @@ def periodic(ctx: Context) -> list[Periodic]:
             log.info("feedback.revisits_overdue count=%s", changed)
 
     async def remind() -> None:
-        async with ctx.db.session() as s:
-            changed = await handlers.mark_reminders(s)
+        async with ctx.bus.uow(actor="feedback") as uow:
+            changed = await handlers.remind_due(uow)
+            await uow.commit()
         if changed:
             log.info("feedback.revisits_reminded count=%s", changed)
 
-    return [Periodic("revisits-overdue", OVERDUE_SWEEP_S, sweep), Periodic("revisits-remind", REMIND_SWEEP_S, remind)]
+    async def deliver() -> None:
+        await notices.deliver_due(ctx.db)
+
+    return [
+        Periodic("revisits-overdue", OVERDUE_SWEEP_S, sweep),
+        Periodic("revisits-remind", REMIND_SWEEP_S, remind),
+        Periodic("notices", NOTICE_POLL_S, deliver, wake=notices.wake_event()),
+    ]
 
 
 async def on_start(ctx: Context) -> None:

@@ -13,9 +13,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import Envelope, events
 from services.feedback import domain
-from services.feedback.models import MatterRound, MatterView, Revisit
+from services.feedback.models import MatterRound, MatterView, Revisit, notices
 from services.runtime.consumer import Reject
-from services.runtime.directory import load_directory
+from services.runtime.directory import Community, Member, load_directory
+from services.runtime.notices import Notice, quiet_until
+from services.runtime.notify import Recipient
+from services.runtime.privacy import scrub_text
 from services.runtime.tables import upsert
 from services.runtime.uow import UnitOfWork
 
@@ -140,20 +143,73 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
         raise Reject(f"matter.triaged claims community {env.community!r} for a matter of another community")
 
 
-async def mark_reminders(session: AsyncSession, now: dt.datetime | None = None) -> int:
-    """Mark pending revisits falling due soon as reminded, once each; return how many (idempotent)."""
+METHOD_ZH = {
+    "home_visit": "上门回访",
+    "questionnaire": "调查问卷",
+    "wechat_vote": "微信投票",
+    "group_forum": "集中座谈",
+}
+
+
+def revisit_people(community: Community, assignee: str | None) -> list[Member]:
+    """Who is reminded of a revisit: its assignee, else the community's grid workers, else its party organisation."""
+    if assignee and (member := community.member(assignee)) is not None:
+        return [member]
+    party_org = community.roster.get("party_org", [])
+    return [m for m in party_org if m.role and "网格员" in m.role] or party_org[:1]
+
+
+async def remind_due(uow: UnitOfWork, now: dt.datetime | None = None) -> int:
+    """Remind the people of pending revisits falling due soon, once each (quiet hours kept); return how many."""
     now = now or dt.datetime.now(dt.UTC)
-    result = await session.exec(
-        update(Revisit)
-        .where(
-            Revisit.status.in_(PENDING_STATUSES),
-            Revisit.reminded_at.is_(None),
-            Revisit.due_at <= now + domain.REMIND_AHEAD,
+    s = uow.session
+    due = (
+        await s.exec(
+            select(Revisit)
+            .where(
+                Revisit.status.in_(PENDING_STATUSES),
+                Revisit.reminded_at.is_(None),
+                Revisit.due_at <= now + domain.REMIND_AHEAD,
+            )
+            .limit(500)
         )
-        .values(reminded_at=now)
-    )
-    await session.commit()
-    return result.rowcount or 0
+    ).all()
+    directory = load_directory()
+    queued: list[Notice] = []
+    for r in due:
+        r.reminded_at = now
+        s.add(r)
+        community = directory.community(r.community)
+        if community is None:
+            continue
+        view = await s.get(MatterView, r.matter_id)
+        title = scrub_text(view.title)[:120] if view else "已办结事项"
+        local = r.due_at.astimezone(domain.TZ).strftime("%m-%d %H:%M")
+        body = (
+            f"{community.name}：{title}\n第{r.round}轮回访，时限 {local}\n"
+            f"回访方式：{'、'.join(METHOD_ZH.get(m, m) for m in r.methods)}，涉及{r.households}户"
+        )
+        for person in revisit_people(community, r.assignee):
+            queued.append(
+                Notice(
+                    key=f"revisit:{r.id}:{person.name}",
+                    community=r.community,
+                    to=Recipient(
+                        name=person.name,
+                        key=f"revisit:{person.name}",
+                        email=person.email,
+                        phone=person.phone,
+                        wecom_id=person.wecom_id,
+                    ),
+                    subject="【回访提醒】" + title[:40],
+                    body=body,
+                    kind="revisit_reminder",
+                    ref=r.id,
+                    due_at=quiet_until(now, domain.TZ) or now,
+                )
+            )
+    await notices.enqueue(uow, queued, now=now)
+    return len(due)
 
 
 async def mark_overdue(session: AsyncSession, now: dt.datetime | None = None) -> int:

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.notices import NoticeQueue
 from services.runtime.tables import BusTables
 
 REVISIT_STATUSES = ("open", "done", "overdue")
@@ -164,3 +165,4 @@ class OwnerRoll(Table, table=True):
 
 metadata = Table.metadata
 bus_tables = BusTables(metadata)
+notices = NoticeQueue(metadata)

@@ -56,7 +56,7 @@ def periodic(ctx: Context) -> list[Periodic]:
     return [
         Periodic("overdue_sweep", OVERDUE_SWEEP_SECONDS, sweep),
         Periodic("alert_tick", ALERT_TICK_SECONDS, tick),
-        Periodic("notices", NOTICE_POLL_SECONDS, deliver, wake=notices.wake),
+        Periodic("notices", NOTICE_POLL_SECONDS, deliver, wake=notices.wake_event()),
     ]
 
 

@@ -101,7 +101,19 @@ class NoticeQueue:
                 Column("last_error", String(500), nullable=True),
             )
             Index("ix_notice_pending", self.table.c.status, self.table.c.due_at)
-        self.wake = asyncio.Event()
+        self._wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+    def wake_event(self) -> asyncio.Event:
+        """The event that wakes this process's delivery job (one per event loop: tests run several)."""
+        loop = asyncio.get_running_loop()
+        if self._wake is None or self._wake[0] is not loop:
+            self._wake = (loop, asyncio.Event())
+        return self._wake[1]
+
+    def wake(self) -> None:
+        """Wake the delivery job of this process, if it runs in this event loop."""
+        if self._wake is not None and self._wake[0] is asyncio.get_running_loop():
+            self._wake[1].set()
 
     async def enqueue(self, uow, notices: list[Notice], *, now: dt.datetime) -> int:
         """Queue notices in the unit of work's transaction (already-queued keys are left alone); wake delivery."""
@@ -137,7 +149,7 @@ class NoticeQueue:
             )
         ins = pg_insert if uow.dialect == "postgresql" else sqlite_insert
         await uow.session.exec(ins(self.table).values(rows).on_conflict_do_nothing(index_elements=["key"]))
-        uow.after_commit(self.wake.set)
+        uow.after_commit(self.wake)
         return len(rows)
 
     async def _claim(self, db, now: dt.datetime) -> list[dict]:

@@ -12,8 +12,8 @@ from services.contracts import Envelope, events
 from services.feedback import handlers
 from services.feedback.api import EvaluationIn, record_evaluation
 from services.feedback.app import spec
-from services.feedback.domain import revisit_due
-from services.feedback.models import EvaluationRow, MatterRound, MatterView, Revisit
+from services.feedback.domain import TZ, revisit_due
+from services.feedback.models import EvaluationRow, MatterRound, MatterView, Revisit, notices
 from services.feedback.recording import Voice, household_ref, open_round, record_voices
 from services.runtime.auth import Principal
 from services.runtime.consumer import Reject
@@ -282,13 +282,24 @@ async def test_reminder_job_marks_due_revisits_once(store):
     # The home visit (3 workdays) is within a day of its due time; the questionnaire (5 workdays) is not yet.
     now = home.due_at - dt.timedelta(hours=2)
     assert questionnaire.due_at - now > dt.timedelta(hours=24)
-    async with store.db.session() as s:
-        assert await handlers.mark_reminders(s, now) == 1
-    async with store.db.session() as s:
-        assert await handlers.mark_reminders(s, now) == 0
-        assert await handlers.mark_reminders(s, now + dt.timedelta(minutes=5)) == 0
+    assert await remind(store, now) == 1
+    assert await remind(store, now) == 0
+    assert await remind(store, now + dt.timedelta(minutes=5)) == 0
     reminded = {r.matter_id: r.reminded_at for r in await revisits(store)}
     assert reminded["mat_1"] is not None and reminded["mat_2"] is None
+    # The reminder reaches a person: the community's grid worker (no assignee yet), once, outside quiet hours.
+    async with store.db.session() as s:
+        queued = await notices.of(s, home.id)
+    assert [(n["kind"], n["recipient"]["name"]) for n in queued] == [("revisit_reminder", "徐志强")]
+    local = queued[0]["due_at"].astimezone(TZ).time()
+    assert dt.time(8) <= local < dt.time(22) and "回访" in queued[0]["body"] and "mat_" not in queued[0]["body"]
+
+
+async def remind(store, now: dt.datetime) -> int:
+    async with store.uow(actor="feedback") as uow:
+        n = await handlers.remind_due(uow, now)
+        await uow.commit()
+    return n
 
 
 async def test_completion_keeps_measures_and_triage_gives_the_title(store):
