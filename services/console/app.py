@@ -164,6 +164,13 @@ def _mount_pages(app: FastAPI, config: ConsoleConfig) -> None:
     async def resident_slash() -> Response:
         return RedirectResponse("/m", status_code=308)
 
+    @app.get("/m/ack/{token}", include_in_schema=False)
+    async def ack_link(token: str) -> Response:
+        # Pages carry a plain path (SMS and mail clients keep it intact); the H5 app routes by fragment.
+        if not token.replace("-", "").replace("_", "").replace(".", "").isalnum() or len(token) > 1024:
+            raise Problem(404, "链接无效", "Link not found")
+        return RedirectResponse(f"/m#/ack/{token}", status_code=302, headers={"Referrer-Policy": "no-referrer"})
+
     (static / "assets").mkdir(parents=True, exist_ok=True)
     app.mount("/assets", StaticFiles(directory=static / "assets"), name="assets")
 

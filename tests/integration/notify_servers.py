@@ -6,6 +6,7 @@ import json
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import yaml
 
@@ -81,13 +82,21 @@ class Smtp:
         self.server.server_close()
 
 
-def use_channel(tmp_path, monkeypatch, notices_block: dict, community: str = "xueyuan") -> None:
-    """A county directory whose `community` delivers notices through `notices_block`."""
+def write_county(tmp_path, *, notices: dict | None = None, on_call: dict | None = None) -> Path:
+    """The demo county with some communities' `notices` and `on_call` blocks replaced; returns the file."""
     data = yaml.safe_load(directory.DEFAULT_PATH.read_text(encoding="utf-8"))
     for c in data["communities"]:
-        if c["code"] == community:
-            c["notices"] = notices_block
+        if c["code"] in (notices or {}):
+            c["notices"] = notices[c["code"]]
+        if c["code"] in (on_call or {}):
+            c["on_call"] = on_call[c["code"]]
     path = tmp_path / "county.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def use_channel(tmp_path, monkeypatch, notices_block: dict, community: str = "xueyuan") -> None:
+    """A county directory whose `community` delivers notices through `notices_block`."""
+    path = write_county(tmp_path, notices={community: notices_block})
     monkeypatch.setenv(directory.ENV_VAR, str(path))
     directory.clear_cache()

@@ -13,7 +13,6 @@ import re
 import time
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from services.contracts import Envelope, events
@@ -22,7 +21,7 @@ from services.ledger.app import spec
 from services.runtime import auth, directory
 from services.runtime.service import create_app
 from services.runtime.settings import get_settings
-from tests.integration.notify_servers import Hook, Smtp
+from tests.integration.notify_servers import Hook, Smtp, write_county
 
 # One shift round the clock, so what is paged does not depend on when the test runs.
 ALWAYS = {
@@ -33,15 +32,7 @@ ALWAYS = {
 
 def use_directory(tmp_path, monkeypatch, notices: dict[str, dict]) -> None:
     """The demo county with round-the-clock shifts and each community's notices block from `notices`."""
-    data = yaml.safe_load(directory.DEFAULT_PATH.read_text(encoding="utf-8"))
-    for c in data["communities"]:
-        if c["code"] in ALWAYS:
-            c["on_call"] = ALWAYS[c["code"]]
-        if c["code"] in notices:
-            c["notices"] = notices[c["code"]]
-    path = tmp_path / "county.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv(directory.ENV_VAR, str(path))
+    monkeypatch.setenv(directory.ENV_VAR, str(write_county(tmp_path, notices=notices, on_call=ALWAYS)))
     directory.clear_cache()
 
 

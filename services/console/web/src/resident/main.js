@@ -9,6 +9,7 @@ import Home from './Home.vue'
 import Report from './Report.vue'
 import Track from './Track.vue'
 import Evaluate from './Evaluate.vue'
+import Ack from './Ack.vue'
 import { lang } from '../shared/i18n.js'
 import { watchEffect } from 'vue'
 
@@ -21,6 +22,7 @@ const router = createRouter({
     { path: '/report', component: Report },
     { path: '/track/:code?', component: Track },
     { path: '/q/:token', component: Evaluate },
+    { path: '/ack/:token', component: Ack },
   ],
 })
 

@@ -10,6 +10,14 @@ export function setLang(value) {
 }
 
 const zh = {
+  first_action_due: '首次响应时限', first_action_at: '首次响应', not_yet: '尚未响应', supervised: '督办',
+  supervised_hint: '两轮评价不满意，社区党组织督办', red_alert: '红色警报', paged: '已呼叫', times: '次',
+  ack: '确认接警', acked: '已确认接警', notices_sent: '通知记录', recipient: '接收人', time: '时间',
+  act_page: '呼叫', act_ack: '确认接警', act_escalate_alert: '升级呼叫', act_remind: '提醒', act_note: '记录',
+  act_regrade: '重新定级', act_overdue: '超期', act_register: '登记', act_resolve: '重新议定', act_claim: '认领',
+  act_progress: '进展', act_support_add: '配合单位',
+  ack_title: '红色警报 · 确认接警', ack_hint: '确认后将停止继续呼叫，并记入办理记录。请立即到场处置。',
+  ack_done: '已确认接警，谢谢！请尽快到场处置。', first_response_due: '首次响应时限',
   app: '五方议事厅 · 工作台', resident_app: '五方议事厅 · 居民服务', login: '登录', logout: '退出',
   role: '角色', community: '社区', all_communities: '全县', name: '姓名', unit: '单位', dev_login: '开发登录',
   dev_login_hint: '开发/测试环境：用内置签发方生成令牌。生产环境通过统一身份认证登录。',
@@ -49,6 +57,14 @@ const zh = {
 }
 
 const en = {
+  first_action_due: 'First response due', first_action_at: 'First response', not_yet: 'Not yet', supervised: 'Supervised',
+  supervised_hint: 'Unsatisfied twice: supervised by the party organisation', red_alert: 'Red alert', paged: 'Paged', times: 'times',
+  ack: 'Acknowledge', acked: 'Acknowledged', notices_sent: 'Notices sent', recipient: 'To', time: 'Time',
+  act_page: 'Paged', act_ack: 'Acknowledged', act_escalate_alert: 'Escalated page', act_remind: 'Reminder', act_note: 'Note',
+  act_regrade: 'Regraded', act_overdue: 'Overdue', act_register: 'Registered', act_resolve: 'Re-resolved', act_claim: 'Claimed',
+  act_progress: 'Progress', act_support_add: 'Supporting unit',
+  ack_title: 'Red alert · acknowledge', ack_hint: 'Acknowledging stops further paging and is recorded on the timeline. Go to the site now.',
+  ack_done: 'Acknowledged, thank you. Please go to the site now.', first_response_due: 'First response due',
   app: 'Deliberation Hall · Console', resident_app: 'Deliberation Hall · Residents', login: 'Log in', logout: 'Log out',
   role: 'Role', community: 'Community', all_communities: 'Whole county', name: 'Name', unit: 'Unit',
   dev_login: 'Dev login', dev_login_hint: 'Development/test: tokens from the built-in issuer. Production uses the identity provider.',
