@@ -20,6 +20,7 @@ from services.contracts import Envelope, events
 from services.triage.grader import MODEL_FILE
 from tests import support
 from tests.e2e.platform import ROOT, Platform
+from tests.integration.notify_servers import Hook, write_county
 
 _seq = itertools.count(1)  # every report its own building entrance (so its own matter) within one platform
 
@@ -147,6 +148,16 @@ class Pipeline:
         # `model`: a trained triage model, put where `make run` puts it, so triage grades as it does in service.
         self.tmp, self.url, self.env, self.replicas, self.model = tmp, amqp_url, env or {}, replicas or {}, model
         self.extra: list[tuple[str, int, subprocess.Popen]] = []
+        # Red alerts page one person on call in 学苑社区 through a real webhook server (docs/emergency.md).
+        self.pager = Hook()
+        tmp.mkdir(parents=True, exist_ok=True)
+        if "HALL_DIRECTORY" not in self.env:
+            county = write_county(
+                tmp,
+                notices={"xueyuan": {"channel": "wecom", "webhook_url": self.pager.url}},
+                on_call={"xueyuan": {"shifts": [{"lead": "property_company", "people": ["罗小兵"]}]}},
+            )
+            self.env = {**self.env, "HALL_DIRECTORY": str(county)}
 
     async def __aenter__(self) -> Pipeline:
         reset_places()
@@ -180,6 +191,7 @@ class Pipeline:
         return service, port, proc
 
     async def __aexit__(self, *exc) -> None:
+        self.pager.close()
         self.load.close()
         await self.tap.close()
         self._stop_replicas()
@@ -238,16 +250,34 @@ class Pipeline:
             return done_d >= n_direct and done_r >= n_red
 
         await self.tap.wait(complete, timeout=120)
+        reds = {r: t for r, (k, t) in mine.items() if k == "red"}
+        await self.tap.wait(lambda _t: len(self._pages(reds)) >= len(reds), timeout=30)
         rm, assigned, scheduled = _index(self.tap)
         direct = [assigned[rm[r]] - t for r, (k, t) in mine.items() if k == "direct" and rm.get(r) in assigned]
-        red = [scheduled[rm[r]] - t for r, (k, t) in mine.items() if k == "red" and rm.get(r) in scheduled]
+        red = [scheduled[rm[r]] - t for r, t in reds.items() if rm.get(r) in scheduled]
+        red_entry = [assigned[rm[r]] - t for r, t in reds.items() if rm.get(r) in assigned]
+        paged = self._pages(reds)
         return {
             "rate_per_s": round(rate, 1),
             "seconds": seconds,
             "latency_ms_accept_to_ledger_entry": latency_ms(direct),
             "red_to_emergency_session_ms": latency_ms(red),
+            "red_to_entry_with_lead_unit_ms": latency_ms(red_entry),
+            "red_to_first_page_delivered_ms": latency_ms([paged[r] - t for r, t in reds.items() if r in paged]),
             "missing": (n_direct - len(direct)) + (n_red - len(red)),
+            "red_pages_missing": len(reds) - len(paged),
         }
+
+    def _pages(self, reds: dict[str, float]) -> dict[str, float]:
+        """report -> arrival of its page at the webhook, pairing pages and reds in order (one person on call).
+
+        Reds are paced a second or more apart and each opens one alert paging one person, so the n-th page
+        belongs to the n-th red; a page arriving before its red was accepted means the pairing broke (left out).
+        """
+        ordered = sorted(reds.items(), key=lambda kv: kv[1])
+        first = ordered[0][1] if ordered else 0.0
+        arrivals = sorted(t for t in self.pager.times if t >= first)
+        return {r: at for (r, t), at in zip(ordered, arrivals, strict=False) if at >= t}
 
     async def drained(self, timeout: float = 180) -> float:
         """Wait until no outbox row of any service is unsent for 2 s running; return the seconds waited."""

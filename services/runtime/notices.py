@@ -153,23 +153,18 @@ class NoticeQueue:
         return len(rows)
 
     async def _claim(self, db, now: dt.datetime) -> list[dict]:
-        """Lease a batch of due notices (other replicas skip them until the lease ends)."""
+        """Lease a batch of due notices in one statement (other replicas skip them until the lease ends)."""
         t = self.table
+        due = (t.c.status == "pending") & (t.c.due_at <= _utc(now))
+        ids = select(t.c.id).where(due).order_by(t.c.due_at, t.c.id).limit(BATCH)
+        if db.dialect == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        claim = update(t).where(t.c.id.in_(ids.scalar_subquery()), due).values(due_at=_utc(now + LEASE))
         async with db.session() as session:
-            q = (
-                select(t)
-                .where(t.c.status == "pending", t.c.due_at <= _utc(now))
-                .order_by(t.c.due_at, t.c.id)
-                .limit(BATCH)
-            )
-            if db.dialect == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            rows = await _rows(session, q)
+            rows = await _rows(session, claim.returning(*t.c))
             if rows:
-                lease = _utc(now + LEASE)
-                await session.exec(update(t).where(t.c.id.in_([r["id"] for r in rows])).values(due_at=lease))
                 await session.commit()
-            return rows
+            return sorted(rows, key=lambda r: r["id"])
 
     async def deliver_due(
         self, db, now: dt.datetime | None = None, *, notifier_of: Callable[[Community], Notifier] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,12 +19,14 @@ class Hook:
 
     def __init__(self, status: int = 200, errcode: int = 0, fail_first: int = 0):
         self.received: list[dict] = []
+        self.times: list[float] = []  # wall-clock arrival of each request (the bench's page latency)
         self.status, self.errcode, self.fail_first = status, errcode, fail_first
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.times.append(time.time())
                 hook.received.append(json.loads(body))
                 failing = len(hook.received) <= hook.fail_first
                 status = 503 if failing else hook.status
