@@ -21,7 +21,7 @@ from services.ledger.entries import SYSTEM, append
 from services.ledger.models import Alert, Entry, Reminder, notices
 from services.ledger.oncall import TIER_ZH, TIERS, contacts_of, next_tier, on_duty, secretary, tier_people
 from services.runtime.directory import Community, Directory, Member, load_directory
-from services.runtime.links import LinkSigner, load_link_keys
+from services.runtime.links import link_signer
 from services.runtime.notices import Notice, quiet_until
 from services.runtime.notify import Recipient
 from services.runtime.privacy import scrub_text
@@ -36,16 +36,7 @@ TOP_TIER_EVERY = 3  # at the last tier, re-page this many times more slowly
 GIVE_UP = dt.timedelta(hours=24)  # nobody acknowledged for a day: stop paging (a rebuilt ledger pages no old alerts)
 VIA_ZH = {"link": "通过通知链接", "console": "在工作台", "action": "开始处置"}
 ALERT_STATUS_ZH = {"open": "待确认", "acknowledged": "已确认接警", "closed": "已结束"}
-_signer: tuple[object, LinkSigner] | None = None
-
-
-def signer() -> LinkSigner:
-    """The process's link signer (rebuilt when the settings object changes, e.g. in tests)."""
-    global _signer
-    settings = get_settings()
-    if _signer is None or _signer[0] is not settings:
-        _signer = (settings, LinkSigner(load_link_keys(settings)))
-    return _signer[1]
+signer = link_signer
 
 
 def alert_id(entry_id: str, round: int) -> str:

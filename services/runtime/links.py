@@ -148,3 +148,15 @@ def load_link_keys(settings: Settings | None = None) -> list[bytes]:
             raise RuntimeError("HALL_LINK_KEY must be set in production")
         create_once(path, secrets.token_urlsafe(32).encode() + b"\n")
     return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
+
+
+_signer: tuple[Settings, LinkSigner] | None = None
+
+
+def link_signer() -> LinkSigner:
+    """The process's link signer (rebuilt when the settings object changes, e.g. in tests)."""
+    global _signer
+    settings = get_settings()
+    if _signer is None or _signer[0] is not settings:
+        _signer = (settings, LinkSigner(load_link_keys(settings)))
+    return _signer[1]
