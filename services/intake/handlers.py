@@ -50,6 +50,7 @@ class Incoming:
     occurred_at: dt.datetime | None = None
     received_at: dt.datetime | None = None
     provenance: dict = field(default_factory=dict)
+    callback_consent: bool = False  # the reporter agreed to be called back (同意回电); see reveal.py
     fresh_id: bool = False  # channel_message_id was generated just now, so no stored report can have it
 
 
@@ -102,6 +103,7 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
         reporter_name_masked=mask_name(inc.name),
         reporter_phone_masked=mask_phone(inc.phone),
         provenance=inc.provenance,
+        callback_consent=inc.callback_consent,
         received_at=inc.received_at or now,
         occurred_at=inc.occurred_at,
         updated_at=now,
