@@ -35,6 +35,7 @@ class ResidentReportIn(BaseModel):
     name: str | None = Field(None, max_length=32)
     phone: str | None = Field(None, max_length=20)
     consent: bool = False
+    callback_consent: bool = Field(False, description="同意社区工作人员回电联系我 (unticked by default)")
 
 
 def _throttle(client: str) -> None:
@@ -50,6 +51,22 @@ def _throttle(client: str) -> None:
             _recent.pop(key, None)
 
 
+def intake_payload(body: ResidentReportIn) -> dict:
+    """The report as intake's `POST /v1/reports` takes it from the console's miniprogram key."""
+    payload = body.model_dump(exclude={"client_id", "consent", "callback_consent"}, exclude_none=True)
+    payload |= {
+        "channel": "miniprogram",
+        "channel_message_id": f"console-{body.client_id}",
+        "consent": body.consent or body.callback_consent,
+        "callback_consent": body.callback_consent,
+    }
+    if not (body.consent or body.callback_consent):
+        # No consent to be contacted at all: the console does not pass contact details on.
+        payload.pop("name", None)
+        payload.pop("phone", None)
+    return payload
+
+
 @router.post("/reports", status_code=201, summary="Submit a resident report (居民报事)")
 async def submit(body: ResidentReportIn, request: Request) -> Response:
     """Forward the report to intake as channel `miniprogram` with the console's scoped API key."""
@@ -57,15 +74,7 @@ async def submit(body: ResidentReportIn, request: Request) -> Response:
     if not config.intake_api_key:
         raise Problem(503, "居民在线报事暂未开通，请联系社区", "Resident reporting is not configured")
     _throttle(request.client.host if request.client else "unknown")
-    payload = body.model_dump(exclude={"client_id", "consent"}, exclude_none=True)
-    payload |= {
-        "channel": "miniprogram",
-        "channel_message_id": f"console-{body.client_id}",
-        "consent": body.consent,
-    }
-    if not body.consent:  # no consent to be contacted: the console does not pass contact details on
-        payload.pop("name", None)
-        payload.pop("phone", None)
+    payload = intake_payload(body)
     return await proxy.forward(
         request.app.state.http,
         config.upstreams["intake"],

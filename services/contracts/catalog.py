@@ -131,7 +131,7 @@ CATALOG: dict[str, EventType] = {
             ev.MatterClosed,
             EVENTS_EXCHANGE,
             "ledger",
-            ("intake", "feedback"),
+            ("intake", "feedback", "meeting"),
             "The ledger entry was crossed off (销号).",
         ),
     )

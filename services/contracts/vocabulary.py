@@ -39,3 +39,10 @@ Outcome = Literal["resolved", "site_inspection", "escalate", "deferred", "not_ac
 Method = Literal["home_visit", "questionnaire", "wechat_vote", "group_forum"]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 Solved = Literal["solved", "partly", "unsolved"]
+
+# Why staff may reveal a reporter's phone to call them back (see docs/security.md "Calling a resident back").
+RevealReason = Literal["callback", "verify"]
+REVEAL_REASON_LABELS: dict[str, tuple[str, str]] = {
+    "callback": ("回访", "Follow-up call"),
+    "verify": ("核实", "Verify"),
+}

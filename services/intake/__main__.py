@@ -1,4 +1,5 @@
-"""`python -m services.intake` serves intake; `... apikey create --name N --channel C --community X` makes a key."""
+"""`python -m services.intake` serves intake; `... apikey create --name N --channel C --community X` makes a key;
+`... audit verify [--community X]` checks the reveal audit chains (exit 1 when one is broken)."""
 
 import argparse
 import asyncio
@@ -53,5 +54,30 @@ def rotate_keys(argv: list[str]) -> None:
     asyncio.run(run())
 
 
+def audit(argv: list[str]) -> None:
+    """Recompute the hash chains of the reveal audit log (docs/security.md, "Calling a resident back")."""
+    from services.intake.reveal import verify
+    from services.runtime.db import Database
+    from services.runtime.migrate import upgrade
+    from services.runtime.settings import get_settings
+
+    p = argparse.ArgumentParser(prog="python -m services.intake audit")
+    p.add_argument("action", choices=["verify"])
+    p.add_argument("--community", action="append", help="only these communities (default: all)")
+    args = p.parse_args(argv)
+
+    async def run() -> int:
+        db = Database(get_settings().database_url("intake"))
+        await upgrade(db, spec().migrations)
+        checked, broken = await verify(db, set(args.community) if args.community else None)
+        await db.dispose()
+        for b in broken:
+            print(f"BROKEN {b}")
+        print(f"{checked} reveal audit records verified; {len(broken)} broken chain(s)")
+        return 1 if broken else 0
+
+    raise SystemExit(asyncio.run(run()))
+
+
 if __name__ == "__main__":
-    main(spec, {"apikey": apikey, "rotate-keys": rotate_keys})
+    main(spec, {"apikey": apikey, "rotate-keys": rotate_keys, "audit": audit})

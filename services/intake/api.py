@@ -51,6 +51,9 @@ class ReportIn(BaseModel):
     name: str | None = Field(None, max_length=32)
     phone: str | None = Field(None, max_length=20)
     consent: bool = Field(True, description="Reporter agrees to be contacted about this report")
+    callback_consent: bool = Field(
+        False, description="Reporter agrees that community staff may call them back (同意社区工作人员回电联系我)"
+    )
     occurred_at: dt.datetime | None = None
     provenance: ProvenanceIn | None = Field(None, description="Required for opinion_box and wish_wall")
 
@@ -88,6 +91,7 @@ class ReportOut(BaseModel):
     status: str
     level: str | None
     provenance: dict = {}
+    callback_consent: bool = False
 
 
 class Accepted(BaseModel):
@@ -128,6 +132,7 @@ def _out(r: Report) -> ReportOut:
         status=r.status,
         level=r.level,
         provenance=r.provenance,
+        callback_consent=r.callback_consent,
     )
 
 
@@ -205,6 +210,7 @@ async def submit_report(
         phone=body.phone,
         occurred_at=body.occurred_at,
         provenance=provenance,
+        callback_consent=body.callback_consent,
     )
     report, created = await ctx.bus.run(lambda uow: accept(uow, inc), actor=actor)
     return Accepted(report_id=report.id, tracking_code=report.tracking_code, created=created)

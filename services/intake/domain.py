@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 
 from services.runtime.directory import Community
@@ -107,3 +108,19 @@ def redact_known(text: str, *, names: list[str | None], rooms: list[str | None])
     for number in numbers:
         text = re.sub(rf"(?<!\d){number}(?!\d)", "***", text)
     return text
+
+
+_YES = {"是", "同意", "愿意", "可以", "√", "✓", "✔", "y", "yes", "true", "1"}
+_NO = {"否", "不同意", "不愿意", "不可以", "×", "✗", "n", "no", "false", "0", ""}
+
+
+def consent_value(raw: object) -> bool | None:
+    """A consent cell or field as a yes/no (是/同意/√/yes/1 or 否/不同意/blank/no/0); None when unreadable."""
+    if raw is None or isinstance(raw, bool):
+        return bool(raw)
+    word = unicodedata.normalize("NFKC", str(raw)).strip().lower()
+    if word in _YES:
+        return True
+    if word in _NO:
+        return False
+    return None

@@ -42,9 +42,13 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "phone": ("联系电话", "电话", "手机", "手机号", "手机号码", "联系方式", "phone"),
     "text": ("反映问题", "问题描述", "诉求内容", "反映内容", "问题", "内容", "意见建议", "诉求", "text", "issue"),
     "kind": ("类型", "类别", "问题类型", "类型问题/建议", "kind", "type"),
+    "callback_consent": ("同意回电", "是否同意回电", "同意回访", "可回电", "callback_consent"),
 }
+# What identifies a row across re-uploads: the columns sheets had before consent was asked (ids stay stable).
+ID_KEYS = ("date", "visitor", "compound", "building", "unit", "room", "name", "phone", "text", "kind")
 LABELS = {"date": "日期", "visitor": "走访人", "compound": "小区", "building": "楼栋", "unit": "单元",
-          "room": "房号", "name": "居民姓名", "phone": "联系电话", "text": "反映问题", "kind": "类型"}  # fmt: skip
+          "room": "房号", "name": "居民姓名", "phone": "联系电话", "text": "反映问题", "kind": "类型",
+          "callback_consent": "同意回电"}  # fmt: skip
 KINDS = {"问题": "problem", "问题反映": "problem", "诉求": "problem", "problem": "problem",
          "建议": "suggestion", "意见": "suggestion", "意见建议": "suggestion", "suggestion": "suggestion"}  # fmt: skip
 _DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+[\d:]+)?$")
@@ -134,13 +138,14 @@ class Row:
     values: dict[str, str] = field(default_factory=dict)
     errors: list[dict[str, str]] = field(default_factory=list)
     visited_on: dt.date | None = None
+    callback_consent: bool = False
 
     def fail(self, key: str, header: str, zh: str, en: str) -> None:
         self.errors.append({"column": header, "field": key, "message": zh, "message_en": en})
 
     def message_id(self, community: str) -> str:
         """Stable across re-uploads, encodings and formats: a hash of the community and the normalised row."""
-        content = json.dumps([community, *(self.values.get(k, "") for k in HEADERS)], ensure_ascii=False)
+        content = json.dumps([community, *(self.values.get(k, "") for k in ID_KEYS)], ensure_ascii=False)
         return "dv-" + hashlib.sha256(content.encode()).hexdigest()[:40]
 
 
@@ -206,6 +211,12 @@ def normalise_row(number: int, cells: dict[str, Any], headers: dict[str, str], c
         if kind is None:
             row.fail("kind", col("kind"), "类型应为「问题」或「建议」", "Type must be 问题 or 建议")
         v["kind"] = kind or v["kind"]
+    consent = domain.consent_value(v["callback_consent"])
+    if consent is None:
+        row.fail(
+            "callback_consent", col("callback_consent"), "同意回电应填「是」或「否」", "Callback consent: 是 or 否"
+        )
+    row.callback_consent = bool(consent)
     row.values = v
     return row
 
@@ -289,6 +300,7 @@ async def import_door_visits(
                 kind_hint=v["kind"] or None,
                 name=v["name"] or None,
                 phone=v["phone"] or None,
+                callback_consent=row.callback_consent,
                 occurred_at=occurred,
                 provenance={
                     "entered_by": principal.sub,

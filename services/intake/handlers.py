@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, or_, true, update
+from sqlalchemy import and_, case, func, or_, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -50,6 +50,7 @@ class Incoming:
     occurred_at: dt.datetime | None = None
     received_at: dt.datetime | None = None
     provenance: dict = field(default_factory=dict)
+    callback_consent: bool = False  # the reporter agreed to be called back (同意回电); see reveal.py
     fresh_id: bool = False  # channel_message_id was generated just now, so no stored report can have it
 
 
@@ -102,6 +103,7 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
         reporter_name_masked=mask_name(inc.name),
         reporter_phone_masked=mask_phone(inc.phone),
         provenance=inc.provenance,
+        callback_consent=inc.callback_consent,
         received_at=inc.received_at or now,
         occurred_at=inc.occurred_at,
         updated_at=now,
@@ -192,10 +194,34 @@ async def _set_status(uow: UnitOfWork, env: Envelope, which, values: dict, *, on
         raise Reject(f"{env.type} claims community {env.community!r} for reports of another community")
 
 
+# What a report shows once the ledger has it: copied to a report that joins a matter already under way.
+_CARRIED = ("status", "status_note", "responsible", "expected_at", "status_seq")
+
+
 async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
-    """Link reports to their matter."""
-    status = case((Report.status == "received", "triaged"), else_=Report.status)
-    values = {"matter_id": data.matter_id, "level": data.level, "status": status}
+    """Link reports to their matter; a report joining a matter already under way takes its current status."""
+    t = Report.__table__
+    sibling = t.alias("sibling")
+
+    def latest(column: str):
+        # The most advanced report of the matter in this community (never another community's: a forged
+        # matter id must not lend its status). Uncorrelated, so evaluated once per statement.
+        return (
+            select(sibling.c[column])
+            .where(
+                sibling.c.matter_id == data.matter_id,
+                sibling.c.community == env.community,
+                sibling.c.status.not_in(("received", "triaged")),
+            )
+            .order_by(sibling.c.status_seq.desc(), sibling.c.updated_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    joining = t.c.status == "received"
+    values = {c: case((joining, func.coalesce(latest(c), t.c[c])), else_=t.c[c]) for c in _CARRIED}
+    values["status"] = case((joining, func.coalesce(latest("status"), "triaged")), else_=t.c.status)
+    values |= {"matter_id": data.matter_id, "level": data.level}
     await _set_status(uow, env, Report.id.in_(data.report_ids), values)
 
 

@@ -39,6 +39,9 @@ class HotlineOrderIn(BaseModel):
     contact_phone: str | None = Field(None, validation_alias=_alias("contact_phone", "联系电话"), max_length=20)
     address: str | None = Field(None, validation_alias=_alias("address", "地址"), max_length=200)
     deadline: dt.datetime | None = Field(None, validation_alias=_alias("deadline", "承办时限"), description="承办时限")
+    callback_consent: bool = Field(
+        False, validation_alias=_alias("callback_consent", "同意回电"), description="来电人同意社区回电 (是/否)"
+    )
 
     @field_validator("order_no")
     @classmethod
@@ -54,6 +57,14 @@ class HotlineOrderIn(BaseModel):
         if not v.strip():
             raise ValueError("诉求内容不能为空 / Content must not be blank")
         return v
+
+    @field_validator("callback_consent", mode="before")
+    @classmethod
+    def _consent(cls, v: object) -> bool:
+        consent = domain.consent_value(v)
+        if consent is None:
+            raise ValueError("同意回电应为「是」或「否」 / Callback consent must be 是 or 否")
+        return consent
 
     @field_validator("contact_phone")
     @classmethod
@@ -97,6 +108,7 @@ async def submit_hotline_order(
         room=place.room if place else None,
         name=body.contact_name,
         phone=body.contact_phone,
+        callback_consent=body.callback_consent,
         occurred_at=body.called_at,
         provenance={
             "entered_by": actor,

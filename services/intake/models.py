@@ -1,10 +1,10 @@
-"""Intake's own tables: reports (personal data encrypted) and channel adapter API keys."""
+"""Intake's own tables: reports (personal data encrypted), channel adapter API keys, the reveal audit chain."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, LargeBinary, UniqueConstraint, false
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +42,10 @@ class Report(Table, table=True):
     reporter_name_masked: str | None = Field(default=None, max_length=64)
     reporter_phone_masked: str | None = Field(default=None, max_length=32)
     provenance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The reporter agreed to be called back by community staff (同意回电); only then may staff reveal the phone.
+    callback_consent: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false(), default=False)
+    )
     received_at: dt.datetime
     occurred_at: dt.datetime | None = None
     # Read model of what happened next, kept from other services' events.
@@ -68,6 +72,39 @@ class ApiKey(Table, table=True):
     created_by: str = Field(max_length=128)
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
+
+
+class RevealRecord(Table, table=True):
+    """One reveal of a reporter's contact details: a link of the community's append-only hash chain.
+
+    Who, in which role, which report, why and when; never the phone or name itself. Never updated or deleted.
+    """
+
+    __tablename__ = "reveal_audit"
+    __table_args__ = (UniqueConstraint("community", "seq", name="uq_reveal_audit_community_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community: str = Field(index=True, max_length=64)
+    seq: int
+    at: dt.datetime
+    actor: str = Field(index=True, max_length=128)
+    role: str = Field(max_length=32)
+    report_id: str = Field(index=True, max_length=40)
+    reason: str = Field(max_length=16)
+    revealed: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    expires_at: dt.datetime
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class RevealHead(Table, table=True):
+    """The last seq and hash of each community's reveal chain: serialises writers and reveals a deleted tail."""
+
+    __tablename__ = "reveal_audit_head"
+
+    community: str = Field(primary_key=True, max_length=64)
+    seq: int = 0
+    hash: str = Field(default="", max_length=64)
 
 
 metadata = Table.metadata

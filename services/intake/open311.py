@@ -211,6 +211,11 @@ async def create_request(fmt: str, request: Request, ctx: Ctx) -> Response:
     attributes = {k[10:-1]: v[:200] for k, v in f.items() if k.startswith("attribute[") and k.endswith("]")}
     if len(attributes) > 20:
         return error(fmt, 400, "attribute 过多（最多 20 项）", "Too many attributes (at most 20)")
+    consent = domain.consent_value(attributes.get("callback_consent"))
+    if consent is None:
+        return error(
+            fmt, 400, "attribute[callback_consent] 应为 true 或 false", "attribute[callback_consent] must be true/false"
+        )
     place = domain.parse_place(domain.clean_text(address), community) if address else None
     idem = request.headers.get("idempotency-key", "")[:100]
     inc = Incoming(
@@ -226,6 +231,7 @@ async def create_request(fmt: str, request: Request, ctx: Ctx) -> Response:
         photos=[f["media_url"][:500]] if f.get("media_url") else [],
         name=name,
         phone=phone,
+        callback_consent=consent,
         sender_id=f.get("device_id") or f.get("account_id") or None,
         provenance={"entered_by": f"apikey:{key.id}", "attributes": attributes, "has_coordinates": bool(coords)},
     )

@@ -8,23 +8,19 @@ audit record commit or roll back together. `verify()` recomputes every chain.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, insert, inspect, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 from sqlmodel import select
 
 from services.ledger.models import AuditHead, AuditRecord
+from services.runtime import hashchain
+from services.runtime.hashchain import GENESIS, Broken, canonical, chain_hash, iso  # noqa: F401 - ledger's names
 
 _PENDING = "ledger_audit_pending"
 _LAST = "ledger_audit_last"
-GENESIS = "0" * 64
 
 
 def _json_value(value: Any) -> Any:
@@ -35,12 +31,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_value(v) for k, v in value.items()}
     return value
-
-
-def iso(moment: dt.datetime) -> str:
-    """A datetime as UTC ISO text (naive values are taken as UTC), stable across databases."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def snapshot(obj: Any, *, committed: bool = False) -> dict[str, Any]:
@@ -55,16 +45,6 @@ def snapshot(obj: Any, *, committed: bool = False) -> dict[str, Any]:
             value = value if old is NO_VALUE else old
         out[key] = _json_value(value)
     return out
-
-
-def canonical(record: dict[str, Any]) -> bytes:
-    """Canonical JSON bytes: sorted keys, no spaces, UTF-8."""
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def chain_hash(fields: dict[str, Any], prev_hash: str) -> str:
-    """sha256(canonical JSON of the record's fields + prev_hash)."""
-    return hashlib.sha256(canonical(fields) + prev_hash.encode()).hexdigest()
 
 
 def record_fields(
@@ -107,15 +87,9 @@ def stage(session, obj: Any, *, community: str, actor: str, action: str, entry_i
 
 def _reserve_links(session: Session, community: str, count: int) -> tuple[int, str]:
     """Take `count` numbers of the community's chain (locking its head until commit); return (first seq, prev_hash)."""
-    t = AuditHead.__table__
-    ins = pg_insert(t) if session.bind.dialect.name == "postgresql" else sqlite_insert(t)
-    stmt = (
-        ins.values(community=community, seq=count, hash="")
-        .on_conflict_do_update(index_elements=[t.c.community], set_={"seq": t.c.seq + count})
-        .returning(t.c.seq, t.c.hash)
-    )
+    stmt = hashchain.reserve_statement(session.bind.dialect.name, AuditHead.__table__, community, count)
     last, prev = session.execute(stmt).one()
-    return int(last) - count + 1, prev or GENESIS
+    return hashchain.first_link(last, prev, count)
 
 
 @event.listens_for(Session, "before_commit")
@@ -157,43 +131,22 @@ def _drop_pending(session: Session) -> None:
     session.info.pop(_LAST, None)
 
 
-@dataclass(frozen=True)
-class Broken:
-    """The first record of a chain that does not verify, and why."""
-
-    community: str
-    seq: int
-    record_id: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        return f"community={self.community} seq={self.seq} id={self.record_id}: {self.reason}"
+def _fields_of(r: AuditRecord) -> dict[str, Any]:
+    return record_fields(
+        community=r.community,
+        seq=r.seq,
+        at=r.at,
+        actor=r.actor,
+        action=r.action,
+        entry_id=r.entry_id,
+        before=r.before,
+        after=r.after,
+    )
 
 
 def check_chain(community: str, rows: list[AuditRecord], head: AuditHead | None) -> Broken | None:
     """Recompute one community's chain (rows in seq order); return the first broken record or None."""
-    prev, expected = GENESIS, 1
-    for r in rows:
-        if r.seq != expected:
-            return Broken(community, expected, None, f"record seq {expected} is missing (next found: {r.seq})")
-        if r.prev_hash != prev:
-            return Broken(community, r.seq, r.id, "prev_hash does not match the previous record's hash")
-        fields = record_fields(
-            community=r.community,
-            seq=r.seq,
-            at=r.at,
-            actor=r.actor,
-            action=r.action,
-            entry_id=r.entry_id,
-            before=r.before,
-            after=r.after,
-        )
-        if chain_hash(fields, prev) != r.hash:
-            return Broken(community, r.seq, r.id, "content does not match its hash (record altered)")
-        prev, expected = r.hash, expected + 1
-    if head is not None and (head.seq != expected - 1 or (head.seq and head.hash != prev)):
-        return Broken(community, expected, None, f"chain head says seq {head.seq}; records end at {expected - 1}")
-    return None
+    return hashchain.check_chain(community, rows, head, _fields_of)
 
 
 async def verify(db, community: str | None = None, batch: int = 5000) -> tuple[int, list[Broken]]:

@@ -18,11 +18,12 @@ NOTICE_INTERVAL_S = 15
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
-    """Meeting's one queue: graded and reopened matters."""
+    """Meeting's one queue: graded, reopened and crossed-off matters."""
     matters = {
         "matter.triaged.v1": handlers.on_matter_triaged,
         "matter.regraded.v1": handlers.on_matter_regraded,
         "matter.reopened.v1": handlers.on_matter_reopened,
+        "matter.closed.v1": handlers.on_matter_closed,
     }
     return [subscribe("meeting.matters", matters, settings)]
 

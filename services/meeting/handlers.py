@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from services.contracts import Envelope, events
-from services.meeting import planner
-from services.meeting.models import QueuedMatter, utc
+from services.meeting import closures, planner
+from services.meeting.models import QueuedMatter, aware, utc
 from services.runtime.consumer import Reject
 from services.runtime.directory import Community, load_directory
 from services.runtime.uow import UnitOfWork
@@ -153,3 +153,14 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
             qm.state, qm.session_id, qm.queued_at = "queued", None, utc(data.reopened_at)
         uow.session.add(qm)
     await planner.place(uow, community, qm, now)
+
+
+async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterClosed) -> None:
+    """A crossed-off matter (销号) leaves the waiting queue and the agendas of sessions not yet held."""
+    community = _community(env)
+    qm = await _existing(uow, env, data.matter_id)
+    if qm is None:
+        return  # never deliberated here (fixed at once): nothing planned to undo
+    if qm.round > 1 and utc(data.closed_at) < aware(qm.queued_at):
+        return  # a late copy of an earlier round's close: the matter was reopened after it
+    await closures.drop_closed(uow, community, qm, by=data.by, at=data.closed_at)

@@ -97,8 +97,10 @@ def render(kind: str, s: Session, titles: list[str], community: Community) -> tu
     base = kind.split(".", 1)[0]
     subject = head.get(base) or f"议事会改期：{what}"
     lines = [f"{community.name}{what}", f"时间：{_local(s.starts_at)}", f"地点：{s.place}"]
-    if base == "rescheduled" and s.history:
-        last = s.history[-1]
+    # The record also notes agenda changes (a crossed-off matter); the notice is about the last move.
+    moves = [h for h in s.history if "from" in h]
+    if base == "rescheduled" and moves:
+        last = moves[-1]
         lines.append(f"原定：{_local(datetime.fromisoformat(last['from']))}；改期原因：{scrub_text(last['reason'])}")
     if base == "cancelled":
         lines.append(f"取消原因：{scrub_text(str(s.minutes.get('reason', '')))}")

@@ -28,6 +28,9 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "report.read": ("county_operator", "party_org", "grid_worker", "property_company"),
     "report.create": EVERYONE,
     "report.import": ("county_operator", "party_org", "grid_worker"),
+    # Calling a resident back: the community's own staff who revisit and verify, never the county or a company.
+    "report.reveal": ("party_org", "grid_worker"),
+    "reveal.read": ("county_operator", "party_org"),
     "matter.read": EVERYONE,
     "matter.regrade": ("county_operator", "party_org"),
     "session.read": EVERYONE,

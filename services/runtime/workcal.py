@@ -44,8 +44,14 @@ def next_workday(day: dt.date, *, include_self: bool = True) -> dt.date:
 
 
 def add_workdays(day: dt.date, n: int) -> dt.date:
-    """Return the date n workdays after `day` (n >= 0; n == 0 gives the next workday on or after)."""
-    d = next_workday(day)
+    """Return the n-th workday strictly after `day` (n >= 1); n == 0 gives the next workday on or after."""
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    if n == 0:
+        return next_workday(day)
+    # Count from `day` itself, workday or not: a Saturday start must not first move to Monday and then
+    # count Monday as day 0, which made every weekend/holiday start land one workday late (issue 15).
+    d = day
     for _ in range(n):
         d = next_workday(d, include_self=False)
     return d

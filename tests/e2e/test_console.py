@@ -15,7 +15,7 @@ RED_TEXT = "金泰和庄3号楼地下室配电箱冒烟，有焦糊味，电线�
 LIGHT_TEXT = "金泰和庄1号楼楼道灯坏了好几天，晚上很黑"
 
 
-def _resident_report(browser, base: str, text: str, building: str, name: str) -> str:
+def _resident_report(browser, base: str, text: str, building: str, name: str, *, callback: bool = False) -> str:
     """Report as a resident on a phone-sized page; return the tracking code shown."""
     ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = ctx.new_page()
@@ -27,7 +27,11 @@ def _resident_report(browser, base: str, text: str, building: str, name: str) ->
     page.fill("#r-photo", "IMG_20261130_0931.jpg")
     page.fill("#r-name", name)
     page.fill("#r-phone", "13800001234")
-    page.get_by_role("checkbox").click()
+    page.get_by_role("checkbox", name="同意社区就此事联系我").click()
+    callback_box = page.get_by_role("checkbox", name="同意社区工作人员回电联系我")
+    expect(callback_box).not_to_be_checked()  # unticked unless the resident ticks it
+    if callback:
+        callback_box.click()
     shot(page, f"resident-report-b{building.removesuffix('号楼')}")
     page.get_by_role("button", name="提交").click()
     code = page.locator("[data-testid=tracking-code]")
@@ -98,7 +102,7 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     # The triage board is open before anything is reported: cards must arrive by live events alone.
     staff.goto(f"{base}/#/triage")
     expect(staff.get_by_text("实时 ●")).to_be_visible(timeout=15_000)
-    red_code = _resident_report(browser, base, RED_TEXT, "3号楼", "王小明")
+    red_code = _resident_report(browser, base, RED_TEXT, "3号楼", "王小明", callback=True)
     light_code = _resident_report(browser, base, LIGHT_TEXT, "1号楼", "李阿姨")
     red_card = staff.locator("[data-testid=col-red] .card", has_text="配电箱")
     expect(red_card).to_be_visible(timeout=60_000)
@@ -121,6 +125,16 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     expect(staff.locator("[data-testid=inbox-table]").get_by_text(red_code)).to_be_visible(timeout=30_000)
     assert "13800001234" not in staff.content()  # staff lists show masked contacts only
     shot(staff, "05-inbox")
+    # 回电: only the consenting reporter can be called back; the number is shown for this call, then hidden.
+    table = staff.locator("[data-testid=inbox-table]")
+    expect(table.locator("tr", has_text=light_code).get_by_role("button", name="回电")).to_have_count(0)
+    table.locator("tr", has_text=red_code).get_by_role("button", name="回电").click()
+    dialog = staff.locator(".el-dialog:visible")
+    dialog.get_by_role("button", name="回电").click()
+    expect(dialog.locator("[data-testid=revealed]")).to_contain_text("13800001234", timeout=15_000)
+    shot(staff, "05b-callback")
+    dialog.get_by_role("button", name="取消").click()
+    expect(staff.locator("[data-testid=revealed]")).to_have_count(0)
 
     # The red matter got an emergency session: record attendance and the resolution, conclude.
     staff.goto(f"{base}/#/sessions")

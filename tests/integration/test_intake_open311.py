@@ -186,3 +186,27 @@ def test_post_errors_use_the_spec_format(client):
     spec_error(post(**(ok | {"lat": "north", "long": "1"})), 400)
     assert client.get("/open311/v2/requests.json").json() == []
     assert post(**ok).status_code == 200
+
+
+def test_open311_callback_consent_attribute(client):
+    key = open311_key(client)
+    base = {
+        "api_key": key,
+        "jurisdiction_id": "xueyuan",
+        "service_code": "lighting",
+        "address_string": "金泰和庄12栋",
+        "description": "12栋楼道灯不亮",
+        "phone": "13800002031",
+    }
+    ids = []
+    for value in (None, "true", "是"):
+        fields = base | ({"attribute[callback_consent]": value} if value else {})
+        r = client.post("/open311/v2/requests.json", content=form(**fields), headers=FORM)
+        assert r.status_code == 200, r.text
+        ids.append(r.json()[0]["service_request_id"])
+    consent = [client.get(f"/v1/reports/{i}", headers=auth()).json()["callback_consent"] for i in ids]
+    assert consent == [False, True, True]
+    bad = base | {"attribute[callback_consent]": "也许"}
+    assert "callback_consent" in spec_error(
+        client.post("/open311/v2/requests.json", content=form(**bad), headers=FORM), 400
+    )

@@ -416,3 +416,42 @@ def test_triaged_event_over_the_broker_is_planned(client):
         pytest.fail("the broker-delivered matter was never planned")
     detail = client.get(f"/v1/sessions/{m.session_id}", headers=token()).json()
     assert detail["kind"] == "emergency" and [a["matter_id"] for a in detail["agenda"]] == [env.subject]
+
+
+def test_closed_event_over_the_broker_cancels_the_emergency_session(client):
+    import aio_pika
+
+    from services.contracts import EVENTS_EXCHANGE
+
+    ctx = client.app.state.ctx
+    env, _ = triaged(f"mat_bus_{uuid.uuid4().hex[:8]}", level="red")
+    seed(client, (env, _))
+    session_id = matter(client, env.subject).session_id
+    data = events.MatterClosed(matter_id=env.subject, entry_id="ent_bus", by="stf_x", closed_at=NOW)
+    closed = Envelope.new(
+        type="matter.closed.v1", source="/services/ledger", community="xueyuan", subject=env.subject, data=data
+    )
+
+    async def publish():
+        await ctx.bus.wait_ready(30)
+        conn = await aio_pika.connect_robust(ctx.settings.amqp_url)
+        async with conn:
+            ch = await conn.channel(publisher_confirms=True)
+            ex = await ch.get_exchange(EVENTS_EXCHANGE)
+            await ex.publish(
+                aio_pika.Message(
+                    closed.to_bytes(), message_id=closed.id, content_type="application/json", headers=signed(closed)
+                ),
+                routing_key=closed.type,
+                mandatory=True,
+            )
+
+    client.portal.call(publish)
+    for _ in range(100):
+        if matter(client, env.subject).state == "closed":
+            break
+        client.portal.call(asyncio.sleep, 0.1)
+    else:
+        pytest.fail("meeting never heard matter.closed.v1")
+    detail = client.get(f"/v1/sessions/{session_id}", headers=token()).json()
+    assert detail["status"] == "cancelled" and "销号" in detail["minutes"]["reason"]

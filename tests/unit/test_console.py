@@ -167,3 +167,15 @@ def test_stream_sends_frames_and_unsubscribes():
     first, second = asyncio.run(run())
     assert first.startswith("retry:")
     assert second.startswith("id: e7\nevent: hint\ndata: ") and '"community": "xueyuan"' in second
+
+
+def test_resident_callback_consent_is_unticked_by_default_and_passed_on():
+    from services.console.resident import ResidentReportIn, intake_payload
+
+    base = {"client_id": "abcdefgh-1", "community": "xueyuan", "text": "路灯坏了", "phone": "13800002031"}
+    quiet = intake_payload(ResidentReportIn(**base))
+    assert quiet["callback_consent"] is False and "phone" not in quiet
+    call_me = intake_payload(ResidentReportIn(**base, callback_consent=True))
+    assert call_me["callback_consent"] is True and call_me["phone"] == "13800002031"
+    contact_only = intake_payload(ResidentReportIn(**base, consent=True))
+    assert contact_only["callback_consent"] is False and contact_only["phone"] == "13800002031"

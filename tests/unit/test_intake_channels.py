@@ -161,3 +161,43 @@ def test_wecom_callback_signature_and_envelope():
     assert env.id == again.id and env.community == "xueyuan" and env.source == "/adapters/wecom_bot"
     msg = events.ChannelMessage.model_validate(env.data)
     assert (msg.channel, msg.channel_message_id, msg.text) == ("wechat_group", "m-1", "@物业 楼道灯不亮")
+
+
+# ---------------------------------------------------------------- callback consent (同意回电) from every channel
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("是", True), ("同意", True), ("√", True), ("Yes", True), ("1", True), ("true", True),
+     ("否", False), ("不同意", False), ("", False), (None, False), ("no", False), ("0", False),
+     ("也许", None), ("2", None)],
+)  # fmt: skip
+def test_consent_words(raw, expected):
+    from services.intake.domain import consent_value
+
+    assert consent_value(raw) is expected
+
+
+def test_door_visit_sheet_may_carry_callback_consent_without_changing_row_ids(xueyuan):
+    _, plain = dv.parse_sheet(sheet(MESSY), xueyuan)
+    with_column = MESSY.replace("手机号码,问题描述,类型", "手机号码,问题描述,类型,同意回电").replace(
+        "一楼门市进水\",问题", "一楼门市进水\",问题,是"
+    )
+    _, rows = dv.parse_sheet(sheet(with_column), xueyuan)
+    assert rows[0].callback_consent is True and rows[1].callback_consent is False
+    assert plain[0].callback_consent is False
+    # A re-upload of last month's file with the new column is still the same report.
+    assert rows[0].message_id("xueyuan") == plain[0].message_id("xueyuan")
+    bad = with_column.replace(",问题,是", ",问题,也许")
+    _, rows = dv.parse_sheet(sheet(bad), xueyuan)
+    assert [e["field"] for e in rows[0].errors] == ["callback_consent"]
+    assert rows[0].errors[0]["column"] == "同意回电"
+
+
+def test_hotline_order_carries_callback_consent_by_its_own_name():
+    base = {"community": "xueyuan", "工单编号": "JX-1", "来电时间": "2024-03-08T08:12:00+08:00", "诉求内容": "路灯不亮"}
+    assert HotlineOrderIn.model_validate(base).callback_consent is False
+    assert HotlineOrderIn.model_validate({**base, "同意回电": "是"}).callback_consent is True
+    assert HotlineOrderIn.model_validate({**base, "callback_consent": True}).callback_consent is True
+    with pytest.raises(ValidationError):
+        HotlineOrderIn.model_validate({**base, "同意回电": "也许"})

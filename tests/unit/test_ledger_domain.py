@@ -191,15 +191,15 @@ def test_red_deadline_across_spring_festival():
     assert deadline_for("red", at(2026, 2, 13)) == eod(2026, 2, 25)
 
 
-def test_start_on_a_holiday_counts_from_the_next_workday():
-    # Reported on 10-03 (holiday): day 0 is 10-08, then 10-09, 10-10, 10-12.
-    assert deadline_for("red", at(2026, 10, 3)) == eod(2026, 10, 12)
+def test_start_on_a_holiday_counts_the_next_workday_as_day_one():
+    # Reported on 10-03 (holiday): 10-08 (1), 10-09 (2), Sat 10-10 (3, 调休) — not one workday later (issue 15).
+    assert deadline_for("red", at(2026, 10, 3)) == eod(2026, 10, 10)
 
 
 def test_start_is_read_in_shanghai_time():
     # 2026-09-30 20:00 UTC is 10-01 04:00 in Shanghai, a holiday.
     start = dt.datetime(2026, 9, 30, 20, 0, tzinfo=dt.UTC)
-    assert deadline_for("red", start) == eod(2026, 10, 12)
+    assert deadline_for("red", start) == eod(2026, 10, 10)
 
 
 def test_yellow_and_green_deadlines_match_a_manual_count():

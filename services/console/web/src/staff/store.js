@@ -9,6 +9,7 @@ const EVERYONE = ['county_operator', 'party_org', 'property_company', 'owners_co
   'partner_unit', 'grid_worker', 'department']
 const MATRIX = {
   'report.read': ['county_operator', 'party_org', 'grid_worker', 'property_company'],
+  'report.reveal': ['party_org', 'grid_worker'],
   'matter.read': EVERYONE,
   'matter.regrade': ['county_operator', 'party_org'],
   'session.read': EVERYONE,

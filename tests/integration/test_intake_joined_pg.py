@@ -1,0 +1,26 @@
+"""On PostgreSQL: a report joining a matter already under way takes the matter's status at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake import handlers
+from services.intake.app import spec
+from services.runtime.settings import get_settings
+from tests.support import pg_store
+from tests.unit.test_intake_joined import joined_report_takes_the_matters_status
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr(handlers, "_vault", None)
+    get_settings.cache_clear()
+    async with pg_store(spec(), "intake_joined") as s:
+        yield s
+
+
+async def test_a_report_joining_an_assigned_matter_shows_its_status_on_postgres(store):
+    await joined_report_takes_the_matters_status(store)
