@@ -12,7 +12,7 @@ from services.intake import domain
 from services.intake.api import Accepted, Submitter, admit
 from services.intake.handlers import Incoming, accept
 from services.runtime.directory import load_directory
-from services.runtime.inputs import Moment
+from services.runtime.inputs import Moment, refuse_controls
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -85,6 +85,8 @@ async def submit_hotline_order(
     if community is None:
         raise Problem(422, f"未知社区「{body.community}」", f"Unknown community {body.community!r}", field="community")
     actor = await admit(ctx, who, community.code, "hotline_12345")
+    # accept() refuses them too, but would name its own fields (text, name): name the order's.
+    refuse_controls({k: getattr(body, k) for k in ("order_no", "content", "contact_name", "contact_phone", "address")})
     place = domain.parse_place(domain.clean_text(body.address or ""), community) if body.address else None
     inc = Incoming(
         community=community.code,

@@ -28,6 +28,11 @@ _LABELS = {
     "photos": "照片",
     "description": "描述",
     "address_string": "地址",
+    "address": "地址",
+    "content": "诉求内容",
+    "contact_name": "联系人",
+    "contact_phone": "联系电话",
+    "order_no": "工单编号",
 }
 
 

@@ -156,3 +156,12 @@ def test_open311_token_lookups_are_rate_limited_like_track(limited):
         assert c.get("/v1/track/AAAAAAA7").status_code == 429  # one budget for both lookups
         r = c.get("/open311/v2/tokens/AAAAAAA8.xml")
         assert r.status_code == 429 and r.headers["Retry-After"]
+
+
+def test_hotline_order_with_control_characters_names_its_own_field(client):
+    order = {"community": "xueyuan", "order_no": "JX20240305-0001", "called_at": "2024-03-05T09:00:00+08:00",
+             "content": "金泰和庄路灯不亮\x00", "address": "金泰和庄3号楼"}  # fmt: skip
+    assert_problem(client.post("/v1/hotline-orders", json=order, headers=auth()), 422, "content")
+    order |= {"content": "金泰和庄路灯不亮", "called_at": "0001-01-01T00:00:00+23:59"}
+    assert_problem(client.post("/v1/hotline-orders", json=order, headers=auth()), 422, "called_at")
+    assert all_reports(client) == []
