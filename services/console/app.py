@@ -27,6 +27,7 @@ from services.console.resident import router as resident_router
 from services.runtime import logs, problems
 from services.runtime.auth import AuthError, verify
 from services.runtime.problems import Problem
+from services.runtime.proxies import TrustedProxies
 from services.runtime.service import BodyLimit, Measure
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=config.settings.max_body_bytes)
 
+    app.add_middleware(TrustedProxies, trusted=config.settings.trusted_proxies)  # the TLS proxy in front, if any
     app.add_middleware(Measure, service="console")
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
@@ -197,4 +199,5 @@ def main() -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
         lifespan="on",
+        proxy_headers=False,  # TrustedProxies decides whose X-Forwarded-For counts
     )

@@ -38,6 +38,8 @@ async def forward(
     headers = {k: v for k, v in request.headers.items() if k.lower() in passed}
     headers.update(extra_headers or {})
     if request.client:
+        # The caller as the console's TrustedProxies resolved it; services believe it only when the console's
+        # address is in their HALL_TRUSTED_PROXIES. A client's own X-Forwarded-For is never passed on.
         headers["x-forwarded-for"] = request.client.host
     try:
         upstream = await client.request(

@@ -31,6 +31,7 @@ from services.feedback.recording import (
 )
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.inputs import Moment
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -100,7 +101,7 @@ class RevisitPatch(BaseModel):
     """Staff edits to a revisit plan; omitted fields stay as they are."""
 
     methods: list[Method] | None = Field(None, min_length=1, max_length=4)
-    due_at: dt.datetime | None = Field(None, description="With a UTC offset, e.g. 2025-06-06T18:00:00+08:00")
+    due_at: Moment | None = Field(None, description="With a UTC offset, e.g. 2025-06-06T18:00:00+08:00")
     assignee: str | None = Field(None, pattern=SUB_PATTERN, description="The grid worker's subject (sub)")
 
     @field_validator("methods")
@@ -136,7 +137,7 @@ class ForumVoice(BaseModel):
 class ForumIn(BaseModel):
     """The outcome of a group forum (集中座谈): many households' evaluations at once."""
 
-    held_at: dt.datetime
+    held_at: Moment
     place: str = Field(min_length=1, max_length=200)
     evaluations: list[ForumVoice] = Field(min_length=1, max_length=MAX_FORUM_VOICES)
 
@@ -323,7 +324,7 @@ async def list_revisits(
     community: str | None = Query(None, max_length=64),
     status: Literal["open", "done", "overdue"] | None = None,
     assignee: str | None = Query(None, max_length=128, description="A grid worker's sub, or `me` for the caller"),
-    due_before: dt.datetime | None = Query(None, description="Only revisits due before this time"),
+    due_before: Moment | None = Query(None, description="Only revisits due before this time"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[RevisitOut]:

@@ -6,11 +6,14 @@ No I/O and no framework imports: the service layer stores evaluations and acts o
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from services.runtime import workcal
+from services.runtime.directory import Compound
 
 TZ = ZoneInfo("Asia/Shanghai")
 END_OF_DAY = dt.time(18, 0)
@@ -172,3 +175,41 @@ def revisit_due(completed_at: dt.datetime, method: str) -> dt.datetime:
         raise ValueError("datetime must be timezone-aware")
     day = workcal.add_workdays(completed_at.astimezone(TZ).date(), REVISIT_WORKDAYS[method])
     return dt.datetime.combine(day, END_OF_DAY, tzinfo=TZ)
+
+
+# Separators people type between building, unit and room: ASCII and full-width dashes, slashes, hashes, dots.
+_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―_/\\#.·、,，]+")
+_PLACE_WORDS = re.compile(r"(号楼|栋|幢|座|单元|室|房|号)")
+_NUMBERS = re.compile(r"\d+")
+_RUNS = re.compile(r"\d+|[^\d\s]+")
+
+
+def _visible(text: str) -> str:
+    """NFKC, case folded, without invisible characters (zero-width spaces, joiners, BOM, controls)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co", "Cn"))
+
+
+def household_key(household: str, compounds: Sequence[Compound] = ()) -> str:
+    """One household, however it is typed: the directory's room (compound/building/unit/room) where possible.
+
+    `JTH-3-1-101`, `jth-3-1-101` and `jth－3－1－101` plus a zero-width space are one key; so are
+    `金泰和庄12号楼2单元301室` and `jintaihezhuang 12-2-301` when the directory knows 金泰和庄 and its building 12.
+    Anything the directory cannot place keeps its normalised text, separators unified.
+    """
+    text = _visible(household).strip()
+    for compound in sorted(compounds, key=lambda c: -max(len(n) for n in c.names)):
+        name = next((n for n in sorted(compound.names, key=len, reverse=True) if text.startswith(_visible(n))), None)
+        if not name:
+            continue
+        numbers = [str(int(n)) for n in _NUMBERS.findall(text[len(_visible(name)) :])]
+        building = compound.building(numbers[0]) if numbers else None
+        if building is None or len(numbers) not in (2, 3):
+            break
+        unit = numbers[1] if len(numbers) == 3 else ("1" if building.units == 1 else None)
+        if unit is None or not 1 <= int(unit) <= building.units:
+            break  # "12-301" in a building of several units, or a unit it does not have: keep the text
+        return f"room:{compound.code}/{building.code}/{unit}/{numbers[-1]}"
+    # Runs of digits and of other characters, one dash between each: "金泰和庄 12-2-301" = "金泰和庄12－2－301".
+    runs = _RUNS.findall(_SEPARATORS.sub(" ", _PLACE_WORDS.sub(" ", text)))
+    return "text:" + "-".join(str(int(r)) if r.isdigit() else r for r in runs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from services.feedback.handlers import PENDING_STATUSES, matter_round, revisit_o
 from services.feedback.models import ROUND_OUTCOME_ZH, EvaluationRow, MatterRound, Revisit
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope
+from services.runtime.directory import load_directory
 from services.runtime.privacy import Vault, scrub_text
 from services.runtime.problems import Problem
 from services.runtime.settings import Settings, get_settings
@@ -44,9 +44,13 @@ def vault() -> Vault:
 
 
 def household_ref(community: str, household: str) -> str:
-    """A stable pseudonym of a household within a community; the raw address is never stored."""
-    norm = re.sub(r"\s+", "", unicodedata.normalize("NFKC", household))
-    return vault().pseudonym(f"household:{community}:{norm}", prefix="hh")
+    """A stable pseudonym of a household within a community; the raw address is never stored.
+
+    Keyed on domain.household_key, so a household typed twice differently is still one voter.
+    """
+    found = load_directory().community(community)
+    key = domain.household_key(household, found.compounds if found is not None else ())
+    return vault().pseudonym(f"household:{community}:{key}", prefix="hh")
 
 
 def clean_household(v: str) -> str:

@@ -18,6 +18,7 @@ from services.intake.models import ApiKey, Report
 from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_api_key
 from services.runtime.authz import KeyGrant, in_scope, public, require, require_or_key, scope_filter
 from services.runtime.directory import load_directory
+from services.runtime.inputs import Moment
 from services.runtime.privacy import mask_name
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
@@ -30,7 +31,7 @@ class ProvenanceIn(BaseModel):
     """Where a paper note came from (opinion boxes, wish walls); who typed it in comes from the token."""
 
     box: str | None = Field(None, max_length=100, description="Which box or wall, e.g. 金泰和庄东门意见箱")
-    collected_at: dt.datetime | None = Field(None, description="When the box was opened or the wall read")
+    collected_at: Moment | None = Field(None, description="When the box was opened or the wall read")
     on_behalf_of: str | None = Field(None, max_length=32, description="The writer's name if signed; stored masked")
 
 
@@ -54,7 +55,7 @@ class ReportIn(BaseModel):
     callback_consent: bool = Field(
         False, description="Reporter agrees that community staff may call them back (同意社区工作人员回电联系我)"
     )
-    occurred_at: dt.datetime | None = None
+    occurred_at: Moment | None = None
     provenance: ProvenanceIn | None = Field(None, description="Required for opinion_box and wish_wall")
 
     @field_validator("text")
@@ -170,8 +171,11 @@ async def submit_report(
     if community is None:
         raise Problem(422, f"未知社区「{body.community}」", f"Unknown community {body.community!r}", field="community")
     actor = await admit(ctx, who, body.community, body.channel)
-    if body.phone:
-        await limits.enforce(ctx, "reporter", re.sub(r"\D", "", body.phone), ctx.settings.ratelimit_per_reporter)
+    # Per reporter: only accepted reports count (a stranger's bad posts must not lock a phone out), and staff
+    # entering a report for a resident are never limited by it.
+    reporter = re.sub(r"\D", "", body.phone) if body.phone and isinstance(who, KeyGrant) else None
+    if reporter:
+        await limits.enforce_spent(ctx, "reporter", reporter, ctx.settings.ratelimit_per_reporter)
     provenance: dict = {"submitted_by": actor, "consent": body.consent}
     if body.channel in BOXED:
         p = body.provenance or ProvenanceIn()
@@ -213,6 +217,8 @@ async def submit_report(
         callback_consent=body.callback_consent,
     )
     report, created = await ctx.bus.run(lambda uow: accept(uow, inc), actor=actor)
+    if reporter and created:
+        await limits.check(ctx, "reporter", reporter, ctx.settings.ratelimit_per_reporter)
     return Accepted(report_id=report.id, tracking_code=report.tracking_code, created=created)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import hashlib
@@ -9,6 +10,7 @@ import io
 import json
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -20,6 +22,7 @@ from services.intake.handlers import Incoming, accept
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
 from services.runtime.directory import Community, load_directory
+from services.runtime.inputs import YEAR_MAX, YEAR_MIN, control_at, year_in_range
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -28,6 +31,10 @@ router = APIRouter(prefix="/v1/imports", tags=["intake"])
 PATH = "/v1/imports/door-visits"
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000
+MAX_SHEET_ROWS = MAX_ROWS + 100  # a title, the header and blank lines between blocks
+MAX_COLS = 52  # A..AZ: the ten known columns and whatever else staff keep beside them
+MAX_UNZIPPED = 64 * 1024 * 1024  # a full 2000-row sheet inflates to a few MiB
+MAX_MEMBERS = 500
 CST = dt.timezone(dt.timedelta(hours=8))
 
 # Canonical column -> the headers staff really write (compared after NFKC, without spaces, '*' and brackets).
@@ -89,21 +96,60 @@ def sniff(data: bytes) -> str:
     return "csv"
 
 
+def _too_big(zh: str, en: str) -> FileProblem:
+    return FileProblem(
+        422, f"{zh}，请删除空行空列或拆分后上传", f"{en}; remove empty rows/columns or split it", field="file"
+    )
+
+
+def check_zip(data: bytes) -> None:
+    """Refuse a zip that would inflate beyond MAX_UNZIPPED, judged by its members' declared sizes.
+
+    zipfile never inflates a member past its declared size (it fails the CRC instead), so the sum is a bound.
+    """
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise FileProblem(422, "XLSX 文件已损坏或无法读取", f"Corrupt or unreadable XLSX: {exc}", field="file") from exc
+    if len(infos) > MAX_MEMBERS or sum(i.file_size for i in infos) > MAX_UNZIPPED:
+        raise _too_big("XLSX 解压后过大", f"The XLSX inflates beyond {MAX_UNZIPPED // 2**20} MiB")
+
+
+def read_xlsx(data: bytes) -> list[list[Any]]:
+    """The first sheet's rows within the caps: zip sizes and the declared dimension first, then bounded reads."""
+    import openpyxl
+
+    check_zip(data)
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:
+        raise FileProblem(422, "XLSX 文件已损坏或无法读取", f"Corrupt or unreadable XLSX: {exc}", field="file") from exc
+    try:
+        ws = wb.worksheets[0]
+        # The <dimension> a sheet declares drives openpyxl's padding: 50,000 x ZZ empty cells from 5 KB.
+        if (ws.max_row or 0) > MAX_SHEET_ROWS or (ws.max_column or 0) > MAX_COLS:
+            raise _too_big(
+                f"表格范围过大（{ws.max_row} 行 × {ws.max_column} 列，最多 {MAX_SHEET_ROWS} 行 × {MAX_COLS} 列）",
+                f"Sheet too large ({ws.max_row} x {ws.max_column}; at most {MAX_SHEET_ROWS} x {MAX_COLS})",
+            )
+        # A sheet may also declare nothing (or too little): read at most one row past the cap, never more.
+        rows = [list(r) for r in ws.iter_rows(max_row=MAX_SHEET_ROWS + 1, max_col=MAX_COLS, values_only=True)]
+    except FileProblem:
+        raise
+    except Exception as exc:
+        raise FileProblem(422, "XLSX 文件已损坏或无法读取", f"Corrupt or unreadable XLSX: {exc}", field="file") from exc
+    finally:
+        wb.close()
+    if len(rows) > MAX_SHEET_ROWS:
+        raise _too_big(f"表格超过 {MAX_SHEET_ROWS} 行", f"Sheet longer than {MAX_SHEET_ROWS} rows")
+    return rows
+
+
 def read_table(data: bytes) -> tuple[str, str | None, list[list[Any]]]:
     """(format, encoding, rows of cells) from CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or XLSX."""
     fmt = sniff(data)
     if fmt == "xlsx":
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
-            wb.close()
-        except Exception as exc:
-            raise FileProblem(
-                422, "XLSX 文件已损坏或无法读取", f"Corrupt or unreadable XLSX: {exc}", field="file"
-            ) from exc
-        return fmt, None, rows
+        return fmt, None, read_xlsx(data)
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -184,6 +230,8 @@ def normalise_row(number: int, cells: dict[str, Any], headers: dict[str, str], c
         row.visited_on = _date(cells["date"])
         if row.visited_on is None:
             row.fail("date", col("date"), f"日期「{v['date']}」无法识别", f"Unreadable date {v['date']!r}")
+        elif not year_in_range(row.visited_on.year):
+            row.fail("date", col("date"), f"日期应在 {YEAR_MIN}–{YEAR_MAX} 年之间", "Date out of range")
         elif row.visited_on > dt.datetime.now(CST).date() + dt.timedelta(days=1):
             row.fail("date", col("date"), "走访日期在未来", "Visit date lies in the future")
         else:
@@ -217,6 +265,9 @@ def normalise_row(number: int, cells: dict[str, Any], headers: dict[str, str], c
             "callback_consent", col("callback_consent"), "同意回电应填「是」或「否」", "Callback consent: 是 or 否"
         )
     row.callback_consent = bool(consent)
+    for key in HEADERS:
+        if control_at(v[key]):  # the rule every report obeys (accept); here it costs only this row
+            row.fail(key, col(key), "含有不可见的控制字符", "Contains control characters")
     row.values = v
     return row
 
@@ -279,7 +330,8 @@ async def import_door_visits(
     data = await file.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise Problem(413, "文件超过 5 MiB", "File larger than 5 MiB", field="file")
-    meta, rows = parse_sheet(data, found)
+    # Parsing is CPU work: off the event loop, so /healthz and every other request keep being answered.
+    meta, rows = await asyncio.to_thread(parse_sheet, data, found)
     results: list[RowResult] = []
     async with ctx.bus.uow(actor=principal.sub) as uow:
         for row in rows:

@@ -15,7 +15,9 @@ from services.intake import domain
 from services.intake.models import Report
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
+from services.runtime.inputs import check_year, refuse_controls
 from services.runtime.privacy import Vault, mask_name, mask_phone, scrub_text
+from services.runtime.problems import Problem
 from services.runtime.uow import UnitOfWork
 
 _vault: Vault | None = None
@@ -62,6 +64,23 @@ async def find_existing(uow: UnitOfWork, channel: str, channel_message_id: str) 
 
 async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
     """Normalise, store (PII encrypted) and emit report.received.v1; return (report, created)."""
+    # Every channel's report passes here: control characters are refused once, before anything is stored.
+    refuse_controls(
+        {
+            "text": inc.text,
+            "name": inc.name,
+            "phone": inc.phone,
+            "compound": inc.compound,
+            "building": inc.building,
+            "unit": inc.unit,
+            "room": inc.room,
+            "photos": inc.photos,
+            "sender_id": inc.sender_id,
+        }
+    )
+    for moment in (inc.occurred_at, inc.received_at):
+        if moment is not None:
+            check_year(moment.year, "occurred_at" if moment is inc.occurred_at else "received_at")
     if not inc.fresh_id:
         existing = await find_existing(uow, inc.channel, inc.channel_message_id)
         if existing is not None:
@@ -151,6 +170,13 @@ async def on_channel_message(uow: UnitOfWork, env: Envelope, msg: events.Channel
     if msg.sender and msg.sender.phone and not domain.valid_phone(msg.sender.phone):
         raise Reject("sender.phone is not a valid mainland mobile number")
     place = msg.place or events.Place()
+    try:
+        await _accept_message(uow, env, msg, place)
+    except Problem as exc:  # no one to answer: dead-letter with the reason, replayable once fixed
+        raise Reject(f"{exc.errors[0]['field'] if exc.errors else 'message'}: {exc.detail_en}") from exc
+
+
+async def _accept_message(uow: UnitOfWork, env: Envelope, msg: events.ChannelMessage, place: events.Place) -> None:
     await accept(
         uow,
         Incoming(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 
@@ -13,6 +12,7 @@ from services.intake import domain
 from services.intake.api import Accepted, Submitter, admit
 from services.intake.handlers import Incoming, accept
 from services.runtime.directory import load_directory
+from services.runtime.inputs import Moment, refuse_controls
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -33,12 +33,12 @@ class HotlineOrderIn(BaseModel):
     order_no: str = Field(
         validation_alias=_alias("order_no", "工单编号"), min_length=1, max_length=64, description="工单编号"
     )
-    called_at: dt.datetime = Field(validation_alias=_alias("called_at", "来电时间"), description="来电时间")
+    called_at: Moment = Field(validation_alias=_alias("called_at", "来电时间"), description="来电时间")
     content: str = Field(validation_alias=_alias("content", "诉求内容"), min_length=1, max_length=2000)
     contact_name: str | None = Field(None, validation_alias=_alias("contact_name", "联系人"), max_length=32)
     contact_phone: str | None = Field(None, validation_alias=_alias("contact_phone", "联系电话"), max_length=20)
     address: str | None = Field(None, validation_alias=_alias("address", "地址"), max_length=200)
-    deadline: dt.datetime | None = Field(None, validation_alias=_alias("deadline", "承办时限"), description="承办时限")
+    deadline: Moment | None = Field(None, validation_alias=_alias("deadline", "承办时限"), description="承办时限")
     callback_consent: bool = Field(
         False, validation_alias=_alias("callback_consent", "同意回电"), description="来电人同意社区回电 (是/否)"
     )
@@ -96,6 +96,8 @@ async def submit_hotline_order(
     if community is None:
         raise Problem(422, f"未知社区「{body.community}」", f"Unknown community {body.community!r}", field="community")
     actor = await admit(ctx, who, community.code, "hotline_12345")
+    # accept() refuses them too, but would name its own fields (text, name): name the order's.
+    refuse_controls({k: getattr(body, k) for k in ("order_no", "content", "contact_name", "contact_phone", "address")})
     place = domain.parse_place(domain.clean_text(body.address or ""), community) if body.address else None
     inc = Incoming(
         community=community.code,

@@ -20,7 +20,7 @@ def limiter(ctx: Context) -> RateLimiter:
 
 
 def client_ip(request: Request) -> str:
-    """The caller's address as the server sees it (a proxy in front must set the real one)."""
+    """The caller's address: the peer, or what a trusted proxy forwarded (runtime.proxies, HALL_TRUSTED_PROXIES)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -31,7 +31,16 @@ async def check(ctx: Context, bucket: str, key: str, limit: int) -> Decision:
 
 async def enforce(ctx: Context, bucket: str, key: str, limit: int) -> None:
     """Count a hit; 429 problem+json with Retry-After when over the limit."""
-    d = await check(ctx, bucket, key, limit)
+    refuse_over(await check(ctx, bucket, key, limit))
+
+
+async def enforce_spent(ctx: Context, bucket: str, key: str, limit: int) -> None:
+    """429 when the window's budget is already spent, without counting this request (count it with `check`)."""
+    refuse_over(await limiter(ctx).peek(bucket, key, limit=limit))
+
+
+def refuse_over(d: Decision) -> None:
+    """429 problem+json with Retry-After for a refused decision."""
     if not d.allowed:
         raise Problem(
             429,

@@ -19,6 +19,7 @@ from services.intake.models import ApiKey, Report
 from services.runtime.auth import api_key_matches, hash_api_key
 from services.runtime.authz import public
 from services.runtime.directory import Community, load_directory
+from services.runtime.inputs import YEAR_MAX, YEAR_MIN, control_at, printable, year_in_range
 from services.runtime.service import Ctx
 
 router = APIRouter(
@@ -52,6 +53,7 @@ SERVICES: dict[str, tuple[str, str, str, str]] = {
 }
 assert set(SERVICES) == set(Category.__args__)  # every category is a service, and only those
 MAX_ROWS = 1000
+DATES = f"{YEAR_MIN}–{YEAR_MAX}"
 ROOTS = {"services": ("services", "service"), "requests": ("service_requests", "request"),
          "errors": ("errors", "error"), "tokens": ("service_requests", "request")}  # fmt: skip
 
@@ -65,9 +67,10 @@ def _xml(kind: str, items: Any) -> bytes:
             child = ET.SubElement(el, key)
             if isinstance(value, list):
                 for sub in value:
-                    ET.SubElement(child, key.rstrip("s") or "item").text = str(sub)
+                    ET.SubElement(child, key.rstrip("s") or "item").text = printable(str(sub))
             elif value is not None:
-                child.text = str(value).lower() if isinstance(value, bool) else str(value)
+                # Notes from other services may hold characters XML 1.0 cannot carry: leave them out.
+                child.text = str(value).lower() if isinstance(value, bool) else printable(str(value))
     return b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(root, encoding="utf-8")
 
 
@@ -181,6 +184,9 @@ async def create_request(fmt: str, request: Request, ctx: Ctx) -> Response:
     except Exception:
         return error(fmt, 400, "请求体应为表单编码", "Body must be form-encoded")
     f = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+    bad = next((k for k, v in f.items() if control_at(v)), None)
+    if bad is not None:  # the rule accept() applies, answered in the spec's error format
+        return error(fmt, 400, f"{bad[:40]} 含有不可见的控制字符", f"{bad[:40]!r} contains control characters")
     key = await _api_key(ctx, f.get("api_key", "")) if f.get("api_key") else None
     if key is None:
         return error(fmt, 403, "api_key 缺失或无效", "Missing or invalid api_key")
@@ -246,6 +252,8 @@ def _parse_dt(value: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    if not year_in_range(parsed.year):  # 0001-01-01T00:00+23:59 overflows once compared in UTC
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -274,8 +282,9 @@ async def list_requests(
         now = dt.datetime.now(dt.UTC)
         start = _parse_dt(start_date) if start_date else now - dt.timedelta(days=90)
         end = _parse_dt(end_date) if end_date else None
-        if start is None or (end_date and end is None):
-            return error(fmt, 400, "start_date/end_date 应为 ISO 8601 时间", "start_date/end_date must be ISO 8601")
+        for name, value in (("start_date", start), ("end_date", end if end_date else now)):
+            if value is None:  # Open311 clients expect the spec's error list, not problem+json
+                return error(fmt, 400, f"{name} 应为 {DATES} 年间的 ISO 8601 时间", f"{name} must be ISO 8601, {DATES}")
         q = q.where(Report.received_at >= start)
         if end is not None:
             q = q.where(Report.received_at <= end)
@@ -308,10 +317,14 @@ async def get_request(request_id: str, fmt: str, ctx: Ctx) -> Response:
 
 
 @router.get("/tokens/{token}.{fmt}", summary="Open311: request id from a token")
-async def get_token(token: str, fmt: str, ctx: Ctx) -> Response:
+async def get_token(token: str, fmt: str, ctx: Ctx, request: Request) -> Response:
     """The token is the tracking code (查询码) a POST returned in its service_notice."""
     if not _fmt(fmt):
         return error("json", 404, "不支持的格式", "Unknown format")
+    # A tracking-code oracle like /v1/track: the same per-IP budget, shared, so guessing cannot go around it.
+    d = await limits.check(ctx, "track-ip", limits.client_ip(request), ctx.settings.ratelimit_per_ip)
+    if not d.allowed:
+        return error(fmt, 429, "请求过于频繁", "Too many requests", {"Retry-After": str(d.retry_after)})
     code = token.strip().upper()
     async with ctx.db.session() as s:
         r = (await s.exec(select(Report).where(Report.tracking_code == code))).first()

@@ -18,6 +18,7 @@ from services.ledger import audit
 from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ
 from services.ledger.models import Entry, SupportingTask, TimelineItem
 from services.runtime.directory import load_directory
+from services.runtime.inputs import printable
 from services.runtime.privacy import scrub_text
 
 LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿"}
@@ -47,6 +48,7 @@ CATEGORY_ZH = {
 # Notes that say nothing about the work itself are not shown as progress.
 _SILENT_ACTIONS = frozenset({"register", "regrade", "remind", "overdue"})
 TXT_LIMIT = 1000
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = (
     "序号",
     "小区",
@@ -262,14 +264,33 @@ def to_html(content: dict, meta: dict) -> str:
     )
 
 
+def formula_leading(value: str) -> bool:
+    """A cell a spreadsheet would evaluate (OWASP CSV injection: = + - @ tab CR)."""
+    return value.startswith(FORMULA_LEADS)
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell a spreadsheet reads as text: a formula-leading one gets the OWASP `'` prefix."""
+    value = printable(value)
+    return "'" + value if formula_leading(value) else value
+
+
 def to_csv(content: dict) -> bytes:
-    """CSV with a BOM so spreadsheet programs read the Chinese correctly."""
+    """CSV with a BOM so spreadsheet programs read the Chinese correctly; no cell is a formula."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(COLUMNS)
     for m in content["matters"]:
-        w.writerow(_row(m))
+        w.writerow([csv_cell(v) for v in _row(m)])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def _text_cells(ws, row: int) -> None:
+    """Every text cell of a row stays a string: never a formula, quote-prefixed if it looks like one."""
+    for cell in ws[row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+            cell.quotePrefix = formula_leading(cell.value)  # Excel keeps it text even when edited
 
 
 def to_xlsx(content: dict, meta: dict) -> bytes:
@@ -280,12 +301,14 @@ def to_xlsx(content: dict, meta: dict) -> bytes:
     ws.append(
         [f"{content['community_name']} {_month_zh(content['month'])} 议事事项办理情况公示（第{meta['version']}版）"]
     )
+    _text_cells(ws, 1)
     ws["A1"].font = Font(bold=True, size=14)
     ws.append(list(COLUMNS))
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for m in content["matters"]:
-        ws.append(_row(m))
+        ws.append([printable(v) for v in _row(m)])  # XML 1.0 cannot carry control characters
+        _text_cells(ws, ws.max_row)
         level_cell = ws.cell(row=ws.max_row, column=5)
         level_cell.fill = PatternFill("solid", fgColor=LEVEL_COLOURS.get(m["level"], "FFFFFF"))
         level_cell.font = Font(color="FFFFFF", bold=True)

@@ -19,6 +19,7 @@ from services.ledger.models import Entry, EvaluationView
 from services.runtime import workcal
 from services.runtime.auth import Principal
 from services.runtime.authz import require, scope_filter
+from services.runtime.inputs import check_year
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -210,6 +211,7 @@ def month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
         start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=TZ)
     except ValueError:
         raise Problem(422, "月份格式应为 YYYY-MM", "month must be YYYY-MM", field="month") from None
+    check_year(start.year, "month")  # 0001-01 minus a day, 9999-12 plus a month: both overflow
     end = (start + dt.timedelta(days=32)).replace(day=1)
     return start, end
 

@@ -14,6 +14,7 @@ from services.ledger.domain import DONE_STATES
 from services.ledger.models import Entry, SupportingTask
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
+from services.runtime.inputs import Moment
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -81,7 +82,7 @@ class SupportingTaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     unit: str = Field(min_length=1, max_length=128)
-    deadline: dt.datetime | None = Field(None, description="Defaults to the entry's deadline")
+    deadline: Moment | None = Field(None, description="Defaults to the entry's deadline")
 
 
 class SupportActionIn(BaseModel):

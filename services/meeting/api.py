@@ -16,6 +16,7 @@ from services.meeting.models import AgendaItem, QueuedMatter, Session, aware, ut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import Community, load_directory
+from services.runtime.inputs import Moment
 from services.runtime.problems import Problem, field_error
 from services.runtime.service import Ctx
 
@@ -103,7 +104,7 @@ class ResolutionIn(BaseModel):
     lead_party: ResponsibleParty | None = None
     lead_unit: str | None = Field(None, max_length=128)
     supporting_units: list[Unit] = Field(default_factory=list, max_length=20)
-    deadline: dt.datetime | None = None
+    deadline: Moment | None = None
     department: str | None = Field(None, max_length=128)
     reason: str | None = Field(None, max_length=1000)
     positions: dict[ResponsibleParty, Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
@@ -238,8 +239,8 @@ async def list_sessions(
     community: str | None = Query(None, max_length=64),
     status: Literal["scheduled", "concluded", "adjourned", "cancelled"] | None = None,
     kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
-    from_: dt.datetime | None = Query(None, alias="from"),
-    to: dt.datetime | None = None,
+    from_: Moment | None = Query(None, alias="from"),
+    to: Moment | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[SessionOut]:

@@ -13,6 +13,7 @@ from services.meeting import api, planner
 from services.meeting.models import QueuedMatter, aware, utc
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
+from services.runtime.inputs import Moment
 from services.runtime.problems import Problem, field_error
 from services.runtime.service import Ctx
 
@@ -24,7 +25,7 @@ MAX_AHEAD = dt.timedelta(days=366)
 class RescheduleIn(BaseModel):
     """A new time (and optionally place) for a scheduled session, and why."""
 
-    starts_at: dt.datetime
+    starts_at: Moment
     reason: str = Field(min_length=1, max_length=500)
     place: str | None = Field(None, min_length=1, max_length=200)
 
@@ -34,7 +35,7 @@ class SessionCreateIn(BaseModel):
 
     kind: Literal["site_inspection"]
     matter_id: str = Field(min_length=1, max_length=64)
-    starts_at: dt.datetime | None = None
+    starts_at: Moment | None = None
     place: str | None = Field(None, min_length=1, max_length=200)
 
 

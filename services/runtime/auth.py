@@ -18,7 +18,9 @@ from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from services.runtime.settings import Settings, create_once, get_settings
 
@@ -79,6 +81,17 @@ def builtin_private_key(settings: Settings | None = None) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(key, Ed25519PrivateKey)
     return key
+
+
+def algorithms_for(key) -> list[str]:
+    """Only the algorithm family of the configured key: a token naming another alg is refused, not tried."""
+    if isinstance(key, Ed25519PublicKey):
+        return ["EdDSA"]
+    if isinstance(key, RSAPublicKey):
+        return ["RS256"]
+    if isinstance(key, EllipticCurvePublicKey):
+        return ["ES256"]
+    return ALGORITHMS
 
 
 @lru_cache(maxsize=8)
@@ -161,17 +174,18 @@ def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
         settings.jwt_jwks_url,
         str(_private_key_path(settings)),
     )
-    key = source.get_signing_key_from_jwt(token).key if isinstance(source, jwt.PyJWKClient) else source
     try:
+        key = source.get_signing_key_from_jwt(token).key if isinstance(source, jwt.PyJWKClient) else source
         claims = jwt.decode(
             token,
             key,
-            algorithms=ALGORITHMS,
+            algorithms=algorithms_for(key),
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             options={"require": ["exp", "sub", "iss", "aud"]},
         )
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        # PyJWT answers some mismatches (an RSA alg against an Ed25519 key) with TypeError/ValueError.
         raise AuthError(str(exc)) from exc
     role = claims.get("role")
     communities = claims.get("communities")

@@ -44,6 +44,21 @@ class RateLimiter:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         return f"{self.prefix}:{self.service}:{bucket}:{digest}"
 
+    async def peek(self, bucket: str, key: str, *, limit: int) -> Decision:
+        """Whether one more hit would be allowed, without counting it. Redis down: allow."""
+        if limit <= 0:
+            return Decision(True, limit, 0, 0)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                count, ttl_ms = await pipe.get(self._key(bucket, key)).pttl(self._key(bucket, key)).execute()
+        except (RedisError, OSError) as exc:
+            metrics.REDIS_DOWN.labels(self.service, "ratelimit").inc()
+            log.warning("ratelimit.redis_unavailable bucket=%s: allowing (%s)", bucket, type(exc).__name__)
+            return Decision(True, limit, limit, 0, degraded=True)
+        count = int(count or 0)
+        retry_after = max(1, -(-int(ttl_ms) // 1000)) if int(ttl_ms) > 0 else 1
+        return Decision(count < limit, limit, max(0, limit - count), retry_after)
+
     async def hit(self, bucket: str, key: str, *, limit: int, window_s: int) -> Decision:
         """Count one hit; refuse when the window already holds `limit` hits. Redis down: allow."""
         if limit <= 0:

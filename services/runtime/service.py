@@ -24,6 +24,7 @@ from services.runtime.consumer import STOP_STEP_S, Subscription
 from services.runtime.db import Database
 from services.runtime.directory import load_directory
 from services.runtime.locks import Periodic, run_periodic
+from services.runtime.proxies import TrustedProxies
 from services.runtime.settings import Settings, get_settings
 from services.runtime.tables import BusTables
 
@@ -179,6 +180,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         upload_max_bytes=settings.upload_max_bytes,
     )
 
+    # X-Forwarded-For only from configured proxies; uvicorn's own handling (which trusts loopback) is off.
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)
     app.add_middleware(Measure, service=spec.name)
 
     @app.get("/healthz", tags=["ops"], summary="Alive (存活检查)")
@@ -223,6 +226,7 @@ def serve(spec_factory: Callable[[], ServiceSpec]) -> None:
         access_log=False,
         timeout_graceful_shutdown=15,
         lifespan="on",
+        proxy_headers=False,  # TrustedProxies decides whose X-Forwarded-For counts
     )
 
 

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     outbox_retention_hours: int = Field(24, ge=1)
     max_body_bytes: int = 1_048_576
     upload_max_bytes: int = Field(5 * 1_048_576 + 65_536, ge=1024, description="Upload routes: 5 MiB + form overhead")
+    trusted_proxies: str = Field(
+        "", description="Comma list of IPs/CIDRs whose X-Forwarded-For is believed (reverse proxy, console); none"
+    )
     ratelimit_prefix: str = "hall:rl"
     ratelimit_window_s: int = Field(60, ge=1, description="Window of every rate limit below")
     ratelimit_per_api_key: int = Field(600, ge=0, description="Reports per window per API key (0 = off)")

@@ -39,6 +39,12 @@ def test_hostile_bodies(platform):
             assert r.headers["content-type"].startswith("application/problem+json"), f"{service}{path} {why}"
             assert r.json()["detail_en"] and r.json()["detail"], "Chinese and English messages"
     assert _count(p) == before, "a rejected body stored something"
+    # A NUL (or any C0 control but tab/newline/CR) in an otherwise valid staff report: 422 naming the field.
+    for field, value in (("text", "路灯\x00不亮"), ("text", "路灯不亮\x1b[2J"), ("name", "王\x07")):
+        r = p.http.post(p.url("intake", "/v1/reports"), json={"community": "jinshan", "text": "路灯不亮", field: value},
+                        headers=auth)  # fmt: skip
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, (value, r.status_code, r.text[:200])
+    assert _count(p) == before, "a report with control characters was stored"
 
     # Injection attempts are just text: stored verbatim, returned as JSON, the store still works.
     for text in (

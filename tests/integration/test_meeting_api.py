@@ -455,3 +455,16 @@ def test_closed_event_over_the_broker_cancels_the_emergency_session(client):
         pytest.fail("meeting never heard matter.closed.v1")
     detail = client.get(f"/v1/sessions/{session_id}", headers=token()).json()
     assert detail["status"] == "cancelled" and "销号" in detail["minutes"]["reason"]
+
+
+def test_out_of_range_dates_are_422_naming_the_field(client):
+    """Years far outside the platform's range overflow once shifted to UTC: refused before any query."""
+    for name in ("from", "to"):
+        for moment in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+            r = client.get("/v1/sessions", params={name: moment}, headers=token())
+            assert r.status_code == 422, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["errors"][0]["field"] == name and "2000" in r.json()["detail"]
+    body = {"kind": "site_inspection", "matter_id": "mat_x", "starts_at": "9999-12-31T23:59:59-23:59"}
+    r = client.post("/v1/sessions", json=body, headers=token())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "starts_at", r.text

@@ -8,7 +8,7 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.runtime.auth import AuthError, api_key_matches, hash_api_key, mint, new_api_key, verify
@@ -114,6 +114,20 @@ def test_alg_none_is_refused(settings):
         verify(token, settings)
 
 
+def test_another_algorithm_than_the_keys_is_refused_not_crashed(settings):
+    """RS256/ES256 against the built-in Ed25519 key made PyJWT raise TypeError (a 500 on every service)."""
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    tokens = [
+        jwt.encode(_claims(), rsa_key, algorithm="RS256"),
+        jwt.encode(_claims(), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256"),
+        jwt.encode(_claims(), rsa_key, algorithm="PS256"),
+        jwt.encode(_claims(), "a-shared-secret-that-is-long-enough-for-hs256", algorithm="HS256"),
+    ]
+    for token in tokens:
+        with pytest.raises(AuthError):
+            verify(token, settings)
+
+
 def test_external_issuer_public_key(tmp_path):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pub = tmp_path / "idp.pem"
@@ -125,6 +139,8 @@ def test_external_issuer_public_key(tmp_path):
     assert verify(token, s).role == "party_org"
     with pytest.raises(AuthError):
         verify(mint(sub="x", role="party_org", communities=["jinshan"], settings=Settings(var_dir=tmp_path)), s)
+    with pytest.raises(AuthError):  # an ES256 token where the issuer signs RS256
+        verify(jwt.encode(_claims(iss="https://idp.example"), ec.generate_private_key(ec.SECP256R1()), "ES256"), s)
 
 
 def test_production_refuses_to_invent_a_signing_key(tmp_path):

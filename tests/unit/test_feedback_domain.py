@@ -263,3 +263,21 @@ def test_reminder_is_due_once_from_a_day_before():
     assert needs_reminder(due, None, due - dt.timedelta(hours=24))
     assert needs_reminder(due, None, due + dt.timedelta(days=3))
     assert not needs_reminder(due, due - dt.timedelta(hours=1), due)
+
+
+def test_household_key_is_one_per_home_however_typed():
+    from services.feedback.domain import household_key
+    from services.runtime.directory import load_directory
+
+    compounds = load_directory().community("jinshan").compounds
+    typed = ["JTH-3-1-101", "jth-3-1-101", "jth-3-1-101\u200b", "\ufeffＪＴＨ－３－１－１０１", " jth_3.1.101 "]
+    assert {household_key(h, compounds) for h in typed} == {"text:jth-3-1-101"}
+    room = {
+        household_key(h, compounds) for h in ("景湖花园3号楼1单元101室", "jinghuhuayuan 3-1-101", "景湖小区3-1-0101")
+    }
+    assert room == {"room:jinghuhuayuan/3/1/101"}
+    # One-unit buildings need no unit; a unit the building lacks, or an unknown building, is not a directory room.
+    assert household_key("景湖花园5-301", compounds) == household_key("景湖花园5-1-301", compounds)
+    assert household_key("景湖花园5-2-301", compounds).startswith("text:")
+    assert household_key("景湖花园99-1-301", compounds).startswith("text:")
+    assert household_key("JTH-3-1-101") == "text:jth-3-1-101"  # no directory at hand: normalised text
