@@ -16,7 +16,7 @@ from services.runtime.settings import Settings, create_once, get_settings
 
 
 def mask_phone(phone: str | None) -> str | None:
-    """138****1234."""
+    """138****1234: for staff screens only; public surfaces show no phone at all."""
     if not phone:
         return None
     digits = re.sub(r"\D", "", phone)
@@ -26,7 +26,7 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 def mask_name(name: str | None) -> str | None:
-    """王** (keep the surname, mask the rest)."""
+    """王** (keep the surname, mask the rest): for staff screens only; public surfaces show no name at all."""
     if not name:
         return None
     name = name.strip()
@@ -36,6 +36,11 @@ def mask_name(name: str | None) -> str | None:
 def scrub_text(text: str) -> str:
     """Remove phones, ID numbers, rooms, household references and names from free text (see runtime.scrub)."""
     return scrub(text)
+
+
+def public_text(text: str | None) -> str | None:
+    """Free text as a public surface shows it: scrubbed once more at the door (None stays None)."""
+    return scrub(text) if text else text
 
 
 def _key_file(settings: Settings) -> Path:

@@ -211,6 +211,10 @@ _SUBJECT_RE = re.compile(
     r"(?=反映|来电|致电|投诉|报事|表示|称|说)"
 )
 _MASKED_NAME_RE = re.compile(rf"(?<![\u4e00-\u9fff]){_SURNAME}(?:[*＊×]{{1,3}}|某某|某)(?![A-Za-z])")
+# A name right next to a phone number, whatever comes before it: "王小明 13812345678", "李强（电话…）".
+_BESIDE_PHONE_RE = re.compile(
+    rf"(?P<name>{_SURNAME}(?:{_GIVEN}){{1,2}})(?=[ \t]*[(（]?[ \t]*(?:电话|手机|联系电话)?[:：]?[ \t]*\[电话\])"
+)
 _FAMILIAR_RE = re.compile(rf"[老小]{_SURNAME}(?=反映|说|称|来电|致电|投诉|表示|家)")
 _SURNAME_SAID_RE = re.compile(rf"姓(?<!百姓){_SURNAME}")
 _HAS_TITLE = re.compile(_TITLES)
@@ -251,6 +255,8 @@ def scrub_names(text: str) -> str:
         # The sentinel lets a name open the text; the pattern consumes the boundary before a name.
         text = _SUBJECT_RE.sub(_to(PERSON), "\n" + text)[1:]
         text = _FAMILIAR_RE.sub(PERSON, text)
+    if PHONE in text:
+        text = _BESIDE_PHONE_RE.sub(_to(PERSON), text)
     if _MASK_NAME_CHARS.search(text):
         text = _MASKED_NAME_RE.sub(PERSON, text)
     return _SURNAME_SAID_RE.sub("姓某", text)
