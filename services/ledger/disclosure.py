@@ -66,6 +66,7 @@ COLUMNS = (
     "最新进展",
 )
 
+
 def scrub(text: str | None) -> str:
     """Published free text: no phone, ID number, room, household reference or name, masked or not."""
     return scrub_text(text or "").strip()
