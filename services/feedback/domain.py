@@ -109,7 +109,8 @@ def decide(evals: Sequence[Evaluation], *, round: int, threshold: float = 0.8, m
     reasons: list[str] = []
     for ev in vetoes:
         quoted = f"：「{ev.comment}」" if ev.comment else "（未留言）"
-        reasons.append(f"原报事人（{ev.household}）反映问题未解决{quoted}")
+        # No household reference: reasons are read by people (staff, and the ledger's timeline).
+        reasons.append(f"原报事人反映问题未解决{quoted}")
     if not vetoes and len(unique) < min_evaluations:
         return Decision(
             "pending",

@@ -49,7 +49,8 @@ async def revisit_of(session: AsyncSession, matter_id: str, round: int) -> Revis
 def _what_was_done(data: events.TaskEvent) -> str | None:
     """The measures (具体举措) and the completion note (办结说明), which residents see on a questionnaire."""
     parts = [t.strip() for t in (data.measures, f"办结说明：{data.note.strip()}" if data.note else None) if t]
-    return "；".join(parts)[:2000] or None
+    # Neighbours read this on their questionnaire: scrubbed here too, whatever the ledger sent.
+    return scrub_text("；".join(parts))[:2000] or None
 
 
 async def on_task_completed(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:

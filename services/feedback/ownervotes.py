@@ -22,6 +22,7 @@ from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, public, require
 from services.runtime.directory import load_directory
 from services.runtime.links import Expired, Forged, Link
+from services.runtime.privacy import public_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -446,9 +447,9 @@ async def get_ballot(token: Token, ctx: Ctx) -> BallotForm:
         vote, row = await _roll(s, link)
         return BallotForm(
             vote_id=vote.id,
-            question=vote.question,
+            question=public_text(vote.question),
             kind_label=votes.KIND_ZH[vote.kind],
-            scope=vote.scope,
+            scope=public_text(vote.scope),
             area_m2=row.area_m2,
             expires_at=link.expires_at,
             choices=[{"value": k, "label": v} for k, v in votes.CHOICE_ZH.items()],

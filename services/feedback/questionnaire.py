@@ -22,6 +22,7 @@ from services.feedback.recording import Voice, clean_household, household_ref, o
 from services.runtime.auth import Principal
 from services.runtime.authz import public, require
 from services.runtime.links import Expired, Forged, Link, LinkSigner, load_link_keys
+from services.runtime.privacy import public_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 from services.runtime.settings import Settings, get_settings
@@ -227,8 +228,8 @@ async def get_form(token: Token, ctx: Ctx) -> FormOut:
             raise _used()
         mr, revisit = await open_round(s, link.subject, None)
         view = await s.get(MatterView, link.subject)
-        title = view.title if view else f"事项 {mr.matter_id}"
-        round, measures = mr.round, revisit.measures
+        title = public_text(view.title) if view else "本事项"
+        round, measures = mr.round, public_text(revisit.measures)
     if measures and len(measures) > SUMMARY_CHARS:
         measures = measures[: SUMMARY_CHARS - 1] + "…"
     return FormOut(
@@ -306,7 +307,7 @@ async def vote_tally(matter_id: Annotated[str, Path(min_length=1, max_length=64)
     mine = [r for r in rows if r[0] == rnd]
     return VoteTally(
         matter_id=matter_id,
-        title=view.title if view else f"事项 {matter_id}",
+        title=public_text(view.title) if view else "本事项",
         round=rnd,
         total=len(mine),
         ratings=[

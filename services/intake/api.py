@@ -19,7 +19,7 @@ from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_
 from services.runtime.authz import KeyGrant, in_scope, public, require, require_or_key, scope_filter
 from services.runtime.directory import load_directory
 from services.runtime.inputs import Moment
-from services.runtime.privacy import mask_name
+from services.runtime.privacy import mask_name, public_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -272,8 +272,8 @@ async def track(code: str, ctx: Ctx, request: Request) -> TrackOut:
     return TrackOut(
         tracking_code=r.tracking_code,
         status=r.status,
-        status_note=r.status_note,
-        responsible=r.responsible,
+        status_note=public_text(r.status_note),
+        responsible=public_text(r.responsible),
         expected_at=r.expected_at,
         received_at=r.received_at,
         updated_at=r.updated_at,

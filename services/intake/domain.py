@@ -101,12 +101,15 @@ def clean_text(text: str) -> str:
 
 
 def redact_known(text: str, *, names: list[str | None], rooms: list[str | None]) -> str:
-    """Mask the reporter's own name and room numbers wherever the text repeats them (scrubbing cannot know them)."""
-    for name in {n.strip() for n in names if n and len(n.strip()) >= 2}:
-        text = text.replace(name, name[0] + "*" * (len(name) - 1))
+    """Replace the reporter's own name and room numbers wherever the text repeats them (scrubbing cannot know them).
+
+    Neutral words, not masks: 王** or 5栋*** still points at one household among neighbours.
+    """
+    for name in sorted({n.strip() for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True):
+        text = text.replace(name, "居民")
     numbers = {d for r in rooms if r for d in re.findall(r"\d{3,4}", r)}
     for number in numbers:
-        text = re.sub(rf"(?<!\d){number}(?!\d)", "***", text)
+        text = re.sub(rf"(?<!\d){number}(?!\d)", "某室", text)
     return text
 
 

@@ -21,6 +21,7 @@ from services.runtime.problems import Problem
 from services.runtime.uow import UnitOfWork
 
 _vault: Vault | None = None
+REOPENED_NOTE = "居民评价不满意，已督促责任单位重新整改"
 
 
 def vault() -> Vault:
@@ -258,7 +259,8 @@ async def on_task(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> Non
     current = and_(Report.status != "closed", true() if seq == 0 else Report.status_seq < seq)
     values = {
         "status": data.state,
-        "status_note": data.note or data.measures,
+        # The ledger scrubs what it sends; scrubbed again here because this column is published as it is.
+        "status_note": scrub_text(data.note or data.measures or "")[:2000] or None,
         "responsible": data.lead_unit,
         "expected_at": data.deadline,
         "status_seq": seq or Report.status_seq,
@@ -273,8 +275,8 @@ async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterCl
 
 
 async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.MatterReopened) -> None:
-    """A reopened matter shows as reopened to its reporters."""
-    values = {"status": "reopened", "status_note": "；".join(data.reasons)[:500]}
+    """A reopened matter shows as reopened to its reporters (the reasons quote residents: they stay with staff)."""
+    values = {"status": "reopened", "status_note": REOPENED_NOTE}
     await _set_status(uow, env, Report.matter_id == data.matter_id, values)
 
 

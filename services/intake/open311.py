@@ -20,6 +20,7 @@ from services.runtime.auth import api_key_matches, hash_api_key
 from services.runtime.authz import public
 from services.runtime.directory import Community, load_directory
 from services.runtime.inputs import YEAR_MAX, YEAR_MIN, control_at, printable, year_in_range
+from services.runtime.privacy import public_text
 from services.runtime.service import Ctx
 
 router = APIRouter(
@@ -120,17 +121,17 @@ def masked_address(r: Report, community: Community | None) -> str | None:
 
 
 def published(r: Report) -> dict[str, Any]:
-    """One service request as anyone may read it: no names, phones or rooms."""
+    """One service request as anyone may read it: no name, phone, room or household reference, masked or not."""
     community = load_directory().community(r.community)
     code = r.category_hint or None
     return {
         "service_request_id": r.id,
         "status": "closed" if r.status == "closed" else "open",
-        "status_notes": r.status_note,
+        "status_notes": public_text(r.status_note),
         "service_name": SERVICES[code][0] if code in SERVICES else None,
         "service_code": code,
-        "description": r.text,
-        "agency_responsible": r.responsible,
+        "description": public_text(r.text),
+        "agency_responsible": public_text(r.responsible),
         "service_notice": None,
         "requested_datetime": _iso(r.received_at),
         "updated_datetime": _iso(r.updated_at),

@@ -14,7 +14,7 @@ from services.ledger.domain import TZ
 from services.ledger.models import Alert, Entry
 from services.runtime.authz import public
 from services.runtime.links import Expired, Forged, Link
-from services.runtime.privacy import scrub_text
+from services.runtime.privacy import public_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -24,7 +24,8 @@ Token = Annotated[str, Path(min_length=10, max_length=1024)]
 
 
 class AckOut(BaseModel):
-    """What the person paged sees behind the link: the matter and whether it is acknowledged."""
+    """What the person paged sees behind the link: the matter and whether it is acknowledged (no names: a link
+    can be forwarded)."""
 
     title: str
     level_label: str
@@ -33,7 +34,6 @@ class AckOut(BaseModel):
     status: str
     status_label: str
     acked_at: dt.datetime | None
-    acked_by: str | None
 
 
 def _verify(token: str) -> Link:
@@ -48,14 +48,13 @@ def _verify(token: str) -> Link:
 
 def _out(entry: Entry, alert: Alert) -> AckOut:
     return AckOut(
-        title=scrub_text(entry.title)[:200],
+        title=(public_text(entry.title) or "")[:200],
         level_label="红色（急难险重）",
         lead_unit=entry.lead_unit,
         first_action_due=entry.first_action_due.astimezone(TZ) if entry.first_action_due else None,
         status=alert.status,
         status_label=alerts.ALERT_STATUS_ZH.get(alert.status, alert.status),
         acked_at=alert.acked_at,
-        acked_by=alert.acked_by,
     )
 
 

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,6 +46,11 @@ CATEGORY_ZH = {
 }
 # Notes that say nothing about the work itself are not shown as progress.
 _SILENT_ACTIONS = frozenset({"register", "regrade", "remind", "overdue"})
+# Residents' verdicts are shown as the verdict only: the note behind them quotes who said what (督促整改 text).
+_PUBLIC_NOTES = {
+    "evaluate_unsatisfied": "居民评价不满意，督促责任单位重新整改",
+    "evaluate_satisfied": "居民评价满意",
+}
 TXT_LIMIT = 1000
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = (
@@ -64,31 +68,29 @@ COLUMNS = (
     "最新进展",
 )
 
-# The most common Chinese surnames (百家姓, by frequency); rare ones are left out to limit false hits.
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
-    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔汤邢"
-)
-_HAN = r"[\u4e00-\u9fff]"
-_TITLES = "师傅|阿姨|大爷|大妈|大娘|奶奶|爷爷|叔叔|大叔|大姐|大哥|老师|先生|女士|老板|阿婆|婆婆|老人|同志"
-_INTRO = r"(我是|我叫|本人是|本人|联系人[:：]?|报事人[:：]?|姓名[:：]?|业主|住户|居民|户主)"
-# A given name's characters: any Han character but the particles that follow a bare surname (王的, 李家).
-_GIVEN = r"(?:(?![的之家说在是和与了也都们给对向从到])[\u4e00-\u9fff])"
-_INTRO_RE = re.compile(_INTRO + rf"\s*([{SURNAMES}])({_GIVEN}{{1,2}})")
-_TITLE_RE = re.compile(rf"([{SURNAMES}])({_GIVEN}{{1,2}})?({_TITLES})")
-_SURNAME_RE = re.compile(rf"姓({_HAN})")
-
-
-def scrub_names(text: str) -> str:
-    """Mask personal names in common patterns: 我是X, X师傅/阿姨/大爷, 姓X, 联系人X (surname kept: 王**)."""
-    text = _INTRO_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}**", text)
-    text = _TITLE_RE.sub(lambda m: f"{m.group(1)}{'**' if m.group(2) else ''}{m.group(3)}", text)
-    return _SURNAME_RE.sub("姓*", text)
-
 
 def scrub(text: str | None) -> str:
-    """Published free text: phones, ID and room numbers (runtime.privacy) and names removed."""
-    return scrub_names(scrub_text(text or "")).strip()
+    """Published free text: no phone, ID number, room, household reference or name, masked or not."""
+    return scrub_text(text or "").strip()
+
+
+_PUBLIC_FIELDS = ("compound", "building", "title", "measures", "lead_unit", "progress")
+
+
+def public(content: dict) -> dict:
+    """A disclosure's content scrubbed again as it is rendered: versions frozen under an older scrubber leak nothing.
+
+    Scrubbing is idempotent, so a version built by this code renders exactly as stored.
+    """
+    matters = [
+        {
+            **m,
+            **{k: scrub(m.get(k)) for k in _PUBLIC_FIELDS if k in m},
+            "supporting_units": [scrub(u) for u in m.get("supporting_units", [])],
+        }
+        for m in content.get("matters", [])
+    ]
+    return {**content, "matters": matters}
 
 
 def _place(community: str, compound: str | None, building: str | None) -> tuple[str, str]:
@@ -141,7 +143,7 @@ def summarise(entries: Sequence[Entry], start: dt.datetime, end: dt.datetime) ->
 def _progress(items: Sequence[TimelineItem]) -> str:
     for item in reversed(items):
         if item.note and item.action not in _SILENT_ACTIONS:
-            return f"{_day(item.at)} {scrub(item.note)}"[:300]
+            return f"{_day(item.at)} {_PUBLIC_NOTES.get(item.action) or scrub(item.note)}"[:300]
     return ""
 
 
@@ -259,6 +261,7 @@ def _row(m: dict) -> list[str]:
 
 def to_html(content: dict, meta: dict) -> str:
     """A printable A4 page."""
+    content = public(content)
     return _ENV.get_template("disclosure.html").render(
         c=content, meta=meta, month_zh=_month_zh(content["month"]), colours=LEVEL_COLOURS
     )
@@ -277,6 +280,7 @@ def csv_cell(value: str) -> str:
 
 def to_csv(content: dict) -> bytes:
     """CSV with a BOM so spreadsheet programs read the Chinese correctly; no cell is a formula."""
+    content = public(content)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(COLUMNS)
@@ -295,6 +299,7 @@ def _text_cells(ws, row: int) -> None:
 
 def to_xlsx(content: dict, meta: dict) -> bytes:
     """An Excel workbook: the matters with level colours, and the month's summary."""
+    content = public(content)
     wb = Workbook()
     ws = wb.active
     ws.title = "公示"
@@ -339,6 +344,7 @@ def _signed(n: int | None) -> str:
 
 def to_txt(content: dict) -> str:
     """A short text for WeChat groups (at most 1000 characters)."""
+    content = public(content)
     s, ch = content["summary"], content.get("change_from_previous_month") or {}
     head = (
         f"【{content['community_name']}{_month_zh(content['month'])}议事事项公示】"

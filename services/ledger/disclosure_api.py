@@ -174,7 +174,8 @@ async def read(
     if fmt == "html":
         return HTMLResponse(disclosure.to_html(row.content, meta), headers=headers)
     if fmt == "json":
-        return JSONResponse({**meta, "created_at": row.created_at.isoformat(), "content": row.content}, headers=headers)
+        content = disclosure.public(row.content)
+        return JSONResponse({**meta, "created_at": row.created_at.isoformat(), "content": content}, headers=headers)
     if fmt == "csv":
         return Response(disclosure.to_csv(row.content), media_type=MEDIA["csv"], headers=headers)
     if fmt == "xlsx":

@@ -12,12 +12,18 @@ from services.contracts import events
 from services.ledger import audit
 from services.ledger.domain import transition
 from services.ledger.models import Entry, MatterView, SupportingTask, TimelineItem
+from services.runtime.privacy import scrub_text
 from services.runtime.uow import UnitOfWork
 
 SYSTEM = "ledger"  # actor of automatic changes
 RESPONSIBLE_PARTIES = frozenset(
     {"party_org", "owners_committee", "property_company", "resident_rep", "partner_unit", "department"}
 )
+
+
+def clean(text: str | None, limit: int = 2000) -> str | None:
+    """Staff free text as the ledger keeps and sends it: personal data scrubbed (the ledger holds none)."""
+    return scrub_text(text)[:limit] if text else text
 
 
 def utcnow() -> dt.datetime:
@@ -49,7 +55,7 @@ def append(
         action=action,
         from_state=from_state,
         to_state=to_state if to_state is not None else from_state,
-        note=note[:2000] if note else None,
+        note=clean(note),
         photos=photos or [],
         event_id=event_id,
     )
@@ -99,11 +105,11 @@ def task_event(entry: Entry, *, actor: str, note: str | None = None) -> events.T
         state=entry.state,
         level=entry.level,
         category=entry.category,
-        measures=entry.measures,
+        measures=clean(entry.measures),
         lead_party=entry.lead_party if entry.lead_party in RESPONSIBLE_PARTIES else None,
         lead_unit=entry.lead_unit,
         deadline=entry.deadline,
-        note=note[:2000] if note else None,
+        note=clean(note),
         actor=actor[:128],
         households=max(entry.households, 1),
         round=max(entry.round, 1),

@@ -17,6 +17,7 @@ from services.ledger.entries import (
     SYSTEM,
     append,
     apply,
+    clean,
     emit_task,
     new_entry,
     note_only,
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 DIRECT_MEASURES = "按职责直接处理（一般性问题立即解决）"
 RED_MEASURES = "红色事项：值班责任单位立即到场处置、控制险情，紧急议事会随后议定办理措施"
 SUPERVISED_MEASURES = "社区党组织督办：牵头重新研究整改措施"
+REWORK_MEASURES = "督促整改：居民评价不满意，原责任单位重新整改"
 ACTIVE_STATES = frozenset({"assigned", "in_progress", "escalated"})
 OUTCOME_ZH = {
     "resolved": "议定办理",
@@ -87,7 +89,7 @@ def property_company_of(community: str, compound: str | None) -> str | None:
 
 async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: str | None, measures: str) -> None:
     """Assign an entry at once to the property company (一般性问题立即解决) and emit task.assigned.v1."""
-    entry.measures = measures
+    entry.measures = clean(measures)
     entry.lead_party = entry.lead_party or "property_company"
     entry.lead_unit = entry.lead_unit or property_company_of(entry.community, entry.compound)
     entry.deadline = deadline_for(entry.level, clock(uow), deadline_policy())
@@ -250,7 +252,7 @@ async def _entry_for_resolution(uow: UnitOfWork, env: Envelope, res: events.Reso
 
 
 def _take_resolution(entry: Entry, res: events.Resolution, start: dt.datetime) -> None:
-    entry.measures = res.measures or entry.measures or "按议事会决议办理"
+    entry.measures = clean(res.measures) or entry.measures or "按议事会决议办理"
     entry.lead_party = res.lead_party or entry.lead_party
     entry.lead_unit = res.lead_unit or entry.lead_unit
     entry.supporting_units = list(res.supporting_units) or entry.supporting_units
@@ -299,7 +301,7 @@ async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entr
     department = res.department or res.lead_unit or "职能部门"
     if entry.state in ("registered", "reopened"):
         _take_resolution(entry, res, clock(uow))
-        entry.measures = res.measures or f"转办{department}"
+        entry.measures = clean(res.measures or f"转办{department}")
         apply(uow.session, entry, "assign", actor=actor, note="议事会议定转办", event_id=env.id)
         sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
     entry.escalated_to = department[:128]
@@ -390,8 +392,8 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
     if data.escalate_to == "party_org":
         await _supervise(uow, entry, event_id=env.id)
     elif entry.route == "direct":
-        measures = f"督促整改：{reasons}"[:2000]
-        await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=measures)
+        # The measures reach residents (questionnaire, disclosure, tracking); who said what stays on the timeline.
+        await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=REWORK_MEASURES)
 
 
 def party_org_unit(community: str) -> str | None:

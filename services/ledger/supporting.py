@@ -198,7 +198,7 @@ async def act_on_supporting(
         if len(task.progress) >= MAX_NOTES:
             raise Problem(422, "进展记录已达上限", "Too many progress notes on this task")
         now = entries.utcnow()
-        text = note or "已认领"
+        text = entries.clean(note) or "已认领"
         if action == "claim":
             task.party = principal.role
         if action == "complete":

@@ -1,4 +1,4 @@
-"""Personal data: encryption at rest (rotatable keys), pseudonyms, masking and scrubbing of free text."""
+"""Personal data: encryption at rest (rotatable keys), pseudonyms, masking for staff, scrubbing of free text."""
 
 from __future__ import annotations
 
@@ -11,20 +11,12 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
 
+from services.runtime.scrub import scrub
 from services.runtime.settings import Settings, create_once, get_settings
-
-PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
-LANDLINE_RE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
-ID_CARD_RE = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-# Rooms: "301室", "2单元301", "12-2-301", "12#2-301", "302房"
-ROOM_RE = re.compile(
-    r"(?:(?:(?<=单元)|(?<=栋)|(?<=幢)|(?<=座)|(?<=号楼))\s*\d{3,4}(?:室|房|号)?)"
-    r"|(?:\d{1,3}\s*[-#－]\s*\d{1,2}\s*[-－]\s*\d{3,4})|(?:\d{3,4}\s*(?:室|房))"
-)
 
 
 def mask_phone(phone: str | None) -> str | None:
-    """138****1234."""
+    """138****1234: for staff screens only; public surfaces show no phone at all."""
     if not phone:
         return None
     digits = re.sub(r"\D", "", phone)
@@ -34,7 +26,7 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 def mask_name(name: str | None) -> str | None:
-    """王** (keep the surname, mask the rest)."""
+    """王** (keep the surname, mask the rest): for staff screens only; public surfaces show no name at all."""
     if not name:
         return None
     name = name.strip()
@@ -42,19 +34,13 @@ def mask_name(name: str | None) -> str | None:
 
 
 def scrub_text(text: str) -> str:
-    """Remove phone numbers, ID numbers and room numbers from free text (published text must be anonymous)."""
-    text = ID_CARD_RE.sub("[证件号]", text)
-    text = PHONE_RE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    text = LANDLINE_RE.sub("[电话]", text)
+    """Remove phones, ID numbers, rooms, household references and names from free text (see runtime.scrub)."""
+    return scrub(text)
 
-    def _room(m: re.Match) -> str:
-        s = m.group(0)
-        parts = re.split(r"[-#－]", s)
-        if len(parts) == 3:  # building-unit-room: keep building and unit
-            return f"{parts[0].strip()}-{parts[1].strip()}-***"
-        return "***"
 
-    return ROOM_RE.sub(_room, text)
+def public_text(text: str | None) -> str | None:
+    """Free text as a public surface shows it: scrubbed once more at the door (None stays None)."""
+    return scrub(text) if text else text
 
 
 def _key_file(settings: Settings) -> Path:

@@ -1,11 +1,19 @@
-"""No phone number, name or room number escapes intake: events, logs, public pages, Open311, disclosures."""
+"""No phone number, name or room number escapes intake: events, logs, public pages, Open311, disclosures.
+
+Staff free text is probed too: the notes a property company writes while handling a matter (the probe's
+"已为王小明（电话…，身份证…）疏通下水道", in every usual way of writing a number), a reporter's unsatisfied
+comment, and the reopen that follows. Public surfaces must show no name, phone or household reference at all,
+masked or not (住户刘**, 139****5714, hh_…).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import io
+import json
 import re
+import unicodedata
 import zipfile
 
 import aio_pika
@@ -26,6 +34,17 @@ PEOPLE = [
 ]
 # Not inside a longer run of letters and digits: a sha256 in hex can hold 11 digits that look like a phone.
 PHONE_RE = re.compile(rb"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
+# The people staff write about, and the forms the probe found slipping through the scrubber.
+STAFF_NAME, STAFF_PHONE, STAFF_ID = "皇甫晓燕", "13955556671", "360827199003151234"
+STAFF_NOTES = {
+    "start": f"先帮{STAFF_NAME}阿姨联系了+86 139 5555 6671，再去看现场",
+    "progress": f"给{STAFF_NAME}（身份证 360827 19900315 1234，座机0794-8123456）送了临时照明，3栋2单元1502",
+    "complete": f"已为{STAFF_NAME}（电话１３９５５５５６６７１，身份证{STAFF_ID}）更换了灯具，00861395555.6671",
+}
+COMMENT = f"还是不亮，我是{STAFF_NAME}，电话139-5555-6671"
+STAFF_SECRETS = (STAFF_NAME, STAFF_PHONE, STAFF_ID, "8123456", "1502")
+# Masked leftovers and household references: none may reach a public surface.
+MASKED_RE = re.compile(r"\d{3}\*{4}\d{4}|[\u4e00-\u9fff]\*{1,3}|hh_[0-9a-f]{6}")
 
 
 class Tap:
@@ -49,7 +68,7 @@ class Tap:
         await self.conn.close()
 
 
-def _leaks(blob: bytes, where: str) -> list[str]:
+def _leaks(blob: bytes, where: str, *, public: bool = False) -> list[str]:
     found = []
     text = blob.decode("utf-8", errors="ignore")
     for name, phone, room in PEOPLE:
@@ -57,6 +76,11 @@ def _leaks(blob: bytes, where: str) -> list[str]:
             if secret in text:
                 found.append(f"{where}: {secret!r}")
     found += [f"{where}: phone {m.group().decode()}" for m in PHONE_RE.finditer(blob)]
+    # Numbers written with spaces, dots, dashes, full-width digits or invisible characters count as written.
+    flat = re.sub(r"[\s\-.·\u200b]", "", unicodedata.normalize("NFKC", text))
+    found += [f"{where}: staff note {s!r}" for s in STAFF_SECRETS if s in text or s in flat]
+    if public:
+        found += [f"{where}: masked {m.group()!r}" for m in MASKED_RE.finditer(text)]
     return found
 
 
@@ -66,13 +90,18 @@ async def test_a_realistic_stream_leaks_no_personal_data(platform, vhost):
     await tap.start()
     try:
         await asyncio.to_thread(_feed, p)
+        await asyncio.to_thread(_staff_handle_and_residents_answer, p)
         await asyncio.sleep(3)  # let the last events pass the tap
     finally:
         await tap.stop()
     leaks: list[str] = []
     assert tap.bodies, "the tap saw no events"
+    kinds = set()
     for body in tap.bodies:
-        leaks += _leaks(body, "event")
+        kind = json.loads(body).get("type", "?")
+        kinds.add(kind)
+        leaks += _leaks(body, f"event {kind}")
+    assert {"task.progressed.v1", "task.completed.v1", "matter.reopened.v1"} <= kinds, kinds
     for log in (p.var / "logs").glob("*.log"):
         leaks += _leaks(log.read_bytes(), f"log {log.name}")
     leaks += await asyncio.to_thread(_public_pages, p)
@@ -143,18 +172,69 @@ def _feed(p) -> None:
     eventually(lambda: p.get("ledger", "/v1/entries").json()["total"] >= 4, timeout=90, what="ledger entries")
 
 
+def _staff_handle_and_residents_answer(p) -> None:
+    """Staff handle the lamp matter with notes full of personal data; the reporter is unsatisfied; it is redone."""
+    prop = p.headers("property_company", ("jinshan",))
+    org = p.headers("party_org", ("jinshan",))
+    report = p.get("intake", "/v1/reports", params={"community": "jinshan", "limit": 500}).json()
+    mine = next(r for r in report if r["tracking_code"] == p.codes[0])
+    matter_id = eventually(lambda: p.get("intake", f"/v1/reports/{mine['id']}").json()["matter_id"], what="matter")
+
+    def entry():
+        items = p.get("ledger", "/v1/entries", params={"community": "jinshan", "limit": 500}).json()["items"]
+        return next((e for e in items if e["matter_id"] == matter_id and e["state"] == "assigned"), None)
+
+    def handle(round_: int) -> None:
+        ent = eventually(entry, timeout=90, what=f"round-{round_} entry assigned")
+        for action in ("start", "progress", "complete"):
+            url = p.url("ledger", f"/v1/entries/{ent['id']}/actions/{action}")
+            r = p.http.post(url, json={"note": STAFF_NOTES[action]}, headers=prop)
+            assert r.status_code == 200, r.text
+
+    def form(round_: int) -> None:
+        def revisit():
+            rows = p.get("feedback", "/v1/revisits").json()
+            return next((v for v in rows if v["matter_id"] == matter_id and v["round"] == round_), None)
+
+        eventually(revisit, what=f"round-{round_} revisit")
+        houses = [f"景湖花园1-1-{n}" for n in (1501, 1502)]
+        r = p.post("feedback", f"/v1/matters/{matter_id}/questionnaire-links", {"households": houses}, headers=org)
+        assert r.status_code == 201, r.text
+        p.forms.append(r.json()["links"][0]["path"])
+
+    p.forms, p.matter_id = [], matter_id
+    handle(1)
+    form(1)
+    r = p.post(
+        "feedback",
+        f"/v1/matters/{matter_id}/evaluations",
+        {
+            "household": "景湖花园1-1-1502",
+            "rating": "unsatisfied",
+            "solved": "unsolved",
+            "is_reporter": True,
+            "comment": COMMENT,
+            "method": "home_visit",
+            "evidence": {"photos": ["https://img.example.cn/visit/1502.jpg"]},
+        },
+        headers=org,
+    )
+    assert r.status_code == 201 and r.json()["round_outcome"] == "reopen", r.text
+    handle(2)
+    form(2)
+
+
 def _public_pages(p) -> list[str]:
     leaks = []
     for code in p.codes:
-        leaks += _leaks(p.http.get(p.url("intake", f"/v1/track/{code}")).content, "track")
-    leaks += _leaks(
-        p.http.get(p.url("intake", "/open311/v2/requests.json"), params={"jurisdiction_id": "jinshan"}).content,
-        "open311 json",
-    )
-    leaks += _leaks(
-        p.http.get(p.url("intake", "/open311/v2/requests.xml"), params={"jurisdiction_id": "jinshan"}).content,
-        "open311 xml",
-    )
+        leaks += _leaks(p.http.get(p.url("intake", f"/v1/track/{code}")).content, "track", public=True)
+    for path in p.forms:
+        page = p.http.get(p.url("feedback", path))
+        assert page.status_code == 200, page.text
+        leaks += _leaks(page.content, "questionnaire", public=True)
+    for fmt in ("json", "xml"):
+        listed = p.http.get(p.url("intake", f"/open311/v2/requests.{fmt}"), params={"jurisdiction_id": "jinshan"})
+        leaks += _leaks(listed.content, f"open311 {fmt}", public=True)
     month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
     staff = p.headers("party_org", ("jinshan",))
     r = p.http.post(p.url("ledger", "/v1/disclosures"), json={"community": "jinshan", "month": month}, headers=staff)
@@ -162,10 +242,10 @@ def _public_pages(p) -> list[str]:
     for suffix in ("", ".csv", ".txt", ".json"):
         page = p.http.get(p.url("ledger", f"/v1/disclosures/jinshan/{month}{suffix}"), headers=staff)
         assert page.status_code == 200, page.text
-        leaks += _leaks(page.content, f"disclosure{suffix or '.html'}")
+        leaks += _leaks(page.content, f"disclosure{suffix or '.html'}", public=True)
     xlsx = p.http.get(p.url("ledger", f"/v1/disclosures/jinshan/{month}.xlsx"), headers=staff)
     assert xlsx.status_code == 200
     with zipfile.ZipFile(io.BytesIO(xlsx.content)) as z:
         for name in z.namelist():
-            leaks += _leaks(z.read(name), f"disclosure.xlsx/{name}")
+            leaks += _leaks(z.read(name), f"disclosure.xlsx/{name}", public=True)
     return leaks

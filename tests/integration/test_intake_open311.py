@@ -3,6 +3,7 @@
 # ruff: noqa: F811 - pytest fixtures imported from test_intake_api
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
@@ -10,6 +11,7 @@ import pytest
 
 from services.contracts import Envelope, events
 from services.intake import handlers
+from services.intake.models import Report
 from tests.integration.test_intake_api import auth, client, db_url  # noqa: F401 - fixtures
 from tests.support import readable
 
@@ -210,3 +212,75 @@ def test_open311_callback_consent_attribute(client):
     assert "callback_consent" in spec_error(
         client.post("/open311/v2/requests.json", content=form(**bad), headers=FORM), 400
     )
+
+
+MASKED = re.compile(r"\d{3}\*{4}\d{4}|[\u4e00-\u9fff]\*{1,3}|hh_[0-9a-f]{6}")
+STAFF_NOTE = "已为王小明（电话13812345678，身份证110105198001011234）疏通下水道"
+LEAKS = ("王小明", "刘秀英", "13812345678", "110105198001011234", "5714", "hh_", "502")
+
+
+def _public_reads(client, rid: str, code: str) -> dict[str, str]:
+    return {
+        "track": readable(client.get(f"/v1/track/{code}").text),
+        "open311 one": readable(client.get(f"/open311/v2/requests/{rid}.json").text),
+        "open311 list": readable(client.get("/open311/v2/requests.json", params={"jurisdiction_id": "xueyuan"}).text),
+        "open311 xml": client.get(f"/open311/v2/requests/{rid}.xml").text,
+    }
+
+
+def test_public_reads_show_no_personal_data_masked_or_not(client):
+    key = open311_key(client)
+    said = "我是刘秀英，5号楼3单元502下水道堵了，电话+86 138 1234 5678"
+    body = form(api_key=key, jurisdiction_id="xueyuan", service_code="drainage", address_string="金泰和庄5号楼",
+                description=said, first_name="秀英", last_name="刘")  # fmt: skip
+    created = client.post("/open311/v2/requests.json", content=body, headers=FORM).json()[0]
+    rid, code = created["service_request_id"], created["service_notice"].split("查询码 ")[1].split(" ")[0]
+    ctx = client.app.state.ctx
+
+    async def staff_note_arrives() -> None:
+        # A task event straight from the wire, as an older ledger (or a forged one) would send it: raw.
+        triaged = events.MatterTriaged(matter_id="m_pii", report_ids=[rid], title="下水道堵塞", place=events.Place(),
+                                       kind="problem", category="drainage", level="yellow", route="direct",
+                                       confidence=0.9, triaged_at="2024-03-10T09:00:00+08:00")  # fmt: skip
+        task = events.TaskEvent(entry_id="e_pii", matter_id="m_pii", state="completed", level="yellow",
+                                category="drainage", note=STAFF_NOTE, lead_unit="江西锦程物业服务有限公司",
+                                actor="u", at="2024-03-11T10:00:00+08:00")  # fmt: skip
+        async with ctx.bus.uow() as uow:
+            env = Envelope.new(type="matter.triaged.v1", source="/services/triage", community="xueyuan", data=triaged)
+            await handlers.on_matter_triaged(uow, env, triaged)
+            env = Envelope.new(type="task.completed.v1", source="/services/ledger", community="xueyuan", data=task)
+            await handlers.on_task(uow, env, task)
+            await uow.commit()
+
+    client.portal.call(staff_note_arrives)
+    reads = _public_reads(client, rid, code)
+    assert client.get(f"/v1/track/{code}").json()["status_note"] == "已为居民（电话[电话]，身份证[证件号]）疏通下水道"
+
+    async def rows_written_before_the_fix() -> None:
+        # What the columns held before: masked contact data and a reopen's reasons with a household reference.
+        async with ctx.db.session() as s:
+            r = await s.get(Report, rid)
+            r.text = "住户刘**（电话139****5714）反映5号楼3单元502下水道堵了"
+            r.status_note = "原报事人（hh_3fa9c2d1e0b7a6c5d4e3）反映问题未解决；" + STAFF_NOTE
+            r.responsible = "王小明 13812345678"
+            s.add(r)
+            await s.commit()
+
+    client.portal.call(rows_written_before_the_fix)
+    for where, text in {**reads, **_public_reads(client, rid, code)}.items():
+        assert not MASKED.search(text), f"{where}: {MASKED.search(text).group()!r}"
+        for secret in LEAKS:
+            assert secret not in text, f"{where} shows {secret!r}"
+
+    async def reopened() -> None:
+        reasons = ["原报事人反映问题未解决：「还是堵」", "满意率 0% 低于要求的 80%（共 1 户评价）"]
+        data = events.MatterReopened(matter_id="m_pii", round=2, reopened_at="2024-03-12T10:00:00+08:00",
+                                     reasons=reasons)  # fmt: skip
+        async with ctx.bus.uow() as uow:
+            env = Envelope.new(type="matter.reopened.v1", source="/services/feedback", community="xueyuan", data=data)
+            await handlers.on_matter_reopened(uow, env, data)
+            await uow.commit()
+
+    client.portal.call(reopened)
+    shown = client.get(f"/v1/track/{code}").json()
+    assert shown["status"] == "reopened" and shown["status_note"] == "居民评价不满意，已督促责任单位重新整改"

@@ -21,7 +21,7 @@ from services.ledger.models import Entry
 from services.runtime import auth
 from services.runtime.service import create_app
 from services.runtime.settings import get_settings
-from tests.support import private_vhost
+from tests.support import private_vhost, readable
 
 pytestmark = pytest.mark.integration
 
@@ -318,3 +318,44 @@ def test_figures_grouped_and_county_wide(client):
 
     total, done = run(client, count)
     assert (body["entries"], body["completed"]) == (total, done)
+
+
+# A staff note as the probe wrote it, and the other ways people write the same data.
+STAFF_NOTE = "已为王小明（电话13812345678，身份证110105198001011234）疏通下水道"
+STAFF_SECRETS = ("王小明", "13812345678", "110105198001011234", "李秀英", "5678", "0794", "502", "hh_")
+
+
+def _outbox(client: TestClient) -> list[Envelope]:
+    ctx = client.app.state.ctx
+    table = ctx.bus.tables.outbox
+
+    async def go() -> list[Envelope]:
+        async with ctx.db.session() as s:
+            return [Envelope.from_bytes(b) for b in (await s.exec(select(table.c.body).order_by(table.c.id))).all()]
+
+    return run(client, go)
+
+
+def test_staff_notes_are_scrubbed_before_they_are_kept_or_sent(client):
+    entry_id = new_entry(client, route="deliberate", supporting=[PARTY])
+    prop, org = token("property_company"), token("party_org", PARTY)
+    assert act(client, entry_id, "start", prop, note="帮李秀英阿姨联系了+86 138 1234 5678").status_code == 200
+    r = act(client, entry_id, "progress", prop, note="住户３栋２单元５０２，座机0794-8123456，原报事人hh_3fa9c2d1e0b7")
+    assert r.status_code == 200, r.text
+    task = client.get(f"/v1/entries/{entry_id}", headers=org).json()["supporting_tasks"][0]
+    base = f"/v1/entries/{entry_id}/supporting/{task['id']}"
+    assert client.post(f"{base}/claim", headers=token("partner_unit", PARTY)).status_code == 200
+    r = client.post(
+        f"{base}/progress", json={"note": "给王小明138.1234.5678送了沙袋"}, headers=token("partner_unit", PARTY)
+    )
+    assert r.status_code == 200, r.text
+    r = act(client, entry_id, "complete", prop, note=STAFF_NOTE)
+    assert r.status_code == 200, r.text
+    detail = client.get(f"/v1/entries/{entry_id}", headers=org)
+    assert detail.json()["timeline"][-1]["note"] == "已为居民（电话[电话]，身份证[证件号]）疏通下水道"
+    sent = [e for e in _outbox(client) if e.subject == detail.json()["matter_id"]]
+    assert {"task.progressed.v1", "task.completed.v1"} <= {e.type for e in sent}
+    # readable(): what a person could read, without ids and times where digits such as 502 occur by chance.
+    for where, text in [("staff API", readable(detail.json()))] + [(e.type, readable(e.data)) for e in sent]:
+        for secret in STAFF_SECRETS:
+            assert secret not in text, f"{where} holds {secret!r}"

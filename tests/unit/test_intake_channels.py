@@ -181,7 +181,7 @@ def test_consent_words(raw, expected):
 def test_door_visit_sheet_may_carry_callback_consent_without_changing_row_ids(xueyuan):
     _, plain = dv.parse_sheet(sheet(MESSY), xueyuan)
     with_column = MESSY.replace("手机号码,问题描述,类型", "手机号码,问题描述,类型,同意回电").replace(
-        "一楼门市进水\",问题", "一楼门市进水\",问题,是"
+        '一楼门市进水",问题', '一楼门市进水",问题,是'
     )
     _, rows = dv.parse_sheet(sheet(with_column), xueyuan)
     assert rows[0].callback_consent is True and rows[1].callback_consent is False

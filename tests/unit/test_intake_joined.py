@@ -83,7 +83,7 @@ async def test_a_report_joining_a_reopened_matter_shows_reopened(store):
     late = await file(store, "下水道还是反水", "m-ro-2")
     await tri(store, "mat_r", [first, late])
     r = await one_report(store, late)
-    assert (r.status, r.status_note, r.responsible) == ("reopened", "仍然反水", "江西锦程物业服务有限公司")
+    assert (r.status, r.status_note, r.responsible) == ("reopened", handlers.REOPENED_NOTE, "江西锦程物业服务有限公司")
 
 
 async def test_a_new_matter_still_starts_as_triaged(store):

@@ -366,7 +366,8 @@ async def test_reopened_and_regraded(store):
     )
     await store.handle(handlers.on_matter_regraded, _event("matter.regraded.v1", rg, source="triage"), rg)
     r = await one_report(store, rid)
-    assert (r.status, r.status_note, r.level) == ("reopened", "仍然反水；地面未恢复", "red")
+    # The reasons quote residents and stay with staff; reporters see that the matter is being redone.
+    assert (r.status, r.status_note, r.level) == ("reopened", handlers.REOPENED_NOTE, "red")
 
 
 async def test_triage_event_of_another_community_is_rejected(store):

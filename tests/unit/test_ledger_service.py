@@ -272,6 +272,8 @@ async def test_reopen_direct_matter_reassigns_round_two(store):
     out = await store.outbox()
     assert [o.type for o in out] == ["task.assigned.v1", "task.assigned.v1"]
     assert out[-1].data["round"] == 2 and "督促整改" in out[-1].data["measures"]
+    # The measures reach residents (questionnaire, disclosure, tracking): the reasons stay on the timeline.
+    assert "路灯仍然不亮" not in out[-1].data["measures"] and "路灯仍然不亮" in (await timeline(store, e.id))[-2].note
 
 
 async def test_reopen_deliberate_waits_for_the_next_session(store):
