@@ -240,7 +240,7 @@ def main(
 
         spec = spec_factory()
         queues = [s.spec.name for s in spec.subscriptions(get_settings())]
-        dlq.main(argv[1:], queues=queues, prog=f"python -m services.{spec.name} dlq")
+        dlq.main(argv[1:], queues=queues, prog=f"python -m services.{spec.name} dlq", service=spec.name)
     elif argv[0] == "migrate":
         from services.runtime.migrate import upgrade
 
