@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 
-from services.runtime import logs, metrics, problems
+from services.runtime import logs, metrics, problems, signing
 from services.runtime.bus import Bus
 from services.runtime.consumer import STOP_STEP_S, Subscription
 from services.runtime.db import Database
@@ -136,6 +136,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from services.runtime.migrate import upgrade
 
+        # Every service signs and checks events: no secret in production stops the start (not the first event).
+        signing.server_secret(settings)
         # Parse and validate the county directory before serving: a broken file stops the start, and the
         # first request does not pay for parsing a large county.
         await asyncio.to_thread(load_directory)

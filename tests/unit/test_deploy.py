@@ -81,7 +81,8 @@ def test_service_environment(compose, name):
     env = env_of(compose["services"][name])
     assert env["HALL_HOST"] == "0.0.0.0"
     assert env[f"{name.upper()}_PORT"] == str(PORTS[name])
-    for key in (f"{name.upper()}_AMQP_URL", "HALL_REDIS_URL", "HALL_DIRECTORY", "HALL_ENV", "HALL_PII_KEY"):
+    keys = ("HALL_REDIS_URL", "HALL_DIRECTORY", "HALL_ENV", "HALL_PII_KEY", "HALL_SIGNING_SECRET")
+    for key in (f"{name.upper()}_AMQP_URL", *keys):
         assert key in env, f"{name}: {key} missing"
     # Its own broker user (deploy/rabbitmq/definitions.json), never a shared one.
     assert env[f"{name.upper()}_AMQP_URL"].startswith(f"amqp://{name}:")
