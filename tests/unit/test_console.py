@@ -167,3 +167,40 @@ def test_stream_sends_frames_and_unsubscribes():
     first, second = asyncio.run(run())
     assert first.startswith("retry:")
     assert second.startswith("id: e7\nevent: hint\ndata: ") and '"community": "xueyuan"' in second
+
+
+@pytest.mark.parametrize("json_lines", [True, False])
+def test_logged_urls_carry_no_link_tokens(capsys, json_lines):
+    """The console logs each proxied request (httpx's request line): tokens and codes in those URLs are redacted."""
+    import logging
+
+    import httpx
+
+    from services.runtime import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    secrets = ("eyJwIjoxfQ.c2lnbmF0dXJl", "AbC_d-9xQ", "K7PQ2MXA", "eyJhbGciOi.x.y")
+    try:
+        logs.configure("console", json=json_lines)
+        for url in (
+            f"http://feedback:8005/v1/q/{secrets[0]}",
+            f"http://feedback:8005/v1/b/{secrets[0]}",
+            f"http://meeting:8003/v1/calendars/participants/{secrets[1]}.ics",
+            f"http://intake:8001/v1/track/{secrets[2]}",
+            f"http://intake:8001/open311/v2/tokens/{secrets[2]}.json",
+            f"http://console:8000/events?community=xueyuan&access_token={secrets[3]}",
+        ):
+            # Exactly how httpx logs a request it sent.
+            logging.getLogger("httpx").info(
+                'HTTP Request: %s %s "%s %d %s"', "GET", httpx.URL(url), "HTTP/1.1", 200, "OK"
+            )
+        logging.getLogger("services.console").warning("console.upstream_failed url=%s", f"/v1/q/{secrets[0]}")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    out = capsys.readouterr().out
+    assert out.count("HTTP Request") == 6 and "/v1/q/***" in out and "participants/***.ics" in out
+    assert "community=xueyuan" in out, "only secrets are redacted"
+    for secret in secrets:
+        assert secret not in out
