@@ -24,6 +24,7 @@ from services.runtime.consumer import STOP_STEP_S, Subscription
 from services.runtime.db import Database
 from services.runtime.directory import load_directory
 from services.runtime.locks import Periodic, run_periodic
+from services.runtime.ratelimit import RateLimitHeaders
 from services.runtime.settings import Settings, get_settings
 from services.runtime.tables import BusTables
 
@@ -181,6 +182,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         upload_max_bytes=settings.upload_max_bytes,
     )
 
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(Measure, service=spec.name)
 
     @app.get("/healthz", tags=["ops"], summary="Alive (存活检查)")
