@@ -139,13 +139,20 @@ def not_open() -> Problem:
     return Problem(409, "该事项尚未办结或已销号", "The matter is not completed, or already closed: no open revisit")
 
 
+def matter_not_found() -> Problem:
+    """The answer for an unknown matter id and for another community's matter alike."""
+    return Problem(404, "未找到该事项的回访记录", "No revisit known for this matter")
+
+
 async def open_round(s: AsyncSession, matter_id: str, principal: Principal | None) -> tuple[MatterRound, Revisit]:
     """The matter's round (locked) and its pending revisit, or 409; 404 out of the principal's scope."""
     mr = await matter_round(s, matter_id, lock=True)
     if mr is None:
-        raise not_open()
+        # Staff: another community's matter answers 404, so an unknown one must answer the same. A signed
+        # resident link names a real matter: nothing to hide there, it is just not open.
+        raise not_open() if principal is None else matter_not_found()
     if principal is not None:
-        in_scope(principal, mr.community)
+        in_scope(principal, mr.community, matter_not_found())
     revisit = None if mr.closed else await revisit_of(s, matter_id, mr.round)
     if revisit is None or revisit.status not in PENDING_STATUSES:
         raise not_open()
