@@ -168,7 +168,7 @@ def test_issuing_links_checks_role_scope_and_input(client):
     assert client.post(url, json={"households": ["x"] * 501}, headers=auth()).status_code == 422
     assert client.post(url, json={**body, "expires_hours": 0}, headers=auth()).status_code == 422
     assert client.post(url, json={"households": [HOUSES[0], HOUSES[0]]}, headers=auth()).status_code == 422
-    # Unknown to this service: 404, exactly as another community's matter answers (tests/integration/test_tenant_oracle.py).
+    # Unknown to this service: 404, exactly as another community's matter answers (test_tenant_oracle.py).
     assert client.post("/v1/matters/mat_none/questionnaire-links", json=body, headers=auth()).status_code == 404
 
 
