@@ -15,6 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import events
+from services.contracts.media import safe_photo
 from services.contracts.vocabulary import Method, Rating, Solved
 from services.feedback import domain
 from services.feedback.handlers import PENDING_STATUSES, matter_round, revisit_of
@@ -29,7 +30,6 @@ from services.runtime.uow import UnitOfWork
 SATISFACTION_THRESHOLD = 0.8  # 满意率 below this sends the matter back (以评促改)
 MIN_VOICES = 3  # voices needed before a round is decided: this many households, or all if fewer are affected
 URL_RE = re.compile(r"^https?://[^\s]{1,490}$")
-REF_RE = re.compile(r"^[^\s]{1,500}$")
 
 _vault: tuple[Settings, Vault] | None = None
 
@@ -73,8 +73,10 @@ class Evidence(BaseModel):
     @field_validator("signature")
     @classmethod
     def _ref(cls, v: str | None) -> str | None:
-        if v is not None and not REF_RE.match(v):
-            raise ValueError("签名引用不能含空白 / The signature reference must not contain blanks")
+        if v is not None and not safe_photo(v):
+            raise ValueError(
+                "签名须为 http(s) 链接或平台上传路径 / The signature must be an http(s) URL or an upload path"
+            )
         return v
 
     @model_validator(mode="after")
