@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.console import proxy
 from services.console.config import UPSTREAMS, ConsoleConfig
+from services.console.headers import SecurityHeaders
 from services.console.live import LiveHub
 from services.console.login import DevLoginIn, dev_token, public_directory
 from services.console.resident import router as resident_router
@@ -61,6 +62,7 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=config.settings.max_body_bytes)
 
     app.add_middleware(Measure, service="console")
+    app.add_middleware(SecurityHeaders)  # CSP, framing, referrer, sniffing, permissions: every response
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus() -> Response:

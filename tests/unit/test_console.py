@@ -204,3 +204,34 @@ def test_logged_urls_carry_no_link_tokens(capsys, json_lines):
     assert "community=xueyuan" in out, "only secrets are redacted"
     for secret in secrets:
         assert secret not in out
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/m", "/m/", "/healthz", "/auth/config", "/api/directory", "/api/billing/v1/x", "/events", "/nope"]
+)
+def test_every_console_response_carries_the_security_headers(tmp_path, path):
+    from services.console.headers import HEADERS
+
+    r = _client(tmp_path).get(path, follow_redirects=False)
+    for name, value in HEADERS.items():
+        assert r.headers.get(name) == value, (path, name)
+    csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+    assert csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'"
+    assert "unsafe-eval" not in r.headers["content-security-policy"]
+
+
+def test_built_pages_need_no_inline_script(tmp_path):
+    """script-src 'self' is enough: the pages load only their own bundles, with no inline script or handler."""
+    import re
+
+    from services.console.config import STATIC_DIR
+
+    for page in ("index.html", "m.html"):
+        html = (STATIC_DIR / page).read_text(encoding="utf-8")
+        scripts = re.findall(r"<script\b([^>]*)>", html)
+        assert scripts and all('src="/assets/' in attrs for attrs in scripts), page
+        assert not re.search(r"\son[a-z]+\s*=", html) and "javascript:" not in html, page
+    for asset in (STATIC_DIR / "assets").glob("*.js"):
+        assert "new Function(" not in asset.read_text(encoding="utf-8"), asset.name  # no eval: no 'unsafe-eval'
+    r = _client(tmp_path).get("/assets/" + next((STATIC_DIR / "assets").glob("*.js")).name)
+    assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
