@@ -118,8 +118,14 @@ class Publisher:
 
     async def start(self) -> None:
         self.conn = await aio_pika.connect_robust(self.url)
-        channel = await self.conn.channel(publisher_confirms=True, on_return_raises=True)
-        self.exchange = await channel.declare_exchange(CHANNELS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        try:
+            # Passively: the adapter's broker user may publish to hall.channels but not declare (or delete) it.
+            channel = await self.conn.channel(publisher_confirms=True, on_return_raises=True)
+            self.exchange = await channel.get_exchange(CHANNELS_EXCHANGE, ensure=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            # A bare broker (development): nothing has declared it yet, and a local user may.
+            channel = await self.conn.channel(publisher_confirms=True, on_return_raises=True)
+            self.exchange = await channel.declare_exchange(CHANNELS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
 
     async def publish(self, env: Envelope) -> None:
         assert self.exchange is not None

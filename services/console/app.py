@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.console import proxy
 from services.console.config import UPSTREAMS, ConsoleConfig
+from services.console.headers import SecurityHeaders
 from services.console.live import LiveHub
 from services.console.login import DevLoginIn, dev_token, public_directory
 from services.console.resident import router as resident_router
@@ -41,7 +42,7 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, follow_redirects=False)
-        app.state.live = LiveHub(config.settings.amqp_url)
+        app.state.live = LiveHub(config.settings.amqp_url_for("console"))
         await app.state.live.start()
         log.info("console.started upstreams=%s", config.upstreams)
         try:
@@ -63,6 +64,7 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
 
     app.add_middleware(TrustedProxies, trusted=config.settings.trusted_proxies)  # the TLS proxy in front, if any
     app.add_middleware(Measure, service="console")
+    app.add_middleware(SecurityHeaders)  # CSP, framing, referrer, sniffing, permissions: every response
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus() -> Response:

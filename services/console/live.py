@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 HINT_FIELDS = ("id", "type", "subject", "community", "time")
 SUBSCRIBER_BUFFER = 200
 HEARTBEAT_S = 15.0
+LIVE_QUEUE_PREFIX = "console.live."
 
 
 def hint_of(body: bytes) -> dict | None:
@@ -85,8 +87,10 @@ class LiveHub:
                 channel = await self._conn.channel()
                 await channel.set_qos(prefetch_count=256)
                 exchanges = await declare_exchanges(channel)
-                # Server-named, exclusive, auto-delete: one per console replica, gone when it disconnects.
-                queue = await channel.declare_queue("", exclusive=True, auto_delete=True, durable=False)
+                # Exclusive, auto-delete: one per console replica, gone when it disconnects. Named under
+                # `console.live.` so the console's broker user may declare it and nothing else.
+                name = f"{LIVE_QUEUE_PREFIX}{uuid.uuid4().hex}"
+                queue = await channel.declare_queue(name, exclusive=True, auto_delete=True, durable=False)
                 await queue.bind(exchanges[EVENTS_EXCHANGE], routing_key="#")
                 await queue.consume(self._on_message, no_ack=True)
                 self._consuming.set()

@@ -13,7 +13,11 @@ from services.runtime.problems import Problem
 # Only the services' versioned APIs and their OpenAPI documents (used to detect optional features).
 ALLOWED_PATH = re.compile(r"^(v1(/[A-Za-z0-9._~:@%+-]+)*|openapi\.json)$")
 REQUEST_HEADERS = ("authorization", "content-type", "accept", "accept-language", "traceparent", "x-request-id")
-RESPONSE_HEADERS = ("content-type", "content-disposition", "www-authenticate", "cache-control", "location", "etag")
+RESPONSE_HEADERS = (
+    *("content-type", "content-disposition", "www-authenticate", "cache-control", "location", "etag"),
+    # A 429 tells the client when to come back; rate-limited endpoints say how much is left.
+    *("retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy"),
+)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.console import proxy
+from services.contracts.media import Photo
 from services.runtime.problems import Problem
 
 router = APIRouter(prefix="/api/resident", tags=["resident"])
@@ -31,7 +31,7 @@ class ResidentReportIn(BaseModel):
     unit: str | None = Field(None, max_length=16)
     room: str | None = Field(None, max_length=16)
     text: str = Field(min_length=1, max_length=2000)
-    photos: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=9)
+    photos: list[Photo] = Field(default_factory=list, max_length=9, description="http(s) URLs or upload paths")
     name: str | None = Field(None, max_length=32)
     phone: str | None = Field(None, max_length=20)
     consent: bool = False

@@ -293,9 +293,10 @@ async def get_evaluations(
     """The evaluations of one round (the current one by default), its satisfaction rate and outcome."""
     async with ctx.db.session() as s:
         mr = await s.get(MatterRound, matter_id)
+        unknown = Problem(404, "未找到该事项的回访记录", "No revisit known for this matter")
         if mr is None:
-            raise Problem(404, "未找到该事项的回访记录", "No revisit known for this matter")
-        in_scope(principal, mr.community)
+            raise unknown
+        in_scope(principal, mr.community, unknown)
         wanted = round or mr.round
         rows = await round_rows(s, matter_id, wanted)
         revisit = await revisit_of(s, matter_id, wanted)
@@ -355,9 +356,10 @@ async def patch_revisit(
         raise Problem(422, "没有要修改的内容", "Nothing to change: give methods, due_at or assignee")
     async with ctx.db.session() as s:
         r = (await s.exec(select(Revisit).where(Revisit.id == revisit_id).with_for_update())).first()
+        unknown = Problem(404, "未找到该回访任务", "No such revisit")
         if r is None:
-            raise Problem(404, "未找到该回访任务", "No such revisit")
-        in_scope(principal, r.community)
+            raise unknown
+        in_scope(principal, r.community, unknown)
         if r.status not in PENDING_STATUSES:
             raise Problem(409, "该回访已结束，不能修改", "The revisit is done and can no longer change")
         methods = body.methods if body.methods is not None else r.methods

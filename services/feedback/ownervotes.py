@@ -225,9 +225,10 @@ async def _vote(s: AsyncSession, vote_id: str, principal: Principal, *, lock: bo
     if lock:
         q = q.with_for_update()
     vote = (await s.exec(q)).first()
+    unknown = Problem(404, "未找到该表决", "No such vote")
     if vote is None:
-        raise Problem(404, "未找到该表决", "No such vote")
-    in_scope(principal, vote.community)
+        raise unknown
+    in_scope(principal, vote.community, unknown)
     return vote
 
 
@@ -247,9 +248,11 @@ async def open_vote(
     in_scope(principal, body.community)
     total_area, total_owners, scope = _electorate(body)
     async with ctx.db.session() as s:
+        # Only a matter this service knows in the vote's community: another community's matter answers exactly
+        # like an unknown id (no hint that it exists).
         view = await s.get(MatterView, matter_id)
-        if view is not None and view.community != body.community:
-            raise Problem(404, "未找到", "Not found")
+        if view is None or view.community != body.community:
+            raise Problem(404, "未找到该事项", "Matter not found")
         vote = OwnerVote(
             id=f"ovt_{uuid.uuid4().hex[:20]}",
             matter_id=matter_id,

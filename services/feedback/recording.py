@@ -14,6 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import events
+from services.contracts.media import safe_photo
 from services.contracts.vocabulary import Method, Rating, Solved
 from services.feedback import domain
 from services.feedback.handlers import PENDING_STATUSES, matter_round, revisit_of
@@ -29,7 +30,6 @@ from services.runtime.uow import UnitOfWork
 SATISFACTION_THRESHOLD = 0.8  # 满意率 below this sends the matter back (以评促改)
 MIN_VOICES = 3  # voices needed before a round is decided: this many households, or all if fewer are affected
 URL_RE = re.compile(r"^https?://[^\s]{1,490}$")
-REF_RE = re.compile(r"^[^\s]{1,500}$")
 
 _vault: tuple[Settings, Vault] | None = None
 
@@ -77,8 +77,10 @@ class Evidence(BaseModel):
     @field_validator("signature")
     @classmethod
     def _ref(cls, v: str | None) -> str | None:
-        if v is not None and not REF_RE.match(v):
-            raise ValueError("签名引用不能含空白 / The signature reference must not contain blanks")
+        if v is not None and not safe_photo(v):
+            raise ValueError(
+                "签名须为 http(s) 链接或平台上传路径 / The signature must be an http(s) URL or an upload path"
+            )
         return v
 
     @model_validator(mode="after")
@@ -143,13 +145,20 @@ def not_open() -> Problem:
     return Problem(409, "该事项尚未办结或已销号", "The matter is not completed, or already closed: no open revisit")
 
 
+def matter_not_found() -> Problem:
+    """The answer for an unknown matter id and for another community's matter alike."""
+    return Problem(404, "未找到该事项的回访记录", "No revisit known for this matter")
+
+
 async def open_round(s: AsyncSession, matter_id: str, principal: Principal | None) -> tuple[MatterRound, Revisit]:
     """The matter's round (locked) and its pending revisit, or 409; 404 out of the principal's scope."""
     mr = await matter_round(s, matter_id, lock=True)
     if mr is None:
-        raise not_open()
+        # Staff: another community's matter answers 404, so an unknown one must answer the same. A signed
+        # resident link names a real matter: nothing to hide there, it is just not open.
+        raise not_open() if principal is None else matter_not_found()
     if principal is not None:
-        in_scope(principal, mr.community)
+        in_scope(principal, mr.community, matter_not_found())
     revisit = None if mr.closed else await revisit_of(s, matter_id, mr.round)
     if revisit is None or revisit.status not in PENDING_STATUSES:
         raise not_open()

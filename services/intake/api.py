@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import func, select
 
+from services.contracts.media import Photo
 from services.contracts.vocabulary import Category, Channel, Kind
 from services.intake import domain, limits
 from services.intake.handlers import Incoming, accept
@@ -48,7 +49,7 @@ class ReportIn(BaseModel):
     room: str | None = Field(None, max_length=16)
     kind: Kind | None = None
     category_hint: Category | None = None
-    photos: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=9)
+    photos: list[Photo] = Field(default_factory=list, max_length=9, description="http(s) URLs or upload paths")
     name: str | None = Field(None, max_length=32)
     phone: str | None = Field(None, max_length=20)
     consent: bool = Field(True, description="Reporter agrees to be contacted about this report")

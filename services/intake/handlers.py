@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from services.contracts import Envelope, events
+from services.contracts.media import safe_photo
 from services.intake import domain
 from services.intake.models import Report
 from services.runtime.consumer import Reject
@@ -116,7 +117,7 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
         room_enc=v.encrypt(room),
         unparsed=unparsed,
         category_hint=inc.category_hint,
-        photos=inc.photos,
+        photos=[p for p in inc.photos if safe_photo(p)],  # an adapter's script link is dropped, the report kept
         reporter_ref=v.pseudonym(contact),
         reporter_name_enc=v.encrypt(inc.name),
         reporter_phone_enc=v.encrypt(inc.phone),

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 
+from services.contracts.media import safe_photo
 from services.contracts.vocabulary import Category
 from services.intake import domain, limits
 from services.intake.handlers import Incoming, accept
@@ -199,6 +200,8 @@ async def create_request(fmt: str, request: Request, ctx: Ctx) -> Response:
     code = f.get("service_code", "")
     if code not in SERVICES:
         return error(fmt, 404 if code else 400, "service_code 缺失或未知", "Missing or unknown service_code")
+    if f.get("media_url") and not safe_photo(f["media_url"][:500]):
+        return error(fmt, 400, "media_url 须为 http(s) 链接", "media_url must be an http(s) URL")
     lat, lon, address = f.get("lat"), f.get("long"), f.get("address_string", "")
     if not address and not (lat and lon):
         return error(fmt, 400, "需要 address_string 或 lat/long", "address_string or lat/long is required")

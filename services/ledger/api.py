@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import func, select
 
 from services.contracts import events
+from services.contracts.media import Photo
 from services.contracts.vocabulary import Category, Level
 from services.ledger import alerts, entries
 from services.ledger.alerts import alert_id
@@ -154,7 +155,7 @@ class ActionIn(BaseModel):
 
     note: str | None = Field(None, max_length=2000)
     department: str | None = Field(None, max_length=128, description="For escalate: the functional department")
-    photos: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=9)
+    photos: list[Photo] = Field(default_factory=list, max_length=9, description="http(s) URLs or upload paths")
 
 
 def _out(e: Entry) -> dict:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
+from services.contracts.media import Photo
 from services.ledger import audit, entries, handlers
 from services.ledger.domain import DONE_STATES
 from services.ledger.models import Entry, SupportingTask
@@ -91,9 +92,7 @@ class SupportActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(None, max_length=2000)
-    photos: list[Annotated[str, Field(max_length=500, pattern=r"^https?://")]] = Field(
-        default_factory=list, max_length=9
-    )
+    photos: list[Photo] = Field(default_factory=list, max_length=9, description="http(s) URLs or upload paths")
 
 
 async def _entry(s, principal: Principal, entry_id: str, *, lock: bool = False) -> Entry:

@@ -201,11 +201,16 @@ def _invalid(errors: list[dict]) -> Problem:
     )
 
 
+def session_not_found() -> Problem:
+    """The answer for an unknown session id and for another community's session alike."""
+    return Problem(404, "未找到该议事会", "Session not found")
+
+
 async def _load_for_update(uow, session_id: str, principal: Principal) -> Session:
     s = await uow.session.get(Session, session_id)
     if s is None:
-        raise Problem(404, "未找到该议事会", "Session not found")
-    in_scope(principal, s.community)
+        raise session_not_found()
+    in_scope(principal, s.community, session_not_found())
     s = await planner.lock_session(uow, session_id)
     if s.status != "scheduled":
         label = STATUS_ZH.get(s.status, s.status)
@@ -273,8 +278,8 @@ async def get_session(
     async with ctx.db.session() as db:
         s = await db.get(Session, session_id)
         if s is None:
-            raise Problem(404, "未找到该议事会", "Session not found")
-        in_scope(principal, s.community)
+            raise session_not_found()
+        in_scope(principal, s.community, session_not_found())
         q = (
             select(AgendaItem, QueuedMatter)
             .join(QueuedMatter, QueuedMatter.matter_id == AgendaItem.matter_id, isouter=True)

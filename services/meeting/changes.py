@@ -104,9 +104,10 @@ async def create_session(
     when = _when(body.starts_at, "starts_at") if body.starts_at is not None else None
     async with ctx.bus.uow(actor=principal.sub) as uow:
         qm = await uow.session.get(QueuedMatter, body.matter_id)
+        unknown = Problem(404, "议事会服务中没有该事项", "Matter not known to the meeting service", field="matter_id")
         if qm is None:
-            raise Problem(404, "议事会服务中没有该事项", "Matter not known to the meeting service", field="matter_id")
-        in_scope(principal, qm.community)
+            raise unknown
+        in_scope(principal, qm.community, unknown)
         if qm.state in ("resolved", "closed"):
             raise Problem(
                 409, "该事项已议决或不再议，不能再安排现场勘察", f"Matter is {qm.state}", extra={"state": qm.state}

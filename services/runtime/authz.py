@@ -86,10 +86,14 @@ def require(action: str) -> Callable:
     return _dep
 
 
-def in_scope(principal: Principal, community: str) -> None:
-    """Raise 404 when a row belongs to a community the principal may not see (no existence leak)."""
+def in_scope(principal: Principal, community: str, not_found: Problem | None = None) -> None:
+    """Raise 404 when a row belongs to a community the principal may not see (no existence leak).
+
+    Pass the route's own answer for an unknown id as `not_found`: another community's row must answer exactly
+    like a row that does not exist, or the difference tells outsiders which ids exist.
+    """
     if not principal.sees(community):
-        raise Problem(404, "未找到", "Not found")
+        raise not_found or Problem(404, "未找到", "Not found")
 
 
 def scope_filter(principal: Principal, column, community: str | None = None):

@@ -106,7 +106,10 @@ class Bus:
                 # Also when the link breaks while consumers are being declared: a robust connection restores
                 # only what was fully set up, so start again from a new connection rather than half-consuming.
                 log.warning(
-                    "bus.connect_failed url=%s error=%r retry_in=%.1fs", _redact(self.settings.amqp_url), exc, delay
+                    "bus.connect_failed url=%s error=%r retry_in=%.1fs",
+                    _redact(self.settings.amqp_url_for(self.service)),
+                    exc,
+                    delay,
                 )
                 await self._discard_connection()
                 await asyncio.sleep(delay)
@@ -116,7 +119,7 @@ class Bus:
 
     async def _connect_once(self) -> None:
         self.connection = await aio_pika.connect_robust(
-            self.settings.amqp_url,
+            self.settings.amqp_url_for(self.service),
             client_properties={"connection_name": f"hall-{self.service}"},
             reconnect_interval=1,
         )

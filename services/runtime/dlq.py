@@ -138,7 +138,13 @@ async def depth(url: str, queue: str) -> int:
         await conn.close()
 
 
-def main(argv: list[str] | None = None, *, queues: list[str] | None = None, prog: str | None = None) -> None:
+def main(
+    argv: list[str] | None = None,
+    *,
+    queues: list[str] | None = None,
+    prog: str | None = None,
+    service: str | None = None,
+) -> None:
     """CLI: list or replay dead-lettered messages of one queue (or all of a service's queues)."""
     parser = argparse.ArgumentParser(prog=prog or "python -m services.runtime.dlq")
     parser.add_argument("command", choices=["list", "replay"])
@@ -149,7 +155,7 @@ def main(argv: list[str] | None = None, *, queues: list[str] | None = None, prog
     names = args.queue or queues
     if not names:
         parser.error("--queue is required")
-    url = get_settings().amqp_url
+    url = get_settings().amqp_url_for(service) if service else get_settings().amqp_url
 
     async def run() -> None:
         for name in names:

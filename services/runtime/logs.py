@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
+
+# Secrets that travel in URLs: one-time questionnaire (/q/) and ballot (/b/) links, calendar feed tokens
+# (/participants/), tracking codes (/track/, Open311 /tokens/), and tokens in query strings (the SSE stream).
+_SECRET_SEGMENT = re.compile(
+    r"(/(?:q|b|participants|track|tokens)/)([^/?#\s\"'<>]+?)(\.(?:ics|json|xml))?(?=[/?#\s\"'<>]|$)"
+)
+_SECRET_QUERY = re.compile(r"([?&](?:access_token|token|code|signature|sig|key)=)[^&#\s\"'<>]+", re.IGNORECASE)
+REDACTED = "***"
+
+
+def redact(text: str) -> str:
+    """The text with one-time link parts, calendar tokens, tracking codes and URL tokens replaced by ***."""
+    if "/" not in text and "=" not in text:
+        return text
+    text = _SECRET_SEGMENT.sub(lambda m: f"{m[1]}{REDACTED}{m[3] or ''}", text)
+    return _SECRET_QUERY.sub(rf"\1{REDACTED}", text)
+
+
+class RedactUrls(logging.Filter):
+    """Redact secrets in URLs of every record (e.g. httpx's request lines, which are the console's access log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):  # a structlog event
+            record.msg = {k: redact(v) if isinstance(v, str) else v for k, v in record.msg.items()}
+        else:
+            message = record.getMessage()
+            cleaned = redact(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
+        return True
 
 
 def configure(service: str, *, level: str = "INFO", json: bool = True) -> None:
@@ -27,6 +58,7 @@ def configure(service: str, *, level: str = "INFO", json: bool = True) -> None:
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
+    handler.addFilter(RedactUrls())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

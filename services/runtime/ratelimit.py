@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -32,6 +33,47 @@ class Decision:
     remaining: int
     retry_after: int
     degraded: bool = False  # True when Redis was unreachable and the hit was allowed without counting
+    window_s: int = 0
+
+    def headers(self) -> dict[str, str]:
+        """IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers) for this decision."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.retry_after),
+            "RateLimit-Policy": f"{self.limit};w={self.window_s}",
+        }
+
+
+# The decisions taken while serving the current request (a list set by RateLimitHeaders, appended to by hit()).
+_DECISIONS: contextvars.ContextVar[list[Decision] | None] = contextvars.ContextVar("ratelimit_decisions", default=None)
+HEADER_NAMES = frozenset(h.lower() for h in Decision(True, 0, 0, 0).headers())
+
+
+class RateLimitHeaders:
+    """ASGI middleware: a response of a rate-limited endpoint carries the RateLimit-* fields of its tightest limit."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        decisions: list[Decision] = []  # one list shared with hit(), whatever context copies happen below
+        token = _DECISIONS.set(decisions)
+
+        async def sending(message):
+            if message["type"] == "http.response.start" and decisions:
+                tightest = min(decisions, key=lambda d: (d.remaining, -d.retry_after))
+                kept = [(k, v) for k, v in message.get("headers", []) if k.decode().lower() not in HEADER_NAMES]
+                added = [(k.lower().encode(), v.encode()) for k, v in tightest.headers().items()]
+                message = {**message, "headers": kept + added}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            _DECISIONS.reset(token)
 
 
 class RateLimiter:
@@ -72,6 +114,7 @@ class RateLimiter:
             return Decision(True, limit, limit, 0, degraded=True)
         count, ttl_ms = int(count), int(ttl_ms)
         retry_after = max(1, -(-ttl_ms // 1000))
-        if count > limit:
-            return Decision(False, limit, 0, retry_after)
-        return Decision(True, limit, limit - count, retry_after)
+        decision = Decision(count <= limit, limit, max(0, limit - count), retry_after, window_s=window_s)
+        if (taken := _DECISIONS.get()) is not None:
+            taken.append(decision)  # RateLimit-* on this request's response
+        return decision

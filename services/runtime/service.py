@@ -18,13 +18,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 
-from services.runtime import logs, metrics, problems
+from services.runtime import logs, metrics, problems, signing
 from services.runtime.bus import Bus
 from services.runtime.consumer import STOP_STEP_S, Subscription
 from services.runtime.db import Database
 from services.runtime.directory import load_directory
 from services.runtime.locks import Periodic, run_periodic
 from services.runtime.proxies import TrustedProxies
+from services.runtime.ratelimit import RateLimitHeaders
 from services.runtime.settings import Settings, get_settings
 from services.runtime.tables import BusTables
 
@@ -137,6 +138,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from services.runtime.migrate import upgrade
 
+        # Every service signs and checks events: no secret in production stops the start (not the first event).
+        signing.server_secret(settings)
         # Parse and validate the county directory before serving: a broken file stops the start, and the
         # first request does not pay for parsing a large county.
         await asyncio.to_thread(load_directory)
@@ -182,6 +185,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     # X-Forwarded-For only from configured proxies; uvicorn's own handling (which trusts loopback) is off.
     app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(Measure, service=spec.name)
 
     @app.get("/healthz", tags=["ops"], summary="Alive (存活检查)")
@@ -244,7 +248,7 @@ def main(
 
         spec = spec_factory()
         queues = [s.spec.name for s in spec.subscriptions(get_settings())]
-        dlq.main(argv[1:], queues=queues, prog=f"python -m services.{spec.name} dlq")
+        dlq.main(argv[1:], queues=queues, prog=f"python -m services.{spec.name} dlq", service=spec.name)
     elif argv[0] == "migrate":
         from services.runtime.migrate import upgrade
 

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         self.var_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{(self.var_dir / f'{service}.db').resolve()}"
 
+    def amqp_url_for(self, service: str) -> str:
+        """<SERVICE>_AMQP_URL (the service's own broker user, deploy/rabbitmq), or HALL_AMQP_URL."""
+        return os.environ.get(f"{service.upper()}_AMQP_URL") or self.amqp_url
+
     def port(self, service: str) -> int:
         """<SERVICE>_PORT, or the default port of the service."""
         return int(os.environ.get(f"{service.upper()}_PORT", PORTS[service]))

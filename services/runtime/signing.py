@@ -10,18 +10,27 @@ from pathlib import Path
 
 from services.runtime.settings import Settings, create_once, get_settings
 
+MISSING_IN_PRODUCTION = (
+    "HALL_SIGNING_SECRET must be set in production: the secret that signs every event and calendar link "
+    "(the same value for every service; e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+)
+
 
 def _secret_file(settings: Settings) -> Path:
     return settings.var_dir / "secrets" / "signing.key"
 
 
 def server_secret(settings: Settings | None = None) -> bytes:
-    """HALL_SIGNING_SECRET, or a random secret created once under var/ (shared by local replicas)."""
+    """HALL_SIGNING_SECRET, or a random secret created once under var/ (development only: shared by local replicas)."""
     settings = settings or get_settings()
     if settings.signing_secret:
         return settings.signing_secret.encode()
     path = _secret_file(settings)
-    create_once(path, secrets.token_urlsafe(48).encode() + b"\n")
+    if not path.exists():
+        if settings.env == "production":
+            # Every service must hold the same secret, or each would dead-letter the others' events as forged.
+            raise RuntimeError(MISSING_IN_PRODUCTION)
+        create_once(path, secrets.token_urlsafe(48).encode() + b"\n")
     return path.read_bytes().strip()
 
 

@@ -61,6 +61,22 @@ def seed(client: TestClient, matter: str, **kw) -> None:
     client.portal.call(run)
 
 
+def close_matter(client: TestClient, matter: str, community: str = "jinshan") -> None:
+    """Cross the matter off (matter.closed.v1) through the handler."""
+    ctx = client.app.state.ctx
+    data = events.MatterClosed(matter_id=matter, entry_id=f"ent_{matter}", by="party-1", closed_at=COMPLETED_AT)
+    env = Envelope.new(
+        type="matter.closed.v1", source="/services/ledger", community=community, subject=matter, data=data
+    )
+
+    async def run() -> None:
+        async with ctx.bus.uow(cause=env) as uow:
+            await handlers.on_matter_closed(uow, env, data)
+            await uow.commit()
+
+    client.portal.call(run)
+
+
 def auth(role: str = "grid_worker", communities: tuple[str, ...] = ("jinshan",)) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint(sub=f'{role}-1', role=role, communities=list(communities))}"}
 
@@ -132,8 +148,12 @@ def test_second_voice_of_the_same_household_is_409(client):
     assert "一户一票" in body["detail"] and body["errors"][0]["field"] == "household"
 
 
-def test_evaluation_without_a_revisit_is_409(client):
-    resp = vote(client, "mat_nowhere")
+def test_evaluation_without_a_revisit_is_404_or_409(client):
+    resp = vote(client, "mat_nowhere")  # unknown: answered like another community's matter
+    assert resp.status_code == 404 and resp.json()["detail"] == "未找到该事项的回访记录"
+    seed(client, "mat_1")
+    close_matter(client, "mat_1")
+    resp = vote(client, "mat_1")  # known, but crossed off: no open revisit
     assert resp.status_code == 409
     assert resp.json()["detail"] == "该事项尚未办结或已销号"
 

@@ -135,6 +135,25 @@ def test_reporter_limit_counts_accepted_reports_only(limited):
         assert len(all_reports(c)) == 3
 
 
+def test_rate_limited_endpoints_say_how_much_is_left(limited):
+    """IETF RateLimit-* fields on every answer of a limited endpoint (the tightest limit), 429 with Retry-After."""
+    env = {"HALL_RATELIMIT_PER_IP": "3", "HALL_RATELIMIT_WINDOW_S": "60"}
+    with limited(**env) as c:
+        answers = [c.get("/v1/track/ABCD2345") for _ in range(4)]
+        assert [r.status_code for r in answers] == [404, 404, 404, 429]
+        assert [r.headers["RateLimit-Remaining"] for r in answers] == ["2", "1", "0", "0"]
+        for r in answers:
+            assert r.headers["RateLimit-Limit"] == "3" and r.headers["RateLimit-Policy"] == "3;w=60"
+            assert 1 <= int(r.headers["RateLimit-Reset"]) <= 60
+            assert len(r.headers.get_list("RateLimit-Limit")) == 1
+        assert answers[3].headers["Retry-After"] == answers[3].headers["RateLimit-Reset"]
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        o311 = c.post("/open311/v2/requests.json", content="api_key=x", headers=form)
+        assert o311.headers["RateLimit-Remaining"] == "2"  # its own bucket
+        # Routes without a limit carry none.
+        assert "RateLimit-Limit" not in c.get("/healthz").headers
+
+
 def test_redis_down_never_loses_a_report(limited):
     before = redis_down_count()
     with limited(HALL_REDIS_URL=CLOSED, HALL_RATELIMIT_PER_REPORTER="1") as c:

@@ -179,3 +179,71 @@ def test_resident_callback_consent_is_unticked_by_default_and_passed_on():
     assert call_me["callback_consent"] is True and call_me["phone"] == "13800002031"
     contact_only = intake_payload(ResidentReportIn(**base, consent=True))
     assert contact_only["callback_consent"] is False and contact_only["phone"] == "13800002031"
+
+
+@pytest.mark.parametrize("json_lines", [True, False])
+def test_logged_urls_carry_no_link_tokens(capsys, json_lines):
+    """The console logs each proxied request (httpx's request line): tokens and codes in those URLs are redacted."""
+    import logging
+
+    import httpx
+
+    from services.runtime import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    secrets = ("eyJwIjoxfQ.c2lnbmF0dXJl", "AbC_d-9xQ", "K7PQ2MXA", "eyJhbGciOi.x.y")
+    try:
+        logs.configure("console", json=json_lines)
+        for url in (
+            f"http://feedback:8005/v1/q/{secrets[0]}",
+            f"http://feedback:8005/v1/b/{secrets[0]}",
+            f"http://meeting:8003/v1/calendars/participants/{secrets[1]}.ics",
+            f"http://intake:8001/v1/track/{secrets[2]}",
+            f"http://intake:8001/open311/v2/tokens/{secrets[2]}.json",
+            f"http://console:8000/events?community=xueyuan&access_token={secrets[3]}",
+        ):
+            # Exactly how httpx logs a request it sent.
+            logging.getLogger("httpx").info(
+                'HTTP Request: %s %s "%s %d %s"', "GET", httpx.URL(url), "HTTP/1.1", 200, "OK"
+            )
+        logging.getLogger("services.console").warning("console.upstream_failed url=%s", f"/v1/q/{secrets[0]}")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    out = capsys.readouterr().out
+    assert out.count("HTTP Request") == 6 and "/v1/q/***" in out and "participants/***.ics" in out
+    assert "community=xueyuan" in out, "only secrets are redacted"
+    for secret in secrets:
+        assert secret not in out
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/m", "/m/", "/healthz", "/auth/config", "/api/directory", "/api/billing/v1/x", "/events", "/nope"]
+)
+def test_every_console_response_carries_the_security_headers(tmp_path, path):
+    from services.console.headers import HEADERS
+
+    r = _client(tmp_path).get(path, follow_redirects=False)
+    for name, value in HEADERS.items():
+        assert r.headers.get(name) == value, (path, name)
+    csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+    assert csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'"
+    assert "unsafe-eval" not in r.headers["content-security-policy"]
+
+
+def test_built_pages_need_no_inline_script(tmp_path):
+    """script-src 'self' is enough: the pages load only their own bundles, with no inline script or handler."""
+    import re
+
+    from services.console.config import STATIC_DIR
+
+    for page in ("index.html", "m.html"):
+        html = (STATIC_DIR / page).read_text(encoding="utf-8")
+        scripts = re.findall(r"<script\b([^>]*)>", html)
+        assert scripts and all('src="/assets/' in attrs for attrs in scripts), page
+        assert not re.search(r"\son[a-z]+\s*=", html) and "javascript:" not in html, page
+    for asset in (STATIC_DIR / "assets").glob("*.js"):
+        assert "new Function(" not in asset.read_text(encoding="utf-8"), asset.name  # no eval: no 'unsafe-eval'
+    r = _client(tmp_path).get("/assets/" + next((STATIC_DIR / "assets").glob("*.js")).name)
+    assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"

@@ -3,6 +3,7 @@ points at a database that postgres-init.sql creates."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -80,9 +81,12 @@ def test_service_environment(compose, name):
     env = env_of(compose["services"][name])
     assert env["HALL_HOST"] == "0.0.0.0"
     assert env[f"{name.upper()}_PORT"] == str(PORTS[name])
-    for key in ("HALL_AMQP_URL", "HALL_REDIS_URL", "HALL_DIRECTORY", "HALL_ENV", "HALL_PII_KEY"):
+    keys = ("HALL_REDIS_URL", "HALL_DIRECTORY", "HALL_ENV", "HALL_PII_KEY", "HALL_SIGNING_SECRET")
+    for key in (f"{name.upper()}_AMQP_URL", *keys):
         assert key in env, f"{name}: {key} missing"
-    assert "@rabbitmq:" in env["HALL_AMQP_URL"]
+    # Its own broker user (deploy/rabbitmq/definitions.json), never a shared one.
+    assert env[f"{name.upper()}_AMQP_URL"].startswith(f"amqp://{name}:")
+    assert "@rabbitmq:" in env[f"{name.upper()}_AMQP_URL"] and "HALL_AMQP_URL" not in env
     assert env["HALL_REDIS_URL"].startswith("redis://redis:")
 
 
@@ -132,3 +136,22 @@ def test_ci_script_is_executable_bash():
     assert "set -euo pipefail" in text
     assert "make test" in text
     assert os.stat(script).st_mode & stat.S_IXUSR
+
+
+def test_broker_users_come_from_the_definitions_file(compose):
+    """RabbitMQ loads deploy/rabbitmq/definitions.json (fresh from the code) and has no default superuser."""
+    from tools.broker_definitions import OUT, main
+
+    rabbit = compose["services"]["rabbitmq"]
+    assert not any(k.startswith("RABBITMQ_DEFAULT_") for k in env_of(rabbit))
+    mounts = " ".join(rabbit["volumes"])
+    assert "./rabbitmq/rabbitmq.conf:/etc/rabbitmq/conf.d/" in mounts
+    assert "rabbitmq/definitions.json}:/etc/rabbitmq/definitions.json" in mounts
+    conf = (DEPLOY / "rabbitmq" / "rabbitmq.conf").read_text(encoding="utf-8")
+    assert re.search(r"^load_definitions\s*=\s*/etc/rabbitmq/definitions\.json$", conf, re.MULTILINE)
+    assert main(["--check"]) == 0, "run python -m tools.broker_definitions"
+    users = {u["name"] for u in json.loads(OUT.read_text(encoding="utf-8"))["users"]}
+    for name in (*SERVICES, "console"):
+        assert f"{name.upper()}_AMQP_URL" in env_of(compose["services"][name])
+        assert name in users
+    assert "adapter" in users

@@ -216,7 +216,8 @@ async def test_one_household_one_voice_per_round(store):
 async def test_no_evaluation_without_an_open_revisit(store):
     with pytest.raises(Problem) as exc:
         await evaluate(store, matter="mat_unknown")
-    assert exc.value.status == 409 and exc.value.detail_zh == "该事项尚未办结或已销号"
+    # Unknown: answered exactly like another community's matter (no existence oracle).
+    assert exc.value.status == 404 and exc.value.detail_zh == "未找到该事项的回访记录"
     await store.handle(handlers.on_task_completed, *completed())
     await store.handle(handlers.on_matter_closed, *closed())
     with pytest.raises(Problem) as exc:
