@@ -21,11 +21,10 @@ from services.feedback.models import EvaluationRow, MatterView, UsedLink
 from services.feedback.recording import Voice, clean_household, household_ref, open_round, record_voices
 from services.runtime.auth import Principal
 from services.runtime.authz import public, require
-from services.runtime.links import Expired, Forged, Link, LinkSigner, load_link_keys
+from services.runtime.links import Expired, Forged, Link, link_signer
 from services.runtime.privacy import public_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
-from services.runtime.settings import Settings, get_settings
 
 router = APIRouter(prefix="/v1", tags=["feedback: residents' links"])
 QUESTIONNAIRE_LINK = "households answer through a signed one-time link (HMAC, single use, expiring)"
@@ -36,16 +35,7 @@ MAX_LINKS = 500
 SUMMARY_CHARS = 200
 SOLVED_LABELS_ZH = {"solved": "已解决", "partly": "部分解决", "unsolved": "未解决"}
 
-_signer: tuple[Settings, LinkSigner] | None = None
-
-
-def signer() -> LinkSigner:
-    """The process's link signer (rebuilt when the settings object changes, e.g. in tests)."""
-    global _signer
-    settings = get_settings()
-    if _signer is None or _signer[0] is not settings:
-        _signer = (settings, LinkSigner(load_link_keys(settings)))
-    return _signer[1]
+signer = link_signer  # one signer per process (services.runtime.links)
 
 
 class LinksIn(BaseModel):
