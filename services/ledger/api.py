@@ -288,7 +288,9 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             alert = await alerts.open_alert_of(s, e)
             if alert is not None:
                 await alerts.acknowledge(s, e, alert, by=principal.sub, via="action", now=now)
-        if action == "claim":
+        if action == "start" and e.state == "assigned":
+            note = (body.note or "").strip() or "认领并开始办理"  # starting unclaimed work claims it too
+        if action == "claim" or (action == "start" and e.state == "assigned"):
             if principal.role in entries.RESPONSIBLE_PARTIES:
                 e.lead_party = principal.role
             e.lead_unit = principal.unit or e.lead_unit

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 DIRECT_MEASURES = "按职责直接处理（一般性问题立即解决）"
 RED_MEASURES = "红色事项：值班责任单位立即到场处置、控制险情，紧急议事会随后议定办理措施"
 SUPERVISED_MEASURES = "社区党组织督办：牵头重新研究整改措施"
-ACTIVE_STATES = frozenset({"assigned", "in_progress", "escalated"})
+ACTIVE_STATES = frozenset({"assigned", "claimed", "in_progress", "escalated"})
 OUTCOME_ZH = {
     "resolved": "议定办理",
     "site_inspection": "需现场勘察",
@@ -292,7 +292,7 @@ async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: 
 
 
 async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None, actor: str) -> None:
-    if entry is not None and entry.state not in ("registered", "reopened", "assigned", "in_progress"):
+    if entry is not None and entry.state not in ("registered", "reopened", "assigned", "claimed", "in_progress"):
         note_only(uow.session, entry, "议事会决议转办，但台账当前状态不可转办", actor=actor, event_id=env.id)
         return
     entry = await _entry_for_resolution(uow, env, res, entry)
