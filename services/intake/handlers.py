@@ -195,7 +195,7 @@ async def _set_status(uow: UnitOfWork, env: Envelope, which, values: dict, *, on
 async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
     """Link reports to their matter."""
     status = case((Report.status == "received", "triaged"), else_=Report.status)
-    values = {"matter_id": data.matter_id, "level": data.level, "status": status}
+    values = {"matter_id": data.matter_id, "level": data.level, "category": data.category, "status": status}
     await _set_status(uow, env, Report.id.in_(data.report_ids), values)
 
 
@@ -227,5 +227,5 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
 
 
 async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
-    """Keep the level shown to staff current."""
-    await _set_status(uow, env, Report.matter_id == data.matter_id, {"level": data.level})
+    """Keep the level shown to staff and the category Open311 publishes current."""
+    await _set_status(uow, env, Report.matter_id == data.matter_id, {"level": data.level, "category": data.category})

@@ -27,6 +27,7 @@ from services.ledger.oncall import TIER_ZH, TIERS
 from services.ledger.supporting import SupportingTaskOut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -138,15 +139,6 @@ class EntryDetail(EntryOut):
     notices: list[PageOut] = Field(default_factory=list, description="Pages and reminders sent to people")
 
 
-class EntryPage(BaseModel):
-    """One page of entries."""
-
-    items: list[EntryOut]
-    total: int
-    limit: int
-    offset: int
-
-
 class ActionIn(BaseModel):
     """What accompanies an action: a note (required for progress, escalate, complete), photos, department."""
 
@@ -164,7 +156,7 @@ def _out(e: Entry) -> dict:
     }
 
 
-@router.get("/entries", response_model=EntryPage, summary="List ledger entries (台账列表)")
+@router.get("/entries", response_model=Page[EntryOut], summary="List ledger entries (台账列表)")
 async def list_entries(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("ledger.read"))],
@@ -173,9 +165,9 @@ async def list_entries(
     level: Level | None = None,
     category: Category | None = None,
     overdue: bool | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> EntryPage:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[EntryOut]:
     """Entries of the communities the caller may see, most recently changed first."""
     cond = [scope_filter(principal, Entry.community, community)]
     if state:
@@ -190,7 +182,7 @@ async def list_entries(
     async with ctx.db.session() as s:
         total = (await s.exec(select(func.count()).select_from(Entry).where(*cond))).one()
         rows = (await s.exec(q)).all()
-    return EntryPage(items=[EntryOut(**_out(e)) for e in rows], total=total, limit=limit, offset=offset)
+    return Page[EntryOut](items=[EntryOut(**_out(e)) for e in rows], total=total, limit=limit, offset=offset)
 
 
 NOTICE_KIND_ZH = {

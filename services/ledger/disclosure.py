@@ -14,6 +14,7 @@ import jinja2
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from services.contracts.refs import ledger_ref
 from services.ledger import audit
 from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ
 from services.ledger.models import Entry, SupportingTask, TimelineItem
@@ -163,7 +164,7 @@ def build(
         matters.append(
             {
                 "no": i,
-                "ref": e.id[-8:],
+                "ref": ledger_ref(e.matter_id),  # = e.id[-8:]; Open311 and tracking pages carry it too
                 "compound": compound,
                 "building": building,
                 "category": e.category,

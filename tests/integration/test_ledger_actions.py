@@ -252,7 +252,8 @@ def test_supporting_units_claim_progress_and_complete(client):
     assert client.post(f"{base}/claim", headers=token("partner_unit", "县供电公司")).status_code == 403
     assert client.post(f"{base}/progress", json={"note": "x"}, headers=token("partner_unit", PARTY)).status_code == 409
     r = client.post(f"{base}/claim", headers=token("partner_unit", PARTY))
-    assert r.status_code == 200 and r.json()["state"] == "claimed" and r.json()["party"] == "partner_unit"
+    # The directory knows the unit (the community party committee), so its party comes from there, not the token.
+    assert r.status_code == 200 and r.json()["state"] == "claimed" and r.json()["party"] == "party_org"
     r = client.post(
         f"{base}/progress",
         json={"note": "已协调一楼商户同意施工", "photos": ["https://img.example/a.jpg"]},
@@ -293,6 +294,32 @@ def test_supporting_units_claim_progress_and_complete(client):
     assert [t["action"] for t in timeline][-4:] == ["support_claim", "support_progress", "support_complete", "note"]
     checked, broken = run(client, lambda: audit.verify(client.app.state.ctx.db))
     assert broken == [] and checked > 0
+
+
+def test_a_roster_unit_supports_under_its_party_from_the_start(client):
+    # Issue 22: 县住建局, the partner unit in the roster, got `party: null` on its supporting task.
+    entry_id = new_entry(client, route="deliberate")
+    org = token("party_org", PARTY)
+    r = client.post(f"/v1/entries/{entry_id}/supporting", json={"unit": "县住建局"}, headers=org)
+    assert r.status_code == 201, r.text
+    assert r.json()["party"] == "partner_unit" and r.json()["state"] == "assigned"
+    dept = client.post(f"/v1/entries/{entry_id}/supporting", json={"unit": "县城管局"}, headers=org).json()
+    assert dept["party"] == "department"
+    unknown = client.post(f"/v1/entries/{entry_id}/supporting", json={"unit": "某装修公司"}, headers=org).json()
+    assert unknown["party"] is None
+    listed = client.get(f"/v1/entries/{entry_id}/supporting", headers=org).json()
+    assert {t["unit"]: t["party"] for t in listed["items"]} == {
+        "县住建局": "partner_unit",
+        "县城管局": "department",
+        "某装修公司": None,
+    }
+    # The party organisation claiming on a unit's behalf does not make the unit a party organisation.
+    claimed = client.post(f"{_task_url(entry_id, unknown['id'])}/claim", headers=org).json()
+    assert claimed["state"] == "claimed" and claimed["party"] is None
+
+
+def _task_url(entry_id: str, task_id: str) -> str:
+    return f"/v1/entries/{entry_id}/supporting/{task_id}"
 
 
 def test_disclosure_publish_versions_and_formats(client):
