@@ -19,7 +19,7 @@ from wechatpy.enterprise.crypto import PrpCrypto
 from adapters.wecom_bot.app import Config, create_app
 from services.contracts import CHANNELS_EXCHANGE, Envelope, events
 from tests.integration.test_intake_api import all_reports, client, db_url, wait_for  # noqa: F401 - fixtures
-from tests.unit.test_intake_channels import WECOM_SAMPLE, signature
+from tests.unit.test_wecom_crypto import WECOM_SAMPLE, signature
 
 pytestmark = pytest.mark.integration
 
