@@ -14,7 +14,6 @@ import jinja2
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from services.contracts.refs import ledger_ref
 from services.ledger import audit
 from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ
 from services.ledger.models import Entry, SupportingTask, TimelineItem
@@ -164,7 +163,9 @@ def build(
         matters.append(
             {
                 "no": i,
-                "ref": ledger_ref(e.matter_id),  # = e.id[-8:]; Open311 and tracking pages carry it too
+                # = contracts.refs.ledger_ref(matter_id) (entry ids derive from matter ids): Open311 and
+                # tracking pages carry the same reference.
+                "ref": e.id[-8:],
                 "compound": compound,
                 "building": building,
                 "category": e.category,
