@@ -1,10 +1,13 @@
-"""A small HTTP receiver of WeCom group-bot style callbacks that publishes channel.message.v1 with confirms."""
+"""A small HTTP receiver of WeCom (企业微信) robot callbacks that publishes channel.message.v1 with confirms.
+
+Callback security is WeCom's own scheme, done by wechatpy's WeCom crypto (`WeChatCrypto`): every request carries
+`msg_signature`, `timestamp` and `nonce`; msg_signature = SHA1 of the sorted (token, timestamp, nonce, encrypted
+text); the text is AES-256-CBC under the EncodingAESKey with the receiver id at its end (docs/channels/wechat_group.md).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -14,13 +17,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from xml.parsers.expat import ExpatError
 
 import aio_pika
+import xmltodict
 import yaml
 from aiormq.exceptions import AMQPError, DeliveryError, PublishError
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from wechatpy.exceptions import InvalidSignatureException, WeChatException
+
+try:  # wechatpy 2 names WeCom "work"; 1.8 "enterprise"
+    from wechatpy.work.crypto import WeChatCrypto
+except ImportError:  # pragma: no cover - depends on the installed wechatpy
+    from wechatpy.enterprise.crypto import WeChatCrypto
 
 from services.contracts import CHANNELS_EXCHANGE, CONTENT_TYPE, Envelope, events
 
@@ -33,18 +44,24 @@ EVENT_NS = uuid.UUID("5b0f6a52-2f0e-4c51-9a55-6f1d3c1f7e11")  # event id = uuid5
 
 @dataclass(frozen=True)
 class Config:
-    """Where to publish, the shared callback token, and which group chat belongs to which community."""
+    """Where to publish, WeCom's callback token and key, and which group chat belongs to which community."""
 
     amqp_url: str
     token: str
+    aes_key: str  # EncodingAESKey: 43 characters, base64 of the 32-byte AES key without its '='
     chats: dict[str, str]  # chatid -> community code
+    receive_id: str = ""  # ReceiveId: the corp id for apps; empty for robots created inside the corp
+    max_skew_s: int | None = MAX_SKEW_S  # replay window for message callbacks; None only to replay old vectors
 
     @classmethod
     def from_env(cls) -> Config:
-        """WECOM_BOT_TOKEN (required), WECOM_BOT_CHATS (JSON) or WECOM_BOT_CHATS_FILE (YAML), HALL_AMQP_URL."""
+        """From WECOM_BOT_TOKEN, WECOM_BOT_AES_KEY, WECOM_BOT_RECEIVE_ID, WECOM_BOT_CHATS[_FILE], HALL_AMQP_URL."""
         token = os.environ.get("WECOM_BOT_TOKEN", "")
-        if len(token) < 16:
-            raise SystemExit("WECOM_BOT_TOKEN must be set (at least 16 characters)")
+        if not token:
+            raise SystemExit("WECOM_BOT_TOKEN must be set (the Token of the robot's callback settings)")
+        aes_key = os.environ.get("WECOM_BOT_AES_KEY", "")
+        if len(aes_key) != 43:
+            raise SystemExit("WECOM_BOT_AES_KEY must be the callback's EncodingAESKey (43 characters)")
         if path := os.environ.get("WECOM_BOT_CHATS_FILE"):
             chats = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         else:
@@ -52,20 +69,53 @@ class Config:
         if not isinstance(chats, dict) or not all(isinstance(v, str) for v in chats.values()):
             raise SystemExit("the chat map must be {chatid: community}")
         amqp = os.environ.get("HALL_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-        return cls(amqp_url=amqp, token=token, chats={str(k): v for k, v in chats.items()})
+        return cls(
+            amqp_url=amqp,
+            token=token,
+            aes_key=aes_key,
+            chats={str(k): v for k, v in chats.items()},
+            receive_id=os.environ.get("WECOM_BOT_RECEIVE_ID", ""),
+        )
+
+    def crypto(self) -> WeChatCrypto:
+        """wechatpy's WeCom crypto for this callback (signature check, AES-CBC, receiver id check)."""
+        return WeChatCrypto(self.token, self.aes_key, self.receive_id)
 
 
-def sign(token: str, timestamp: str, body: bytes) -> str:
-    """The signature a sender puts in X-Hall-Signature: sha256=HMAC-SHA256(token, "<timestamp>." + body)."""
-    mac = hmac.new(token.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+class Refused(Exception):
+    """A callback that does not pass WeCom's checks: bad or stale signature, wrong receiver, garbled text."""
 
 
-def verified(token: str, timestamp: str | None, signature: str | None, body: bytes, now: float) -> bool:
-    """A fresh timestamp and a matching signature (constant-time compare)."""
-    if not timestamp or not signature or not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_SKEW_S:
-        return False
-    return hmac.compare_digest(sign(token, timestamp, body), signature)
+def _opened(crypto: WeChatCrypto, signature: str, timestamp: str, nonce: str, encrypted: str) -> str:
+    """Verify msg_signature over (token, timestamp, nonce, encrypted) and decrypt; Refused otherwise."""
+    try:
+        return crypto.check_signature(signature, timestamp, nonce, encrypted)
+    except InvalidSignatureException:
+        raise Refused("msg_signature does not match") from None
+    except WeChatException:  # InvalidCorpIdException: encrypted for another receiver
+        raise Refused("encrypted for another receiver") from None
+    except (ValueError, TypeError, UnicodeDecodeError, IndexError) as exc:  # not WeCom's AES-CBC text
+        raise Refused(f"cannot decrypt: {type(exc).__name__}") from None
+
+
+def verify_url(config: Config, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
+    """WeCom's URL check (GET): the decrypted echostr, which the receiver must answer with."""
+    return _opened(config.crypto(), msg_signature, timestamp, nonce, echostr)
+
+
+def open_message(config: Config, signature: str, timestamp: str, nonce: str, body: bytes, now: float) -> str:
+    """A message callback (POST): check freshness, find the encrypted text (XML or JSON body), verify, decrypt."""
+    if not timestamp.isdigit() or (config.max_skew_s is not None and abs(now - int(timestamp)) > config.max_skew_s):
+        raise Refused("stale or missing timestamp")
+    text = body.decode("utf-8", errors="strict").strip()
+    if text.startswith("{"):
+        encrypted = json.loads(text).get("encrypt")
+    else:
+        # WeCom's XML envelope: <xml><ToUserName/><Encrypt/><AgentID/></xml>; entities are never expanded.
+        encrypted = (xmltodict.parse(text, disable_entities=True).get("xml") or {}).get("Encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise ValueError("no encrypted text in the callback body")
+    return _opened(config.crypto(), signature, timestamp, nonce, encrypted)
 
 
 class From(BaseModel):
@@ -87,10 +137,31 @@ class Callback(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     msgtype: str
     msgid: str = Field(min_length=1, max_length=128)
-    chatid: str = Field(min_length=1, max_length=128)
+    chatid: str = Field("", max_length=128)  # empty for a direct (non-group) message
     sender: From = Field(alias="from")
     text: Text | None = None
     create_time: int | None = None
+
+
+def parse_plain(plain: str) -> Callback:
+    """The decrypted message: a group robot's XML (ChatId, From, MsgType, Text, MsgId) or a robot's JSON."""
+    if plain.lstrip().startswith("{"):
+        return Callback.model_validate_json(plain)
+    x = xmltodict.parse(plain, disable_entities=True).get("xml") or {}
+    sender = x.get("From") or {}
+    text = x.get("Text")
+    # A group robot nests the text (<Text><Content>); an app message has <Content> at the top.
+    content = (text.get("Content") if isinstance(text, dict) else None) or x.get("Content")
+    return Callback.model_validate(
+        {
+            "msgtype": x.get("MsgType") or "",
+            "msgid": x.get("MsgId") or "",
+            "chatid": x.get("ChatId") or "",
+            "from": {"userid": sender.get("UserId") or x.get("FromUserName") or "", "name": sender.get("Name")},
+            "text": {"content": content} if isinstance(content, str) else None,
+            "create_time": int(x["CreateTime"]) if str(x.get("CreateTime") or "").isdigit() else None,
+        }
+    )
 
 
 def to_envelope(cb: Callback, community: str, now: dt.datetime) -> Envelope:
@@ -165,31 +236,41 @@ def create_app(config: Config | None = None) -> FastAPI:
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.post("/wecom/callback")
-    async def callback(request: Request) -> JSONResponse:
+    @app.get("/wecom/callback", response_model=None)
+    async def verify(msg_signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = "") -> Response:
+        """WeCom's URL verification: answer the decrypted echostr as plain text."""
+        try:
+            return PlainTextResponse(verify_url(config, msg_signature, timestamp, nonce, echostr))
+        except Refused as exc:
+            log.warning("wecom.verify_refused: %s", exc)
+            return answer(401, "回调签名校验失败", "Callback signature check failed")
+
+    @app.post("/wecom/callback", response_model=None)
+    async def callback(request: Request, msg_signature: str = "", timestamp: str = "", nonce: str = "") -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
             return answer(413, "回调内容过大", "Callback body too large")
-        ts, sig = request.headers.get("x-hall-timestamp"), request.headers.get("x-hall-signature")
-        if not verified(config.token, ts, sig, body, time.time()):
-            return answer(401, "签名无效或已过期", "Invalid or stale signature")
         try:
-            cb = Callback.model_validate_json(body)
-        except ValidationError as exc:
-            return answer(422, "回调内容格式不正确", f"Invalid callback: {exc.errors()[0]['msg']}")
-        if cb.msgtype != "text" or not cb.text or not cb.text.content.strip():
-            return answer(200, "非文本消息，已忽略", "Not a text message; ignored", published=False)
+            cb = parse_plain(open_message(config, msg_signature, timestamp, nonce, body, time.time()))
+        except Refused as exc:
+            log.warning("wecom.callback_refused: %s", exc)
+            return answer(401, "回调签名无效、已过期或不是发给本应用的", "Invalid, stale or misdirected callback")
+        except (ValueError, ValidationError, TypeError, ExpatError) as exc:
+            return answer(422, "回调内容格式不正确", f"Invalid callback: {type(exc).__name__}")
+        # WeCom reads any body as a reply: success is an empty 200; what happened is in headers for operators.
+        if cb.msgtype != "text" or not cb.text or not cb.text.content.strip() or not cb.chatid:
+            return Response(status_code=200, headers={"X-Hall-Published": "false", "X-Hall-Reason": "not-a-group-text"})
         community = config.chats.get(cb.chatid)
         if community is None:
             log.warning("wecom.unknown_chat chatid=%s", cb.chatid)
-            return answer(200, "未登记的群聊，已忽略", "Chat not mapped to a community; ignored", published=False)
+            return Response(status_code=200, headers={"X-Hall-Published": "false", "X-Hall-Reason": "unmapped-chat"})
         env = to_envelope(cb, community, dt.datetime.now(dt.UTC))
         try:
             await publisher.publish(env)
         except (DeliveryError, PublishError, AMQPError, TimeoutError, OSError) as exc:
-            # Not confirmed (or returned unroutable): answer 503 so the sender retries; nothing is half-sent.
+            # Not confirmed (or returned unroutable): answer 503 so WeCom retries; nothing is half-sent.
             log.warning("wecom.publish_failed msgid=%s: %s", cb.msgid, type(exc).__name__)
             return answer(503, "消息暂未送达，请稍后重试", "Not confirmed by the broker; retry later")
-        return answer(200, "已收到", "Received", published=True, event_id=env.id)
+        return Response(status_code=200, headers={"X-Hall-Published": "true", "X-Hall-Event-Id": env.id})
 
     return app

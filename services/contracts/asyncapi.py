@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from services.contracts.catalog import CATALOG, CHANNELS_EXCHANGE, EVENTS_EXCHANGE, EventType
 from services.contracts.envelope import CONTENT_TYPE, Envelope
+from services.contracts.vocabulary import CHANNEL_USERS
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_VERSION = "3.0.0"
@@ -262,12 +263,42 @@ def render_yaml(doc: dict[str, Any]) -> str:
     return header + body
 
 
+def _channel_table() -> str:
+    rows = [f"| `{code}` | {users} |" for code, users in CHANNEL_USERS.items()]
+    return "\n".join(["| `channel` | who sends it |", "|---|---|", *rows])
+
+
+def _event_table() -> str:
+    rows = [
+        f"| `{e.type}` | `{e.exchange}` | {e.producer} | {', '.join(e.consumers)} | {e.summary} |"
+        for e in CATALOG.values()
+    ]
+    return "\n".join(["| type | exchange | producer | consumers | meaning |", "|---|---|---|---|---|", *rows])
+
+
+# Blocks of docs/contracts/README.md written from code: <!-- generated:NAME --> … <!-- /generated:NAME -->.
+README_BLOCKS = {"channels": _channel_table, "events": _event_table}
+
+
+def render_readme(text: str) -> str:
+    """The README with every generated block rewritten from the vocabulary and the catalog."""
+    for name, make in README_BLOCKS.items():
+        pattern = re.compile(rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"docs/contracts/README.md lacks the generated block {name!r}")
+        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text)
+    return text
+
+
 def generated_files(root: Path | None = None) -> dict[Path, str]:
     """Every generated document, path (under root) -> exact text."""
     base = (root or Path.cwd()) / DOCS_DIR
     files = {base / "asyncapi.yaml": render_yaml(build_asyncapi())}
     for name, schema in json_schemas().items():
         files[base / "schemas" / f"{name}.json"] = render_json(schema)
+    readme = base / "README.md"
+    if readme.is_file():
+        files[readme] = render_readme(readme.read_text(encoding="utf-8"))
     return files
 
 

@@ -5,6 +5,18 @@ from typing import Literal
 Channel = Literal[
     "miniprogram", "wechat_group", "door_visit", "opinion_box", "wish_wall", "hotline_12345", "counter", "open311"
 ]
+# Who uses each channel, in words (the contracts README's channel table is generated from this).
+CHANNEL_USERS: dict[str, str] = {
+    "miniprogram": "residents, in the 金事精办 mini-program (or the console's phone pages)",
+    "wechat_group": "residents in owners' and grid WeChat/WeCom groups, through an adapter",
+    "door_visit": "grid workers (网格员) and party members: reports taken on visits and patrols (敲响邻里门)",
+    "opinion_box": "staff entering notes from an opinion box (意见箱)",
+    "wish_wall": "staff entering notes from a wish wall (心愿墙)",
+    "hotline_12345": "the county's 12345 hotline work orders",
+    "counter": "staff at the community service counter (窗口), for residents who come in or call",
+    "open311": "Open311 GeoReport v2 clients (county apps, other platforms)",
+}
+assert set(CHANNEL_USERS) == set(Channel.__args__)  # every channel is described, and only those
 Kind = Literal["problem", "suggestion"]
 Level = Literal["red", "yellow", "green"]
 Route = Literal["direct", "deliberate"]

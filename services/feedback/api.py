@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import select
+from sqlmodel import func, select
 
 from services.contracts.vocabulary import Method, Rating, Solved
 from services.feedback import domain
@@ -32,6 +32,7 @@ from services.feedback.recording import (
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.inputs import Moment
+from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -318,7 +319,7 @@ async def get_evaluations(
     )
 
 
-@router.get("/revisits", response_model=list[RevisitOut], summary="Revisits to make (回访任务)")
+@router.get("/revisits", response_model=Page[RevisitOut], summary="Revisits to make (回访任务)")
 async def list_revisits(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("evaluation.read"))],
@@ -326,22 +327,24 @@ async def list_revisits(
     status: Literal["open", "done", "overdue"] | None = None,
     assignee: str | None = Query(None, max_length=128, description="A grid worker's sub, or `me` for the caller"),
     due_before: Moment | None = Query(None, description="Only revisits due before this time"),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[RevisitOut]:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[RevisitOut]:
     """Revisits of the communities the caller may see, soonest due first (a grid worker's list: assignee=me)."""
-    q = select(Revisit).where(scope_filter(principal, Revisit.community, community))
+    conds = [scope_filter(principal, Revisit.community, community)]
     if status:
-        q = q.where(Revisit.status == status)
+        conds.append(Revisit.status == status)
     if assignee:
-        q = q.where(Revisit.assignee == (principal.sub if assignee == "me" else assignee))
+        conds.append(Revisit.assignee == (principal.sub if assignee == "me" else assignee))
     if due_before is not None:
         if due_before.utcoffset() is None:
             raise Problem(422, "时间需带时区（如 +08:00）", "due_before must carry a UTC offset", field="due_before")
-        q = q.where(Revisit.due_at < due_before)
-    q = q.order_by(Revisit.due_at, Revisit.id).offset(offset).limit(limit)
+        conds.append(Revisit.due_at < due_before)
+    q = select(Revisit).where(*conds).order_by(Revisit.due_at, Revisit.id).offset(offset).limit(limit)
     async with ctx.db.session() as s:
-        return [revisit_out(r) for r in (await s.exec(q)).all()]
+        total = (await s.exec(select(func.count()).select_from(Revisit).where(*conds))).one()
+        items = [revisit_out(r) for r in (await s.exec(q)).all()]
+    return Page[RevisitOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.patch("/revisits/{revisit_id}", response_model=RevisitOut, summary="Edit a revisit plan (调整回访计划)")

@@ -7,11 +7,12 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import func, select
 
 from services.contracts.media import Photo
+from services.contracts.refs import ledger_ref
 from services.contracts.vocabulary import Category, Channel, Kind
 from services.intake import domain, limits
 from services.intake.handlers import Incoming, accept
@@ -20,6 +21,7 @@ from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_
 from services.runtime.authz import KeyGrant, in_scope, public, require, require_or_key, scope_filter
 from services.runtime.directory import load_directory
 from services.runtime.inputs import Moment
+from services.runtime.pages import Limit, Offset, Page
 from services.runtime.privacy import mask_name, public_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
@@ -114,6 +116,7 @@ class TrackOut(BaseModel):
     expected_at: dt.datetime | None
     received_at: dt.datetime
     updated_at: dt.datetime
+    ledger_ref: str | None = Field(None, description="The matter's reference in the monthly disclosure (公示编号)")
 
 
 def _out(r: Report) -> ReportOut:
@@ -223,22 +226,24 @@ async def submit_report(
     return Accepted(report_id=report.id, tracking_code=report.tracking_code, created=created)
 
 
-@router.get("/reports", response_model=list[ReportOut], summary="List reports (staff)")
+@router.get("/reports", response_model=Page[ReportOut], summary="List reports (staff)")
 async def list_reports(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("report.read"))],
     community: str | None = None,
     status: str | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[ReportOut]:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[ReportOut]:
     """Reports of the communities the caller may see, newest first."""
-    q = select(Report).where(scope_filter(principal, Report.community, community))
+    conds = [scope_filter(principal, Report.community, community)]
     if status:
-        q = q.where(Report.status == status)
-    q = q.order_by(Report.received_at.desc()).offset(offset).limit(limit)
+        conds.append(Report.status == status)
+    q = select(Report).where(*conds).order_by(Report.received_at.desc()).offset(offset).limit(limit)
     async with ctx.db.session() as s:
-        return [_out(r) for r in (await s.exec(q)).all()]
+        total = (await s.exec(select(func.count()).select_from(Report).where(*conds))).one()
+        items = [_out(r) for r in (await s.exec(q)).all()]
+    return Page[ReportOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, summary="One report (staff)")
@@ -278,6 +283,7 @@ async def track(code: str, ctx: Ctx, request: Request) -> TrackOut:
         expected_at=r.expected_at,
         received_at=r.received_at,
         updated_at=r.updated_at,
+        ledger_ref=ledger_ref(r.matter_id) if r.matter_id else None,
     )
 
 

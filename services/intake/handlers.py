@@ -249,7 +249,7 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
     joining = t.c.status == "received"
     values = {c: case((joining, func.coalesce(latest(c), t.c[c])), else_=t.c[c]) for c in _CARRIED}
     values["status"] = case((joining, func.coalesce(latest("status"), "triaged")), else_=t.c.status)
-    values |= {"matter_id": data.matter_id, "level": data.level}
+    values |= {"matter_id": data.matter_id, "level": data.level, "category": data.category}
     await _set_status(uow, env, Report.id.in_(data.report_ids), values)
 
 
@@ -282,5 +282,5 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
 
 
 async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
-    """Keep the level shown to staff current."""
-    await _set_status(uow, env, Report.matter_id == data.matter_id, {"level": data.level})
+    """Keep the level shown to staff and the category Open311 publishes current."""
+    await _set_status(uow, env, Report.matter_id == data.matter_id, {"level": data.level, "category": data.category})

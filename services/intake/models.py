@@ -52,6 +52,7 @@ class Report(Table, table=True):
     matter_id: str | None = Field(default=None, index=True, max_length=40)
     status: str = Field(default="received", max_length=32)
     level: str | None = Field(default=None, max_length=16)
+    category: str | None = Field(default=None, max_length=32)  # triage's graded category (Open311 service_code)
     status_note: str | None = Field(default=None, max_length=500)
     responsible: str | None = Field(default=None, max_length=128)
     expected_at: dt.datetime | None = None

@@ -10,9 +10,10 @@ from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from sqlmodel import select
+from sqlmodel import func, select
 
 from services.contracts.media import safe_photo
+from services.contracts.refs import ledger_ref
 from services.contracts.vocabulary import Category
 from services.intake import domain, limits
 from services.intake.handlers import Incoming, accept
@@ -124,7 +125,8 @@ def masked_address(r: Report, community: Community | None) -> str | None:
 def published(r: Report) -> dict[str, Any]:
     """One service request as anyone may read it: no name, phone, room or household reference, masked or not."""
     community = load_directory().community(r.community)
-    code = r.category_hint or None
+    # Triage's category once the report is graded (every channel's reports), else what the client chose.
+    code = r.category or r.category_hint or None
     return {
         "service_request_id": r.id,
         "status": "closed" if r.status == "closed" else "open",
@@ -143,6 +145,8 @@ def published(r: Report) -> dict[str, Any]:
         "lat": None,
         "long": None,
         "media_url": r.photos[0] if r.photos else None,
+        # Extension: the matter's reference in the monthly disclosure (一月一公示), once it is graded.
+        "ledger_ref": ledger_ref(r.matter_id) if r.matter_id else None,
     }
 
 
@@ -293,7 +297,7 @@ async def list_requests(
         if end is not None:
             q = q.where(Report.received_at <= end)
         if service_code:
-            q = q.where(Report.category_hint.in_(service_code.split(",")))
+            q = q.where(func.coalesce(Report.category, Report.category_hint).in_(service_code.split(",")))
         if status:
             wanted = set(status.split(","))
             if not wanted <= {"open", "closed"}:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import func, select
 
 from services.contracts.vocabulary import REVEAL_REASON_LABELS, RevealReason
 from services.intake import limits
@@ -25,6 +25,7 @@ from services.intake.models import Report, RevealHead, RevealRecord
 from services.runtime import hashchain
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -206,23 +207,24 @@ async def reveal(
     )
 
 
-@router.get("/reveals", response_model=list[RevealLogOut], summary="Audited reveals of contact details (staff)")
+@router.get("/reveals", response_model=Page[RevealLogOut], summary="Audited reveals of contact details (staff)")
 async def list_reveals(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("reveal.read"))],
     community: str | None = Query(None, max_length=64),
     report_id: str | None = Query(None, max_length=40),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[RevealLogOut]:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[RevealLogOut]:
     """Who revealed which reporter's phone, why and when, newest first, in the caller's communities."""
-    q = select(RevealRecord).where(scope_filter(principal, RevealRecord.community, community))
+    cond = [scope_filter(principal, RevealRecord.community, community)]
     if report_id:
-        q = q.where(RevealRecord.report_id == report_id)
-    q = q.order_by(RevealRecord.at.desc(), RevealRecord.id.desc()).offset(offset).limit(limit)
+        cond.append(RevealRecord.report_id == report_id)
+    q = select(RevealRecord).where(*cond).order_by(RevealRecord.at.desc(), RevealRecord.id.desc())
     async with ctx.db.session() as s:
-        rows = (await s.exec(q)).all()
-    return [
+        total = (await s.exec(select(func.count()).select_from(RevealRecord).where(*cond))).one()
+        rows = (await s.exec(q.offset(offset).limit(limit))).all()
+    items = [
         RevealLogOut(
             **{k: getattr(r, k) for k in ("seq", "community", "at", "actor", "role", "report_id", "reason")},
             reason_label=REVEAL_REASON_LABELS.get(r.reason, (r.reason, r.reason))[0],
@@ -231,6 +233,7 @@ async def list_reveals(
         )
         for r in rows
     ]
+    return Page[RevealLogOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/reveals/verify", response_model=VerifyOut, summary="Verify the reveal audit chains")

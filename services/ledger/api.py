@@ -28,6 +28,7 @@ from services.ledger.oncall import TIER_ZH, TIERS
 from services.ledger.supporting import SupportingTaskOut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -139,15 +140,6 @@ class EntryDetail(EntryOut):
     notices: list[PageOut] = Field(default_factory=list, description="Pages and reminders sent to people")
 
 
-class EntryPage(BaseModel):
-    """One page of entries."""
-
-    items: list[EntryOut]
-    total: int
-    limit: int
-    offset: int
-
-
 class ActionIn(BaseModel):
     """What accompanies an action: a note (required for progress, escalate, complete), photos, department."""
 
@@ -165,7 +157,7 @@ def _out(e: Entry) -> dict:
     }
 
 
-@router.get("/entries", response_model=EntryPage, summary="List ledger entries (台账列表)")
+@router.get("/entries", response_model=Page[EntryOut], summary="List ledger entries (台账列表)")
 async def list_entries(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("ledger.read"))],
@@ -174,9 +166,9 @@ async def list_entries(
     level: Level | None = None,
     category: Category | None = None,
     overdue: bool | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> EntryPage:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[EntryOut]:
     """Entries of the communities the caller may see, most recently changed first."""
     cond = [scope_filter(principal, Entry.community, community)]
     if state:
@@ -191,7 +183,7 @@ async def list_entries(
     async with ctx.db.session() as s:
         total = (await s.exec(select(func.count()).select_from(Entry).where(*cond))).one()
         rows = (await s.exec(q)).all()
-    return EntryPage(items=[EntryOut(**_out(e)) for e in rows], total=total, limit=limit, offset=offset)
+    return Page[EntryOut](items=[EntryOut(**_out(e)) for e in rows], total=total, limit=limit, offset=offset)
 
 
 NOTICE_KIND_ZH = {
@@ -289,7 +281,9 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             alert = await alerts.open_alert_of(s, e)
             if alert is not None:
                 await alerts.acknowledge(s, e, alert, by=principal.sub, via="action", now=now)
-        if action == "claim":
+        if action == "start" and e.state == "assigned":
+            note = (body.note or "").strip() or "认领并开始办理"  # starting unclaimed work claims it too
+        if action == "claim" or (action == "start" and e.state == "assigned"):
             if principal.role in entries.RESPONSIBLE_PARTIES:
                 e.lead_party = principal.role
             e.lead_unit = principal.unit or e.lead_unit

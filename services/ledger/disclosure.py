@@ -167,6 +167,8 @@ def build(
         matters.append(
             {
                 "no": i,
+                # = contracts.refs.ledger_ref(matter_id) (entry ids derive from matter ids): Open311 and
+                # tracking pages carry the same reference.
                 "ref": e.id[-8:],
                 "compound": compound,
                 "building": building,

@@ -21,6 +21,7 @@ LEVELS = ("red", "yellow", "green")
 STATES = (
     "registered",
     "assigned",
+    "claimed",
     "in_progress",
     "escalated",
     "completed",
@@ -46,6 +47,7 @@ DONE_STATES = frozenset({"completed", "evaluated", "closed"})
 STATE_LABELS_ZH = {
     "registered": "已登记",
     "assigned": "已交办",
+    "claimed": "已认领",
     "in_progress": "办理中",
     "escalated": "已转办",
     "completed": "已办结",
@@ -56,19 +58,20 @@ STATE_LABELS_ZH = {
 
 _TRANSITIONS: dict[str, dict[str, str]] = {
     "registered": {"assign": "assigned"},
-    # Claiming (认领) records who took the matter on; the entry stays assigned until work starts.
-    "assigned": {
-        "claim": "assigned",
-        "start": "in_progress",
-        "escalate": "escalated",
-        "complete": "completed",
-    },
+    # Claiming (认领) is the lead unit accepting responsibility; work has not started yet. Starting at once
+    # claims too (the API records the starter's unit as lead). A session may escalate (转办) an unclaimed matter.
+    "assigned": {"claim": "claimed", "start": "in_progress", "escalate": "escalated"},
+    "claimed": {"start": "in_progress", "escalate": "escalated"},
+    # Completion only from work in progress: a unit cannot finish what it never started.
     "in_progress": {"progress": "in_progress", "escalate": "escalated", "complete": "completed"},
-    # An escalated (转办) matter is tracked while the department works, and may come back for verification.
-    "escalated": {"progress": "escalated", "return": "in_progress", "complete": "completed"},
+    # An escalated (转办) matter is tracked while the department works, then comes back for the lead unit to
+    # verify (return) before it completes it: the department never completes the lead unit's entry.
+    "escalated": {"progress": "escalated", "return": "in_progress"},
     "completed": {"evaluate_satisfied": "evaluated", "evaluate_unsatisfied": "reopened"},
     # A late unsatisfied evaluation still reopens: rectification goes on until residents are satisfied.
     "evaluated": {"evaluate_unsatisfied": "reopened", "close": "closed"},
+    # A new round is assigned again (directly, by a session, or to the party organisation), or the lead unit
+    # takes up rectification at once.
     "reopened": {"assign": "assigned", "start": "in_progress"},
     # Crossed off (销号) is final.
     "closed": {},

@@ -12,6 +12,7 @@ from services.contracts import events
 from services.ledger import audit
 from services.ledger.domain import transition
 from services.ledger.models import Entry, MatterView, SupportingTask, TimelineItem
+from services.runtime.directory import load_directory
 from services.runtime.privacy import scrub_text
 from services.runtime.uow import UnitOfWork
 
@@ -129,6 +130,17 @@ def entry_id_for(matter_id: str) -> str:
     return "ent_" + hashlib.sha256(matter_id.encode()).hexdigest()[:20]
 
 
+def party_of_unit(community: str, unit: str) -> str | None:
+    """Which of the five parties a unit belongs to, from the directory: its roster, else a county department."""
+    c = load_directory().community(community)
+    if c is None:
+        return None
+    for party, members in c.roster.items():
+        if any(m.unit == unit for m in members):
+            return party
+    return "department" if any(d.name == unit for d in c.departments) else None
+
+
 def sync_supporting(
     session: AsyncSession,
     entry: Entry,
@@ -149,6 +161,7 @@ def sync_supporting(
             entry_id=entry.id,
             community=entry.community,
             unit=unit[:128],
+            party=party_of_unit(entry.community, unit),
             deadline=deadline or entry.deadline,
             created_at=now,
             updated_at=now,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,6 +30,7 @@ from services.ledger.models import Entry, EvaluationView, MatterView
 from services.ledger.oncall import on_duty
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
+from services.runtime.privacy import scrub_text
 from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,7 @@ log = logging.getLogger(__name__)
 DIRECT_MEASURES = "按职责直接处理（一般性问题立即解决）"
 RED_MEASURES = "红色事项：值班责任单位立即到场处置、控制险情，紧急议事会随后议定办理措施"
 SUPERVISED_MEASURES = "社区党组织督办：牵头重新研究整改措施"
-REWORK_MEASURES = "督促整改：居民评价不满意，原责任单位重新整改"
-ACTIVE_STATES = frozenset({"assigned", "in_progress", "escalated"})
+ACTIVE_STATES = frozenset({"assigned", "claimed", "in_progress", "escalated"})
 OUTCOME_ZH = {
     "resolved": "议定办理",
     "site_inspection": "需现场勘察",
@@ -294,7 +295,7 @@ async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: 
 
 
 async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None, actor: str) -> None:
-    if entry is not None and entry.state not in ("registered", "reopened", "assigned", "in_progress"):
+    if entry is not None and entry.state not in ("registered", "reopened", "assigned", "claimed", "in_progress"):
         note_only(uow.session, entry, "议事会决议转办，但台账当前状态不可转办", actor=actor, event_id=env.id)
         return
     entry = await _entry_for_resolution(uow, env, res, entry)
@@ -360,8 +361,22 @@ async def on_evaluation_recorded(uow: UnitOfWork, env: Envelope, data: events.Ev
     await emit_task(uow, "task.progressed.v1", entry, actor=SYSTEM, note=note)
 
 
+# A household's pseudonym (hh_…) identifies it to staff tools, never to people reading the entry.
+_HOUSEHOLD_REF = re.compile(r"[（(]?hh_[0-9a-f]{6,}[）)]?")
+
+
+def reopen_reasons(reasons: list[str]) -> str:
+    """The residents' reasons for a timeline note: no household references, personal data scrubbed."""
+    return "；".join(scrub_text(_HOUSEHOLD_REF.sub("", r)).strip() for r in reasons if r.strip())
+
+
 async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.MatterReopened) -> None:
-    """Residents were not satisfied: reopen; a direct matter goes straight back to its lead (督促整改)."""
+    """Residents were not satisfied: a new round with its own deadline; the round's measures stay on record.
+
+    A direct matter goes straight back to its lead (督促整改) under the same measures; a second unsatisfied round
+    goes to the party organisation (督办); a deliberated matter waits for its session, which may set new
+    measures and a new deadline.
+    """
     s = uow.session
     entry = await entry_of(s, env, data.matter_id)
     if entry is None:
@@ -369,7 +384,6 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
         return
     if data.round <= entry.round:
         return  # a duplicate or stale reopen of a round we already handle
-    reasons = "；".join(data.reasons)
     if entry.state not in ("completed", "evaluated"):
         note_only(
             s,
@@ -379,21 +393,21 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
             event_id=env.id,
         )
         return
+    if entry.measures:
+        # The measures of the round that did not satisfy stay on the timeline when a new round replaces them.
+        note_only(s, entry, f"第{entry.round}轮办理措施：{entry.measures}"[:2000], actor=SYSTEM, event_id=env.id)
     entry.round, entry.satisfied, entry.completed_at, entry.overdue = data.round, False, None, False
-    entry.deadline = None
-    apply(
-        s,
-        entry,
-        "evaluate_unsatisfied",
-        actor=SYSTEM,
-        note=f"居民不满意，第{data.round}轮重办：{reasons}",
-        event_id=env.id,
-    )
+    # The new round's own clock starts at the reopening (a session or supervision may set another).
+    entry.deadline = deadline_for(entry.level, clock(uow), deadline_policy())
+    note = f"居民不满意，第{data.round}轮重办：{reopen_reasons(data.reasons)}"[:2000]
+    apply(s, entry, "evaluate_unsatisfied", actor=SYSTEM, note=note, event_id=env.id)
     if data.escalate_to == "party_org":
         await _supervise(uow, entry, event_id=env.id)
     elif entry.route == "direct":
-        # The measures reach residents (questionnaire, disclosure, tracking); who said what stays on the timeline.
-        await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=REWORK_MEASURES)
+        measures = entry.measures or DIRECT_MEASURES
+        await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=measures)
+    else:
+        await emit_task(uow, "task.progressed.v1", entry, actor=SYSTEM, note=f"第{data.round}轮重办，待议事会重新议定")
 
 
 def party_org_unit(community: str) -> str | None:

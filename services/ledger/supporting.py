@@ -16,6 +16,7 @@ from services.ledger.models import Entry, SupportingTask
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
 from services.runtime.inputs import Moment
+from services.runtime.pages import Limit, Offset, Page, window
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -105,15 +106,19 @@ async def _entry(s, principal: Principal, entry_id: str, *, lock: bool = False) 
 
 
 @router.get(
-    "/entries/{entry_id}/supporting", response_model=list[SupportingTaskOut], summary="Supporting units (配合单位)"
+    "/entries/{entry_id}/supporting", response_model=Page[SupportingTaskOut], summary="Supporting units (配合单位)"
 )
 async def list_supporting(
-    entry_id: str, ctx: Ctx, principal: Annotated[Principal, Depends(require("ledger.read"))]
-) -> list[SupportingTaskOut]:
+    entry_id: str,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("ledger.read"))],
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[SupportingTaskOut]:
     """The supporting units of an entry with their deadlines and progress."""
     async with ctx.db.session() as s:
         e = await _entry(s, principal, entry_id)
-        return [SupportingTaskOut.of(t) for t in await entries.supporting_of(s, e.id)]
+        return window([SupportingTaskOut.of(t) for t in await entries.supporting_of(s, e.id)], limit, offset)
 
 
 @router.post(
@@ -198,8 +203,8 @@ async def act_on_supporting(
             raise Problem(422, "进展记录已达上限", "Too many progress notes on this task")
         now = entries.utcnow()
         text = entries.clean(note) or "已认领"
-        if action == "claim":
-            task.party = principal.role
+        if action == "claim" and task.party is None and principal.unit == task.unit:
+            task.party = principal.role  # a unit the directory does not know says which party it is by claiming
         if action == "complete":
             task.completed_at = now
         task.state = nxt

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlmodel import func, select
 
 from services.contracts import events
 from services.contracts.vocabulary import Outcome, Party, ResponsibleParty
@@ -17,6 +17,7 @@ from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import Community, load_directory
 from services.runtime.inputs import Moment
+from services.runtime.pages import Limit, Offset, Page, window
 from services.runtime.problems import Problem, field_error
 from services.runtime.service import Ctx
 
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["meeting"])
 STATUS_ZH = {"scheduled": "已排期", "concluded": "已结束", "adjourned": "已休会（不足法定方）", "cancelled": "已取消"}
 KIND_ZH = {"emergency": "紧急议事", "fixed_day": "固定议事日", "site_inspection": "现场勘察"}
 LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿"}
-STATE_ZH = {"queued": "待议", "scheduled": "已上会", "resolved": "已议决", "closed": "不再议"}
+STATE_ZH = {"queued": "待议", "scheduled": "已上会", "resolved": "已议决", "closed": "不再议", "direct": "直接办理"}
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 Unit = Annotated[str, Field(min_length=1, max_length=128)]
@@ -237,7 +238,7 @@ async def _requeue(uow, matter_ids: list[str], *, carry: bool) -> None:
 # --- routes ----------------------------------------------------------------------------------------
 
 
-@router.get("/sessions", response_model=list[SessionOut], summary="List sessions (议事会列表)")
+@router.get("/sessions", response_model=Page[SessionOut], summary="List sessions (议事会列表)")
 async def list_sessions(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("session.read"))],
@@ -246,28 +247,30 @@ async def list_sessions(
     kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
     from_: Moment | None = Query(None, alias="from"),
     to: Moment | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[SessionOut]:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[SessionOut]:
     """Sessions of the communities the caller may see, by start time."""
-    q = select(Session).where(scope_filter(principal, Session.community, community))
+    conds = [scope_filter(principal, Session.community, community)]
     if status:
-        q = q.where(Session.status == status)
+        conds.append(Session.status == status)
     if kind:
-        q = q.where(Session.kind == kind)
+        conds.append(Session.kind == kind)
     if from_ is not None:
-        q = q.where(Session.starts_at >= utc(from_))
+        conds.append(Session.starts_at >= utc(from_))
     if to is not None:
-        q = q.where(Session.starts_at < utc(to))
-    q = q.order_by(Session.starts_at, Session.id).offset(offset).limit(limit)
+        conds.append(Session.starts_at < utc(to))
+    q = select(Session).where(*conds).order_by(Session.starts_at, Session.id).offset(offset).limit(limit)
     async with ctx.db.session() as db:
+        total = (await db.exec(select(func.count()).select_from(Session).where(*conds))).one()
         rows = (await db.exec(q)).all()
         ids = [s.id for s in rows]
         items = (await db.exec(select(AgendaItem.session_id).where(AgendaItem.session_id.in_(ids)))).all()
     counts: dict[str, int] = {}
     for sid in items:
         counts[sid] = counts.get(sid, 0) + 1
-    return [SessionOut(**_summary(s, counts.get(s.id, 0))) for s in rows]
+    items = [SessionOut(**_summary(s, counts.get(s.id, 0))) for s in rows]
+    return Page[SessionOut](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionDetail, summary="One session (议事会详情)")
@@ -312,21 +315,22 @@ async def get_session(
     )
 
 
-@router.get("/queue", response_model=list[QueuedOut], summary="Matters waiting for a session (待议事项)")
+@router.get("/queue", response_model=Page[QueuedOut], summary="Matters waiting for a session (待议事项)")
 async def get_queue(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("session.read"))],
     community: str | None = Query(None, max_length=64),
-    limit: int = Query(200, ge=1, le=1000),
-) -> list[QueuedOut]:
+    limit: Limit = 200,
+    offset: Offset = 0,
+) -> Page[QueuedOut]:
     """Queued matters in the order the fixed-day agenda rule takes them (red first, ageing applied)."""
     q = select(QueuedMatter).where(
         scope_filter(principal, QueuedMatter.community, community), QueuedMatter.state == "queued"
     )
     async with ctx.db.session() as db:
         rows = list((await db.exec(q)).all())
-    ordered = planner.in_agenda_order(rows, planner.utcnow())[:limit]
-    return [
+    ordered = planner.in_agenda_order(rows, planner.utcnow())
+    out = [
         QueuedOut(
             rank=i + 1,
             matter_id=r.matter_id,
@@ -343,6 +347,7 @@ async def get_queue(
         )
         for i, r in enumerate(ordered)
     ]
+    return window(out, limit, offset)
 
 
 @router.post("/sessions/{session_id}/conclude", response_model=ConcludeOut, summary="Conclude a session (议事结果)")

@@ -12,6 +12,7 @@ from services.meeting import calendars, domain, planner
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
 from services.runtime.directory import PARTIES, Community, load_directory
+from services.runtime.pages import Limit, Offset, Page, window
 from services.runtime.privacy import mask_phone
 from services.runtime.problems import Problem
 
@@ -128,19 +129,22 @@ async def get_hall(
     )
 
 
-@router.get("/{community}/feeds", response_model=list[FeedOut], summary="Members' calendar feeds (个人日历订阅地址)")
+@router.get("/{community}/feeds", response_model=Page[FeedOut], summary="Members' calendar feeds (个人日历订阅地址)")
 async def get_feeds(
     community: Annotated[str, Path(max_length=64)],
     request: Request,
     principal: Annotated[Principal, Depends(require("session.manage"))],
-) -> list[FeedOut]:
+    limit: Limit = 500,
+    offset: Offset = 0,
+) -> Page[FeedOut]:
     """Each roster member's private calendar feed URL, for the party organisation to hand out."""
     c = _community(community, principal)
     base = str(request.base_url).rstrip("/")
-    return [
+    feeds = [
         FeedOut(
             party=p, name=m.name, url=f"{base}/v1/calendars/participants/{calendars.feed_token(c.code, p, m.name)}.ics"
         )
         for p in PARTIES
         for m in c.roster.get(p, [])
     ]
+    return window(feeds, limit, offset)

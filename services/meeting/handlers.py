@@ -11,6 +11,10 @@ from services.runtime.consumer import Reject
 from services.runtime.directory import Community, load_directory
 from services.runtime.uow import UnitOfWork
 
+# Titles for matters whose triage event never reached meeting (a person never reads an id).
+REOPENED_UNKNOWN_TITLE = "居民评价不满意的事项（复议）"
+UNTITLED = "事项（标题待补）"
+
 
 def _community(env: Envelope) -> Community:
     community = load_directory().community(env.community)
@@ -54,8 +58,8 @@ async def _on_grade(
         return  # stale or repeated grade: a newer one was applied already
     now = planner.utcnow()
     if qm is None:
-        if route != "deliberate":
-            return  # fixed at once without deliberation (一般性问题立即解决): not ours
+        # A direct matter (一般性问题立即解决) is not deliberated, but is kept (state "direct") with its grade and
+        # title: if residents reopen it, or it is regraded to deliberate, it comes to a session under its title.
         qm = QueuedMatter(
             matter_id=matter_id,
             community=community.code,
@@ -64,10 +68,10 @@ async def _on_grade(
             category=category,
             level=level,
             route=route,
-            title=title or f"事项 {matter_id}",
+            title=title or UNTITLED,
             households=households or 1,
             queued_at=utc(at),
-            state="queued",
+            state="queued" if route == "deliberate" else "direct",
             updated_at=now,
         )
         uow.session.add(qm)
@@ -86,6 +90,10 @@ async def _on_grade(
     uow.session.add(qm)
     if qm.state in ("resolved", "closed"):
         return  # already deliberated or withdrawn; a reopen (not a regrade) brings it back
+    if qm.state == "direct":
+        if route != "deliberate":
+            return
+        qm.state, qm.queued_at = "queued", utc(at)  # regraded to deliberate: it joins the queue now
     if route != "deliberate":
         await planner.withdraw(uow, qm, state="closed")
         return
@@ -137,7 +145,7 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
             category="other",
             level="yellow",
             route="deliberate",
-            title=f"事项 {data.matter_id}（复议）",
+            title=REOPENED_UNKNOWN_TITLE,
             queued_at=utc(data.reopened_at),
             round=data.round,
             updated_at=now,

@@ -52,7 +52,7 @@ class QueuedMatter(Table, table=True):
     households: int = 1
     queued_at: dt.datetime = Field(sa_column=_ts())
     carried_over: int = 0
-    state: str = Field(default="queued", max_length=16)  # queued | scheduled | resolved | closed
+    state: str = Field(default="queued", max_length=16)  # queued | scheduled | resolved | closed | direct
     session_id: str | None = Field(default=None, index=True, max_length=40)
     round: int = 1
     grade_seq: int = 0  # highest triage sequence applied; older grade events are dropped

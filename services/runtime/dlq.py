@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from dataclasses import asdict, dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 from services.runtime.consumer import ATTEMPT_HEADER, QUEUE_HEADER, REASON_HEADER
 from services.runtime.settings import get_settings
@@ -138,6 +140,17 @@ async def depth(url: str, queue: str) -> int:
         await conn.close()
 
 
+async def _exists(url: str, queue: str) -> bool:
+    conn = await aio_pika.connect(url)
+    try:
+        await (await conn.channel()).declare_queue(queue, passive=True)
+        return True
+    except ChannelNotFoundEntity:
+        return False
+    finally:
+        await conn.close()
+
+
 def main(
     argv: list[str] | None = None,
     *,
@@ -159,6 +172,10 @@ def main(
 
     async def run() -> None:
         for name in names:
+            if not await _exists(url, f"{name}.dlq"):
+                # The service never ran against this broker: nothing can have been dead-lettered.
+                print(f"{name}: no dead-letter queue (yet) on this broker", file=sys.stderr)
+                continue
             if args.command == "list":
                 for d in await list_dead(url, name, limit=args.limit):
                     print(json.dumps(asdict(d), ensure_ascii=False))

@@ -13,6 +13,7 @@ from services.contracts.vocabulary import Category, Channel, Kind, Level, Route
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import load_directory
+from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 from services.triage.domain import CATEGORY_LABELS
@@ -158,7 +159,7 @@ def _not_found() -> Problem:
     return Problem(404, "未找到该事项", "Matter not found")
 
 
-@router.get("/matters", response_model=list[MatterOut], summary="List matters (事项列表)")
+@router.get("/matters", response_model=Page[MatterOut], summary="List matters (事项列表)")
 async def list_matters(
     ctx: Ctx,
     response: Response,
@@ -168,10 +169,10 @@ async def list_matters(
     route: Route | None = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
     needs_review: bool | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[MatterOut]:
-    """Matters of the communities the caller may see, newest first; the total is in X-Total-Count."""
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[MatterOut]:
+    """Matters of the communities the caller may see, newest first (the total also in X-Total-Count)."""
     conds = [scope_filter(principal, Matter.community, community)]
     if level:
         conds.append(Matter.level == level)
@@ -186,18 +187,18 @@ async def list_matters(
         total = (await s.exec(select(func.count()).select_from(Matter).where(*conds))).one()
         rows = (await s.exec(q)).all()
     response.headers["X-Total-Count"] = str(total)
-    return [MatterOut(**_out(m)) for m in rows]
+    return Page[MatterOut](items=[MatterOut(**_out(m)) for m in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/review", response_model=list[MatterOut], summary="Review queue (待人工复核)")
+@router.get("/review", response_model=Page[MatterOut], summary="Review queue (待人工复核)")
 async def review_queue(
     ctx: Ctx,
     response: Response,
     principal: Annotated[Principal, Depends(require("matter.read"))],
     community: Annotated[str | None, Query(max_length=64)] = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[MatterOut]:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[MatterOut]:
     """Open matters flagged for review, oldest first."""
     conds = [scope_filter(principal, Matter.community, community), Matter.needs_review, Matter.status == "open"]
     q = select(Matter).where(*conds).order_by(Matter.created_at, Matter.id).offset(offset).limit(limit)
@@ -205,7 +206,7 @@ async def review_queue(
         total = (await s.exec(select(func.count()).select_from(Matter).where(*conds))).one()
         rows = (await s.exec(q)).all()
     response.headers["X-Total-Count"] = str(total)
-    return [MatterOut(**_out(m)) for m in rows]
+    return Page[MatterOut](items=[MatterOut(**_out(m)) for m in rows], total=total, limit=limit, offset=offset)
 
 
 async def _detail(s, m: Matter) -> MatterDetail:

@@ -168,9 +168,12 @@ def _staff_and_residents(browser, staff, base: str) -> None:
 
     # The lighting matter (a direct entry) is fixed; the household answers through a one-time link.
     drawer = _open_entry(staff, base, "楼道灯")
+    # Claim (accept), then start: the buttons follow the entry's available actions; complete comes only then.
+    drawer.locator("[data-action=claim]").click()
+    expect(drawer.locator("[data-action=claim]")).to_have_count(0, timeout=15_000)
+    expect(drawer.locator("[data-action=complete]")).to_have_count(0)
     drawer.locator("[data-action=start]").click()
-    # "complete" is already offered while assigned; wait for "start" itself to finish (its button goes away).
-    expect(drawer.locator("[data-action=start]")).to_have_count(0, timeout=15_000)
+    expect(drawer.locator("[data-action=complete]")).to_be_visible(timeout=15_000)
     _act(staff, drawer, "complete", "已更换楼道声控灯")
     staff.goto(f"{base}/#/revisits")
     green_row = until(staff, staff.locator("[data-testid=revisits-table] tr", has_text="绿"), refresh="刷新")

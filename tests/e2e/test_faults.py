@@ -53,11 +53,11 @@ def _reconcile(p, report_ids: list[str], amqp_url: str) -> None:
     assert n == len(report_ids), "intake created a duplicate report for a repeated channel message id"
 
     def all_linked():
-        reports = p.get("intake", "/v1/reports", params={"limit": 500}).json()
+        reports = p.get("intake", "/v1/reports", params={"limit": 500}).json()["items"]
         return len(reports) == n and all(r["matter_id"] for r in reports) and reports
 
     reports = eventually(all_linked, timeout=180, what=f"all {n} reports linked to matters")
-    matters = p.get("triage", "/v1/matters", params={"limit": 500}).json()
+    matters = p.get("triage", "/v1/matters", params={"limit": 500}).json()["items"]
     in_matters = [rid for m in matters for rid in p.get("triage", f"/v1/matters/{m['id']}").json()["report_ids"]]
     assert sorted(in_matters) == sorted(report_ids), "each report in exactly one matter"
     assert {r["matter_id"] for r in reports} == {m["id"] for m in matters}

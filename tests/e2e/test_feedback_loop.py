@@ -7,6 +7,8 @@ evaluated and crossed off, feedback's round closes and the resident's tracking p
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.platform import eventually
@@ -45,7 +47,7 @@ def test_unsatisfied_reopened_rectified_satisfied_closed(platform):
             assert r.status_code == 200, r.text
 
     def revisit(round_: int):
-        rows = p.http.get(p.url("feedback", "/v1/revisits"), headers=party).json()
+        rows = p.http.get(p.url("feedback", "/v1/revisits"), headers=party).json()["items"]
         return next((r for r in rows if r["matter_id"] == matter_id and r["round"] == round_), None)
 
     # Round 1: fixed, but the reporter (visited at home) says it is not.
@@ -54,7 +56,7 @@ def test_unsatisfied_reopened_rectified_satisfied_closed(platform):
     assert rev1["measures"] and "声控灯" in rev1["measures"]
     r = p.http.patch(p.url("feedback", f"/v1/revisits/{rev1['id']}"), json={"assignee": "grid-wang"}, headers=party)
     assert r.status_code == 200, r.text
-    mine = p.http.get(p.url("feedback", "/v1/revisits"), params={"assignee": "me"}, headers=grid).json()
+    mine = p.http.get(p.url("feedback", "/v1/revisits"), params={"assignee": "me"}, headers=grid).json()["items"]
     assert [v["id"] for v in mine] == [rev1["id"]]
     r = p.http.post(
         p.url("feedback", f"/v1/matters/{matter_id}/evaluations"),
@@ -77,11 +79,30 @@ def test_unsatisfied_reopened_rectified_satisfied_closed(platform):
         e = p.get("ledger", f"/v1/entries/{ent['id']}").json()
         return e if e["state"] == "assigned" and e["round"] == 2 else None
 
-    eventually(reassigned, what="entry re-assigned in round 2")
+    before = p.get("ledger", f"/v1/entries/{ent['id']}").json()
+    round2 = eventually(reassigned, what="entry re-assigned in round 2")
+    # Issue 22: the round keeps its measures (not the reasons), records the previous ones, quotes no household,
+    # has its own deadline, and the matter reaches a session agenda under its real title.
+    assert round2["measures"] == before["measures"] and round2["deadline"] is not None
+    notes = [t["note"] or "" for t in round2["timeline"]]
+    assert f"第1轮办理措施：{before['measures']}" in notes
+    assert "hh_" not in json.dumps(round2, ensure_ascii=False)
+    assert any("原报事人反映问题未解决" in n for n in notes)
+
+    def on_agenda():
+        for s in p.get("meeting", "/v1/sessions", params={"community": COMMUNITY}).json()["items"]:
+            for item in p.get("meeting", f"/v1/sessions/{s['id']}").json()["agenda"]:
+                if item["matter_id"] == matter_id:
+                    return item
+        return None
+
+    item = eventually(on_agenda, what="the reopened direct matter on an agenda")
+    assert item["title"] == matter["title"] and item["category"] == "lighting"
 
     # Round 2: rectified; three households answer their one-time links, all satisfied.
     fix("二楼灯具线路已更换，逐层测试正常")
-    eventually(lambda: revisit(2), what="round-2 revisit")
+    rev2 = eventually(lambda: revisit(2), what="round-2 revisit")
+    assert "hh_" not in json.dumps(rev2) and "原报事人" not in (rev2["measures"] or "")
     r = p.http.post(
         p.url("feedback", f"/v1/matters/{matter_id}/questionnaire-links"),
         json={"households": HOUSES, "expires_hours": 48},

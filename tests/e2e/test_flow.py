@@ -42,7 +42,7 @@ def test_red_report_through_session_ledger_feedback_and_reopen(platform):
     assert (matter["level"], matter["route"]) == ("red", "deliberate")
 
     def emergency():
-        for s in p.get("meeting", "/v1/sessions", params={"community": "xueyuan"}).json():
+        for s in p.get("meeting", "/v1/sessions", params={"community": "xueyuan"}).json()["items"]:
             detail = p.get("meeting", f"/v1/sessions/{s['id']}").json()
             if s["kind"] == "emergency" and matter_id in [a["matter_id"] for a in detail["agenda"]]:
                 return s
@@ -88,7 +88,7 @@ def test_red_report_through_session_ledger_feedback_and_reopen(platform):
     )
 
     eventually(
-        lambda: any(v["matter_id"] == matter_id for v in p.get("feedback", "/v1/revisits").json()),
+        lambda: any(v["matter_id"] == matter_id for v in p.get("feedback", "/v1/revisits").json()["items"]),
         what="a revisit planned",
     )
     grid = p.headers("grid_worker", ("xueyuan",))
@@ -116,7 +116,8 @@ def test_red_report_through_session_ledger_feedback_and_reopen(platform):
     # Reopened matters return to the meeting's agenda.
     eventually(
         lambda: (
-            any(q["matter_id"] == matter_id for q in p.get("meeting", "/v1/queue").json()) or emergency() is not None
+            any(q["matter_id"] == matter_id for q in p.get("meeting", "/v1/queue").json()["items"])
+            or emergency() is not None
         ),
         what="reopened matter back with the meeting",
     )
@@ -147,7 +148,7 @@ async def test_wechat_group_adapter_message_becomes_a_direct_ledger_entry(platfo
     def report():
         rows = [
             r
-            for r in p.get("intake", "/v1/reports", params={"community": "jinshan"}).json()
+            for r in p.get("intake", "/v1/reports", params={"community": "jinshan"}).json()["items"]
             if r["channel"] == "wechat_group"
         ]
         return rows if rows and rows[0]["matter_id"] else None
@@ -173,12 +174,12 @@ def test_tenant_isolation_across_services(platform):
     other = p.headers("party_org", ("wenzhuang",))
     assert p.http.get(p.url("intake", f"/v1/reports/{sent['report_id']}"), headers=other).status_code == 404
     assert p.http.get(p.url("triage", f"/v1/matters/{matter_id}"), headers=other).status_code == 404
-    assert p.http.get(p.url("intake", "/v1/reports"), headers=other).json() == []
-    assert p.http.get(p.url("triage", "/v1/matters"), headers=other).json() == []
+    assert p.http.get(p.url("intake", "/v1/reports"), headers=other).json()["items"] == []
+    assert p.http.get(p.url("triage", "/v1/matters"), headers=other).json()["items"] == []
     entries = eventually(lambda: p.get("ledger", "/v1/entries").json()["items"], what="ledger entry")
     assert p.http.get(p.url("ledger", f"/v1/entries/{entries[0]['id']}"), headers=other).status_code == 404
     assert p.http.get(p.url("ledger", "/v1/entries"), headers=other).json()["items"] == []
     forbidden = p.http.get(p.url("ledger", "/v1/entries"), params={"community": "jinshan"}, headers=other)
     assert forbidden.status_code == 403
-    assert p.http.get(p.url("meeting", "/v1/sessions"), headers=other).json() == []
+    assert p.http.get(p.url("meeting", "/v1/sessions"), headers=other).json()["items"] == []
     assert p.http.get(p.url("intake", "/v1/reports")).status_code == 401

@@ -37,7 +37,7 @@ def _seed(p) -> dict:
     lamp = p.post("intake", "/v1/reports", {"community": A, "text": "景湖花园11号楼楼道灯不亮了"}).json()
     red_matter = eventually(lambda: p.get("intake", f"/v1/reports/{red['report_id']}").json()["matter_id"])
     lamp_matter = eventually(lambda: p.get("intake", f"/v1/reports/{lamp['report_id']}").json()["matter_id"])
-    session = eventually(lambda: p.get("meeting", "/v1/sessions", params={"community": A}).json())[0]
+    session = eventually(lambda: p.get("meeting", "/v1/sessions", params={"community": A}).json()["items"])[0]
     entry = eventually(
         lambda: [e for e in p.get("ledger", "/v1/entries").json()["items"] if e["matter_id"] == lamp_matter]
     )[0]
@@ -48,7 +48,9 @@ def _seed(p) -> dict:
     for action, body in (("start", {"note": "帮李秀英阿姨看了，１３８１２３４５６７８"}), ("complete", {"note": NOTE})):
         r = p.http.post(p.url("ledger", f"/v1/entries/{entry['id']}/actions/{action}"), json=body, headers=prop)
         assert r.status_code == 200, r.text
-    revisit = eventually(lambda: [v for v in p.get("feedback", "/v1/revisits").json() if v["matter_id"] == lamp_matter])
+    revisit = eventually(
+        lambda: [v for v in p.get("feedback", "/v1/revisits").json()["items"] if v["matter_id"] == lamp_matter]
+    )
     vote = p.post(
         "feedback",
         f"/v1/matters/{red_matter}/owner-votes",
@@ -167,6 +169,27 @@ def test_every_guarded_route_refuses_outsiders(platform):
         assert r.status_code < 400 or not any(s in echoed for s in secrets), f"{route.path} error leaks an id"
         walked += 1
     assert walked >= 40
+
+    # One page shape for every list, across services (issue 22): a client never meets a bare array.
+    county = p.headers()
+    lists = 0
+    for route in collect():
+        params = re.findall(r"{(\w+)}", route.path)
+        if route.method != "GET" or any(x not in ids for x in params):
+            continue  # Open311's `.{fmt}` routes answer GeoReport v2's own array shape (docs/channels/open311.md)
+        path = route.path
+        for name in params:
+            path = path.replace("{" + name + "}", str(ids[name]))
+        r = p.http.get(p.url(route.service, path), headers=county)
+        if r.status_code != 200 or not r.headers.get("content-type", "").startswith("application/json"):
+            continue
+        body = r.json()
+        assert not isinstance(body, list), f"GET {route.path} answers a bare list"
+        if "items" in body:
+            assert set(body) == {"items", "total", "limit", "offset"}, f"GET {route.path}: {sorted(body)}"
+            assert body["total"] >= len(body["items"]) and len(body["items"]) <= body["limit"]
+            lists += 1
+    assert lists >= 9  # reports, matters, review, sessions, queue, feeds, entries, supporting, revisits
 
     # Nothing of A changed through all of that.
     assert p.get("ledger", f"/v1/entries/{ids['entry_id']}").json()["state"] == "completed"

@@ -54,7 +54,7 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
 
     # 3. Meeting: the month's fixed-day session takes it.
     def on_fixed_day():
-        for s in p.get("meeting", "/v1/sessions", params={"community": "xueyuan", "kind": "fixed_day"}).json():
+        for s in p.get("meeting", "/v1/sessions", params={"community": "xueyuan", "kind": "fixed_day"}).json()["items"]:
             detail = p.get("meeting", f"/v1/sessions/{s['id']}").json()
             if s["status"] == "scheduled" and matter_id in [a["matter_id"] for a in detail["agenda"]]:
                 return detail
@@ -127,7 +127,9 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
 
     # 7. Residents rate it well: three households satisfied (feedback needs min(households, 3) voices).
     revisit = eventually(
-        lambda: next((v for v in p.get("feedback", "/v1/revisits").json() if v["matter_id"] == matter_id), None),
+        lambda: next(
+            (v for v in p.get("feedback", "/v1/revisits").json()["items"] if v["matter_id"] == matter_id), None
+        ),
         what="a revisit planned",
     )
     assert revisit["households"] >= 3, str(revisit)

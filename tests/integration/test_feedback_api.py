@@ -119,7 +119,7 @@ def test_completion_over_the_broker_plans_a_revisit(client):
     deadline = time.monotonic() + 15
     found = []
     while time.monotonic() < deadline and not found:
-        found = client.get("/v1/revisits", params={"status": "open"}, headers=auth()).json()
+        found = client.get("/v1/revisits", params={"status": "open"}, headers=auth()).json()["items"]
         time.sleep(0.1)
     assert [r["matter_id"] for r in found] == ["mat_bus"]
     assert found[0]["methods"] == ["questionnaire"] and found[0]["status_label"] == "待回访"
@@ -136,7 +136,7 @@ def test_record_and_read_evaluations(client):
     assert [e["household_ref"] for e in got["evaluations"]] == [out["household_ref"]]
     assert "金泰和庄12-2-301" not in str(got)
     revisits = client.get("/v1/revisits", params={"community": "jinshan"}, headers=auth("county_operator", ("*",)))
-    assert [r["matter_id"] for r in revisits.json()] == ["mat_1"]
+    assert [r["matter_id"] for r in revisits.json()["items"]] == ["mat_1"]
 
 
 def test_second_voice_of_the_same_household_is_409(client):
@@ -173,7 +173,7 @@ def test_tenancy_and_roles(client):
     assert vote(client, "mat_1", headers=outsider).status_code == 404
     assert client.get("/v1/matters/mat_1/evaluations", headers=outsider).status_code == 404
     assert client.get("/v1/revisits", params={"community": "jinshan"}, headers=outsider).status_code == 403
-    assert client.get("/v1/revisits", headers=outsider).json() == []
+    assert client.get("/v1/revisits", headers=outsider).json()["items"] == []
     assert vote(client, "mat_1", headers=auth("property_company")).status_code == 403  # may not record
     assert client.get("/v1/revisits", headers=auth("property_company")).status_code == 403  # may not read
     assert vote(client, "mat_1").status_code == 201  # jinshan's own grid worker may

@@ -242,7 +242,7 @@ def test_forum_is_all_or_nothing(client):
 
 def test_staff_edit_a_revisit_plan_and_grid_worker_sees_their_list(client):
     seed(client, "mat_r", households=2)
-    [rev] = client.get("/v1/revisits", headers=auth()).json()
+    [rev] = client.get("/v1/revisits", headers=auth()).json()["items"]
     assert rev["methods"] == ["home_visit", "questionnaire"] and rev["assignee"] is None
     url = f"/v1/revisits/{rev['id']}"
     due = "2030-06-06T18:00:00+08:00"
@@ -263,9 +263,11 @@ def test_staff_edit_a_revisit_plan_and_grid_worker_sees_their_list(client):
     assert body["methods"] == ["home_visit", "questionnaire"] and body["assignee"] == "grid-wang"
     assert dt.datetime.fromisoformat(body["due_at"]) == dt.datetime.fromisoformat(due)
     assert body["status"] == "open"
-    mine = client.get("/v1/revisits", params={"assignee": "me"}, headers=grid).json()
+    mine = client.get("/v1/revisits", params={"assignee": "me"}, headers=grid).json()["items"]
     assert [r["id"] for r in mine] == [rev["id"]]
-    other = client.get("/v1/revisits", params={"assignee": "me"}, headers=auth("grid_worker", sub="grid-li")).json()
+    other = client.get("/v1/revisits", params={"assignee": "me"}, headers=auth("grid_worker", sub="grid-li")).json()[
+        "items"
+    ]
     assert other == []
     past = client.patch(url, json={"due_at": "2020-01-01T18:00:00+08:00"}, headers=auth())
     assert past.json()["status"] == "overdue"

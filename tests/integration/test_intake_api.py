@@ -67,7 +67,7 @@ def body(**over) -> dict:
 def all_reports(c: TestClient) -> list[dict]:
     r = c.get("/v1/reports", params={"limit": 500}, headers=auth(**COUNTY))
     assert r.status_code == 200, r.text
-    return r.json()
+    return r.json()["items"]
 
 
 def assert_problem(r, status: int, field: str | None = None) -> dict:
@@ -151,7 +151,7 @@ def test_tracking_code_lookup_is_public_and_anonymous(client):
     assert_problem(client.get("/v1/track/0000"), 404)
 
     # Staff see the report, but masked and scrubbed too.
-    listed = readable(client.get("/v1/reports", headers=auth()).json())
+    listed = readable(client.get("/v1/reports", headers=auth()).json()["items"])
     assert "楼道灯" in listed  # the complaint itself stays readable to staff
     for secret in ("张伟", "13912345678", "502"):
         assert secret not in listed, secret
@@ -191,7 +191,7 @@ def test_staff_see_only_their_community(client):
     js_body = body(community="jinshan", text="景湖花园5号楼路灯不亮", room=None)
     js = client.post("/v1/reports", json=js_body, headers=auth(("jinshan",))).json()["report_id"]
 
-    listed = client.get("/v1/reports", headers=auth(("xueyuan",))).json()
+    listed = client.get("/v1/reports", headers=auth(("xueyuan",))).json()["items"]
     assert [r["id"] for r in listed] == [xy]
     assert_problem(client.get(f"/v1/reports/{js}", headers=auth(("xueyuan",))), 404)
     assert_problem(client.get("/v1/reports", params={"community": "jinshan"}, headers=auth(("xueyuan",))), 403)

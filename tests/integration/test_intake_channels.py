@@ -254,3 +254,14 @@ def test_no_personal_data_in_published_events_from_the_new_channels(client):
         for secret in ("刘秀英", "张伟", "陈桂兰", "13800002031", "13912345678", "13970001234", "秀英"):
             assert secret not in raw, (secret, raw)
         assert "301室" not in raw and "502" not in readable(raw)
+
+
+def test_a_grid_workers_single_report_is_a_door_visit(client):
+    # Issue 22 (docs/channels/README.md): a 网格员's report, one at a time from a phone, uses `door_visit`, the
+    # same channel as the visit sheets; intake keeps it apart from the residents' own mini-program reports.
+    h = auth(role="grid_worker", sub="grid-wang")
+    body = {"community": "xueyuan", "channel": "door_visit", "text": "巡查发现金泰和庄5号楼消防通道被电动车堵住"}
+    r = client.post("/v1/reports", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    [row] = [x for x in all_reports(client) if x["id"] == r.json()["report_id"]]
+    assert row["channel"] == "door_visit" and row["community"] == "xueyuan"

@@ -3,6 +3,7 @@
 # ruff: noqa: F811 - pytest fixtures imported from test_intake_api
 from __future__ import annotations
 
+import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from urllib.parse import quote
@@ -10,8 +11,10 @@ from urllib.parse import quote
 import pytest
 
 from services.contracts import Envelope, events
+from services.contracts.refs import ledger_ref
 from services.intake import handlers
 from services.intake.models import Report
+from services.ledger.entries import entry_id_for
 from tests.integration.test_intake_api import auth, client, db_url  # noqa: F401 - fixtures
 from tests.support import readable
 
@@ -284,3 +287,77 @@ def test_public_reads_show_no_personal_data_masked_or_not(client):
     client.portal.call(reopened)
     shown = client.get(f"/v1/track/{code}").json()
     assert shown["status"] == "reopened" and shown["status_note"] == "居民评价不满意，已督促责任单位重新整改"
+def _publish_domain_event(c, env: Envelope) -> None:
+    """Publish a signed domain event on hall.events, as triage does."""
+    import aio_pika
+
+    from services.contracts import EVENTS_EXCHANGE
+    from services.runtime.settings import get_settings
+    from tests.support import signed
+
+    async def go() -> None:
+        await c.app.state.ctx.bus.wait_ready()
+        conn = await aio_pika.connect_robust(get_settings().amqp_url)
+        async with conn:
+            ch = await conn.channel(publisher_confirms=True)
+            ex = await ch.get_exchange(EVENTS_EXCHANGE)
+            msg = aio_pika.Message(env.to_bytes(), message_id=env.id, type=env.type, headers=signed(env))
+            await ex.publish(msg, routing_key=env.type)
+
+    c.portal.call(go)
+
+
+def test_every_channels_request_carries_the_graded_service(client):
+    # Issue 22: a report from another channel (here staff at the counter, no service chosen) showed
+    # service_code/service_name null although open311.md lists every channel's reports with their category.
+    import time
+
+    sent = client.post(
+        "/v1/reports", json={"community": "xueyuan", "text": "金泰和庄3号楼下水道堵了，污水冒到路面"}, headers=auth()
+    )
+    assert sent.status_code == 201, sent.text
+    rid = sent.json()["report_id"]
+    [before] = client.get(f"/open311/v2/requests/{rid}.json").json()
+    assert before["service_code"] is None  # not graded yet: nothing to claim
+
+    def graded(code: str) -> dict:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            [one] = client.get(f"/open311/v2/requests/{rid}.json").json()
+            if one["service_code"] == code:
+                return one
+            time.sleep(0.1)
+        raise AssertionError(f"service_code never became {code}: {one}")
+
+    data = events.MatterTriaged(
+        matter_id="mat_o311", report_ids=[rid], title="下水道堵塞", place=events.Place(compound="jintaihezhuang"),
+        kind="problem", category="drainage", level="yellow", route="deliberate", confidence=0.8,
+        triaged_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    triaged = Envelope.new(
+        type="matter.triaged.v1", source="/services/triage", community="xueyuan", subject="mat_o311", data=data
+    )
+    _publish_domain_event(client, triaged)
+    one = graded("drainage")
+    assert one["service_name"] == "排水"
+    # The disclosure lists the matter under the same public reference (docs/ledger.md, 一月一公示).
+    assert one["ledger_ref"] == ledger_ref("mat_o311") == entry_id_for("mat_o311")[-8:]
+    code = sent.json()["tracking_code"]
+    assert client.get(f"/v1/track/{code}").json()["ledger_ref"] == one["ledger_ref"]
+    listed = {r["service_request_id"]: r for r in client.get("/open311/v2/requests.json").json()}
+    assert (listed[rid]["service_code"], listed[rid]["service_name"]) == ("drainage", "排水")
+    drains = client.get("/open311/v2/requests.json", params={"service_code": "drainage"}).json()
+    assert rid in [r["service_request_id"] for r in drains]
+    xml = ET.fromstring(client.get(f"/open311/v2/requests/{rid}.xml").content)
+    assert xml.find("request/service_name").text == "排水"
+
+    regrade = events.MatterRegraded(
+        matter_id="mat_o311", level="red", route="deliberate", category="safety_fire",
+        previous=events.GradeSnapshot(level="yellow", route="deliberate", category="drainage"),
+        by="party_org_1", reason="污水漫入配电间", regraded_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    env = Envelope.new(
+        type="matter.regraded.v1", source="/services/triage", community="xueyuan", subject="mat_o311", data=regrade
+    )
+    _publish_domain_event(client, env)
+    assert graded("safety_fire")["service_name"] == "消防与安全"

@@ -45,7 +45,7 @@ def test_consent_defaults_to_false_and_without_it_nothing_is_revealed(client):
     doc = assert_problem(r, 403)
     assert "未同意" in doc["detail"] and "consent" in doc["detail_en"]
     assert "13800002031" not in r.text
-    assert client.get("/v1/reveals", headers=auth()).json() == []
+    assert client.get("/v1/reveals", headers=auth()).json()["items"] == []
 
 
 def test_consenting_reporter_is_revealed_audited_and_the_chain_verifies(client):
@@ -65,7 +65,7 @@ def test_consenting_reporter_is_revealed_audited_and_the_chain_verifies(client):
     assert dt.timedelta(minutes=9) < expires - before <= dt.timedelta(minutes=11)
 
     assert reveal_of(client, rid, "callback").status_code == 200  # the party organisation too
-    log = client.get("/v1/reveals", headers=auth()).json()
+    log = client.get("/v1/reveals", headers=auth()).json()["items"]
     assert [(e["actor"], e["role"], e["reason"], e["seq"]) for e in log] == [
         ("u-staff", "party_org", "callback", 2),
         ("u-grid", "grid_worker", "verify", 1),
@@ -86,8 +86,8 @@ def test_another_communitys_staff_get_404_and_companies_and_county_may_not_revea
     # The county sees the audit of every community, another community's party org sees none of it.
     assert reveal_of(client, rid).status_code == 200
     county = client.get("/v1/reveals", headers=auth(role="county_operator", communities=("*",), sub="u-c"))
-    assert len(county.json()) == 1
-    assert client.get("/v1/reveals", headers=auth(communities=("jinshan",))).json() == []
+    assert len(county.json()["items"]) == 1 and county.json()["total"] == 1
+    assert client.get("/v1/reveals", headers=auth(communities=("jinshan",))).json()["items"] == []
     assert_problem(client.get("/v1/reveals", headers=auth(**GRID)), 403)
 
 
@@ -104,7 +104,7 @@ def test_rate_limit_per_staff_member_answers_429_with_retry_after(client):
     assert_problem(over, 429)
     assert 1 <= int(over.headers["Retry-After"]) <= 3600
     assert reveal_of(client, rid, **GRID).status_code == 200  # another staff member has their own allowance
-    assert len(client.get("/v1/reveals", headers=auth()).json()) == 4  # refused attempts reveal nothing
+    assert client.get("/v1/reveals", headers=auth()).json()["total"] == 4  # refused attempts reveal nothing
 
 
 def test_tampering_with_an_audit_row_breaks_the_chain(client, db_url):

@@ -145,6 +145,61 @@ def test_every_transition_through_the_api(client, state: str, action: str):
         assert last["actor"] == f"party_org_{PARTY}"
 
 
+def test_claim_accepts_then_work_starts_then_completes(client):
+    # Issue 22: claim left the entry assigned ("assigned→assigned"), could be repeated, and complete was offered
+    # before any work had started.
+    entry_id = new_entry(client)
+    pc = token("property_company")
+    first = client.get(f"/v1/entries/{entry_id}", headers=pc).json()
+    assert first["state"] == "assigned" and first["available_actions"] == ["claim", "start", "escalate"]
+    assert act(client, entry_id, "complete", pc, note="已修复").status_code == 409
+    r = act(client, entry_id, "claim", token("property_company", "金溪物业二分公司"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["state"], body["state_label"], body["lead_unit"]) == ("claimed", "已认领", "金溪物业二分公司")
+    last = body["timeline"][-1]
+    assert (last["action"], last["from_state"], last["to_state"], last["note"]) == (
+        "claim",
+        "assigned",
+        "claimed",
+        "已认领",
+    )
+    assert body["available_actions"] == ["start", "escalate"]
+    again = act(client, entry_id, "claim", pc)
+    assert again.status_code == 409 and again.json()["allowed"] == ["escalate", "start"]
+    assert act(client, entry_id, "complete", pc, note="已修复").status_code == 409
+    assert act(client, entry_id, "start", pc).json()["state"] == "in_progress"
+    done = act(client, entry_id, "complete", pc, note="已修复")
+    assert done.status_code == 200 and done.json()["state"] == "completed"
+    steps = [(t["action"], t["from_state"], t["to_state"]) for t in done.json()["timeline"]][1:]
+    assert steps == [
+        ("assign", "registered", "assigned"),
+        ("claim", "assigned", "claimed"),
+        ("start", "claimed", "in_progress"),
+        ("complete", "in_progress", "completed"),
+    ]
+
+
+def test_starting_unclaimed_work_claims_it(client):
+    entry_id = new_entry(client)
+    r = act(client, entry_id, "start", token("property_company", "金溪物业二分公司"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["state"], body["lead_unit"], body["timeline"][-1]["note"]) == (
+        "in_progress",
+        "金溪物业二分公司",
+        "认领并开始办理",
+    )
+
+
+def test_escalated_work_comes_back_before_it_completes(client):
+    entry_id = new_entry(client)
+    act(client, entry_id, "start", token("property_company"))
+    act(client, entry_id, "escalate", token("property_company"), note="涉及管网改造", department=HOUSING)
+    r = act(client, entry_id, "complete", token("property_company"), note="已修复")
+    assert r.status_code == 409 and r.json()["allowed"] == ["progress", "return"]
+
+
 def test_escalation_round_trip(client):
     entry_id = new_entry(client)
     assert act(client, entry_id, "start", token("property_company")).status_code == 200
@@ -197,7 +252,8 @@ def test_supporting_units_claim_progress_and_complete(client):
     assert client.post(f"{base}/claim", headers=token("partner_unit", "县供电公司")).status_code == 403
     assert client.post(f"{base}/progress", json={"note": "x"}, headers=token("partner_unit", PARTY)).status_code == 409
     r = client.post(f"{base}/claim", headers=token("partner_unit", PARTY))
-    assert r.status_code == 200 and r.json()["state"] == "claimed" and r.json()["party"] == "partner_unit"
+    # The directory knows the unit (the community party committee), so its party comes from there, not the token.
+    assert r.status_code == 200 and r.json()["state"] == "claimed" and r.json()["party"] == "party_org"
     r = client.post(
         f"{base}/progress",
         json={"note": "已协调一楼商户同意施工", "photos": ["https://img.example/a.jpg"]},
@@ -238,6 +294,32 @@ def test_supporting_units_claim_progress_and_complete(client):
     assert [t["action"] for t in timeline][-4:] == ["support_claim", "support_progress", "support_complete", "note"]
     checked, broken = run(client, lambda: audit.verify(client.app.state.ctx.db))
     assert broken == [] and checked > 0
+
+
+def test_a_roster_unit_supports_under_its_party_from_the_start(client):
+    # Issue 22: 县住建局, the partner unit in the roster, got `party: null` on its supporting task.
+    entry_id = new_entry(client, route="deliberate")
+    org = token("party_org", PARTY)
+    r = client.post(f"/v1/entries/{entry_id}/supporting", json={"unit": "县住建局"}, headers=org)
+    assert r.status_code == 201, r.text
+    assert r.json()["party"] == "partner_unit" and r.json()["state"] == "assigned"
+    dept = client.post(f"/v1/entries/{entry_id}/supporting", json={"unit": "县城管局"}, headers=org).json()
+    assert dept["party"] == "department"
+    unknown = client.post(f"/v1/entries/{entry_id}/supporting", json={"unit": "某装修公司"}, headers=org).json()
+    assert unknown["party"] is None
+    listed = client.get(f"/v1/entries/{entry_id}/supporting", headers=org).json()
+    assert {t["unit"]: t["party"] for t in listed["items"]} == {
+        "县住建局": "partner_unit",
+        "县城管局": "department",
+        "某装修公司": None,
+    }
+    # The party organisation claiming on a unit's behalf does not make the unit a party organisation.
+    claimed = client.post(f"{_task_url(entry_id, unknown['id'])}/claim", headers=org).json()
+    assert claimed["state"] == "claimed" and claimed["party"] is None
+
+
+def _task_url(entry_id: str, task_id: str) -> str:
+    return f"/v1/entries/{entry_id}/supporting/{task_id}"
 
 
 def test_disclosure_publish_versions_and_formats(client):
@@ -299,6 +381,7 @@ def test_disclosure_publish_versions_and_formats(client):
 def test_figures_grouped_and_county_wide(client):
     done = new_entry(client)
     new_entry(client)
+    assert act(client, done, "start", token("property_company")).status_code == 200
     assert act(client, done, "complete", token("property_company"), note="已修复").status_code == 200
     r = client.get("/v1/figures", params={"group_by": ["community", "level"]}, headers=token("party_org", PARTY))
     assert r.status_code == 200, r.text

@@ -114,6 +114,7 @@ def test_start_progress_complete_emits_task_completed(client):
 
 def test_close_before_evaluation_is_409_with_allowed_actions(client):
     eid = direct_entry(client)
+    act(client, eid, "start", token("property_company"))
     act(client, eid, "complete", token("property_company"), note="已修复")
     r = act(client, eid, "close", token("party_org"))
     assert r.status_code == 409
@@ -136,6 +137,7 @@ def test_other_community_sees_nothing(client):
 
 def test_only_party_org_closes(client):
     eid = direct_entry(client)
+    act(client, eid, "start", token("property_company"))
     act(client, eid, "complete", token("property_company"), note="已修复")
     evaluation = events.EvaluationRecorded(
         evaluation_id="evl_1",

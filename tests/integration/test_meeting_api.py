@@ -138,7 +138,9 @@ def add_waiting(c: TestClient, matter_id: str, community: str = "xueyuan") -> No
 
 
 def fixed_session(c: TestClient, community: str = "xueyuan") -> dict:
-    sessions = c.get("/v1/sessions", params={"community": community, "kind": "fixed_day"}, headers=token()).json()
+    sessions = c.get("/v1/sessions", params={"community": community, "kind": "fixed_day"}, headers=token()).json()[
+        "items"
+    ]
     assert len(sessions) == 1, sessions
     return sessions[0]
 
@@ -164,9 +166,11 @@ def test_sessions_read_detail_and_queue(client):
     assert [a["matter_id"] for a in detail["agenda"]] == ["mat_a", "mat_b"]
     assert detail["agenda"][0]["title"].startswith("mat_a") and detail["agenda"][1]["level"] == "green"
     assert {"party_org", "department"} <= {i["party"] for i in detail["invitees"]}
-    assert client.get("/v1/queue", headers=token()).json() == []
+    assert client.get("/v1/queue", headers=token()).json()["items"] == []
     # Time filters.
-    assert client.get("/v1/sessions", params={"from": "2025-04-01T00:00:00+08:00"}, headers=token()).json() == []
+    assert (
+        client.get("/v1/sessions", params={"from": "2025-04-01T00:00:00+08:00"}, headers=token()).json()["items"] == []
+    )
     assert client.get("/v1/sessions").status_code == 401
     assert client.get("/v1/sessions", params={"community": "jinshan"}, headers=token()).status_code == 403
 
@@ -218,6 +222,27 @@ def test_conclude_with_quorum_emits_concluded(client):
     assert "已结束" in again.json()["detail"] and again.json()["state"] == "concluded"
 
 
+def test_a_session_can_be_concluded_before_its_date(client):
+    # Documented rule (docs/meeting.md): concluding checks the session's status, not its date.
+    seed(client, triaged("mat_early"))
+    sid = fixed_session(client)["id"]
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(days=90)
+
+    async def move():
+        async with client.app.state.ctx.db.session() as s:
+            row = await s.get(Session, sid)
+            row.starts_at = ahead
+            await s.commit()
+
+    client.portal.call(move)
+    body = {"attendance": QUORUM, "resolutions": [resolved("mat_early")]}
+    r = client.post(f"/v1/sessions/{sid}/conclude", json=body, headers=token())
+    assert r.status_code == 200 and r.json()["status"] == "concluded", r.text
+    assert dt.datetime.fromisoformat(client.get(f"/v1/sessions/{sid}", headers=token()).json()["starts_at"]) > (
+        dt.datetime.now(dt.UTC)
+    )
+
+
 def test_conclude_without_quorum_adjourns_and_requeues(client):
     seed(client, triaged("mat_q1"), triaged("mat_q2"))
     sid = fixed_session(client)["id"]
@@ -233,12 +258,12 @@ def test_conclude_without_quorum_adjourns_and_requeues(client):
     for mid in ("mat_q1", "mat_q2"):
         m = matter(client, mid)
         assert (m.state, m.session_id, m.carried_over) == ("queued", None, 1)
-    queue = client.get("/v1/queue", headers=token()).json()
+    queue = client.get("/v1/queue", headers=token()).json()["items"]
     assert {q["matter_id"] for q in queue} == {"mat_q1", "mat_q2"}
     assert client.get(f"/v1/sessions/{sid}", headers=token()).json()["status"] == "adjourned"
     # The next planning run puts them on the following fixed day (April), not the adjourned one.
     assert client.portal.call(planner.plan_all, client.app.state.ctx.bus.uow) == 2
-    upcoming = client.get("/v1/sessions", params={"status": "scheduled"}, headers=token()).json()
+    upcoming = client.get("/v1/sessions", params={"status": "scheduled"}, headers=token()).json()["items"]
     assert [dt.datetime.fromisoformat(s["starts_at"]) for s in upcoming] == [
         dt.datetime(2025, 4, 10, 14, 30, tzinfo=domain.TZ)
     ]
@@ -298,8 +323,8 @@ def test_tenant_and_role_checks(client):
     body = {"attendance": QUORUM, "resolutions": [resolved("mat_t1")]}
     assert client.post(f"/v1/sessions/{sid}/conclude", json=body, headers=other).status_code == 404
     assert client.post(f"/v1/sessions/{sid}/cancel", json={"reason": "x"}, headers=other).status_code == 404
-    assert client.get("/v1/sessions", headers=other).json() == []
-    assert client.get("/v1/queue", headers=other).json() == []
+    assert client.get("/v1/sessions", headers=other).json()["items"] == []
+    assert client.get("/v1/queue", headers=other).json()["items"] == []
     assert client.post(f"/v1/sessions/{sid}/conclude", json=body, headers=token("resident_rep")).status_code == 403
     county = token("county_operator", ("*",))
     assert client.get(f"/v1/sessions/{sid}", headers=county).status_code == 200
@@ -308,7 +333,7 @@ def test_tenant_and_role_checks(client):
 
 def test_cancel_returns_agenda_to_queue(client):
     seed(client, triaged("mat_x1", level="red"))
-    sessions = client.get("/v1/sessions", params={"kind": "emergency"}, headers=token()).json()
+    sessions = client.get("/v1/sessions", params={"kind": "emergency"}, headers=token()).json()["items"]
     sid = sessions[0]["id"]
     r = client.post(f"/v1/sessions/{sid}/cancel", json={"reason": "改为现场勘察"}, headers=token())
     assert r.status_code == 200 and r.json()["status"] == "cancelled"

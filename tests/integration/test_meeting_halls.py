@@ -72,7 +72,7 @@ def test_community_and_participant_calendars(client):
     assert client.get("/v1/calendars/xueyuan.ics", headers=token(communities=("jinshan",))).status_code == 404
 
     assert client.get("/v1/halls/xueyuan/feeds", headers=token("resident_rep")).status_code == 403
-    feeds = client.get("/v1/halls/xueyuan/feeds", headers=token()).json()
+    feeds = client.get("/v1/halls/xueyuan/feeds", headers=token()).json()["items"]
     mine = next(f for f in feeds if f["name"] == "刘秀英")
     path = mine["url"].split("://", 1)[1].split("/", 1)[1]
     r = client.get(f"/{path}")  # no bearer header: the token in the URL is the credential
@@ -84,7 +84,7 @@ def test_community_and_participant_calendars(client):
 
 def test_reschedule_bumps_sequence_emits_rescheduled_and_notifies(client):
     seed(client, triaged("mat_rs1", level="red"))
-    sid = client.get("/v1/sessions", params={"kind": "emergency"}, headers=token()).json()[0]["id"]
+    sid = client.get("/v1/sessions", params={"kind": "emergency"}, headers=token()).json()["items"][0]["id"]
     invitations = [n for n in notices(client) if n.kind == "invitation"]
     assert invitations and all(n.session_id == sid and n.channel == "log" for n in invitations)
 

@@ -81,7 +81,7 @@ def seed(c: TestClient, text: str, community: str = "jinshan", building: str = "
 
     c.portal.call(_go)
     r = c.get("/v1/matters", headers=auth(communities=(community,)))
-    return next(m["id"] for m in r.json() if m["title"] == text)
+    return next(m["id"] for m in r.json()["items"] if m["title"] == text)
 
 
 def wait_for(fn, timeout: float = 15.0):
@@ -98,7 +98,7 @@ def test_report_over_the_broker_becomes_a_matter_and_closes(client):
     env, data = report_event("3号楼电梯困人了，快来人")
     publish(client, env)
     h = auth()
-    matters = wait_for(lambda: client.get("/v1/matters", headers=h).json())
+    matters = wait_for(lambda: client.get("/v1/matters", headers=h).json()["items"])
     [m] = matters
     assert m["level"] == "red" and m["route"] == "deliberate" and m["level_label"] == "红"
     detail = client.get(f"/v1/matters/{m['id']}", headers=h).json()
@@ -132,7 +132,7 @@ def test_preview_grades_without_storing(client):
     assert r.status_code == 200 and r.json()["category"] == "drainage"
     assert client.post("/v1/preview", headers=auth(), json={"text": "x", "community": "xueyuan"}).status_code == 404
     assert client.post("/v1/preview", headers=auth(), json={"text": ""}).status_code == 422
-    assert client.get("/v1/matters", headers=auth()).json() == []
+    assert client.get("/v1/matters", headers=auth()).json()["items"] == []
 
 
 def test_regrade_with_audit(client):
@@ -162,7 +162,7 @@ def test_regrade_with_audit(client):
 
     [audit] = client.portal.call(_audit)
     assert audit.reason == "灯下有裸露电线" and audit.after["level"] == "red"
-    assert client.get("/v1/review", headers=h).json() == []
+    assert client.get("/v1/review", headers=h).json()["items"] == []
 
 
 def test_tenancy_and_auth(client):
@@ -171,7 +171,7 @@ def test_tenancy_and_auth(client):
     assert client.get("/v1/matters").status_code == 401
     other = auth(communities=("xueyuan",), sub="u-xy")
     assert client.get(f"/v1/matters/{mid}", headers=other).status_code == 404
-    assert client.get("/v1/matters", headers=other).json() == []
+    assert client.get("/v1/matters", headers=other).json()["items"] == []
     assert client.get("/v1/matters", headers=other, params={"community": "jinshan"}).status_code == 403
     r = client.post(
         f"/v1/matters/{mid}/regrade", headers=other, json={"level": "red", "route": "deliberate", "reason": "越权"}
@@ -184,14 +184,14 @@ def test_tenancy_and_auth(client):
     )
     assert r.status_code == 403
     county = auth(role="county_operator", communities=("*",), sub="u-county")
-    assert [m["id"] for m in client.get("/v1/matters", headers=county).json()] == [mid]
+    assert [m["id"] for m in client.get("/v1/matters", headers=county).json()["items"]] == [mid]
 
 
 def test_review_queue_oldest_first(client):
     first = seed(client, "3号楼好像有一点煤气味")
     second = seed(client, "5号楼好像有一点燃气味", building="5")
     h = auth()
-    queue = [m["id"] for m in client.get("/v1/review", headers=h).json()]
+    queue = [m["id"] for m in client.get("/v1/review", headers=h).json()["items"]]
     assert queue == [first, second]
     assert client.get("/v1/matters", headers=h, params={"needs_review": "true"}).headers["X-Total-Count"] == "2"
 
@@ -199,7 +199,7 @@ def test_review_queue_oldest_first(client):
 def test_review_confirmation_clears_the_flag_and_is_audited(client):
     mid = seed(client, "家里闻到一点煤气味，不知道要不要紧")
     h = auth()
-    assert [m["id"] for m in client.get("/v1/review", headers=h).json()] == [mid]
+    assert [m["id"] for m in client.get("/v1/review", headers=h).json()["items"]] == [mid]
     before = client.get(f"/v1/matters/{mid}", headers=h).json()
     assert before["needs_review"] and before["level"] == "red"
     r = client.post(f"/v1/matters/{mid}/review", headers=h, json={"accept": False})
@@ -215,7 +215,7 @@ def test_review_confirmation_clears_the_flag_and_is_audited(client):
     assert (after["level"], after["route"], after["category"]) == (before["level"], before["route"], before["category"])
     [entry] = after["regrades"]
     assert entry["by"] == "u-party" and entry["reason"].startswith("确认原分级")
-    assert client.get("/v1/review", headers=h).json() == []
+    assert client.get("/v1/review", headers=h).json()["items"] == []
     assert client.post(f"/v1/matters/{mid}/review", headers=h, json={"accept": True}).status_code == 409
     assert client.post("/v1/matters/mat_nope/review", headers=h, json={"accept": True}).status_code == 404
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,17 @@ def test_example_event_validates_against_its_json_schema() -> None:
     del body["data"]["channel_message_id"]
     assert not validator.is_valid(body)
     assert not validator.is_valid(raw(type="report.received.v1"))
+
+
+def test_readme_channel_table_is_the_vocabulary():
+    # Issue 22: the hand-written channel table omitted open311. It is generated now; this reads the committed file.
+    from typing import get_args
+
+    from services.contracts.vocabulary import Channel
+
+    text = (REPO_ROOT / "docs/contracts/README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- generated:channels -->")[1].split("<!-- /generated:channels -->")[0]
+    listed = re.findall(r"^\| `(\w+)` \|", block, re.M)
+    assert listed[1:] == list(get_args(Channel))  # after the header
+    events_block = text.split("<!-- generated:events -->")[1].split("<!-- /generated:events -->")[0]
+    assert re.findall(r"^\| `([\w.]+)` \|", events_block, re.M) == list(CATALOG)

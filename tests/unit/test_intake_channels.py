@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import time
 
 import openpyxl
 import pytest
 from pydantic import ValidationError
 
-from adapters.wecom_bot.app import Callback, sign, to_envelope, verified
-from services.contracts import events
 from services.intake import door_visits as dv
 from services.intake.hotline import HotlineOrderIn
 from services.intake.models import Report
@@ -134,33 +131,6 @@ def test_open311_publishes_compound_and_building_only(xueyuan):
     r.compound = None
     assert masked_address(r, xueyuan) == "学苑社区"
     assert all(len(v) == 4 for v in SERVICES.values())
-
-
-def test_wecom_callback_signature_and_envelope():
-    body = b'{"msgtype":"text"}'
-    now = time.time()
-    ts = str(int(now))
-    assert verified("token-0123456789", ts, sign("token-0123456789", ts, body), body, now)
-    assert not verified("token-0123456789", ts, sign("other-token-12345", ts, body), body, now)
-    old = str(int(now) - 301)
-    assert not verified("token-0123456789", old, sign("token-0123456789", old, body), body, now)
-    assert not verified("token-0123456789", None, None, body, now)
-
-    cb = Callback.model_validate(
-        {
-            "msgtype": "text",
-            "msgid": "m-1",
-            "chatid": "wrkA",
-            "from": {"userid": "liu", "name": "刘秀英"},
-            "text": {"content": " @物业 楼道灯不亮 "},
-            "create_time": 1709860000,
-        }
-    )
-    env = to_envelope(cb, "xueyuan", dt.datetime.now(dt.UTC))
-    again = to_envelope(cb, "xueyuan", dt.datetime.now(dt.UTC))
-    assert env.id == again.id and env.community == "xueyuan" and env.source == "/adapters/wecom_bot"
-    msg = events.ChannelMessage.model_validate(env.data)
-    assert (msg.channel, msg.channel_message_id, msg.text) == ("wechat_group", "m-1", "@物业 楼道灯不亮")
 
 
 # ---------------------------------------------------------------- callback consent (同意回电) from every channel

@@ -28,16 +28,16 @@ SH = ZoneInfo("Asia/Shanghai")
 # The specification, written out independently of the module so a typo in either is caught.
 LEGAL = {
     ("registered", "assign"): "assigned",
-    ("assigned", "claim"): "assigned",
+    ("assigned", "claim"): "claimed",
     ("assigned", "start"): "in_progress",
     ("assigned", "escalate"): "escalated",
-    ("assigned", "complete"): "completed",
+    ("claimed", "start"): "in_progress",
+    ("claimed", "escalate"): "escalated",
     ("in_progress", "progress"): "in_progress",
     ("in_progress", "escalate"): "escalated",
     ("in_progress", "complete"): "completed",
     ("escalated", "return"): "in_progress",
     ("escalated", "progress"): "escalated",
-    ("escalated", "complete"): "completed",
     ("completed", "evaluate_satisfied"): "evaluated",
     ("completed", "evaluate_unsatisfied"): "reopened",
     ("evaluated", "evaluate_unsatisfied"): "reopened",
@@ -84,11 +84,24 @@ def test_every_state_action_pair(state: str, action: str):
     assert allowed_actions(state) == expected_allowed
 
 
-@pytest.mark.parametrize("state", ["registered", "assigned", "in_progress", "escalated", "completed", "reopened"])
+@pytest.mark.parametrize(
+    "state", ["registered", "assigned", "claimed", "in_progress", "escalated", "completed", "reopened"]
+)
 def test_close_only_from_evaluated(state: str):
     with pytest.raises(IllegalTransition):
         transition(state, "close")
     assert transition("evaluated", "close") == "closed"
+
+
+def test_claim_accepts_once_and_completion_needs_work_in_progress():
+    # Issue 22: claim left the entry assigned, could be repeated, and complete was allowed before any work.
+    assert transition("assigned", "claim") == "claimed"
+    with pytest.raises(IllegalTransition):
+        transition("claimed", "claim")
+    for state in ("registered", "assigned", "claimed", "escalated", "reopened"):
+        with pytest.raises(IllegalTransition):
+            transition(state, "complete")
+    assert transition(transition("claimed", "start"), "complete") == "completed"
 
 
 def test_closed_is_final():

@@ -271,9 +271,36 @@ async def test_reopen_direct_matter_reassigns_round_two(store):
     assert actions[-2:] == [("evaluate_unsatisfied", "reopened"), ("assign", "assigned")]
     out = await store.outbox()
     assert [o.type for o in out] == ["task.assigned.v1", "task.assigned.v1"]
-    assert out[-1].data["round"] == 2 and "督促整改" in out[-1].data["measures"]
-    # The measures reach residents (questionnaire, disclosure, tracking): the reasons stay on the timeline.
-    assert "路灯仍然不亮" not in out[-1].data["measures"] and "路灯仍然不亮" in (await timeline(store, e.id))[-2].note
+    assert out[-1].data["round"] == 2 and out[-1].data["measures"] == handlers.DIRECT_MEASURES
+
+
+async def test_a_reopened_round_has_its_own_deadline_and_keeps_the_measures_on_record(store):
+    # Issue 22: round 2 kept round 1's deadline, and the reopen reasons (with a household reference residents
+    # then saw on the revisit) replaced the measures.
+    e = await direct_entry(store)
+    async with store.db.session() as s:
+        row = await s.get(Entry, e.id)
+        row.measures = "更换3号楼路灯灯泡"
+        await s.commit()
+    await set_state(store, e.id, "completed")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    reasons = [
+        "原报事人（hh_3f9a0c1d2e4b5a6978c1）反映问题未解决：「还是不亮，电话13812345678」",
+        "满意率 0% 低于要求的 80%",
+    ]
+    data = events.MatterReopened(matter_id="mat_1", round=2, reasons=reasons, reopened_at=later)
+    reopened = env("matter.reopened.v1", data, subject="mat_1").model_copy(update={"time": later})
+    await run(store, handlers.on_matter_reopened, reopened, data)
+    got = await entry(store)
+    assert got.round == 2 and got.measures == "更换3号楼路灯灯泡"
+    assert got.deadline > e.deadline + dt.timedelta(days=20)  # counted from the reopening, not round 1
+    notes = [i.note or "" for i in await timeline(store, e.id)]
+    assert "第1轮办理措施：更换3号楼路灯灯泡" in notes
+    assert not any("hh_" in n or "13812345678" in n for n in notes), notes
+    assert any("原报事人反映问题未解决" in n for n in notes)
+    task = (await store.outbox())[-1].data
+    assert task["round"] == 2 and "hh_" not in task["note"] + task["measures"]
+    assert dt.datetime.fromisoformat(task["deadline"]) == got.deadline
 
 
 async def test_reopen_deliberate_waits_for_the_next_session(store):
@@ -284,8 +311,9 @@ async def test_reopen_deliberate_waits_for_the_next_session(store):
     await set_state(store, (await entry(store, "mat_2")).id, "evaluated")
     reopen = events.MatterReopened(matter_id="mat_2", round=2, reasons=["仍堵"], reopened_at=NOW)
     await run(store, handlers.on_matter_reopened, env("matter.reopened.v1", reopen, subject="mat_2"), reopen)
-    assert (await entry(store, "mat_2")).state == "reopened"
-    assert await types(store) == ["task.assigned.v1"]
+    waiting = await entry(store, "mat_2")
+    assert waiting.state == "reopened" and waiting.deadline is not None  # the round's own clock runs already
+    assert await types(store) == ["task.assigned.v1", "task.progressed.v1"]
     data2 = concluded(res.model_copy(update={"measures": "改造管道坡度"}), session_id="ses_2")
     await run(store, handlers.on_session_concluded, env("session.concluded.v1", data2, subject="ses_2"), data2)
     got = await entry(store, "mat_2")

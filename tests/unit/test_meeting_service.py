@@ -147,11 +147,40 @@ async def test_fixed_day_session_full_leaves_matter_queued(store):
     assert (await matter(store, "mat_y6")).state == "queued"
 
 
-async def test_direct_route_does_nothing(store):
+async def test_direct_route_is_kept_but_not_planned(store):
     await store.handle(handlers.on_matter_triaged, *triaged("mat_d1", level="red", route="direct"))
     assert await store.outbox() == []
     assert await sessions(store) == []
-    assert await matter(store, "mat_d1") is None
+    qm = await matter(store, "mat_d1")
+    assert (qm.state, qm.title, qm.level) == ("direct", "mat_d1 下水道反复堵塞", "red")
+
+
+async def test_reopened_direct_matter_comes_to_a_session_under_its_real_title(store):
+    # Issue 22: a reopened direct matter reached the agenda as "事项 mat_…（复议）", category other, yellow.
+    await store.handle(handlers.on_matter_triaged, *triaged("mat_d2", route="direct", category="lighting"))
+    data = events.MatterReopened(matter_id="mat_d2", round=2, reasons=["仍然不亮"], reopened_at=NOW)
+    env = Envelope.new(type="matter.reopened.v1", source="/services/feedback", community="xueyuan", data=data)
+    await store.handle(handlers.on_matter_reopened, env, data)
+    qm = await matter(store, "mat_d2")
+    assert (qm.title, qm.category, qm.level, qm.round) == ("mat_d2 下水道反复堵塞", "lighting", "yellow", 2)
+    assert qm.state == "scheduled" and "mat_d2" in await agenda(store, qm.session_id)
+
+
+async def test_direct_matter_regraded_to_deliberate_joins_the_queue(store):
+    await store.handle(handlers.on_matter_triaged, *triaged("mat_d3", route="direct"))
+    data = events.MatterRegraded(
+        matter_id="mat_d3",
+        level="yellow",
+        route="deliberate",
+        category="drainage",
+        previous=events.GradeSnapshot(level="green", route="direct", category="drainage"),
+        reason="涉及公共维修资金",
+        by="party_org_1",
+        regraded_at=NOW,
+    )
+    env = Envelope.new(type="matter.regraded.v1", source="/services/triage", community="xueyuan", data=data)
+    await store.handle(handlers.on_matter_regraded, env, data)
+    assert (await matter(store, "mat_d3")).state == "scheduled"
 
 
 async def test_duplicate_event_adds_no_second_agenda_item(store):
@@ -218,6 +247,7 @@ async def test_reopened_unknown_matter_is_queued_for_deliberation(store):
     await store.handle(handlers.on_matter_reopened, env, data)
     qm = await matter(store, "mat_new")
     assert qm.round == 2 and qm.community == "wenzhuang" and qm.state == "scheduled"
+    assert "mat_" not in qm.title  # a person never reads an id
 
 
 async def test_event_for_another_communitys_matter_is_rejected(store):

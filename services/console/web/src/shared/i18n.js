@@ -118,7 +118,7 @@ export function t(key) {
 // Status words that come from the services as codes.
 const statusZh = {
   registered: '已登记', received: '已受理', triaged: '已分级', scheduled: '已排期上会', deliberating: '议事中', assigned: '已交办',
-  in_progress: '办理中', escalated: '已转办', completed: '已办结', evaluated: '已评价', reopened: '已重办',
+  claimed: '已认领', in_progress: '办理中', escalated: '已转办', completed: '已办结', evaluated: '已评价', reopened: '已重办',
   closed: '已销号', open: '办理中', done: '已完成',
 }
 
