@@ -39,3 +39,8 @@ Outcome = Literal["resolved", "site_inspection", "escalate", "deferred", "not_ac
 Method = Literal["home_visit", "questionnaire", "wechat_vote", "group_forum"]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 Solved = Literal["solved", "partly", "unsolved"]
+Stance = Literal["support", "oppose", "conditional"]
+StanceBy = Literal[
+    "party_org", "owners_committee", "property_company", "resident_rep", "partner_unit", "department", "concerned"
+]
+CommitmentState = Literal["open", "kept", "broken"]
