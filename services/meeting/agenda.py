@@ -49,15 +49,19 @@ async def _items(uow, session_id: str) -> list[AgendaItem]:
     return list((await uow.session.exec(q)).all())
 
 
-async def _renumber(uow, s: Session, order: list[AgendaItem], actor: str, reason: str | None) -> None:
-    """Give the items their new positions; record a move for each topic whose place changed."""
+async def _renumber(
+    uow, s: Session, order: list[AgendaItem], actor: str, reason: str | None, moved: str | None = None
+) -> None:
+    """Give the items their new positions; record the moved topic (or, for a new order, each that moved)."""
     for pos, item in enumerate(order, start=1):
-        if item.position != pos:
+        if item.position == pos:
+            continue
+        if moved in (None, item.matter_id):
             await planner.record(
                 uow, s, "move", item.matter_id, actor=actor, from_position=item.position, to_position=pos, reason=reason
             )
-            item.position = pos
-            uow.session.add(item)
+        item.position = pos
+        uow.session.add(item)
 
 
 def _set(s: Session, principal: Principal) -> None:
@@ -91,13 +95,7 @@ async def _add(uow, s: Session, qm: QueuedMatter, principal: Principal, position
             "A red matter goes to an emergency session",
             field="matter_id",
         )
-    await planner.add_to_agenda(uow, s, qm, actor=principal.sub)
-    if position is not None:
-        items = await _items(uow, s.id)
-        item = next(i for i in items if i.matter_id == qm.matter_id)
-        rest = [i for i in items if i is not item]
-        rest.insert(min(position, len(items)) - 1, item)
-        await _renumber(uow, s, rest, principal.sub, None)
+    await planner.add_to_agenda(uow, s, qm, actor=principal.sub, position=position)
 
 
 async def _move(uow, s: Session, matter_id: str, position: int | None, principal: Principal, reason) -> None:
@@ -109,7 +107,7 @@ async def _move(uow, s: Session, matter_id: str, position: int | None, principal
         raise Problem(404, "该事项不在本次议程中", "Matter is not on this agenda", field="matter_id")
     rest = [i for i in items if i is not item]
     rest.insert(min(position, len(items)) - 1, item)
-    await _renumber(uow, s, rest, principal.sub, reason)
+    await _renumber(uow, s, rest, principal.sub, reason, moved=matter_id)
 
 
 async def _load(uow, session_id: str, principal: Principal) -> Session:

@@ -185,15 +185,25 @@ async def record(
     )
 
 
-async def add_to_agenda(uow: UnitOfWork, s: Session, qm: QueuedMatter, *, actor: str = PLANNER) -> bool:
-    """Put a matter at the end of a locked session's agenda; False when it is already there."""
+async def add_to_agenda(
+    uow: UnitOfWork, s: Session, qm: QueuedMatter, *, actor: str = PLANNER, position: int | None = None
+) -> bool:
+    """Put a matter on a locked session's agenda (at the end, or at `position`); False when it is there."""
     exists = await uow.session.exec(
         select(AgendaItem.id).where(AgendaItem.session_id == s.id, AgendaItem.matter_id == qm.matter_id)
     )
     if exists.first() is not None:
         return False
     top = (await uow.session.exec(select(func.max(AgendaItem.position)).where(AgendaItem.session_id == s.id))).one()
-    item = AgendaItem(session_id=s.id, matter_id=qm.matter_id, position=(top or 0) + 1, added_by=actor[:128])
+    at = (top or 0) + 1 if position is None else max(1, min(position, (top or 0) + 1))
+    if at <= (top or 0):
+        later = await uow.session.exec(
+            select(AgendaItem).where(AgendaItem.session_id == s.id, AgendaItem.position >= at)
+        )
+        for other in later.all():
+            other.position += 1
+            uow.session.add(other)
+    item = AgendaItem(session_id=s.id, matter_id=qm.matter_id, position=at, added_by=actor[:128])
     try:
         async with uow.session.begin_nested():
             uow.session.add(item)
