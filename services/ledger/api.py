@@ -11,8 +11,9 @@ from sqlmodel import func, select
 
 from services.contracts import events
 from services.contracts.vocabulary import Category, Level
-from services.ledger import alerts, entries
+from services.ledger import alerts, commitments, entries
 from services.ledger.alerts import alert_id
+from services.ledger.commitments import CommitmentOut
 from services.ledger.config import deadline_policy
 from services.ledger.domain import (
     STATE_LABELS_ZH,
@@ -136,6 +137,9 @@ class EntryDetail(EntryOut):
     supporting_tasks: list[SupportingTaskOut] = Field(default_factory=list, description="配合单位 and their parts")
     alert: AlertOut | None = Field(None, description="Red: the alert of the current round")
     notices: list[PageOut] = Field(default_factory=list, description="Pages and reminders sent to people")
+    commitments: list[CommitmentOut] = Field(
+        default_factory=list, description="Promises made at sessions (承诺事项), each checked before 销号"
+    )
 
 
 class EntryPage(BaseModel):
@@ -237,7 +241,10 @@ async def _detail(s, e: Entry) -> EntryDetail:
         )
         for n in await notices.of(s, e.id)
     ]
+    now = entries.utcnow()
+    promises = [CommitmentOut.of(c, now) for c in await commitments.of_entry(s, e.id)]
     return EntryDetail(
+        commitments=promises,
         alert=await _alert_of(s, e),
         notices=sent[-100:],
         **_out(e),
@@ -281,6 +288,8 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
         except IllegalTransition as exc:
             zh, _, en = str(exc).partition(" / ")
             raise Problem(409, zh, en or zh, extra={"state": e.state, "allowed": exc.allowed}) from None
+        if action == "close":
+            await commitments.refuse_close_with_open(s, e)
         now = entries.utcnow()
         note = (body.note or "").strip() or DEFAULT_NOTES.get(action)
         if action in FIRST_ACTIONS:

@@ -7,6 +7,7 @@ from pathlib import Path
 from services.ledger import alerts, handlers, reminders
 from services.ledger.ack_api import router as ack_router
 from services.ledger.api import router
+from services.ledger.commitments import router as commitments_router
 from services.ledger.disclosure_api import router as disclosure_router
 from services.ledger.figures import router as figures_router
 from services.ledger.models import metadata, notices
@@ -67,7 +68,7 @@ def spec() -> ServiceSpec:
         title="Ledger 办理台账",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, supporting_router, figures_router, disclosure_router, ack_router],
+        routers=[router, commitments_router, supporting_router, figures_router, disclosure_router, ack_router],
         subscriptions=subscriptions,
         periodic=periodic,
     )

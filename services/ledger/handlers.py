@@ -10,7 +10,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import Envelope, events
-from services.ledger import alerts
+from services.ledger import alerts, commitments
 from services.ledger.config import deadline_policy
 from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for, first_action_due
 from services.ledger.entries import (
@@ -237,6 +237,12 @@ async def on_session_concluded(uow: UnitOfWork, env: Envelope, data: events.Sess
         elif entry is not None:
             note = f"议事会决议：{OUTCOME_ZH[res.outcome]}" + (f"（{res.reason}）" if res.reason else "")
             note_only(uow.session, entry, note, actor=actor, event_id=env.id)
+        if res.commitments:
+            entry = await entry_of(uow.session, env, res.matter_id)
+            if entry is not None:
+                await commitments.record(uow, env, entry, res, actor)
+            else:  # pragma: no cover - meeting only takes promises for outcomes that open an entry
+                log.warning("ledger.commitments_without_entry matter=%s", res.matter_id)
 
 
 async def _entry_for_resolution(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None) -> Entry:
