@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from services.contracts import events
 from services.contracts.vocabulary import Category, Level
-from services.ledger import alerts, commitments, entries
+from services.ledger import alerts, commitments, entries, handover, routing
 from services.ledger.alerts import alert_id
 from services.ledger.commitments import CommitmentOut
 from services.ledger.config import deadline_policy
@@ -28,6 +28,7 @@ from services.ledger.oncall import TIER_ZH, TIERS
 from services.ledger.supporting import SupportingTaskOut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.directory import load_directory
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -203,6 +204,8 @@ NOTICE_KIND_ZH = {
     "supervision": "督办通知",
     "reminder_warning": "临期预警",
     "reminder_overdue": "超期催办",
+    "handover": "转办通知",
+    "assigned": "交办通知",
 }
 NOTICE_STATUS_ZH = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
 
@@ -304,7 +307,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
         elif action == "progress" and principal.role == "department":
             note = f"【{principal.unit or '职能部门'}】{note}"
         elif action == "escalate":
-            e.escalated_to = body.department.strip()  # type: ignore[union-attr]
+            e.escalated_to = _handover_unit(e.community, body.department or "")
             note = f"转办至{e.escalated_to}：{note}"
         elif action == "complete":
             e.completed_at = now
@@ -320,10 +323,26 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             )
         else:
             await entries.emit_task(uow, EMITS[action], e, actor=principal.sub, note=note)
+        if action == "escalate":
+            await handover.notify_unit(uow, e, e.escalated_to, kind="handover", note=note, now=now)
         await s.flush()
         detail = await _detail(s, e)
         await uow.commit()
     return detail
+
+
+def _handover_unit(community: str, key: str) -> str:
+    """The directory unit a matter is handed over to (a department by code or name, or a partner unit), else 422."""
+    found = load_directory().community(community)
+    unit = routing.handover_unit(found, key) if found is not None else None
+    if unit is None:
+        raise Problem(
+            422,
+            "名录中没有该单位，请从名录的职能部门或结对共建单位中选择",
+            "Not a unit of the directory: pick a department or a partner unit",
+            field="department",
+        )
+    return unit[1][:128]
 
 
 DEPARTMENT_ACTIONS = frozenset({"progress", "return"})

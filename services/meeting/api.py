@@ -436,6 +436,11 @@ async def conclude_session(
             promises, more = minutes.commitments_of(field, s.id, r.matter_id, r.outcome, r.commitments, now)
             errors += more
             plain = r.model_dump(exclude={"deadline", "stances", "commitments"})
+            if r.outcome == "escalate" and _has(r.department):
+                plain["department"] = minutes.handover_unit(community, r.department)
+                if plain["department"] is None:
+                    msg = ("名录中没有该单位，请从职能部门或结对共建单位中选择", "Not a department or partner unit")
+                    errors.append(field_error(f"{field}.department", *msg))
             resolutions.append(
                 events.Resolution(**plain, deadline=_deadline(r.deadline), stances=stances, commitments=promises)
             )

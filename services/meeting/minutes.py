@@ -157,3 +157,13 @@ def commitments_of(
                 )
             )
     return out, errors
+
+
+def handover_unit(community: Community, key: str | None) -> str | None:
+    """The directory name of a unit a matter can be escalated to (a department by code or name, a partner unit)."""
+    key = (key or "").strip()
+    dept = next((d for d in community.departments if key in (d.code, d.name)), None)
+    if dept is not None:
+        return dept.name[:128]
+    partners = {m.unit for m in community.roster.get("partner_unit", []) if m.unit}
+    return key if key in partners else None

@@ -213,6 +213,9 @@ class Community(_Model):
     phrases: dict[str, list[str]] = {}  # category -> extra triage phrases for this community
     notices: Notices = Notices()
     on_call: OnCall = OnCall()
+    # Who takes a direct matter of a category (一般性问题立即解决), overriding the ledger's default rule:
+    # "property_company", "party_org", a department code, or a unit on the roster.
+    direct_routes: dict[str, str] = {}
 
     @field_validator("roster")
     @classmethod
@@ -234,6 +237,14 @@ class Community(_Model):
                 raise _FieldError(f".{key}", f"unknown category {key!r} (or 'danger' / 'vulnerable')")
         return value
 
+    @field_validator("direct_routes")
+    @classmethod
+    def _route_categories(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key not in CATEGORIES:
+                raise _FieldError(f".{key}", f"unknown category {key!r}")
+        return value
+
     @model_validator(mode="after")
     def _unique_compounds(self) -> Community:
         _check_unique([c.code for c in self.compounds], "compounds[{i}].code")
@@ -243,6 +254,11 @@ class Community(_Model):
             for j, person in enumerate(shift.people):
                 if isinstance(person, str) and person not in names:
                     raise _FieldError(f"on_call.shifts[{i}].people[{j}]", f"{person!r} is not on the roster")
+        units = {m.unit for members in self.roster.values() for m in members if m.unit}
+        targets = {"property_company", "party_org", *(d.code for d in self.departments), *units}
+        for cat, target in self.direct_routes.items():
+            if target not in targets:
+                raise _FieldError(f"direct_routes.{cat}", f"{target!r} is not a party, department code or roster unit")
         if self.on_call.secretary and self.on_call.secretary not in {m.name for m in self.roster["party_org"]}:
             raise _FieldError("on_call.secretary", f"{self.on_call.secretary!r} is not in the party_org roster")
         # A name or alias must point at one compound only, or lookups become ambiguous.

@@ -260,3 +260,17 @@ def test_departments_and_parties_concerned_do_not_make_the_quorum(client):
     r = client.post(f"/v1/sessions/{sid}/conclude", json=body, headers=token())
     assert r.json()["status"] == "adjourned" and r.json()["missing_parties"] == ["partner_unit"]
     assert agenda(client, sid)["minutes"]["departments"][0]["code"] == "zhufang_baozhang"
+
+
+def test_a_session_escalates_only_to_a_unit_of_the_directory(client):
+    seed(client, triaged("mat_x"))
+    sid = fixed_session(client)["id"]
+    url = f"/v1/sessions/{sid}/conclude"
+    escalate = {"matter_id": "mat_x", "outcome": "escalate", "department": "县教育局"}
+    r = client.post(url, json={"attendance": QUORUM, "resolutions": [escalate]}, headers=token())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "resolutions[0].department"
+    escalate["department"] = "zhufang_baozhang"
+    r = client.post(url, json={"attendance": QUORUM, "resolutions": [escalate]}, headers=token())
+    assert r.status_code == 200, r.text
+    (env,) = [e for e in outbox(client) if e.type == "session.concluded.v1"]
+    assert env.data["resolutions"][0]["department"] == "县住房保障中心"
