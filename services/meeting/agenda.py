@@ -100,7 +100,7 @@ async def _add(uow, s: Session, qm: QueuedMatter, principal: Principal, position
 
 async def _move(uow, s: Session, matter_id: str, position: int | None, principal: Principal, reason) -> None:
     if position is None:
-        raise Problem(422, "调整顺序须指定位置", "move needs a position", field="position")
+        raise Problem(422, "调整顺序须指定位置", "A move needs a position", field="position")
     items = await _items(uow, s.id)
     item = next((i for i in items if i.matter_id == matter_id), None)
     if item is None:
