@@ -29,21 +29,32 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
     staff = p.headers("party_org", ("xueyuan",))
     grid = p.headers("grid_worker", ("xueyuan",))
 
-    # 1. A grid worker knocks on doors (敲响邻里门) and reports it.
+    # 1. The month's door-knocking (敲响邻里门): the grid worker of 金泰和庄's grid visits 12号楼2单元 and
+    #    reports what the household raised; the report is attributed to him.
+    month = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
     r = p.http.post(
-        p.url("intake", "/v1/reports"),
+        p.url("intake", "/v1/visit-campaigns"),
+        headers=staff,
+        json={"community": "xueyuan", "name": "敲响邻里门", "month": month, "grids": ["xy-g1"]},
+    )
+    assert r.status_code == 201, r.text
+    campaign = r.json()["id"]
+    r = p.http.post(
+        p.url("intake", f"/v1/visit-campaigns/{campaign}/visits"),
         headers=grid,
         json={
-            "community": "xueyuan",
-            "channel": "door_visit",
-            "text": REPORT,
             "compound": "金泰和庄",
             "building": "12",
-            "unit": "2",
+            "unit": 2,
+            "room": "101",
+            "visitor": "艾伟东",
+            "reports": [{"text": REPORT, "kind": "problem"}],
         },
     )
     assert r.status_code == 201, r.text
-    sent = r.json()
+    sent = r.json()["reports"][0]
+    coverage = p.get("intake", f"/v1/visit-campaigns/{campaign}/coverage").json()
+    assert coverage["visitors"][0]["name"] == "艾伟东" and coverage["visitors"][0]["reports"] == 1
     matter_id = eventually(
         lambda: p.get("intake", f"/v1/reports/{sent['report_id']}").json()["matter_id"], what="report triaged"
     )
