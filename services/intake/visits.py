@@ -247,7 +247,10 @@ def _check_visit(community: Community, campaign: VisitCampaign, body: VisitIn) -
 
 
 def _in_month(at: dt.datetime, month: str) -> bool:
-    return at.astimezone(CST).strftime("%Y-%m") == month
+    try:
+        return at.astimezone(CST).strftime("%Y-%m") == month
+    except OverflowError:  # a time at the very edge of the calendar is in no campaign's month
+        return False
 
 
 @router.post(

@@ -139,7 +139,10 @@ def commitments_of(
         return [], [field_error(f"{field}.commitments", *msg)]
     for j, row in enumerate(rows):
         where = f"{field}.commitments[{j}]"
-        due = _local(row.due)
+        try:
+            due = _local(row.due)
+        except OverflowError:  # a date at the very edge of the calendar cannot be moved between zones
+            due = now
         if not row.text.strip():
             errors.append(field_error(f"{where}.text", "承诺内容不能为空", "Text must not be blank"))
         elif not row.owner.strip():

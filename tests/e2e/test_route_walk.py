@@ -56,6 +56,13 @@ def _seed(p) -> dict:
         headers=org,
     )
     assert vote.status_code in GOOD, vote.text
+    campaign = p.post(
+        "intake",
+        "/v1/visit-campaigns",
+        {"community": A, "name": "敲响邻里门", "month": dt.date.today().strftime("%Y-%m")},
+        headers=org,
+    )
+    assert campaign.status_code in GOOD, campaign.text
     return {
         "report_id": red["report_id"],
         "matter_id": red_matter,
@@ -64,6 +71,8 @@ def _seed(p) -> dict:
         "revisit_id": revisit[0]["id"],
         "task_id": task.json()["id"],
         "vote_id": vote.json()["vote_id"],
+        "campaign_id": campaign.json()["id"],
+        "commitment_id": "cmt_00000000000000000000",  # the entry is checked first: no real promise needed
         "community": A,
         "code": red["tracking_code"],
         "action": "start",

@@ -59,7 +59,7 @@ def test_visits_by_grid_members_cover_households_and_their_reports_are_attribute
 
     assert visit(client, cid, visitor="邹明华", room="502室").status_code == 201  # a party member
     assert visit(client, cid, visitor="艾伟东").status_code == 201  # the same household again: counted once
-    assert visit(client, cid, visitor="饶春梅", unit=1, room="101", met=False).status_code == 201  # nobody in
+    assert visit(client, cid, visitor="付丽娟", unit=1, room="101", met=False).status_code == 201  # nobody in
     assert visit(client, cid, visitor="艾伟东", building="3", unit=1, room="202").status_code == 201
 
     cov = client.get(f"/v1/visit-campaigns/{cid}/coverage", headers=grid())
@@ -76,7 +76,7 @@ def test_visits_by_grid_members_cover_households_and_their_reports_are_attribute
     visitors = {v["name"]: v for v in doc["visitors"]}
     assert visitors["杨国庆"]["reports"] == 1 and visitors["杨国庆"]["role_label"] == "楼栋长"
     assert visitors["艾伟东"]["visits"] == 2 and visitors["艾伟东"]["households"] == 2
-    assert visitors["饶春梅"]["visits"] == 1 and visitors["邹明华"]["role_label"] == "党员"
+    assert visitors["付丽娟"]["visits"] == 1 and visitors["邹明华"]["role_label"] == "党员"
 
     listed = client.get("/v1/visit-campaigns", params={"month": month()}, headers=grid()).json()
     assert [c["id"] for c in listed] == [cid]
@@ -105,8 +105,8 @@ def test_visits_and_campaigns_are_checked_against_the_directory(client):
     assert campaign(client, name="楼栋长专项走访", grids=["xy-g1"]).status_code == 201
     r = client.post(
         "/v1/visit-campaigns",
-        json={"community": "jinshan", "name": "x", "month": month()},
-        headers=auth(("jinshan",)),
+        json={"community": "wenzhuang", "name": "x", "month": month()},
+        headers=auth(("wenzhuang",)),
     )
-    assert_problem(r, 409)  # 金山社区 has no grids in the directory
+    assert_problem(r, 409)  # 文庄社区 has no grids in the directory
     assert campaign(client, name="y", community="jinshan").status_code == 404  # not the caller's community
