@@ -205,6 +205,7 @@ NOTICE_KIND_ZH = {
     "reminder_warning": "临期预警",
     "reminder_overdue": "超期催办",
     "handover": "转办通知",
+    "commitment_due": "承诺到期提醒",
     "assigned": "交办通知",
 }
 NOTICE_STATUS_ZH = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}

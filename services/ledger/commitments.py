@@ -17,9 +17,14 @@ from sqlmodel import select
 from services.contracts import Envelope, events
 from services.ledger import audit, entries
 from services.ledger.domain import TZ
-from services.ledger.models import Commitment, Entry
+from services.ledger.models import Commitment, Entry, Reminder, notices
+from services.ledger.oncall import secretary
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
+from services.runtime.directory import load_directory
+from services.runtime.notices import Notice, quiet_until
+from services.runtime.notify import Recipient
+from services.runtime.privacy import scrub_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 from services.runtime.uow import UnitOfWork
@@ -114,6 +119,50 @@ async def record(uow: UnitOfWork, env: Envelope, entry: Entry, res: events.Resol
         )
         added += 1
     return added
+
+
+async def remind_due(uow: UnitOfWork, now: dt.datetime) -> int:
+    """Promises past due and still unchecked: a timeline note, and the party secretary asked to check (once)."""
+    s = uow.session
+    due = (
+        await s.exec(
+            select(Commitment)
+            .where(Commitment.state == "open", Commitment.due < now)
+            .order_by(Commitment.due)
+            .limit(200)
+        )
+    ).all()
+    told = 0
+    for c in due:
+        seen = await s.exec(
+            select(Reminder.id).where(
+                Reminder.target_id == c.id, Reminder.kind == "commitment", Reminder.deadline == c.due
+            )
+        )
+        entry = await s.get(Entry, c.entry_id)
+        if seen.first() is not None or entry is None or entry.state == "closed":
+            continue
+        s.add(Reminder(target_id=c.id, entry_id=entry.id, kind="commitment", deadline=c.due, sent_at=now))
+        note = f"承诺到期待核验：{c.text}（承诺方：{c.owner}，期限 {_local(c.due)}），请社区党组织核验是否兑现"
+        entries.append(s, entry, actor=entries.SYSTEM, action="remind", from_state=entry.state, note=note, at=now)
+        community = load_directory().community(entry.community)
+        sec = secretary(community) if community else None
+        if sec is not None:
+            notice = Notice(
+                key=f"commitment:{c.id}:{c.due.isoformat()}",
+                community=entry.community,
+                to=Recipient(
+                    name=sec.name, key=f"secretary:{sec.name}", email=sec.email, phone=sec.phone, wecom_id=sec.wecom_id
+                ),
+                subject="【承诺到期】" + scrub_text(entry.title)[:40],
+                body=f"{scrub_text(entry.title)[:120]}\n{note}",
+                kind="commitment_due",
+                ref=entry.id,
+                due_at=quiet_until(now, TZ) or now,
+            )
+            await notices.enqueue(uow, [notice], now=now)
+        told += 1
+    return told
 
 
 async def refuse_close_with_open(session, entry: Entry) -> None:

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from services.contracts import events
-from services.ledger import entries, handlers
+from services.ledger import entries, handlers, reminders
 from tests.integration.test_ledger_actions import (  # noqa: F401 - fixtures
     NOW,
     PARTY,
@@ -133,3 +133,23 @@ def test_an_entry_without_promises_closes_as_before(client):
     assert entry(client, entry_id)["commitments"] == []
     set_state(client, entry_id, "evaluated")
     assert act(client, entry_id, "close", token("party_org", PARTY), note="销号").status_code == 200
+
+
+def test_a_promise_past_its_due_time_is_brought_to_the_party_secretary_once(client):
+    matter_id = f"mat_{uuid.uuid4().hex[:10]}"
+    feed(client, handlers.on_matter_triaged, "matter.triaged.v1", triaged(matter_id, "deliberate"), matter_id)
+    made = promises()
+    feed(client, handlers.on_session_concluded, "session.concluded.v1", concluded(matter_id, made), "ses_site")
+    entry_id = entries.entry_id_for(matter_id)
+    r = check(client, entry_id, made[1].id, result="kept", note="施工期间无人用水")
+    assert r.status_code == 200
+
+    ctx = client.app.state.ctx
+    later = DUE + dt.timedelta(days=1)
+    client.portal.call(reminders.sweep, ctx.bus.uow, later)
+    client.portal.call(reminders.sweep, ctx.bus.uow, later + dt.timedelta(hours=1))  # nothing twice
+    e = entry(client, entry_id)
+    due = [t["note"] for t in e["timeline"] if "承诺到期待核验" in (t["note"] or "")]
+    assert len(due) == 1 and "物业承诺维修后恢复原样" in due[0]  # the kept one is not asked about
+    asked = [(n["kind_label"], n["to"]) for n in e["notices"] if n["kind"] == "commitment_due"]
+    assert asked == [("承诺到期提醒", "吴建华")]
