@@ -10,6 +10,9 @@ export function setLang(value) {
 }
 
 const zh = {
+  visits: '敲响邻里门', campaign: '走访活动', new_campaign: '新建本月走访', campaign_name: '活动名称', coverage: '走访覆盖',
+  households: '户数', visited: '已走访', rate: '覆盖率', doors: '已走访户', visitor: '走访人', role: '身份', visit_count: '走访次数',
+  reports_raised: '反映问题', grid: '网格',
   agenda_changes: '议程调整记录', move_up: '上移', move_down: '下移', remove_topic: '撤下', pin: '定为本月议题',
   unpin: '取消本月议题', pinned: '本月议题', add_topic: '增加议题', remove_reason: '请填写撤下理由', agenda_set: '议程已由党委确定',
   agenda_proposed: '议程为自动提议，可调整', departments_present: '列席职能部门', concerned: '当事人', concerned_label: '当事人（如一楼门市业主）',
@@ -62,6 +65,9 @@ const zh = {
 }
 
 const en = {
+  visits: 'Door-knocking', campaign: 'Campaign', new_campaign: "New campaign this month", campaign_name: 'Campaign name', coverage: 'Coverage',
+  households: 'Households', visited: 'Visited', rate: 'Coverage', doors: 'Doors visited', visitor: 'Visitor', role: 'Role', visit_count: 'Visits',
+  reports_raised: 'Reports', grid: 'Grid',
   agenda_changes: 'Agenda changes', move_up: 'Up', move_down: 'Down', remove_topic: 'Remove', pin: "Make this month's topic",
   unpin: 'Unpin', pinned: "This month's topic", add_topic: 'Add topic', remove_reason: 'Why is it removed?', agenda_set: 'Agenda set by the convenor',
   agenda_proposed: 'Agenda proposed automatically; you may change it', departments_present: 'Departments present', concerned: 'Parties concerned',
