@@ -2,13 +2,13 @@
 
 No I/O: the directory's community is passed in. A direct matter goes, by its category:
   1. to the community's `direct_routes` entry for the category, when the directory has one;
-  2. compound upkeep (drains, lifts, lights, greening…) in a compound with a property company → that company;
+  2. compound upkeep (drains, lifts, lights, greening…) → the compound's property company, else the one on the
+     roster (a report without a known compound is still most likely about the community's compounds);
   3. matters between residents and of particular groups (neighbour disputes, elderly care, children, noise,
      pets) → the community itself (the party organisation: mediation, home services);
   4. a partner unit (结对共建单位) on the roster that is also a department handling the category → that partner;
   5. a functional department handling the category (utilities → 供电公司, road → 城管局…);
-  6. the property company named on the roster for compound upkeep without a known compound, else the
-     community's party organisation — nobody is never the answer.
+  6. the community's party organisation — nobody is never the answer.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def route_direct(community: Community, category: str, compound: str | None) -> R
         chosen = _target(community, community.direct_routes[category], company)
         if chosen is not None:
             return chosen
+    company = company or _roster_unit(community, "property_company")
     if category in PROPERTY_CATEGORIES and company:
         return Route("property_company", company, "小区公共设施维护，物业服务企业负责")
     if category in COMMUNITY_CATEGORIES:
@@ -80,10 +81,6 @@ def route_direct(community: Community, category: str, compound: str | None) -> R
         return Route("partner_unit", partner, "结对共建单位对口负责")
     if handling:
         return Route("department", handling[0].name, "对口职能部门负责")
-    if category in PROPERTY_CATEGORIES:
-        unit = _roster_unit(community, "property_company")
-        if unit:
-            return Route("property_company", unit, "物业服务企业负责")
     return Route("party_org", _roster_unit(community, "party_org"), "社区负责")
 
 

@@ -33,8 +33,8 @@ def xueyuan():
         # Otherwise the functional department for the category.
         ("road", "jintaihezhuang", "department", "县城管局"),
         ("safety_fire", "jintaihezhuang", "department", "县消防救援大队"),
-        # Upkeep without a known compound: the department that handles it.
-        ("lighting", None, "department", "国网金溪县供电公司"),
+        # Upkeep without a known compound: the property company on the roster, as before.
+        ("lighting", None, "property_company", "江西锦程物业服务有限公司"),
     ],
 )
 def test_direct_matters_go_to_the_unit_of_their_category(xueyuan, category, compound, party, unit):
