@@ -19,6 +19,8 @@ from services.contracts.vocabulary import (
     Route,
     SessionKind,
     Solved,
+    Stance,
+    StanceBy,
 )
 
 Id = Field(min_length=1, max_length=64)
@@ -148,6 +150,40 @@ class SessionScheduled(Payload):
     invitees: list[Invitee] = Field(default_factory=list, max_length=200)
 
 
+class StanceRecord(Payload):
+    """Where one participant stood on a matter (支持/反对/有条件同意), with what they said."""
+
+    by_kind: StanceBy = Field(description="A party, a department, or `concerned` (当事人)")
+    by: str = Field(max_length=128, description="The party id, the department's name, or the concerned group's label")
+    stance: Stance
+    note: str | None = Field(None, max_length=1000)
+
+
+class Commitment(Payload):
+    """A promise made at a session (e.g. 物业承诺维修后恢复原样), tracked on the ledger entry until checked."""
+
+    id: str = Id
+    text: str = Field(max_length=500)
+    owner_party: ResponsibleParty | None = None
+    owner: str = Field(max_length=128, description="Who promised: a unit, or a group such as 12号楼2单元居民")
+    due: dt.datetime
+
+
+class DepartmentPresent(Payload):
+    """An invited functional department at a session, and who came for it."""
+
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=128)
+    names: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ConcernedPresent(Payload):
+    """Parties concerned (当事人) at a session, e.g. the ground-floor shop owners; a label and a head count."""
+
+    label: str = Field(max_length=64)
+    people: int = Field(1, ge=1)
+
+
 class Resolution(Payload):
     """The session's outcome for one agenda matter."""
 
@@ -163,6 +199,12 @@ class Resolution(Payload):
     positions: dict[str, str] = Field(
         default_factory=dict, max_length=12, description="Each party's stated position in the minutes: {party: text}"
     )
+    stances: list[StanceRecord] = Field(
+        default_factory=list, max_length=50, description="Support, opposition or conditions of everyone at the table"
+    )
+    commitments: list[Commitment] = Field(
+        default_factory=list, max_length=20, description="Promises made for this matter; the ledger tracks each"
+    )
 
 
 class SessionConcluded(Payload):
@@ -173,6 +215,12 @@ class SessionConcluded(Payload):
     concluded_at: dt.datetime
     attendance: dict[Party | str, list[str]] = Field(default_factory=dict)
     resolutions: list[Resolution] = Field(max_length=200)
+    departments: list[DepartmentPresent] = Field(
+        default_factory=list, max_length=20, description="Invited functional departments present (not in the quorum)"
+    )
+    concerned: list[ConcernedPresent] = Field(
+        default_factory=list, max_length=20, description="Parties concerned present (当事人; not in the quorum)"
+    )
 
 
 class TaskEvent(Payload):

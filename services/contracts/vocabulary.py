@@ -58,3 +58,9 @@ REVEAL_REASON_LABELS: dict[str, tuple[str, str]] = {
     "callback": ("回访", "Follow-up call"),
     "verify": ("核实", "Verify"),
 }
+
+Stance = Literal["support", "oppose", "conditional"]
+StanceBy = Literal[
+    "party_org", "owners_committee", "property_company", "resident_rep", "partner_unit", "department", "concerned"
+]
+CommitmentState = Literal["open", "kept", "broken"]

@@ -49,7 +49,7 @@ def rotate_keys(argv: list[str]) -> None:
         await upgrade(db, spec().migrations)
         n = await rotate_all(db, Vault.from_settings())
         await db.dispose()
-        print(f"re-encrypted {n} reports under the newest key; the older keys can now be removed")
+        print(f"re-encrypted {n} reports and visits under the newest key; the older keys can now be removed")
 
     asyncio.run(run())
 

@@ -127,3 +127,55 @@ def consent_value(raw: object) -> bool | None:
     if word in _NO:
         return False
     return None
+
+
+# --- door-knocking (敲响邻里门): households and coverage ----------------------------------------------
+
+_DOOR_ROOM_RE = re.compile(r"^(\d{3,4})(?:室|号|房)?$")
+_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def door(unit: int, room: str) -> str | None:
+    """The canonical door of a household, "2单元301", or None when the room is not 3–4 digits (301, 1502室)."""
+    m = _DOOR_ROOM_RE.match(unicodedata.normalize("NFKC", room or "").strip())
+    return f"{unit}单元{int(m[1])}" if m and unit >= 1 else None
+
+
+def household_address(community: str, compound: str, building: str, door_label: str) -> str:
+    """The address a household's pseudonym is taken of (never stored in clear, never published)."""
+    return f"household:{community}:{compound}:{building}:{door_label}"
+
+
+def valid_month(month: str) -> bool:
+    """A campaign month: YYYY-MM."""
+    return bool(_MONTH_RE.match(month or ""))
+
+
+@dataclass(frozen=True)
+class BuildingCoverage:
+    """How many of a building's households a campaign reached, and which doors."""
+
+    compound: str
+    building: str
+    households: int
+    visited: int
+    doors: tuple[str, ...]
+
+    @property
+    def rate(self) -> float | None:
+        """Share of the building's households visited (None when the directory gives no household count)."""
+        return round(min(self.visited / self.households, 1.0), 4) if self.households else None
+
+
+def coverage(buildings: list[tuple[str, str, int]], visits: list[tuple[str, str, str, str]]) -> list[BuildingCoverage]:
+    """Per building (compound, building, households): distinct households visited, from (compound, building,
+    household_ref, door) visits; a household visited twice counts once."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for compound, building, ref, door_label in visits:
+        seen.setdefault((compound, building), {}).setdefault(ref, door_label)
+    out = []
+    for compound, building, households in buildings:
+        doors = seen.get((compound, building), {})
+        ordered = tuple(sorted(doors.values(), key=lambda d: [int(x) for x in re.findall(r"\d+", d)]))
+        out.append(BuildingCoverage(compound, building, households, len(doors), ordered))
+    return out

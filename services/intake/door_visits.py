@@ -315,6 +315,15 @@ class ImportOut(BaseModel):
     results: list[RowResult]
 
 
+def grid_member(community: Community, compound: str, building: str, visitor: str) -> dict:
+    """{grid, visitor_role} when the sheet's visitor is a member of the building's grid in the directory, else {}."""
+    found = community.compound(compound) if compound else None
+    place = found.building(building) if found and building else None
+    grid = community.grid_of(found.code, place.code) if found and place else None
+    member = grid.member(visitor.strip()) if grid and visitor else None
+    return {"grid": grid.code, "visitor_role": member.role} if member else {}
+
+
 @router.post("/door-visits", response_model=ImportOut, summary="Import a door-to-door visit sheet (走访台账导入)")
 async def import_door_visits(
     ctx: Ctx,
@@ -360,6 +369,7 @@ async def import_door_visits(
                     "visited_on": v["date"] or None,
                     "file": (file.filename or "")[:100],
                     "row": row.number,
+                    **grid_member(found, v["compound"], v["building"], v["visitor"]),
                 },
             )
             report, created = await accept(uow, inc)

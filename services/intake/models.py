@@ -60,6 +60,43 @@ class Report(Table, table=True):
     updated_at: dt.datetime
 
 
+class VisitCampaign(Table, table=True):
+    """A door-knocking campaign (敲响邻里门) of a community for one month, over some or all of its grids."""
+
+    __tablename__ = "visit_campaign"
+    __table_args__ = (UniqueConstraint("community", "month", "name", name="uq_visit_campaign_month_name"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    name: str = Field(max_length=100)
+    month: str = Field(max_length=7)  # YYYY-MM
+    grids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # empty: every grid
+    created_by: str = Field(max_length=128)
+    created_at: dt.datetime
+
+
+class Visit(Table, table=True):
+    """One household visited in a campaign, by whom; the door (unit and room) is encrypted at rest."""
+
+    __tablename__ = "visit"
+    __table_args__ = (UniqueConstraint("campaign_id", "household_ref", "visitor", "visited_at", name="uq_visit_once"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    campaign_id: str = Field(index=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    grid: str = Field(max_length=64)
+    compound: str = Field(max_length=64)
+    building: str = Field(max_length=32)
+    door_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # "<unit>单元<room>"
+    household_ref: str = Field(index=True, max_length=64)  # pseudonym of the household's address
+    visitor: str = Field(max_length=64)  # the grid member who knocked (网格员, 楼栋长, 党员)
+    visitor_role: str = Field(max_length=16)
+    met: bool = True  # somebody opened the door
+    report_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    entered_by: str = Field(max_length=128)
+    visited_at: dt.datetime
+
+
 class ApiKey(Table, table=True):
     """A channel adapter's API key, stored hashed, scoped to channels and communities."""
 

@@ -12,8 +12,9 @@ from sqlmodel import func, select
 from services.contracts import events
 from services.contracts.media import Photo
 from services.contracts.vocabulary import Category, Level
-from services.ledger import alerts, entries
+from services.ledger import alerts, commitments, entries, handover, routing
 from services.ledger.alerts import alert_id
+from services.ledger.commitments import CommitmentOut
 from services.ledger.config import deadline_policy
 from services.ledger.domain import (
     STATE_LABELS_ZH,
@@ -28,6 +29,7 @@ from services.ledger.oncall import TIER_ZH, TIERS
 from services.ledger.supporting import SupportingTaskOut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.directory import load_directory
 from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
@@ -138,6 +140,9 @@ class EntryDetail(EntryOut):
     supporting_tasks: list[SupportingTaskOut] = Field(default_factory=list, description="配合单位 and their parts")
     alert: AlertOut | None = Field(None, description="Red: the alert of the current round")
     notices: list[PageOut] = Field(default_factory=list, description="Pages and reminders sent to people")
+    commitments: list[CommitmentOut] = Field(
+        default_factory=list, description="Promises made at sessions (承诺事项), each checked before 销号"
+    )
 
 
 class ActionIn(BaseModel):
@@ -192,6 +197,9 @@ NOTICE_KIND_ZH = {
     "supervision": "督办通知",
     "reminder_warning": "临期预警",
     "reminder_overdue": "超期催办",
+    "handover": "转办通知",
+    "commitment_due": "承诺到期提醒",
+    "assigned": "交办通知",
 }
 NOTICE_STATUS_ZH = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
 
@@ -230,7 +238,10 @@ async def _detail(s, e: Entry) -> EntryDetail:
         )
         for n in await notices.of(s, e.id)
     ]
+    now = entries.utcnow()
+    promises = [CommitmentOut.of(c, now) for c in await commitments.of_entry(s, e.id)]
     return EntryDetail(
+        commitments=promises,
         alert=await _alert_of(s, e),
         notices=sent[-100:],
         **_out(e),
@@ -274,6 +285,8 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
         except IllegalTransition as exc:
             zh, _, en = str(exc).partition(" / ")
             raise Problem(409, zh, en or zh, extra={"state": e.state, "allowed": exc.allowed}) from None
+        if action == "close":
+            await commitments.refuse_close_with_open(s, e)
         now = entries.utcnow()
         note = (body.note or "").strip() or DEFAULT_NOTES.get(action)
         if action in FIRST_ACTIONS:
@@ -290,7 +303,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
         elif action == "progress" and principal.role == "department":
             note = f"【{principal.unit or '职能部门'}】{note}"
         elif action == "escalate":
-            e.escalated_to = body.department.strip()  # type: ignore[union-attr]
+            e.escalated_to = _handover_unit(e.community, body.department or "")
             note = f"转办至{e.escalated_to}：{note}"
         elif action == "complete":
             e.completed_at = now
@@ -306,10 +319,26 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             )
         else:
             await entries.emit_task(uow, EMITS[action], e, actor=principal.sub, note=note)
+        if action == "escalate":
+            await handover.notify_unit(uow, e, e.escalated_to, kind="handover", note=note, now=now)
         await s.flush()
         detail = await _detail(s, e)
         await uow.commit()
     return detail
+
+
+def _handover_unit(community: str, key: str) -> str:
+    """The directory unit a matter is handed over to (a department by code or name, or a partner unit), else 422."""
+    found = load_directory().community(community)
+    unit = routing.handover_unit(found, key) if found is not None else None
+    if unit is None:
+        raise Problem(
+            422,
+            "名录中没有该单位，请从名录的职能部门或结对共建单位中选择",
+            "Not a unit of the directory: pick a department or a partner unit",
+            field="department",
+        )
+    return unit[1][:128]
 
 
 DEPARTMENT_ACTIONS = frozenset({"progress", "return"})

@@ -7,8 +7,10 @@ from pathlib import Path
 from services.ledger import alerts, handlers, reminders
 from services.ledger.ack_api import router as ack_router
 from services.ledger.api import router
+from services.ledger.commitments import router as commitments_router
 from services.ledger.disclosure_api import router as disclosure_router
 from services.ledger.figures import router as figures_router
+from services.ledger.handover import router as handover_router
 from services.ledger.models import metadata, notices
 from services.ledger.replay import recorded
 from services.ledger.supporting import router as supporting_router
@@ -67,7 +69,15 @@ def spec() -> ServiceSpec:
         title="Ledger 办理台账",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, supporting_router, figures_router, disclosure_router, ack_router],
+        routers=[
+            router,
+            commitments_router,
+            handover_router,
+            supporting_router,
+            figures_router,
+            disclosure_router,
+            ack_router,
+        ],
         subscriptions=subscriptions,
         periodic=periodic,
     )

@@ -11,7 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import Envelope, events
-from services.ledger import alerts
+from services.ledger import alerts, commitments, handover
 from services.ledger.config import deadline_policy
 from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for, first_action_due
 from services.ledger.entries import (
@@ -28,6 +28,7 @@ from services.ledger.entries import (
 )
 from services.ledger.models import Entry, EvaluationView, MatterView
 from services.ledger.oncall import on_duty
+from services.ledger.routing import route_direct
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
 from services.runtime.privacy import scrub_text
@@ -76,27 +77,22 @@ async def _view_of(session: AsyncSession, env: Envelope, matter_id: str) -> Matt
     return view
 
 
-def property_company_of(community: str, compound: str | None) -> str | None:
-    """The compound's property company from the directory, else the roster's first property company unit."""
-    c = load_directory().community(community)
-    if c is None:
-        return None
-    if compound:
-        found = c.compound(compound)
-        if found is not None and found.property_company:
-            return found.property_company
-    return next((m.unit for m in c.roster.get("property_company", []) if m.unit), None)
-
-
 async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: str | None, measures: str) -> None:
-    """Assign an entry at once to the property company (一般性问题立即解决) and emit task.assigned.v1."""
+    """Assign an entry at once to the unit its category goes to (一般性问题立即解决); tell an outside unit."""
     entry.measures = clean(measures)
-    entry.lead_party = entry.lead_party or "property_company"
-    entry.lead_unit = entry.lead_unit or property_company_of(entry.community, entry.compound)
+    routed = None
+    if entry.lead_party is None:
+        community = load_directory().community(entry.community)
+        if community is not None:
+            routed = route_direct(community, entry.category, entry.compound)
+            entry.lead_party, entry.lead_unit = routed.lead_party, routed.lead_unit or entry.lead_unit
+            note = f"{note}：{routed.lead_unit or '社区'}（{routed.why}）"
     entry.deadline = deadline_for(entry.level, clock(uow), deadline_policy())
     entry.overdue = False
     apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
     await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note=note)
+    if routed is not None and routed.lead_party in ("department", "partner_unit") and routed.lead_unit:
+        await handover.notify_unit(uow, entry, routed.lead_unit, kind="assigned", note=measures, now=clock(uow))
 
 
 def _first_action_policy():
@@ -185,7 +181,7 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
         await _assign_red(uow, entry, event_id=env.id, note="红色事项立即交办值班责任单位")
     elif view.route == "direct":
         entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
-        await _assign_direct(uow, entry, note="直接交办物业服务企业", event_id=env.id, measures=DIRECT_MEASURES)
+        await _assign_direct(uow, entry, note="按类别直接交办", event_id=env.id, measures=DIRECT_MEASURES)
 
 
 async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
@@ -202,7 +198,7 @@ async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.Matter
             await _assign_red(uow, entry, event_id=env.id, note="改为红色，立即交办值班责任单位")
         elif view.route == "direct":
             entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
-            await _assign_direct(uow, entry, note="改为直接交办物业服务企业", event_id=env.id, measures=DIRECT_MEASURES)
+            await _assign_direct(uow, entry, note="改为直接交办", event_id=env.id, measures=DIRECT_MEASURES)
         return
     if entry.state == "closed" or (entry.level == view.level and entry.category == view.category):
         return
@@ -240,6 +236,12 @@ async def on_session_concluded(uow: UnitOfWork, env: Envelope, data: events.Sess
         elif entry is not None:
             note = f"议事会决议：{OUTCOME_ZH[res.outcome]}" + (f"（{res.reason}）" if res.reason else "")
             note_only(uow.session, entry, note, actor=actor, event_id=env.id)
+        if res.commitments:
+            entry = await entry_of(uow.session, env, res.matter_id)
+            if entry is not None:
+                await commitments.record(uow, env, entry, res, actor)
+            else:  # pragma: no cover - meeting only takes promises for outcomes that open an entry
+                log.warning("ledger.commitments_without_entry matter=%s", res.matter_id)
 
 
 async def _entry_for_resolution(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None) -> Entry:
@@ -309,6 +311,7 @@ async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entr
     note = f"转办至{department}" + (f"（{res.reason}）" if res.reason else "")
     apply(uow.session, entry, "escalate", actor=actor, note=note, event_id=env.id)
     await emit_task(uow, "task.escalated.v1", entry, actor=actor, note=note)
+    await handover.notify_unit(uow, entry, entry.escalated_to, kind="handover", note=note, now=clock(uow))
 
 
 # --- feedback ----------------------------------------------------------------------------------

@@ -114,6 +114,26 @@ class SupportingTask(Table, table=True):
     completed_at: dt.datetime | None = None
 
 
+class Commitment(Table, table=True):
+    """A promise made at a session for a matter (承诺事项), checked kept or broken before the entry is crossed off."""
+
+    __tablename__ = "commitment"
+
+    id: str = Field(primary_key=True, max_length=40)  # from the session's event: a redelivery adds nothing
+    entry_id: str = Field(index=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    session_id: str = Field(max_length=64)
+    text: str = Field(max_length=500)
+    owner_party: str | None = Field(default=None, max_length=32)
+    owner: str = Field(max_length=128)
+    due: dt.datetime
+    state: str = Field(default="open", max_length=16)  # open | kept | broken
+    checked_at: dt.datetime | None = None
+    checked_by: str | None = Field(default=None, max_length=128)
+    note: str | None = Field(default=None, max_length=1000)
+    created_at: dt.datetime
+
+
 class EvaluationView(Table, table=True):
     """The latest rating of each household per matter and round, kept from evaluation.recorded."""
 

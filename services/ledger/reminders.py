@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlmodel import select
 
-from services.ledger import alerts, audit, handlers
+from services.ledger import alerts, audit, commitments, handlers
 from services.ledger.config import deadline_policy
 from services.ledger.domain import DONE_STATES, DeadlinePolicy, deadline_status
 from services.ledger.entries import SYSTEM, append, utcnow
@@ -98,6 +98,7 @@ async def sweep(
                 s.add(t)
             await _remind(uow, entry, t.id, kind, t.deadline, t.unit, t.id, now)
             count += 1
+        count += await commitments.remind_due(uow, now)
         await uow.commit()
     if count:
         log.info("ledger.reminders sent=%s", count)

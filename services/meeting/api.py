@@ -11,7 +11,8 @@ from sqlmodel import func, select
 
 from services.contracts import events
 from services.contracts.vocabulary import Outcome, Party, ResponsibleParty
-from services.meeting import domain, planner
+from services.meeting import domain, minutes, planner
+from services.meeting.agenda_log import AgendaChangeOut, changes_of
 from services.meeting.models import AgendaItem, QueuedMatter, Session, aware, utc
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
@@ -64,16 +65,21 @@ class AgendaEntry(BaseModel):
     households: int | None
     carried_over: int | None
     state: str | None
+    pinned: bool = Field(False, description="本月议题: the convenor made it a topic")
+    added_by: str | None = Field(None, description="Who put it on: `planner` (automatic proposal) or a staff member")
 
 
 class SessionDetail(SessionOut):
-    """A session with its agenda, invitees, attendance and minutes."""
+    """A session with its agenda (and how it was set), invitees, attendance and minutes."""
 
     agenda: list[AgendaEntry]
     invitees: list[dict]
     attendance: dict
     minutes: dict
     created_at: dt.datetime
+    agenda_set_by: str | None = Field(None, description="Who set the agenda; null while the planner proposes it")
+    agenda_set_at: dt.datetime | None = None
+    agenda_changes: list[AgendaChangeOut] = Field(default_factory=list, description="Every agenda change, oldest first")
 
 
 class QueuedOut(BaseModel):
@@ -91,6 +97,7 @@ class QueuedOut(BaseModel):
     queued_at: dt.datetime
     carried_over: int
     round: int
+    pinned: bool = False
 
 
 # --- request models --------------------------------------------------------------------------------
@@ -111,12 +118,16 @@ class ResolutionIn(BaseModel):
     positions: dict[ResponsibleParty, Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
         default_factory=dict, max_length=12
     )
+    stances: list[minutes.StanceIn] = Field(default_factory=list, max_length=50)
+    commitments: list[minutes.CommitmentIn] = Field(default_factory=list, max_length=20)
 
 
 class ConcludeIn(BaseModel):
-    """Who attended and what was decided."""
+    """Who attended (the five parties, invited departments, parties concerned) and what was decided."""
 
     attendance: dict[Party, Annotated[list[Name], Field(max_length=50)]] = Field(default_factory=dict)
+    departments: list[minutes.DepartmentIn] = Field(default_factory=list, max_length=20)
+    concerned: list[minutes.ConcernedIn] = Field(default_factory=list, max_length=20)
     resolutions: list[ResolutionIn] = Field(default_factory=list, max_length=200)
     notes: str | None = Field(None, max_length=5000)
 
@@ -205,6 +216,14 @@ def _invalid(errors: list[dict]) -> Problem:
 def session_not_found() -> Problem:
     """The answer for an unknown session id and for another community's session alike."""
     return Problem(404, "未找到该议事会", "Session not found")
+
+
+def _present(departments: list[events.DepartmentPresent], concerned: list[events.ConcernedPresent]) -> dict:
+    """Who else sat at the table, for the minutes."""
+    return {
+        "departments": [d.model_dump(mode="json") for d in departments],
+        "concerned": [c.model_dump(mode="json") for c in concerned],
+    }
 
 
 async def _load_for_update(uow, session_id: str, principal: Principal) -> Session:
@@ -302,9 +321,13 @@ async def get_session(
             households=qm.households if qm else None,
             carried_over=qm.carried_over if qm else None,
             state=qm.state if qm else None,
+            pinned=bool(qm and qm.pinned),
+            added_by=item.added_by,
         )
         for item, qm in rows
     ]
+    async with ctx.db.session() as db:
+        history = await changes_of(db, s.id)
     return SessionDetail(
         **_summary(s, len(agenda)),
         agenda=agenda,
@@ -312,6 +335,9 @@ async def get_session(
         attendance=s.attendance,
         minutes=s.minutes,
         created_at=aware(s.created_at),
+        agenda_set_by=s.agenda_set_by,
+        agenda_set_at=aware(s.agenda_set_at),
+        agenda_changes=history,
     )
 
 
@@ -344,6 +370,7 @@ async def get_queue(
             queued_at=aware(r.queued_at),
             carried_over=r.carried_over,
             round=r.round,
+            pinned=r.pinned,
         )
         for i, r in enumerate(ordered)
     ]
@@ -376,17 +403,25 @@ async def conclude_session(
                 )
             seen.add(r.matter_id)
             errors += _check_resolution(i, r)
+        attendance = domain.clean_attendance(body.attendance)
+        departments, more = minutes.departments_present(community, body.departments)
+        errors += more
+        concerned, more = minutes.concerned_present(body.concerned)
+        errors += more
         if errors:
             raise _invalid(errors)
-        attendance = {p: [n.strip() for n in names if n.strip()] for p, names in body.attendance.items()}
-        attendance = {p: names for p, names in attendance.items() if names}
-        missing = [p for p in community.hall.quorum if not attendance.get(p)]
+        missing = domain.missing_parties(community.hall.quorum, attendance)
         now = planner.utcnow()
         s.attendance, s.concluded_at = attendance, now
         if missing:
             # 不足法定方: nothing is decided; the matters wait for the next session, one step older.
             s.status = "adjourned"
-            s.minutes = {"notes": body.notes, "missing_parties": missing, "resolutions": []}
+            s.minutes = {
+                "notes": body.notes,
+                "missing_parties": missing,
+                "resolutions": [],
+                **_present(departments, concerned),
+            }
             uow.session.add(s)
             await _requeue(uow, agenda, carry=True)
             await uow.commit()
@@ -404,12 +439,30 @@ async def conclude_session(
                     )
                 ]
             )
-        resolutions = [
-            events.Resolution(**r.model_dump(exclude={"deadline"}), deadline=_deadline(r.deadline))
-            for r in body.resolutions
-        ]
+        resolutions: list[events.Resolution] = []
+        for i, r in enumerate(body.resolutions):
+            field = f"resolutions[{i}]"
+            stances, more = minutes.stances_of(field, r.stances, attendance, departments, concerned)
+            errors += more
+            promises, more = minutes.commitments_of(field, s.id, r.matter_id, r.outcome, r.commitments, now)
+            errors += more
+            plain = r.model_dump(exclude={"deadline", "stances", "commitments"})
+            if r.outcome == "escalate" and _has(r.department):
+                plain["department"] = minutes.handover_unit(community, r.department)
+                if plain["department"] is None:
+                    msg = ("名录中没有该单位，请从职能部门或结对共建单位中选择", "Not a department or partner unit")
+                    errors.append(field_error(f"{field}.department", *msg))
+            resolutions.append(
+                events.Resolution(**plain, deadline=_deadline(r.deadline), stances=stances, commitments=promises)
+            )
+        if errors:
+            raise _invalid(errors)
         s.status = "concluded"
-        s.minutes = {"notes": body.notes, "resolutions": [r.model_dump(mode="json") for r in resolutions]}
+        s.minutes = {
+            "notes": body.notes,
+            "resolutions": [r.model_dump(mode="json") for r in resolutions],
+            **_present(departments, concerned),
+        }
         uow.session.add(s)
         if s.kind == "fixed_day":
             # Before the deferred ones rejoin the queue: they get their own single step below.
@@ -420,7 +473,7 @@ async def conclude_session(
             if qm is None:  # pragma: no cover - agenda matters are always known
                 continue
             if r.outcome in ("resolved", "escalate", "not_actionable"):
-                qm.state, qm.updated_at = "resolved", now
+                qm.state, qm.pinned, qm.updated_at = "resolved", False, now
                 uow.session.add(qm)
             elif r.outcome == "deferred":
                 await _requeue(uow, [qm.matter_id], carry=True)
@@ -433,7 +486,13 @@ async def conclude_session(
             community=s.community,
             subject=s.id,
             data=events.SessionConcluded(
-                session_id=s.id, kind=s.kind, concluded_at=now, attendance=attendance, resolutions=resolutions
+                session_id=s.id,
+                kind=s.kind,
+                concluded_at=now,
+                attendance=attendance,
+                resolutions=resolutions,
+                departments=departments,
+                concerned=concerned,
             ),
         )
         await uow.commit()

@@ -119,7 +119,9 @@ async def create_session(
             if current.kind == "site_inspection":
                 raise Problem(409, "该事项已安排现场勘察", "Matter already has a site inspection")
             current = await planner.lock_session(uow, current.id)
-            await planner.remove_from_agenda(uow, current.id, qm.matter_id)
+            await planner.remove_from_agenda(
+                uow, current.id, qm.matter_id, actor=principal.sub, action="remove", reason="改为现场勘察"
+            )
             await planner.emit_scheduled(uow, current)
         s = await planner.schedule_site_inspection(
             uow, community, qm, now, starts_at=when, place=body.place.strip() if body.place else None

@@ -251,3 +251,26 @@ def plan_agenda(
     ordered = sorted(candidates, key=lambda c: priority(c, now))
     # Rolled items are returned unchanged; the caller records the carry-over when it persists them.
     return ordered[:capacity], ordered[capacity:]
+
+
+# --- quorum (法定方) ---------------------------------------------------------------------------------
+#
+# A session decides only when every party of the hall's quorum (by default all five) is present. Invited
+# departments and parties concerned (当事人) sit at the table and state positions, but never make or break it.
+
+FIVE_PARTIES = ("party_org", "owners_committee", "property_company", "resident_rep", "partner_unit")
+
+
+def clean_attendance(attendance: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Attendance with blank names dropped and parties nobody came for left out."""
+    cleaned = {party: [n.strip() for n in names if n and n.strip()] for party, names in attendance.items()}
+    return {party: names for party, names in cleaned.items() if names}
+
+
+def missing_parties(quorum: Sequence[str], attendance: dict[str, list[str]]) -> list[str]:
+    """The quorum parties nobody attended for, in quorum order (empty: the session may decide)."""
+    for party in quorum:
+        if party not in FIVE_PARTIES:
+            raise ValueError(f"法定方只能是五方之一 / the quorum counts the five parties only: {party!r}")
+    present = clean_attendance(attendance)
+    return [party for party in quorum if not present.get(party)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, UniqueConstraint, false, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -56,6 +56,8 @@ class QueuedMatter(Table, table=True):
     session_id: str | None = Field(default=None, index=True, max_length=40)
     round: int = 1
     grade_seq: int = 0  # highest triage sequence applied; older grade events are dropped
+    # 本月议题: the convenor made it a topic; it goes first onto the next fixed day until deliberated.
+    pinned: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     updated_at: dt.datetime = Field(sa_column=_ts())
 
 
@@ -104,6 +106,9 @@ class Session(Table, table=True):
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
     )  # iCalendar SEQUENCE: bumped on every reschedule and on cancel
     history: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    # Set by the convenor's first agenda change: from then on the planner proposes nothing more for it.
+    agenda_set_by: str | None = Field(default=None, max_length=128)
+    agenda_set_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class AgendaItem(Table, table=True):
@@ -116,6 +121,24 @@ class AgendaItem(Table, table=True):
     session_id: str = Field(foreign_key="session.id", index=True, max_length=40)
     matter_id: str = Field(index=True, max_length=64)
     position: int
+    added_by: str | None = Field(default=None, max_length=128)  # "planner" for the automatic proposal
+
+
+class AgendaChange(Table, table=True):
+    """One change of a session's agenda (who, when, what); appended, never edited."""
+
+    __tablename__ = "agenda_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(index=True, max_length=40)
+    community: str = Field(max_length=64)
+    at: dt.datetime = Field(sa_column=_ts())
+    actor: str = Field(max_length=128)  # a staff subject, or "planner"
+    action: str = Field(max_length=16)  # propose | add | remove | move | pin | unpin | withdraw
+    matter_id: str = Field(max_length=64)
+    from_position: int | None = None
+    to_position: int | None = None
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class Notice(Table, table=True):

@@ -20,13 +20,14 @@ from sqlmodel import func, select
 
 from services.contracts import events
 from services.meeting import domain, notices
-from services.meeting.models import UTC, AgendaItem, QueuedMatter, Session, aware, utc
+from services.meeting.models import UTC, AgendaChange, AgendaItem, QueuedMatter, Session, aware, utc
 from services.runtime import workcal
 from services.runtime.directory import PARTIES, Community, load_directory
 from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+PLANNER = "planner"  # actor of the automatic agenda proposal
 OPEN_CAPACITY = 200  # emergency and site sessions are not capped (the event's agenda holds 200)
 SITE_TIME = time(9, 30)
 
@@ -157,15 +158,52 @@ async def fixed_day_session(uow: UnitOfWork, community: Community, now: datetime
     raise RuntimeError("no schedulable fixed day within two years")  # pragma: no cover
 
 
-async def add_to_agenda(uow: UnitOfWork, s: Session, qm: QueuedMatter) -> bool:
-    """Put a matter on a locked session's agenda; False when it is already there."""
+async def record(
+    uow: UnitOfWork,
+    s: Session,
+    action: str,
+    matter_id: str,
+    *,
+    actor: str = PLANNER,
+    from_position: int | None = None,
+    to_position: int | None = None,
+    reason: str | None = None,
+) -> None:
+    """Append one agenda change (who, when, what) to the session's agenda history."""
+    uow.session.add(
+        AgendaChange(
+            session_id=s.id,
+            community=s.community,
+            at=utcnow(),
+            actor=actor[:128],
+            action=action,
+            matter_id=matter_id,
+            from_position=from_position,
+            to_position=to_position,
+            reason=reason[:500] if reason else None,
+        )
+    )
+
+
+async def add_to_agenda(
+    uow: UnitOfWork, s: Session, qm: QueuedMatter, *, actor: str = PLANNER, position: int | None = None
+) -> bool:
+    """Put a matter on a locked session's agenda (at the end, or at `position`); False when it is there."""
     exists = await uow.session.exec(
         select(AgendaItem.id).where(AgendaItem.session_id == s.id, AgendaItem.matter_id == qm.matter_id)
     )
     if exists.first() is not None:
         return False
     top = (await uow.session.exec(select(func.max(AgendaItem.position)).where(AgendaItem.session_id == s.id))).one()
-    item = AgendaItem(session_id=s.id, matter_id=qm.matter_id, position=(top or 0) + 1)
+    at = (top or 0) + 1 if position is None else max(1, min(position, (top or 0) + 1))
+    if at <= (top or 0):
+        later = await uow.session.exec(
+            select(AgendaItem).where(AgendaItem.session_id == s.id, AgendaItem.position >= at)
+        )
+        for other in later.all():
+            other.position += 1
+            uow.session.add(other)
+    item = AgendaItem(session_id=s.id, matter_id=qm.matter_id, position=at, added_by=actor[:128])
     try:
         async with uow.session.begin_nested():
             uow.session.add(item)
@@ -173,25 +211,39 @@ async def add_to_agenda(uow: UnitOfWork, s: Session, qm: QueuedMatter) -> bool:
         return False
     qm.state, qm.session_id, qm.updated_at = "scheduled", s.id, utcnow()
     uow.session.add(qm)
+    action = "propose" if actor == PLANNER else "add"
+    await record(uow, s, action, qm.matter_id, actor=actor, to_position=item.position)
     return True
 
 
-async def remove_from_agenda(uow: UnitOfWork, session_id: str, matter_id: str) -> None:
-    """Take a matter off an agenda and renumber the rest."""
+async def remove_from_agenda(
+    uow: UnitOfWork,
+    session_id: str,
+    matter_id: str,
+    *,
+    actor: str = PLANNER,
+    action: str = "withdraw",
+    reason: str | None = None,
+) -> None:
+    """Take a matter off an agenda, renumber the rest and record who did it."""
     items = (
         await uow.session.exec(
             select(AgendaItem).where(AgendaItem.session_id == session_id).order_by(AgendaItem.position)
         )
     ).all()
-    pos = 0
+    pos, removed_at = 0, None
     for item in items:
         if item.matter_id == matter_id:
+            removed_at = item.position
             await uow.session.delete(item)
             continue
         pos += 1
         item.position = pos
         uow.session.add(item)
     await uow.session.flush()
+    s = await uow.session.get(Session, session_id)
+    if removed_at is not None and s is not None:
+        await record(uow, s, action, matter_id, actor=actor, from_position=removed_at, reason=reason)
 
 
 async def open_session_of(uow: UnitOfWork, qm: QueuedMatter) -> Session | None:
@@ -253,7 +305,8 @@ async def schedule_fixed_day(uow: UnitOfWork, community: Community, qm: QueuedMa
     """Put a yellow or green matter on the next fixed-day session if it has room; else it stays queued."""
     s = await lock_session(uow, (await fixed_day_session(uow, community, now)).id)
     count = (await uow.session.exec(select(func.count()).where(AgendaItem.session_id == s.id))).one()
-    if count >= s.capacity:
+    # A topic the convenor pinned always goes; otherwise only an agenda still proposed by the planner grows.
+    if not qm.pinned and (s.agenda_set_at is not None or count >= s.capacity):
         return None
     if await add_to_agenda(uow, s, qm):
         await emit_scheduled(uow, s)
@@ -365,10 +418,11 @@ async def queued_matters(uow: UnitOfWork, community: str) -> list[QueuedMatter]:
 
 
 def in_agenda_order(rows: list[QueuedMatter], now: datetime) -> list[QueuedMatter]:
-    """Queued matters in the order the agenda rule would take them."""
+    """Queued matters in the order the planner takes them: pinned topics first, then the agenda rule."""
     by_id = {r.matter_id: r for r in rows}
     taken, rolled = domain.plan_agenda([_candidate(r) for r in rows], len(rows), now)
-    return [by_id[c.matter_id] for c in [*taken, *rolled]]
+    ordered = [by_id[c.matter_id] for c in [*taken, *rolled]]
+    return [r for r in ordered if r.pinned] + [r for r in ordered if not r.pinned]
 
 
 async def plan_community(uow: UnitOfWork, community: Community, now: datetime) -> int:
@@ -384,13 +438,19 @@ async def plan_community(uow: UnitOfWork, community: Community, now: datetime) -
     s = await lock_session(uow, (await fixed_day_session(uow, community, now)).id)
     # Re-read under the lock: a concurrent planner may have placed some of them meanwhile.
     rest = [r for r in await queued_matters(uow, community.code) if r.level != "red"]
-    count = (await uow.session.exec(select(func.count()).where(AgendaItem.session_id == s.id))).one()
-    taken, _rolled = domain.plan_agenda([_candidate(r) for r in rest], max(s.capacity - count, 0), now)
-    by_id = {r.matter_id: r for r in rest}
     changed = False
-    for c in taken:
-        if await add_to_agenda(uow, s, by_id[c.matter_id]):
+    # The convenor's pinned topics (本月议题) go first, whatever the room and whoever set the agenda.
+    for qm in in_agenda_order([r for r in rest if r.pinned], now):
+        if await add_to_agenda(uow, s, qm):
             changed, placed = True, placed + 1
+    if s.agenda_set_at is None:
+        count = (await uow.session.exec(select(func.count()).where(AgendaItem.session_id == s.id))).one()
+        free = [r for r in rest if not r.pinned]
+        taken, _rolled = domain.plan_agenda([_candidate(r) for r in free], max(s.capacity - count, 0), now)
+        by_id = {r.matter_id: r for r in free}
+        for c in taken:
+            if await add_to_agenda(uow, s, by_id[c.matter_id]):
+                changed, placed = True, placed + 1
     if changed:
         await emit_scheduled(uow, s)
     return placed

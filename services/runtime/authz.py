@@ -48,6 +48,9 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "vote.manage": ("party_org",),
     "ballot.record": ("party_org", "grid_worker"),
     "apikey.manage": ("county_operator", "party_org"),
+    "visit.manage": ("county_operator", "party_org"),
+    "visit.record": ("party_org", "grid_worker"),
+    "visit.read": ("county_operator", "party_org", "grid_worker"),
 }
 
 _bearer = HTTPBearer(auto_error=False)

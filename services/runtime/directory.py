@@ -203,6 +203,37 @@ class Emergency(_Model):
     pages_per_tier: int = Field(default=2, ge=1, le=10)  # unacknowledged pages before escalating a tier
 
 
+GRID_ROLES = ("grid_worker", "building_head", "party_member")  # 网格员, 楼栋长, 党员 (敲响邻里门)
+
+
+class GridMember(_Model):
+    """Somebody who knocks on the grid's doors: a grid worker, a building head or a party member."""
+
+    name: Text
+    role: Annotated[str, StringConstraints(pattern="^(grid_worker|building_head|party_member)$")]
+    phone: str | None = None
+    wecom_id: str | None = None
+    buildings: list[str] = []  # "compound:building" a building head looks after (within the grid's buildings)
+
+
+class Grid(_Model):
+    """A grid (网格): the buildings it covers ("compound:building", e.g. "jintaihezhuang:12") and its members."""
+
+    code: Slug
+    name: Text
+    buildings: list[str]
+    members: list[GridMember] = []
+
+    def member(self, name: str) -> GridMember | None:
+        """The member with this name."""
+        return next((m for m in self.members if m.name == name), None)
+
+
+def building_key(compound: str, building: str) -> str:
+    """How grids name a building: "<compound code>:<building code>"."""
+    return f"{compound}:{building}"
+
+
 class Community(_Model):
     code: Slug
     name: Text
@@ -213,6 +244,10 @@ class Community(_Model):
     phrases: dict[str, list[str]] = {}  # category -> extra triage phrases for this community
     notices: Notices = Notices()
     on_call: OnCall = OnCall()
+    # Who takes a direct matter of a category (一般性问题立即解决), overriding the ledger's default rule:
+    # "property_company", "party_org", a department code, or a unit on the roster.
+    direct_routes: dict[str, str] = {}
+    grids: list[Grid] = []
 
     @field_validator("roster")
     @classmethod
@@ -234,6 +269,14 @@ class Community(_Model):
                 raise _FieldError(f".{key}", f"unknown category {key!r} (or 'danger' / 'vulnerable')")
         return value
 
+    @field_validator("direct_routes")
+    @classmethod
+    def _route_categories(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key not in CATEGORIES:
+                raise _FieldError(f".{key}", f"unknown category {key!r}")
+        return value
+
     @model_validator(mode="after")
     def _unique_compounds(self) -> Community:
         _check_unique([c.code for c in self.compounds], "compounds[{i}].code")
@@ -243,6 +286,12 @@ class Community(_Model):
             for j, person in enumerate(shift.people):
                 if isinstance(person, str) and person not in names:
                     raise _FieldError(f"on_call.shifts[{i}].people[{j}]", f"{person!r} is not on the roster")
+        units = {m.unit for members in self.roster.values() for m in members if m.unit}
+        targets = {"property_company", "party_org", *(d.code for d in self.departments), *units}
+        for cat, target in self.direct_routes.items():
+            if target not in targets:
+                raise _FieldError(f"direct_routes.{cat}", f"{target!r} is not a party, department code or roster unit")
+        self._check_grids()
         if self.on_call.secretary and self.on_call.secretary not in {m.name for m in self.roster["party_org"]}:
             raise _FieldError("on_call.secretary", f"{self.on_call.secretary!r} is not in the party_org roster")
         # A name or alias must point at one compound only, or lookups become ambiguous.
@@ -255,6 +304,34 @@ class Community(_Model):
                     )
                 seen[key] = i
         return self
+
+    def _check_grids(self) -> None:
+        _check_unique([g.code for g in self.grids], "grids[{i}].code")
+        known = {building_key(c.code, b.code) for c in self.compounds for b in c.buildings}
+        owner: dict[str, int] = {}
+        for i, grid in enumerate(self.grids):
+            for j, key in enumerate(grid.buildings):
+                if key not in known:
+                    raise _FieldError(
+                        f"grids[{i}].buildings[{j}]", f"{key!r} is not a compound:building of this community"
+                    )
+                if key in owner and owner[key] != i:
+                    raise _FieldError(f"grids[{i}].buildings[{j}]", f"{key!r} is already in grids[{owner[key]}]")
+                owner[key] = i
+            _check_unique([m.name for m in grid.members], f"grids[{i}].members[{{i}}].name")
+            for j, m in enumerate(grid.members):
+                for k, key in enumerate(m.buildings):
+                    if key not in grid.buildings:
+                        raise _FieldError(f"grids[{i}].members[{j}].buildings[{k}]", f"{key!r} is not in this grid")
+
+    def grid(self, code: str) -> Grid | None:
+        """The grid with this code."""
+        return next((g for g in self.grids if g.code == code), None)
+
+    def grid_of(self, compound: str, building: str) -> Grid | None:
+        """The grid covering a building (compound and building by code)."""
+        key = building_key(compound, building)
+        return next((g for g in self.grids if key in g.buildings), None)
 
     def compound(self, key: str) -> Compound | None:
         """The compound whose code, name or alias equals `key`."""

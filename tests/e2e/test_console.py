@@ -192,6 +192,13 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     expect(frame.get_by_text("配电箱").first).to_be_visible(timeout=15_000)
     shot(staff, "10-disclosure")
 
+    # Door-knocking (敲响邻里门): the month's campaign over 学苑社区's grid, and its coverage building by building.
+    staff.goto(f"{base}/#/visits")
+    staff.locator("[data-testid=new-campaign]").click()
+    coverage = staff.locator("[data-testid=coverage-table]").first
+    expect(coverage.get_by_text("金泰和庄12号楼")).to_be_visible(timeout=15_000)
+    shot(staff, "10b-visits")
+
     # The dashboard changed: entries exist, the completed one was rated satisfied.
     staff.goto(f"{base}/#/dashboard")
     until(staff, staff.locator("[data-kpi=satisfaction_rate] .v", has_text="100.0%"), refresh="刷新")

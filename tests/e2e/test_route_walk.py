@@ -64,6 +64,13 @@ def _seed(p) -> dict:
         headers=org,
     )
     assert vote.status_code in GOOD, vote.text
+    campaign = p.post(
+        "intake",
+        "/v1/visit-campaigns",
+        {"community": A, "name": "敲响邻里门", "month": dt.date.today().strftime("%Y-%m")},
+        headers=org,
+    )
+    assert campaign.status_code in GOOD, campaign.text
     links = p.post(
         "feedback", f"/v1/matters/{lamp_matter}/questionnaire-links", {"households": ["景湖花园11-1-502"]}, headers=org
     )
@@ -92,6 +99,8 @@ def _seed(p) -> dict:
         "revisit_id": revisit[0]["id"],
         "task_id": task.json()["id"],
         "vote_id": vote.json()["vote_id"],
+        "campaign_id": campaign.json()["id"],
+        "commitment_id": "cmt_00000000000000000000",  # the entry is checked first: no real promise needed
         "community": A,
         "code": red["tracking_code"],
         "action": "start",

@@ -29,21 +29,32 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
     staff = p.headers("party_org", ("xueyuan",))
     grid = p.headers("grid_worker", ("xueyuan",))
 
-    # 1. A grid worker knocks on doors (敲响邻里门) and reports it.
+    # 1. The month's door-knocking (敲响邻里门): the grid worker of 金泰和庄's grid visits 12号楼2单元 and
+    #    reports what the household raised; the report is attributed to him.
+    month = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
     r = p.http.post(
-        p.url("intake", "/v1/reports"),
+        p.url("intake", "/v1/visit-campaigns"),
+        headers=staff,
+        json={"community": "xueyuan", "name": "敲响邻里门", "month": month, "grids": ["xy-g1"]},
+    )
+    assert r.status_code == 201, r.text
+    campaign = r.json()["id"]
+    r = p.http.post(
+        p.url("intake", f"/v1/visit-campaigns/{campaign}/visits"),
         headers=grid,
         json={
-            "community": "xueyuan",
-            "channel": "door_visit",
-            "text": REPORT,
             "compound": "金泰和庄",
             "building": "12",
-            "unit": "2",
+            "unit": 2,
+            "room": "101",
+            "visitor": "艾伟东",
+            "reports": [{"text": REPORT, "kind": "problem"}],
         },
     )
     assert r.status_code == 201, r.text
-    sent = r.json()
+    sent = r.json()["reports"][0]
+    coverage = p.get("intake", f"/v1/visit-campaigns/{campaign}/coverage").json()
+    assert coverage["visitors"][0]["name"] == "艾伟东" and coverage["visitors"][0]["reports"] == 1
     matter_id = eventually(
         lambda: p.get("intake", f"/v1/reports/{sent['report_id']}").json()["matter_id"], what="report triaged"
     )
@@ -61,6 +72,15 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
         return None
 
     fixed = eventually(on_fixed_day, what="the matter on the fixed-day session")
+    # The party committee makes it the month's topic (由社区党委班子共同研究，确定为当月主题).
+    r = p.http.post(
+        p.url("meeting", f"/v1/sessions/{fixed['id']}/agenda"),
+        json={"op": "pin", "matter_id": matter_id, "reason": "党委班子研究确定为本月议题"},
+        headers=staff,
+    )
+    assert r.status_code == 200, r.text
+    topic = next(a for a in r.json()["agenda"] if a["matter_id"] == matter_id)
+    assert topic["pinned"] and r.json()["agenda_set_by"] and r.json()["agenda_changes"][-1]["action"] == "pin"
     hall = p.get("meeting", "/v1/halls/xueyuan").json()
     assert dt.datetime.fromisoformat(fixed["starts_at"]) == dt.datetime.fromisoformat(hall["next_fixed_days"][0])
     ics = Calendar.from_ical(p.http.get(p.url("meeting", "/v1/calendars/xueyuan.ics"), headers=staff).content)
@@ -90,8 +110,26 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
         "department": "住房保障中心现场确认设计缺陷，出具整改意见",
     }
     attendance = {**ATTENDANCE, "partner_unit": ["危俊峰", "曾凡荣"]}
+    due = (dt.datetime.now(dt.UTC) + dt.timedelta(days=15)).isoformat()
+    commitments = [
+        {
+            "text": "物业承诺维修后恢复原样",
+            "owner_party": "property_company",
+            "owner": "江西锦程物业服务有限公司",
+            "due": due,
+        },
+        {"text": "居民承诺维修时不用下水", "owner_party": "resident_rep", "owner": "12号楼2单元居民", "due": due},
+    ]
+    stances = [
+        {"by_kind": "property_company", "stance": "support", "note": "重铺排水管，门市全额恢复"},
+        {"by_kind": "resident_rep", "stance": "support", "note": "施工期间不用下水"},
+        {"by_kind": "department", "by": "县住房保障中心", "stance": "support", "note": "确认设计坡度不足"},
+        {"by_kind": "concerned", "by": "一楼门市业主", "stance": "conditional", "note": "物业承诺恢复原样后同意施工"},
+    ]
     body = {
         "attendance": attendance,
+        "departments": [{"department": "zhufang_baozhang", "names": ["住房保障中心工程师"]}],
+        "concerned": [{"label": "一楼门市业主", "people": 2}],
         "resolutions": [
             {
                 "matter_id": matter_id,
@@ -104,6 +142,8 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
                 "supporting_units": ["县住房保障中心", "县住建局"],
                 "deadline": deadline,
                 "positions": positions,
+                "stances": stances,
+                "commitments": commitments,
             }
         ],
         "notes": "一楼门市业主同意施工",
@@ -112,6 +152,14 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
     assert r.status_code == 200 and r.json()["status"] == "concluded", r.text
     minutes = p.get("meeting", f"/v1/sessions/{site_id}").json()["minutes"]
     assert minutes["resolutions"][0]["positions"] == positions
+    assert minutes["concerned"] == [{"label": "一楼门市业主", "people": 2}]
+    assert [d["name"] for d in minutes["departments"]] == ["县住房保障中心"]
+    assert [s["stance"] for s in minutes["resolutions"][0]["stances"]] == [
+        "support",
+        "support",
+        "support",
+        "conditional",
+    ]
 
     # 6. The ledger opens the entry (一事一清单); the property company does the work.
     def entry():
@@ -154,7 +202,16 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
     eventually(
         lambda: p.get("ledger", f"/v1/entries/{ent['id']}").json()["state"] == "evaluated", what="entry evaluated"
     )
-    r = p.http.post(p.url("ledger", f"/v1/entries/{ent['id']}/actions/close"), json={"note": "销号"}, headers=staff)
+    close = p.url("ledger", f"/v1/entries/{ent['id']}/actions/close")
+    r = p.http.post(close, json={"note": "销号"}, headers=staff)
+    assert r.status_code == 409 and "承诺未核验" in r.json()["detail"], r.text
+    promised = p.get("ledger", f"/v1/entries/{ent['id']}").json()["commitments"]
+    assert [c["text"] for c in promised] == ["物业承诺维修后恢复原样", "居民承诺维修时不用下水"]
+    for c, seen in zip(promised, ("门市地面和装修已恢复原样", "施工期间无住户使用下水"), strict=True):
+        url = p.url("ledger", f"/v1/entries/{ent['id']}/commitments/{c['id']}/check")
+        r = p.http.post(url, json={"result": "kept", "note": seen}, headers=staff)
+        assert r.status_code == 200 and r.json()["state"] == "kept", r.text
+    r = p.http.post(close, json={"note": "销号"}, headers=staff)
     assert r.status_code == 200 and r.json()["state"] == "closed", r.text
     eventually(
         lambda: p.http.get(p.url("intake", f"/v1/track/{sent['tracking_code']}")).json()["status"] == "closed",

@@ -88,6 +88,9 @@ def test_door_visit_csv_rows_are_judged_one_by_one_and_reupload_adds_nothing(cli
     assert (first["compound"], first["building"], first["unit"]) == ("jintaihezhuang", "12", "2")
     assert first["reporter"]["name"] == "刘**" and first["reporter"]["phone"] == "138****2031"
     assert first["provenance"]["visited_by"] == "艾伟东" and first["provenance"]["visited_on"] == "2024-03-05"
+    # The visitor is the grid worker of 12号楼's grid in the directory: the report says so.
+    assert (first["provenance"]["grid"], first["provenance"]["visitor_role"]) == ("xy-g1", "grid_worker")
+    assert "grid" not in rows[good[2]["report_id"]]["provenance"]  # no building: no grid to match
     second = rows[good[1]["report_id"]]
     assert (second["building"], second["unit"], second["text"]) == ("12", "2", "楼道灯坏了")
     assert rows[good[2]["report_id"]]["kind"] == "suggestion"

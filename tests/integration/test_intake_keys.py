@@ -15,7 +15,7 @@ from sqlmodel import select
 from services.contracts import Envelope, events
 from services.intake import handlers
 from services.intake.app import spec
-from services.intake.models import Report
+from services.intake.models import Report, Visit
 from services.runtime.db import Database
 from services.runtime.privacy import Vault
 from tests.e2e.platform import ROOT
@@ -49,6 +49,24 @@ async def test_rotation_moves_every_secret_to_the_new_key(tmp_path, monkeypatch)
     store = await sqlite_store(spec(), tmp_path)
     for i in range(1, 8):
         await store.handle(handlers.on_channel_message, *_msg(i))
+    async with store.db.session() as s:  # a door-knocking visit: its door is a secret too
+        s.add(
+            Visit(
+                id="vis_rot",
+                campaign_id="vca_rot",
+                community="jinshan",
+                grid="js-g1",
+                compound="jinghuhuayuan",
+                building="5",
+                door_enc=Vault([old.encode()]).encrypt("2单元502"),
+                household_ref="hh_rot",
+                visitor="徐志强",
+                visitor_role="grid_worker",
+                entered_by="t",
+                visited_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        await s.commit()
     await store.db.dispose()
     raw = (tmp_path / next(p.name for p in tmp_path.glob("intake-*.db"))).read_bytes()
     assert PHONE.encode() not in raw and NAME.encode() not in raw, "personal data must be encrypted at rest"
@@ -69,13 +87,17 @@ async def test_rotation_moves_every_secret_to_the_new_key(tmp_path, monkeypatch)
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert "re-encrypted 7 reports" in out.stdout
+    assert "re-encrypted 8 reports and visits" in out.stdout
 
     only_new = Vault([new.encode()])
     db = Database(f"sqlite+aiosqlite:///{db_file}")
     async with db.session() as s:
         rows = (await s.exec(select(Report))).all()
+        visit = await s.get(Visit, "vis_rot")
     await db.dispose()
+    assert only_new.decrypt(visit.door_enc) == "2单元502"
+    with pytest.raises(InvalidToken):
+        Vault([old.encode()]).decrypt(visit.door_enc)
     assert len(rows) == 7
     for r in rows:
         assert only_new.decrypt(r.reporter_phone_enc) == PHONE and only_new.decrypt(r.reporter_name_enc) == NAME

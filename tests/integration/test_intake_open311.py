@@ -287,6 +287,8 @@ def test_public_reads_show_no_personal_data_masked_or_not(client):
     client.portal.call(reopened)
     shown = client.get(f"/v1/track/{code}").json()
     assert shown["status"] == "reopened" and shown["status_note"] == "居民评价不满意，已督促责任单位重新整改"
+
+
 def _publish_domain_event(c, env: Envelope) -> None:
     """Publish a signed domain event on hall.events, as triage does."""
     import aio_pika

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 import chinese_calendar
 import pytest
 
+from services.meeting import domain
 from services.meeting.domain import (
     TZ,
     AgendaCandidate,
@@ -352,3 +353,22 @@ def test_priority_rejects_unknown_level_and_is_deterministic() -> None:
     same = [cand("b", "yellow", 3), cand("a", "yellow", 3)]
     assert ids(plan_agenda(same, 2, NOW)[0]) == ["a", "b"]
     assert priority(cand("u", "YELLOW", 1), NOW)[1] == 1
+
+
+# --- quorum: the five parties make it; departments and parties concerned never do ----------------
+
+
+def test_quorum_counts_the_five_parties_only():
+    five = {p: ["x"] for p in domain.FIVE_PARTIES}
+    assert domain.missing_parties(domain.FIVE_PARTIES, five) == []
+    # A blank name is nobody; the missing ones come in the quorum's order.
+    thin = {**five, "partner_unit": ["  "], "owners_committee": []}
+    assert domain.missing_parties(domain.FIVE_PARTIES, thin) == ["owners_committee", "partner_unit"]
+    # Departments or parties concerned in the attendance do not stand in for a missing party.
+    crowd = {**thin, "department": ["县住房保障中心"], "concerned": ["一楼门市业主"]}
+    assert domain.missing_parties(domain.FIVE_PARTIES, crowd) == ["owners_committee", "partner_unit"]
+    # A hall may require fewer parties, never someone outside the five.
+    assert domain.missing_parties(["party_org", "property_company"], thin) == []
+    with pytest.raises(ValueError, match="五方"):
+        domain.missing_parties(["department"], crowd)
+    assert domain.clean_attendance({"party_org": [" 章文斌 ", ""], "resident_rep": [" "]}) == {"party_org": ["章文斌"]}

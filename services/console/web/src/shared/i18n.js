@@ -10,6 +10,14 @@ export function setLang(value) {
 }
 
 const zh = {
+  visits: '敲响邻里门', campaign: '走访活动', new_campaign: '新建本月走访', campaign_name: '活动名称', coverage: '走访覆盖',
+  households: '户数', visited: '已走访', rate: '覆盖率', doors: '已走访户', visitor: '走访人', role: '身份', visit_count: '走访次数',
+  reports_raised: '反映问题', grid: '网格',
+  agenda_changes: '议程调整记录', move_up: '上移', move_down: '下移', remove_topic: '撤下', pin: '定为本月议题',
+  unpin: '取消本月议题', pinned: '本月议题', add_topic: '增加议题', remove_reason: '请填写撤下理由', agenda_set: '议程已由党委确定',
+  agenda_proposed: '议程为自动提议，可调整', departments_present: '列席职能部门', concerned: '当事人', concerned_label: '当事人（如一楼门市业主）',
+  people: '人数', commitments: '承诺事项', commitment_text: '承诺内容', owner: '承诺方', due: '期限', add_row: '添加', kept: '已兑现',
+  broken: '未兑现', check_note: '请填写核验情况', act_commit: '承诺', act_commit_check: '承诺核验',
   first_action_due: '首次响应时限', first_action_at: '首次响应', not_yet: '尚未响应', supervised: '督办',
   supervised_hint: '两轮评价不满意，社区党组织督办', red_alert: '红色警报', paged: '已呼叫', times: '次',
   ack: '确认接警', acked: '已确认接警', notices_sent: '通知记录', recipient: '接收人', time: '时间',
@@ -57,6 +65,15 @@ const zh = {
 }
 
 const en = {
+  visits: 'Door-knocking', campaign: 'Campaign', new_campaign: "New campaign this month", campaign_name: 'Campaign name', coverage: 'Coverage',
+  households: 'Households', visited: 'Visited', rate: 'Coverage', doors: 'Doors visited', visitor: 'Visitor', role: 'Role', visit_count: 'Visits',
+  reports_raised: 'Reports', grid: 'Grid',
+  agenda_changes: 'Agenda changes', move_up: 'Up', move_down: 'Down', remove_topic: 'Remove', pin: "Make this month's topic",
+  unpin: 'Unpin', pinned: "This month's topic", add_topic: 'Add topic', remove_reason: 'Why is it removed?', agenda_set: 'Agenda set by the convenor',
+  agenda_proposed: 'Agenda proposed automatically; you may change it', departments_present: 'Departments present', concerned: 'Parties concerned',
+  concerned_label: 'Parties concerned (e.g. ground-floor shop owners)', people: 'People', commitments: 'Commitments',
+  commitment_text: 'Promise', owner: 'Promised by', due: 'Due', add_row: 'Add', kept: 'Kept', broken: 'Broken',
+  check_note: 'What was seen?', act_commit: 'Promise', act_commit_check: 'Promise checked',
   first_action_due: 'First response due', first_action_at: 'First response', not_yet: 'Not yet', supervised: 'Supervised',
   supervised_hint: 'Unsatisfied twice: supervised by the party organisation', red_alert: 'Red alert', paged: 'Paged', times: 'times',
   ack: 'Acknowledge', acked: 'Acknowledged', notices_sent: 'Notices sent', recipient: 'To', time: 'Time',

@@ -7,6 +7,7 @@ import Ledger from './pages/Ledger.vue'
 import Revisits from './pages/Revisits.vue'
 import Dashboard from './pages/Dashboard.vue'
 import Disclosures from './pages/Disclosures.vue'
+import Visits from './pages/Visits.vue'
 
 export const routes = [
   { path: '/inbox', component: Inbox, meta: { key: 'inbox', action: 'report.read' } },
@@ -14,6 +15,7 @@ export const routes = [
   { path: '/review', component: Review, meta: { key: 'review', action: 'matter.read' } },
   { path: '/sessions', component: Sessions, meta: { key: 'sessions', action: 'session.read' } },
   { path: '/ledger', component: Ledger, meta: { key: 'ledger', action: 'ledger.read' } },
+  { path: '/visits', component: Visits, meta: { key: 'visits', action: 'visit.read' } },
   { path: '/revisits', component: Revisits, meta: { key: 'revisits', action: 'evaluation.read' } },
   { path: '/dashboard', component: Dashboard, meta: { key: 'dashboard', action: 'ledger.read' } },
   { path: '/disclosures', component: Disclosures, meta: { key: 'disclosures', action: 'disclosure.read', optional: true } },

@@ -22,6 +22,9 @@ const MATRIX = {
   'link.issue': ['party_org', 'grid_worker'],
   'disclosure.read': EVERYONE,
   'disclosure.publish': ['party_org'],
+  'visit.read': ['county_operator', 'party_org', 'grid_worker'],
+  'visit.manage': ['county_operator', 'party_org'],
+  'visit.record': ['party_org', 'grid_worker'],
 }
 
 export function can(action) {
