@@ -1,7 +1,7 @@
-"""`python -m services.feedback` serves the feedback service."""
+"""`python -m services.feedback [serve|migrate|dlq ...]`: the feedback service and its operations."""
 
 from services.feedback.app import spec
-from services.runtime.service import serve
+from services.runtime.service import main
 
 if __name__ == "__main__":
-    serve(spec)
+    main(spec)

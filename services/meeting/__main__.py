@@ -1,7 +1,7 @@
-"""`python -m services.meeting` serves the meeting service."""
+"""`python -m services.meeting [serve|migrate|dlq ...]`: the meeting service and its operations."""
 
 from services.meeting.app import spec
-from services.runtime.service import serve
+from services.runtime.service import main
 
 if __name__ == "__main__":
-    serve(spec)
+    main(spec)
