@@ -389,6 +389,7 @@ def autoscaler(svc: Svc) -> dict:
                 # only, so the prefetch each replica holds does not look like a backlog.
                 "protocol": "amqp",
                 "queueName": queue,
+                "vhostName": "/",  # explicit: a URL ending in "/" means the empty vhost to some AMQP clients
                 "mode": "QueueLength",
                 "value": str(svc.queue_target),
             },
