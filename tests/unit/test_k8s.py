@@ -309,3 +309,20 @@ def test_broker_users_match_the_definitions(rendered):
     for name in (*SERVICES, "console"):
         ref = env_of(app_container(deployments[name]))[f"{name.upper()}_AMQP_URL"]["valueFrom"]["secretKeyRef"]
         assert ref["key"] == f"{name}-url" and name in users
+
+
+def test_image_agrees_with_the_pods(rendered):
+    """The pods' numeric user and triage's model copy match what deploy/Dockerfile builds."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    user = re.search(r"^USER\s+(\d+):(\d+)\s*$", dockerfile, re.MULTILINE)
+    assert user, "the image's USER must be numeric for runAsNonRoot"
+    assert re.search(
+        r"^RUN python -m services\.triage train --out /app/var/triage-model\.pkl$", dockerfile, re.MULTILINE
+    )
+    triage = by_kind(rendered["production"], "Deployment")["triage"]["spec"]["template"]["spec"]
+    assert triage["securityContext"]["runAsUser"] == int(user.group(1))
+    assert triage["securityContext"]["runAsGroup"] == int(user.group(2))
+    [model] = [c for c in triage["initContainers"] if c["name"] == "model"]
+    assert model["command"][:2] == ["cp", "/app/var/triage-model.pkl"]
+    mount = {m["name"]: m["mountPath"] for m in model["volumeMounts"]}["var"]
+    assert model["command"][2].startswith(mount + "/") and mount != "/app/var"  # the image's file stays visible
