@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install lock audit run test test-unit test-integration test-e2e lint format contracts bench clean
+.PHONY: install lock audit run test test-env test-unit test-integration test-e2e lint format contracts bench clean
 
 # Installs exactly what requirements.lock pins (with hashes), then the project itself without resolving again.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -23,7 +23,10 @@ audit: install  ## known vulnerabilities in the locked dependencies (says clearl
 run: install  ## all five services with the demo county, SQLite under var/, RabbitMQ and Redis on localhost
 	$(PY) -m services.runtime.launch --seed --train
 
-test: install  ## lint, architecture and contract checks, then every test tier
+test-env:  ## start RabbitMQ, Redis, PostgreSQL if they are down; install Chromium and CJK fonts if missing
+	bash tools/test_env.sh
+
+test: install test-env  ## lint, architecture and contract checks, then every test tier
 	$(VENV)/bin/ruff check services tests adapters bench tools
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
@@ -31,10 +34,10 @@ test: install  ## lint, architecture and contract checks, then every test tier
 test-unit: install
 	$(PY) -m pytest -m unit
 
-test-integration: install
+test-integration: install test-env
 	$(PY) -m pytest -m integration
 
-test-e2e: install
+test-e2e: install test-env
 	$(PY) -m pytest -m e2e
 
 lint: install

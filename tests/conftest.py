@@ -6,7 +6,7 @@ import pytest
 
 from services.runtime.directory import clear_cache
 from services.runtime.settings import get_settings
-from tests.support import private_vhost
+from tests.support import DEFAULT_VHOST_USE, install_default_vhost_guard, private_vhost
 
 
 @pytest.fixture
@@ -36,3 +36,18 @@ def _fresh_settings():
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+# The default vhost belongs to `make run`: a test that reaches it leaves queues and events signed with its own
+# key there, which the next `make run` dead-letters as foreign. Connections to it are refused and fail the test.
+install_default_vhost_guard()
+
+
+@pytest.fixture(autouse=True)
+def _no_default_vhost():
+    """Fail the test that tried to declare or publish anything in the broker's default vhost."""
+    DEFAULT_VHOST_USE.clear()
+    yield
+    used = list(DEFAULT_VHOST_USE)
+    DEFAULT_VHOST_USE.clear()
+    assert not used, f"connected to the broker's default vhost ({used[0]}): use the `vhost` or `hall_env` fixture"

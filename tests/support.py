@@ -25,6 +25,37 @@ PG_ADMIN_URL = os.environ.get("HALL_TEST_PG_ADMIN", "postgresql://postgres@127.0
 AMQP_BASE = os.environ.get("HALL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 
 
+# Connections a test tried to open to the broker's default vhost (refused; the autouse fixture fails the test).
+DEFAULT_VHOST_USE: list[str] = []
+
+
+def vhost_of(url) -> str:
+    """The vhost aiormq opens for a URL (its own rule: an empty path or "/" is the default vhost "/")."""
+    from yarl import URL
+
+    path = URL(str(url)).path
+    return "/" if path in ("", "/") else path[1:].replace("%2F", "/")
+
+
+def install_default_vhost_guard() -> None:
+    """Refuse every connection to the default vhost from this process (aio-pika opens them through aiormq)."""
+    import aiormq
+    from yarl import URL
+
+    if getattr(aiormq.connect, "hall_guard", False):
+        return
+    connect = aiormq.connect
+
+    def guarded(url, *args, **kwargs):
+        if vhost_of(url) == "/":
+            DEFAULT_VHOST_USE.append(str(URL(str(url)).with_password(None)))
+            raise ConnectionRefusedError("tests must not use the default vhost: take the `vhost` or `hall_env` fixture")
+        return connect(url, *args, **kwargs)
+
+    guarded.hall_guard = True
+    aiormq.connect = guarded
+
+
 # Values a machine made, where digits such as a room number (502) may appear by chance: timestamps, uuids,
 # hex ids with any prefix (rpt_…, hh_…, box-…) and digests.
 _GENERATED = re.compile(

@@ -1,4 +1,4 @@
-"""`python -m services.feedback [serve | migrate | dlq list|replay]`."""
+"""`python -m services.feedback [serve|migrate|dlq ...]`: the feedback service and its operations."""
 
 from services.feedback.app import spec
 from services.runtime.service import main

@@ -1,4 +1,4 @@
-"""`python -m services.meeting [serve | migrate | dlq list|replay]`."""
+"""`python -m services.meeting [serve|migrate|dlq ...]`: the meeting service and its operations."""
 
 from services.meeting.app import spec
 from services.runtime.service import main

@@ -158,9 +158,9 @@ def main(
     prog: str | None = None,
     service: str | None = None,
 ) -> None:
-    """CLI: list or replay dead-lettered messages of one queue (or all of a service's queues)."""
+    """CLI: list, count or replay dead-lettered messages of one queue (or all of a service's queues)."""
     parser = argparse.ArgumentParser(prog=prog or "python -m services.runtime.dlq")
-    parser.add_argument("command", choices=["list", "replay"])
+    parser.add_argument("command", choices=["list", "replay", "count"])
     parser.add_argument("--queue", action="append", help="consumer queue name, e.g. intake.channels")
     parser.add_argument("--id", help="replay only this event id")
     parser.add_argument("--limit", type=int, default=1000)
@@ -179,6 +179,8 @@ def main(
             if args.command == "list":
                 for d in await list_dead(url, name, limit=args.limit):
                     print(json.dumps(asdict(d), ensure_ascii=False))
+            elif args.command == "count":
+                print(json.dumps({"queue": name, "dead": await depth(url, name)}))
             else:
                 n = await replay(url, name, event_id=args.id, limit=args.limit)
                 print(json.dumps({"queue": name, "replayed": n}))

@@ -201,7 +201,58 @@ async def console_env() -> dict[str, str]:
     return {"CONSOLE_INTAKE_API_KEY": key}
 
 
-def banner(names: list[str]) -> str:
+async def dead_letters(names: list[str], timeout: float = 60) -> dict[str, dict[str, int] | None]:
+    """Messages resting in each service's dead-letter queues, per queue (None: could not be counted)."""
+
+    async def one(name: str) -> dict[str, int] | None:
+        # The service's own CLI knows its queues; the launcher imports no service.
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            f"services.{name}",
+            "dlq",
+            "count",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            proc.kill()
+            return None
+        if proc.returncode != 0:
+            return None
+        rows = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+        return {row["queue"]: int(row["dead"]) for row in rows}
+
+    backends = [n for n in names if n != "console"]  # the console consumes no queue of its own
+    return dict(zip(backends, await asyncio.gather(*(one(n) for n in backends)), strict=True))
+
+
+def dead_letter_lines(found: dict[str, dict[str, int] | None]) -> list[str]:
+    """The start-up summary's dead letters: how many each service holds and how to inspect them."""
+    if not found:
+        return []
+    parts, hints = [], []
+    for name, queues in found.items():
+        if queues is None:
+            parts.append(f"{name} ?")
+            continue
+        total = sum(queues.values())
+        parts.append(f"{name} {total}")
+        for queue, n in queues.items():
+            if n:
+                hints.append(
+                    f"    {queue}.dlq holds {n}: python -m services.{name} dlq list --queue {queue}"
+                    f"   (replay: python -m services.{name} dlq replay --queue {queue})"
+                )
+    lines = ["  dead letters: " + ", ".join(parts)]
+    if hints:
+        lines += hints + ["    why they were dead-lettered and what to do: docs/operations.md, 'Dead letters'"]
+    return lines
+
+
+def banner(names: list[str], dead: dict[str, dict[str, int] | None] | None = None) -> str:
     """Where to look once everything is up."""
     from services.runtime.auth import mint
 
@@ -217,6 +268,7 @@ def banner(names: list[str]) -> str:
         "  county-operator token (12 h), use as 'Authorization: Bearer <token>':",
         f"  {token}",
         "  more tokens: python -m services.runtime.auth mint --role party_org --community jinshan --sub me",
+        *dead_letter_lines(dead or {}),
         "",
     ]
     return "\n".join(lines)
@@ -254,8 +306,11 @@ async def amain(args: argparse.Namespace) -> int:
         await wait_ready(names)
         if args.seed and "intake" in names:
             await seed()
-        print(banner(names), flush=True)
         (s.var_dir / "run" / "ready").write_text(str(os.getpid()))
+        # Dead letters left from an earlier run (or another program on this vhost) are named at every start;
+        # not for the test platforms, which start often on a fresh vhost of their own.
+        dead = await dead_letters(names) if s.env != "test" else None
+        print(banner(names, dead), flush=True)
         await stop.wait()
     finally:
         (s.var_dir / "run" / "ready").unlink(missing_ok=True)

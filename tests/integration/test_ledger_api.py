@@ -16,6 +16,13 @@ from services.runtime.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(autouse=True)
+def _own_vhost(vhost, monkeypatch):
+    """The app's bus declares and publishes in a private vhost, never in the default one `make run` uses."""
+    monkeypatch.setenv("HALL_AMQP_URL", vhost)
+
+
 NOW = dt.datetime.now(dt.UTC)
 
 

@@ -40,6 +40,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(autouse=True)
+def _own_vhost(vhost, monkeypatch):
+    """The app's bus declares and publishes in a private vhost, never in the default one `make run` uses."""
+    monkeypatch.setenv("HALL_AMQP_URL", vhost)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_directory():
     directory.clear_cache()
     yield

@@ -24,6 +24,13 @@ from tests.support import ServiceStore, create_pg_database, drop_pg_database, si
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(autouse=True)
+def _own_vhost(vhost, monkeypatch):
+    """The app's bus declares and publishes in a private vhost, never in the default one `make run` uses."""
+    monkeypatch.setenv("HALL_AMQP_URL", vhost)
+
+
 NOW = dt.datetime(2025, 3, 4, 10, 0, tzinfo=domain.TZ)
 QUORUM = {
     "party_org": ["章文斌"],
