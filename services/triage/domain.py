@@ -217,10 +217,10 @@ class _Red:
     is_red: bool = False
 
 
-def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str]) -> _Red:
+def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str], raw: str = "") -> _Red:
     """Apply the red (急难险重) rules; each rule that fires adds a reason."""
     red = _Red()
-    found = hazards.reading(text)
+    found = hazards.reading(hazards.prepare(raw or text))
     # Hazards from the taxonomy (signs, exposed pairs) plus the community's own danger phrases.
     # Weak (red with review): a hedged cue, an object+state pair, or a hazard red only through its exposure.
     taxonomy = found.red_hits()
@@ -358,7 +358,7 @@ def grade(
     reasons: list[str] = []
 
     category, cat_conf = _choose_category(norm, category_hint, extra, reasons)
-    red = _assess_red(norm, extra, reasons)
+    red = _assess_red(norm, extra, reasons, text)
     households = _households_from_text(norm, max(1, households))
     reporters = max(1, reporters)
 
