@@ -95,8 +95,10 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
         level = m_level
         notes.append(f"等级：按模型改为{LEVEL_LABELS[level]}（概率 {m_lp:.2f}）")
 
+    # Category and route come from the text-only heads: on writers the model never saw they beat the hybrid
+    # heads, which learn to echo the rules (leave-one-writer-out, docs/triage.md).
     category = rules.category
-    m_cat, m_cp = p.best("category")
+    m_cat, m_cp = p.best_text("category")
     hinted = category_hint in CATEGORY_LABELS
     if not hinted and m_cat != category and (category == "other" or m_cp >= policy.category_trust):
         category = m_cat
@@ -109,7 +111,7 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
         notes.append(f"性质：按模型改为{KIND_LABELS[kind]}（概率 {m_kp:.2f}）")
 
     route = rules.route
-    m_route, m_rp = p.best("route")
+    m_route, m_rp = p.best_text("route")
     if level == "red":
         route = "deliberate"
     elif reporters < domain.MANY_REPORTERS and m_route != route and m_rp >= policy.route_trust:

@@ -75,6 +75,13 @@ class Prediction:
     probs: dict[str, dict[str, float]]
     level_ngrams: tuple[str, ...]
     text_red: float = 0.0  # P(red) from the text-only head: the rules cannot talk it down
+    text_probs: dict[str, dict[str, float]] | None = None  # the text-only heads (set when `probs` are hybrid)
+
+    def best_text(self, head: str) -> tuple[str, float]:
+        """The most probable label of a text-only head (the hybrid one when text-only is not available)."""
+        probs = (self.text_probs or self.probs)[head]
+        label, p = max(probs.items(), key=lambda kv: kv[1])
+        return label, p
 
     def best(self, head: str) -> tuple[str, float]:
         """The most probable label of a head and its probability."""
@@ -84,7 +91,7 @@ class Prediction:
 
 def _evidence(w: _Weights, idx: np.ndarray, contrib: np.ndarray, top: int) -> tuple[str, ...]:
     """The words (or, without words, the char n-grams) that pushed the level most: whole words, no fragments."""
-    order = np.argsort(-contrib)
+    order = np.argsort(-contrib, kind="stable")
     kept: list[str] = []
     for k in order:
         if contrib[k] <= 0:
@@ -192,8 +199,8 @@ class _Weights:
 class TriageModel:
     """Char n-gram and word TF-IDF plus hazard features, and per head a text-only and a text+rules classifier."""
 
-    def __init__(self, c: float = 4.0, rule_weight: float = 1.0, ngram_max: int = 3, red_c: float | None = 16.0,
-                 red_blend: bool = True, words: bool = True, hazard_weight: float = 1.0):  # fmt: skip
+    def __init__(self, c: float = 4.0, rule_weight: float = 1.0, ngram_max: int = 3, red_c: float | None = 64.0,
+                 red_blend: bool = True, words: bool = True, hazard_weight: float = 0.3):  # fmt: skip
         self.c, self.rule_weight, self.red_c, self.red_blend = c, rule_weight, red_c, red_blend
         self.hazard_weight = hazard_weight
         self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, ngram_max), sublinear_tf=True, min_df=1)
@@ -259,7 +266,11 @@ class TriageModel:
         level_clf = heads["level"]
         row = list(level_clf.classes_).index(label)
         contrib = values * level_clf.coef_[row][idx]
-        return Prediction(probs, _evidence(w, idx, contrib, top), self._text_red(w, scores))
+        text_probs = None
+        if rules is not None:  # the text-only heads' scores are in the same product: no extra cost
+            text_probs = {head: dict(zip(clf.classes_, map(float, w.proba(scores, f"text:{head}")), strict=True))
+                          for head, clf in self.text_heads.items()}  # fmt: skip
+        return Prediction(probs, _evidence(w, idx, contrib, top), self._text_red(w, scores), text_probs)
 
     def _text_red(self, w: _Weights, scores: np.ndarray) -> float:
         """P(red) from the text alone: the level head, the red-vs-rest head, or their mean (red_blend)."""
@@ -275,6 +286,9 @@ class TriageModel:
         if cached is None:
             cached = self.__dict__["_stacked"] = _Weights(self)
         return cached
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_stacked"}
 
     def save(self, path: Path) -> None:
         """Pickle the model with its format version."""
