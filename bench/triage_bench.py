@@ -1,7 +1,7 @@
 """Triage grading throughput on one core: rules only and rules+model, printed as one JSON object.
 
 `python -m bench.triage_bench [--seconds S]`. Uses var/triage-model.pkl when present, else trains one in-process
-from the shipped training split (reported as "model_source").
+from the shipped corpus (reported as "model_source").
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ def main() -> None:
     args = p.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    texts = list(labelled.read_jsonl(labelled.TRAIN)) + list(labelled.read_jsonl(labelled.HELDOUT))
+    texts = labelled.read_corpus()  # every writer's reports: chat, work orders, visit notes, letters
     model = load(get_settings().var_dir / grader.MODEL_FILE)
     source = "var/triage-model.pkl"
     if model is None:
-        model, source = train(list(labelled.read_jsonl(labelled.TRAIN))), "trained in-process"
+        model, source = train(texts), "trained in-process"
     out = {
         "texts": len(texts),
         "mean_chars": round(sum(len(r["text"]) for r in texts) / len(texts), 1),

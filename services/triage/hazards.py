@@ -35,8 +35,9 @@ class Hazard:
     signs: tuple[str, ...]  # the phenomenon itself: enough alone
     objects: tuple[str, ...] = ()  # what can become dangerous
     states: tuple[str, ...] = ()  # ...and what it does: counts only with an object of this hazard in the clause
-    # A sign alone makes red ("always"), or only with a vulnerable person, an amplifier (weather, night, duration)
-    # or an imminent-harm word ("exposed"). An object+state pair is weaker evidence: red only when imminent.
+    # A sign alone makes red ("always"); or only with a vulnerable person, an amplifier (weather, night, duration)
+    # or an imminent-harm word ("exposed"); or only with a vulnerable person ("vulnerable": a fall, a fever).
+    # An object+state pair is weaker evidence: red with a vulnerable person, weather/night, passers-by or imminence.
     when: str = "always"
 
 
@@ -95,7 +96,7 @@ HAZARDS: tuple[Hazard, ...] = (
     ),
     Hazard(
         "water", "进水、内涝与爆管", "城市生命线·供水排水；自然灾害·内涝", "drainage",
-        signs=("漫到客厅", "漫到", "冒污水", "往外冒", "流进屋", "顺着墙", "倒灌", "被淹", "淹水", "水淹", "淹了", "内涝", "爆管", "水管爆裂", "水管爆了", "管子爆了", "水管裂了",
+        signs=("漫到客厅", "冒污水", "往外冒", "流进屋", "顺着墙", "倒灌", "被淹", "淹水", "水淹", "淹了", "内涝", "爆管", "水管爆裂", "水管爆了", "管子爆了", "水管裂了",
                "没过脚踝", "没过膝盖", "没过小腿", "淹到", "涨水", "水漫金山", "漫进", "灌进", "化粪池满溢", "化粪池冒",
                "粪水外溢", "粪水流", "污水倒灌", "漫到屋里", "进了屋"),
         objects=("地下室", "车库", "地库", "一楼", "屋里", "家里", "配电房", "电梯井", "水管", "主水管", "总阀", "化粪池"),
@@ -139,7 +140,7 @@ HAZARDS: tuple[Hazard, ...] = (
         objects=("独居老人", "孤寡老人", "空巢老人", "老人", "老太太", "老大爷", "老爷爷", "老奶奶", "婆婆", "爹爹", "小孩",
                  "孩子", "婴儿", "宝宝", "孕妇", "病人", "瘫痪", "卧床", "残疾"),
         states=("没动静", "没声音", "喊不应", "不接电话", "电话不接", "一个人在家", "锁在", "哭", "不见了"),
-        when="exposed",
+        when="vulnerable",
     ),
     Hazard(
         "public_order", "治安与人身威胁", "社会安全事件（110）", "security_access",
@@ -283,7 +284,10 @@ class Reading:
             h
             for h in self.live()
             if h.status == "imminent"
-            or (h.sign and (BY_ID[h.hazard].when == "always" or exposed))
+            or (
+                (h.sign and (BY_ID[h.hazard].when == "always" or exposed))
+                and (BY_ID[h.hazard].when != "vulnerable" or bool(self.vulnerable))
+            )
             or (not h.sign and near)
         )
 

@@ -23,7 +23,7 @@ def test_every_hazard_is_documented_and_maps_to_a_category():
     assert len(ids) == len(set(ids)) >= 14
     for h in hazards.HAZARDS:
         assert h.label and h.source and h.category in CATEGORIES and h.signs
-        assert h.when in ("always", "exposed")
+        assert h.when in ("always", "exposed", "vulnerable")
         assert bool(h.objects) == bool(h.states)  # a pair needs both families
 
 

@@ -106,7 +106,7 @@ def test_model_red_probability_forces_red_with_review():
         "kind": {"problem": 0.9, "suggestion": 0.1},
         "category": {"public_facilities": 1.0},
     }
-    low = grader.Prediction(probs, ("长椅",), text_red=0.1)
+    low = grader.Prediction(probs, ("长椅",), text_red=0.05)  # below the policy threshold (0.1)
     high = grader.Prediction(probs, ("长椅",), text_red=0.6)
     args = dict(kind_hint=None, category_hint=None, reporters=1)
     assert grader.combine(rules, low, **args).level == rules.level
