@@ -302,6 +302,9 @@ def prepare(text: str) -> str:
     return re.sub(r"[ \t\u3000]+", " ", text).strip()
 
 
+_CUES: frozenset[str] = frozenset(w for hz in HAZARDS for w in (*hz.signs, *hz.objects, *hz.states))
+
+
 def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE.split(text) if c]
 
@@ -341,21 +344,29 @@ def reading(text: str) -> Reading:
     """
     hits: list[Hit] = []
     for sentence in _SENTENCE.split(text):
+        if not sentence:
+            continue
+        present = {w for w in _CUES if w in sentence}  # one pass over every cue; most sentences hold a few
+        if not present:
+            continue
         clauses = _clauses(sentence.replace(" ", "，"))
         for hz in HAZARDS:
+            signs = tuple(w for w in hz.signs if w in present)
             found_sign = False
-            for clause in clauses:
-                for cue, at in _find(clause, hz.signs):
+            for clause in clauses if signs else ():
+                for cue, at in _find(clause, signs):
                     hits.append(Hit(hz.id, cue, _status(clause, at, cue), clause))
                     found_sign = True
             if found_sign or not hz.objects:
                 continue
-            objects = [o for c in clauses for o, _ in _find(c, hz.objects)]
+            objs = tuple(w for w in hz.objects if w in present)
+            states = tuple(w for w in hz.states if w in present)
+            objects = [o for c in clauses for o, _ in _find(c, objs)] if objs and states else []
             if not objects:
                 continue
             pair = None
             for clause in clauses:
-                for state, at in _find(clause, hz.states):
+                for state, at in _find(clause, states):
                     if not any(state in o for o in objects):  # the object's own name is not its state
                         pair = Hit(hz.id, f"{objects[0]}…{state}", _status(clause, at, state), clause, sign=False)
                         break
