@@ -182,11 +182,11 @@ NEGATIONS: tuple[str, ...] = (
     "没有发现", "未发现", "没发现", "没有", "并没有", "并未", "没", "无", "未", "不是", "不存在", "排除", "不会", "没什么",
     "检查了没", "确认没",
 )
-# Anywhere in the clause: said of a past event that is over.
+# Anywhere in the clause: said of a past event that is over. Calling 110/119 is not among them: the harm goes on.
 RESOLVED: tuple[str, ...] = (
     "已修好", "已经修好", "已处理", "已经处理", "处理好了", "处理完", "已解决", "解决了", "已排除", "已经排除", "已恢复",
     "已经恢复", "恢复了", "修好了", "灭了", "扑灭", "已经灭", "救出来", "已救出", "放出来了", "已经出来", "人已经没事",
-    "没事了", "已经好了", "来过了", "已经换了", "已经关了", "关掉了", "已经报", "已报警", "已经打了119", "已送医",
+    "没事了", "已经好了", "来过了", "已经换了", "已经关了", "关掉了", "已送医",
 )
 PAST: tuple[str, ...] = ("去年", "前年", "上次", "以前", "之前", "曾经", "那年", "当年", "小时候", "几年前", "上个月")
 # Before a cue in the clause: the talk is about preventing it, not reporting it.

@@ -43,6 +43,11 @@ def test_status_of_a_hazard(text, hazard, status):
     assert (hazard, status) in _hits(text)
 
 
+def test_calling_the_police_or_fire_brigade_does_not_end_the_danger():
+    assert ("fire", "active") in _hits("已经打了119楼道还在冒烟")
+    assert ("public_order", "active") in _hits("已报警但那人还拿着刀在楼下转")
+
+
 def test_object_and_state_pair_across_chat_spaces():
     """Chat writes spaces for commas: the gas pipe and its hiss are one sentence, and still a pair."""
     r = _read("厨房 燃气管 一直嘶嘶声 不知道咋回事")
