@@ -361,13 +361,12 @@ async def test_staff_regrades_are_exported_and_retrained_on(store, tmp_path, mon
     # `train --with-regrades` reads triage's own database; shrink the corpus so the test stays quick.
     monkeypatch.setenv("TRIAGE_DATABASE_URL", str(store.db.engine.url))
     monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path))
-    small = tmp_path / "train.jsonl"
-    labelled.write_jsonl(small, list(labelled.read_jsonl(labelled.TRAIN))[::8])
-    monkeypatch.setattr(labelled, "TRAIN", small)
+    small = labelled.read_corpus()[::30]  # every writer, thinned
+    monkeypatch.setattr(labelled, "read_corpus", lambda: small)
     get_settings.cache_clear()
     try:
         await asyncio.to_thread(cli.cmd_train, ["--with-regrades"])
     finally:
         get_settings.cache_clear()
     model = load(tmp_path / "triage-model.pkl")
-    assert model is not None and model.trained_on["rows"] == len(list(labelled.read_jsonl(small))) + 1
+    assert model is not None and model.trained_on["rows"] == len(small) + 1
