@@ -1,4 +1,5 @@
-"""`python -m services.triage` serves; also `train [--with-regrades]`, `evaluate FILE`, `export-regrades`, `corpus`."""
+"""`python -m services.triage` serves; also `train [--with-regrades]`, `evaluate FILE`, `crossval`, `export-regrades`,
+`corpus`."""
 
 from services.runtime.service import main
 from services.triage.app import spec

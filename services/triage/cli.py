@@ -1,4 +1,5 @@
-"""Triage's command line: build the corpus, train (optionally with accepted regrades), evaluate, export labels."""
+"""Triage's command line: build the corpus, train (optionally with accepted regrades), evaluate, cross-validate by
+writer, export labels."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlmodel import select
 from services.runtime.db import Database
 from services.runtime.migrate import upgrade
 from services.runtime.settings import get_settings
-from services.triage import grader, labelled, metrics
+from services.triage import crossval, grader, labelled, metrics
 from services.triage.model import HEADS, TriageModel, load, train
 from services.triage.models import Regrade
 
@@ -63,12 +64,12 @@ def model_path() -> Path:
 
 
 def cmd_train(argv: list[str]) -> None:
-    """Train on the shipped training split (+ accepted regrades) and save under var/."""
+    """Train on the whole shipped corpus, every writer (+ accepted regrades), and save under var/."""
     p = argparse.ArgumentParser(prog="python -m services.triage train")
     p.add_argument("--with-regrades", action="store_true", help="add accepted regrades from triage's database")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    rows = list(labelled.read_jsonl(labelled.TRAIN))
+    rows = labelled.read_corpus()  # every writer: the seeds' renderings (w0) and the independent writers
     extra = asyncio.run(_read_db_regrades()) if args.with_regrades else []
     model = train(rows + extra)
     out = args.out or model_path()
@@ -115,4 +116,24 @@ def cmd_corpus(argv: list[str]) -> None:
     print(json.dumps({"train": n_train, "heldout": n_heldout}))
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "export-regrades": cmd_export, "corpus": cmd_corpus}
+def cmd_crossval(argv: list[str]) -> None:
+    """Print leave-one-writer-out and random-split scores of every mode on the shipped corpus (one JSON object)."""
+    p = argparse.ArgumentParser(prog="python -m services.triage crossval")
+    p.add_argument("--writers", default=None, help="comma-separated writers to hold out (default: every writer)")
+    p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = p.parse_args(argv)
+    rows = labelled.read_corpus()
+    out = crossval.crossval(rows, writers=args.writers.split(",") if args.writers else None)
+    text = json.dumps(out, ensure_ascii=False)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "export-regrades": cmd_export,
+    "corpus": cmd_corpus,
+    "crossval": cmd_crossval,
+}

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from services.triage import rules
+from services.triage import hazards, rules
 from services.triage.rules import CATEGORIES, CATEGORY_LABELS
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "Grade", "PhraseAdditions", "cluster_key", "grade"]
@@ -171,14 +171,14 @@ def _score_categories(text: str, extra: PhraseAdditions) -> dict[str, tuple[floa
     A keyword that is also a hazard phrase scores one extra point: the hazard is what the matter is about
     ("车库倒灌" is a drainage emergency, not a parking issue).
     """
-    hazards = {*rules.DANGER_PHRASES, *rules.OUTAGE_PHRASES, *rules.MILD_FLOOD_PHRASES, *extra.danger}
+    danger = {*hazards.sign_words(), *rules.OUTAGE_PHRASES, *rules.MILD_FLOOD_PHRASES, *extra.danger}
     scores: dict[str, tuple[float, list[str]]] = {}
     for category in CATEGORIES:
         keywords = list(rules.CATEGORY_KEYWORDS.get(category, ())) + list(extra.categories.get(category, ()))
         hits = [k for k in dict.fromkeys(keywords) if k and k in text]
         hits = [k for k in hits if not any(k != o and k in o for o in hits)]
         if hits:
-            scores[category] = (float(sum(len(k) + (k in hazards) for k in hits)), hits)
+            scores[category] = (float(sum(len(k) + (k in danger) for k in hits)), hits)
     return scores
 
 
@@ -217,10 +217,21 @@ class _Red:
     is_red: bool = False
 
 
-def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str]) -> _Red:
+def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str], raw: str = "") -> _Red:
     """Apply the red (急难险重) rules; each rule that fires adds a reason."""
     red = _Red()
-    danger = _affirmed(text, (*rules.DANGER_PHRASES, *extra.danger))
+    found = hazards.reading(hazards.prepare(raw or text))
+    # Hazards from the taxonomy (signs, exposed pairs) plus the community's own danger phrases.
+    # Weak (red with review): a hedged cue, an object+state pair, or a hazard red only through its exposure.
+    taxonomy = found.red_hits()
+    danger = [(h.cue, h.status == "hedged" or not h.sign or hazards.BY_ID[h.hazard].when != "always") for h in taxonomy]
+    danger = list(dict(reversed(danger)).items())[::-1] + _affirmed(text, extra.danger)
+    if taxonomy:
+        kinds = dict.fromkeys(f"{hazards.BY_ID[h.hazard].label}（{hazards.STATUS_LABELS[h.status]}）" for h in taxonomy)
+        reasons.append("危险：" + "；".join(kinds))
+    for h in found.hits:
+        if h.status in ("negated", "resolved", "past", "prevention"):
+            reasons.append(f"危险已排除或非当前：“{h.cue}”（{hazards.STATUS_LABELS[h.status]}）")
     vulnerable = _first(text, (*rules.VULNERABLE_PHRASES, *extra.vulnerable))
     planned = any(m in text for m in rules.PLANNED_OUTAGE_MARKERS)
     outage = None if planned else _first(text, rules.OUTAGE_PHRASES)
@@ -247,7 +258,7 @@ def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str]) -> _Red:
 
     if danger:
         reasons.append(f"危险词：{_quote(p for p, _ in danger)}")
-        hedged = len(danger) == 1 and danger[0][1]
+        hedged = all(weak for _, weak in danger)
         if hedged:
             reasons.append("表述含糊（如“一点”“好像”“怕”），仍按红色处理并请人工复核")
         boost = 0.05 * sum(bool(x) for x in (vulnerable, scope, night, long_time, weather))
@@ -347,7 +358,7 @@ def grade(
     reasons: list[str] = []
 
     category, cat_conf = _choose_category(norm, category_hint, extra, reasons)
-    red = _assess_red(norm, extra, reasons)
+    red = _assess_red(norm, extra, reasons, text)
     households = _households_from_text(norm, max(1, households))
     reporters = max(1, reporters)
 

@@ -28,9 +28,9 @@ KIND_LABELS = {"problem": "问题", "suggestion": "意见建议"}
 class Policy:
     """How far the model is trusted against the rules (chosen by cross-validation on train, see docs/triage.md)."""
 
-    red_threshold: float = 0.275  # text-only P(red) at or above this makes a text red (with review); chosen by CV
+    red_threshold: float = 0.1  # text-only P(red) at or above this makes a text red (with review); by-writer CV
     level_trust: float = 0.5  # model's non-red level wins over the rules' at or above this probability
-    category_trust: float = 0.35
+    category_trust: float = 0.2
     kind_trust: float = 0.5
     route_trust: float = 0.5
 
@@ -84,7 +84,8 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
     notes: list[str] = []
     review = rules.needs_review
     p_red = p.text_red
-    m_level, m_lp = max(((k, v) for k, v in p.probs["level"].items() if k != "red"), key=lambda kv: kv[1])
+    level_probs = (p.text_probs or p.probs)["level"]  # text-only: better on unseen writers, as for category
+    m_level, m_lp = max(((k, v) for k, v in level_probs.items() if k != "red"), key=lambda kv: kv[1])
     bumped = any(r.startswith("等级：由绿升为黄") for r in reasons)
 
     level = rules.level
@@ -95,8 +96,10 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
         level = m_level
         notes.append(f"等级：按模型改为{LEVEL_LABELS[level]}（概率 {m_lp:.2f}）")
 
+    # Category and route come from the text-only heads: on writers the model never saw they beat the hybrid
+    # heads, which learn to echo the rules (leave-one-writer-out, docs/triage.md).
     category = rules.category
-    m_cat, m_cp = p.best("category")
+    m_cat, m_cp = p.best_text("category")
     hinted = category_hint in CATEGORY_LABELS
     if not hinted and m_cat != category and (category == "other" or m_cp >= policy.category_trust):
         category = m_cat
@@ -109,7 +112,7 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
         notes.append(f"性质：按模型改为{KIND_LABELS[kind]}（概率 {m_kp:.2f}）")
 
     route = rules.route
-    m_route, m_rp = p.best("route")
+    m_route, m_rp = p.best_text("route")
     if level == "red":
         route = "deliberate"
     elif reporters < domain.MANY_REPORTERS and m_route != route and m_rp >= policy.route_trust:

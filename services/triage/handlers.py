@@ -26,6 +26,19 @@ LEVEL_LABELS = {"red": "红", "yellow": "黄", "green": "绿"}
 ROUTE_LABELS = {"direct": "直接办理", "deliberate": "上会议事"}
 _MERGE_PREFIX = "合并报事"
 _STAFF_PREFIX = "人工改判"
+SUPERSEDED = "（已被人工改判取代）"
+# Automatic reasons that state a head's value: after staff change that head they would contradict the grade.
+_HEAD_REASONS = {
+    "level": ("等级：", "规则：红色一律上会议事", "模型判断可能为红色", "危险词：", "危险：", "表述含糊", "需人工复核"),
+    "route": ("上会议事：", "直接办理：", "路线：", "规则：红色一律上会议事"),
+    "category": ("类别：",),
+}
+
+
+def supersede(reasons: list[str], changed: set[str]) -> list[str]:
+    """Mark the automatic reasons about the changed heads as superseded, so no reason contradicts the grade."""
+    stale = tuple(p for head in changed for p in _HEAD_REASONS[head])
+    return [f"{r}{SUPERSEDED}" if stale and r.startswith(stale) and not r.endswith(SUPERSEDED) else r for r in reasons]
 
 
 def phrase_additions(community: Community | None) -> PhraseAdditions:
@@ -322,6 +335,9 @@ async def apply_regrade(
         for name, old, new in (("等级", m.level, level), ("路线", m.route, route), ("类别", m.category, category))
         if old != new
     ]
+    changed = {h for h, old, new in (("level", m.level, level), ("route", m.route, route),
+                                      ("category", m.category, category)) if old != new}  # fmt: skip
+    m.reasons = supersede(list(m.reasons), changed)
     m.level, m.route = level, route
     if category != m.category:
         m.category = category

@@ -19,6 +19,9 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 SEEDS = CORPUS_DIR / "seeds.txt"
 TRAIN = CORPUS_DIR / "train.jsonl"
 HELDOUT = CORPUS_DIR / "heldout.jsonl"
+WRITERS_DIR = CORPUS_DIR / "writers"  # independent writers' labelled reports, one file per writer (w1.jsonl, ...)
+SEED_WRITER = "w0"  # the seeds' author: train.jsonl + heldout.jsonl
+HEADS = ("level", "route", "kind", "category")
 SPLIT_SEED = 20261130
 HELDOUT_SHARE = 0.2
 RENDERINGS = 3  # channel styles per seed
@@ -213,3 +216,23 @@ def rebuild() -> tuple[int, int]:
     write_jsonl(TRAIN, train)
     write_jsonl(HELDOUT, heldout)
     return len(train), len(heldout)
+
+
+def usable(row: dict) -> bool:
+    """A row with text and valid labels for every head (red always deliberates)."""
+    ok = (
+        bool(str(row.get("text") or "").strip())
+        and row.get("level") in LEVELS
+        and row.get("route") in ROUTES
+        and row.get("kind") in KINDS
+        and row.get("category") in CATEGORIES
+    )
+    return ok and (row["level"] != "red" or row["route"] == "deliberate")
+
+
+def read_corpus(writers_dir: Path = WRITERS_DIR) -> list[dict]:
+    """Every labelled row: the seeds' renderings as writer w0, then each writer file; unusable rows skipped."""
+    rows = [{**r, "writer": SEED_WRITER} for path in (TRAIN, HELDOUT) for r in read_jsonl(path)]
+    for path in sorted(writers_dir.glob("*.jsonl")) if writers_dir.exists() else ():
+        rows += [{**r, "writer": r.get("writer") or path.stem} for r in read_jsonl(path)]
+    return [r for r in rows if usable(r)]

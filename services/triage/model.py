@@ -1,4 +1,4 @@
-"""The statistical triage model: character 1-3-gram TF-IDF and one logistic regression per label.
+"""The statistical triage model: char 1-3-gram and word TF-IDF, hazard features, one logistic regression per label.
 
 Trained by `python -m services.triage train` into var/triage-model.pkl; the combination with the rules is in
 `services.triage.grader`.
@@ -20,11 +20,11 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from services.triage import domain
+from services.triage import domain, hazards, segment
 from services.triage.domain import Grade
 
 HEADS = ("level", "route", "kind", "category")
-FORMAT = 2
+FORMAT = 3
 _REASON_HEAD = re.compile(r"^([^：（“]{2,8})[：（]")
 # Channel furniture carries no label; dropping it keeps the model on what residents wrote.
 _BOILERPLATE = (
@@ -36,7 +36,7 @@ _BOILERPLATE = (
 
 _SIGNAL_REASONS = ("情绪词", "等级：绿（“", "等级：黄（“")
 _DIGITS = re.compile(r"\d+")
-_CJK_GRAM = re.compile(r"[\u4e00-\u9fff]{2,3}")  # n-grams shown to staff: Chinese words, no punctuation
+_CJK_GRAM = re.compile(r"[\u4e00-\u9fff]{2,6}")  # evidence shown to staff: Chinese words, no punctuation
 
 
 def clean(text: str) -> str:
@@ -75,11 +75,43 @@ class Prediction:
     probs: dict[str, dict[str, float]]
     level_ngrams: tuple[str, ...]
     text_red: float = 0.0  # P(red) from the text-only head: the rules cannot talk it down
+    text_probs: dict[str, dict[str, float]] | None = None  # the text-only heads (set when `probs` are hybrid)
+
+    def best_text(self, head: str) -> tuple[str, float]:
+        """The most probable label of a text-only head (the hybrid one when text-only is not available)."""
+        probs = (self.text_probs or self.probs)[head]
+        label, p = max(probs.items(), key=lambda kv: kv[1])
+        return label, p
 
     def best(self, head: str) -> tuple[str, float]:
         """The most probable label of a head and its probability."""
         label, p = max(self.probs[head].items(), key=lambda kv: kv[1])
         return label, p
+
+
+def _evidence(w: _Weights, idx: np.ndarray, contrib: np.ndarray, top: int) -> tuple[str, ...]:
+    """The words (or, without words, the char n-grams) that pushed the level most: whole words, no fragments."""
+    order = np.argsort(-contrib, kind="stable")
+    kept: list[str] = []
+    for k in order:
+        if contrib[k] <= 0:
+            break
+        j = int(idx[k])
+        is_word = w.n_char <= j < w.n_char + w.n_word
+        if w.n_word and not is_word:
+            continue
+        g = w.name(j)
+        if g is None or not _CJK_GRAM.fullmatch(g) or any(g in x or x in g for x in kept):
+            continue
+        kept.append(g)
+        if len(kept) == top:
+            break
+    return tuple(kept)
+
+
+def hazard_features(text: str) -> dict[str, float]:
+    """The hazard taxonomy's reading of a text (hazard × status, exposure) as model features."""
+    return hazards.features(hazards.reading(hazards.prepare(text)))
 
 
 class _Weights:
@@ -89,55 +121,69 @@ class _Weights:
     the 2.8 ms a grade took; the arithmetic is the same (tests compare both on the corpus).
     """
 
-    def __init__(self, analyze, vocabulary: dict[str, int], idf: np.ndarray, rules: dict[str, int], names: np.ndarray,
-                 text: np.ndarray, rule_weights: np.ndarray, intercept: np.ndarray,
-                 columns: dict[str, tuple[int, int]]):  # fmt: skip
-        self.analyze, self.vocabulary, self.idf, self.rule_index, self.names = analyze, vocabulary, idf, rules, names
-        self.text, self.rules, self.intercept, self.columns = text, rule_weights, intercept, columns
-
-    @classmethod
-    def of(cls, model: TriageModel) -> _Weights:
-        """Stack the fitted heads of `model`: text-only heads, text+rules heads, then the red head."""
-        n_text, n_rules = len(model.vectorizer.vocabulary_), len(model.rules_vectorizer.vocabulary_)
+    def __init__(self, model: TriageModel):
+        n_char = len(model.vectorizer.vocabulary_)
+        n_word = len(model.word_vectorizer.vocabulary_) if model.word_vectorizer is not None else 0
+        n_hazard = len(model.hazard_vectorizer.vocabulary_)
+        n_text, n_rules = n_char + n_word + n_hazard, len(model.rules_vectorizer.vocabulary_)
+        self.blocks = [(model.vectorizer.build_analyzer(), model.vectorizer.vocabulary_, model.vectorizer.idf_, 0)]
+        if model.word_vectorizer is not None:
+            wv = model.word_vectorizer
+            self.blocks.append((wv.build_analyzer(), wv.vocabulary_, wv.idf_, n_char))
+        self.hazard_index, self.hazard_offset = model.hazard_vectorizer.vocabulary_, n_char + n_word
+        self.hazard_weight = model.hazard_weight
+        self.rule_index = model.rules_vectorizer.vocabulary_
+        self.char_names = model.vectorizer.get_feature_names_out()
+        self.word_names = model.word_vectorizer.get_feature_names_out() if n_word else np.array([])
+        self.n_char, self.n_word = n_char, n_word
         parts = [(f"text:{h}", clf, False) for h, clf in model.text_heads.items()]
         parts += [(f"hybrid:{h}", clf, True) for h, clf in model.hybrid_heads.items()]
         if model.red_head is not None:
             parts.append(("red", model.red_head, False))
-        text, rules, intercept, columns, at = [], [], [], {}, 0
+        text, rules, intercept, self.columns, at = [], [], [], {}, 0
         for key, clf, hybrid in parts:
             coef = clf.coef_
             text.append(coef[:, :n_text].T)
             rules.append(coef[:, n_text:].T if hybrid else np.zeros((n_rules, coef.shape[0])))
             intercept.append(clf.intercept_)
-            columns[key] = (at, at + coef.shape[0])
+            self.columns[key] = (at, at + coef.shape[0])
             at += coef.shape[0]
-        return cls(
-            model.vectorizer.build_analyzer(),
-            model.vectorizer.vocabulary_,
-            model.vectorizer.idf_,
-            model.rules_vectorizer.vocabulary_,
-            model.vectorizer.get_feature_names_out(),
-            np.ascontiguousarray(np.hstack(text)),
-            np.ascontiguousarray(np.hstack(rules)),
-            np.concatenate(intercept),
-            columns,
-        )
+        self.text = np.ascontiguousarray(np.hstack(text))
+        self.rules = np.ascontiguousarray(np.hstack(rules))
+        self.intercept = np.concatenate(intercept)
 
     def text_vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The TF-IDF row of `text` (sublinear tf, idf, l2 norm) as sorted column indices and values."""
-        counts: dict[int, int] = {}
-        for gram in self.analyze(clean(text)):
-            j = self.vocabulary.get(gram)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        idx = np.array(sorted(counts), dtype=np.intp)
-        values = (np.log(np.array([counts[j] for j in idx], dtype=np.float64)) + 1.0) * self.idf[idx]
-        norm = np.sqrt(values @ values)
-        return idx, (values / norm if norm > 0 else values)
+        """The text block of `text`: char and word TF-IDF (sublinear tf, idf, l2 norm each) and hazard features."""
+        cleaned = clean(text)
+        idx_parts, value_parts = [], []
+        for analyze, vocabulary, idf, offset in self.blocks:
+            counts: dict[int, int] = {}
+            for gram in analyze(cleaned):
+                j = vocabulary.get(gram)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            idx = np.array(sorted(counts), dtype=np.intp)
+            values = (np.log(np.array([counts[j] for j in idx], dtype=np.float64)) + 1.0) * idf[idx]
+            norm = np.sqrt(values @ values)
+            idx_parts.append(idx + offset)
+            value_parts.append(values / norm if norm > 0 else values)
+        feats = [(j, v) for name, v in hazard_features(text).items() if (j := self.hazard_index.get(name)) is not None]
+        feats.sort()
+        idx_parts.append(np.array([self.hazard_offset + j for j, _ in feats], dtype=np.intp))
+        value_parts.append(np.array([v * self.hazard_weight for _, v in feats], dtype=np.float64))
+        return np.concatenate(idx_parts), np.concatenate(value_parts)
 
     def rule_columns(self, rules: Grade) -> list[int]:
         """The rules block's columns set (to 1) by a rules grade."""
         return [j for name in rule_features(rules) if (j := self.rule_index.get(name)) is not None]
+
+    def name(self, j: int) -> str | None:
+        """The char n-gram or word (bigrams joined) of a text column; None for a hazard feature."""
+        if j < self.n_char:
+            return str(self.char_names[j])
+        if j < self.n_char + self.n_word:
+            return str(self.word_names[j - self.n_char]).replace(" ", "")
+        return None
 
     def proba(self, scores: np.ndarray, key: str) -> np.ndarray:
         """One head's class probabilities from its scores, like predict_proba."""
@@ -151,17 +197,36 @@ class _Weights:
 
 
 class TriageModel:
-    """A shared character n-gram vectoriser and, per head, a text-only and a text+rules linear classifier."""
+    """Char n-gram and word TF-IDF plus hazard features, and per head a text-only and a text+rules classifier."""
 
-    def __init__(self, c: float = 4.0, rule_weight: float = 1.0, ngram_max: int = 3, red_c: float | None = 16.0,
-                 red_blend: bool = True):  # fmt: skip
+    def __init__(self, c: float = 4.0, rule_weight: float = 1.0, ngram_max: int = 3, red_c: float | None = 64.0,
+                 red_blend: bool = True, words: bool = True, hazard_weight: float = 0.3):  # fmt: skip
         self.c, self.rule_weight, self.red_c, self.red_blend = c, rule_weight, red_c, red_blend
+        self.hazard_weight = hazard_weight
         self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, ngram_max), sublinear_tf=True, min_df=1)
+        self.word_vectorizer = TfidfVectorizer(analyzer=segment.word_grams, sublinear_tf=True) if words else None
+        self.hazard_vectorizer = DictVectorizer()
         self.red_head: LogisticRegression | None = None  # red vs rest on the text alone (red_c set)
         self.rules_vectorizer = DictVectorizer()
         self.text_heads: dict[str, LogisticRegression] = {}
         self.hybrid_heads: dict[str, LogisticRegression] = {}
         self.trained_on: dict = {}
+
+    def text_matrix(self, texts: list[str], fit: bool = False):
+        """The text block (char TF-IDF | word TF-IDF | hazard features) of many texts, through scikit-learn."""
+        cleaned = [clean(t) for t in texts]
+        hz = [hazard_features(t) for t in texts]
+        if fit:
+            blocks = [self.vectorizer.fit_transform(cleaned)]
+            if self.word_vectorizer is not None:
+                blocks.append(self.word_vectorizer.fit_transform(cleaned))
+            blocks.append(self.hazard_vectorizer.fit_transform(hz) * self.hazard_weight)
+        else:
+            blocks = [self.vectorizer.transform(cleaned)]
+            if self.word_vectorizer is not None:
+                blocks.append(self.word_vectorizer.transform(cleaned))
+            blocks.append(self.hazard_vectorizer.transform(hz) * self.hazard_weight)
+        return sparse.hstack(blocks).tocsr()
 
     def _hybrid(self, x_text, grades: list[Grade]):
         x_rules = self.rules_vectorizer.transform([rule_features(g) for g in grades]) * self.rule_weight
@@ -170,7 +235,7 @@ class TriageModel:
     def fit(self, rows: list[dict]) -> TriageModel:
         """Train every head on rows carrying text and all four labels."""
         self.__dict__.pop("_stacked", None)  # weights stacked from an earlier fit would be stale
-        x_text = self.vectorizer.fit_transform([clean(r["text"]) for r in rows])
+        x_text = self.text_matrix([r["text"] for r in rows], fit=True)
         grades = [rules_grade(r) for r in rows]
         self.rules_vectorizer.fit([rule_features(g) for g in grades])
         x_hybrid = self._hybrid(x_text, grades)
@@ -186,7 +251,7 @@ class TriageModel:
         return self
 
     def predict(self, text: str, rules: Grade | None = None, top: int = 3) -> Prediction:
-        """Probabilities per head (text+rules when `rules` is given, else text only) and the level's top n-grams."""
+        """Probabilities per head (text+rules when `rules` is given, else text only) and the level's evidence words."""
         w = self._weights()
         idx, values = w.text_vector(text)
         scores = values @ w.text[idx] + w.intercept
@@ -201,17 +266,11 @@ class TriageModel:
         level_clf = heads["level"]
         row = list(level_clf.classes_).index(label)
         contrib = values * level_clf.coef_[row][idx]
-        order = np.argsort(-contrib)
-        grams = (str(w.names[j]) for j in idx[order[contrib[order] > 0]])
-        # Prefer meaningful n-grams: drop single characters and n-grams inside a kept longer one.
-        kept: list[str] = []
-        for g in grams:
-            if not _CJK_GRAM.fullmatch(g) or any(g in k for k in kept):
-                continue
-            kept.append(g)
-            if len(kept) == top:
-                break
-        return Prediction(probs, tuple(kept), self._text_red(w, scores))
+        text_probs = None
+        if rules is not None:  # the text-only heads' scores are in the same product: no extra cost
+            text_probs = {head: dict(zip(clf.classes_, map(float, w.proba(scores, f"text:{head}")), strict=True))
+                          for head, clf in self.text_heads.items()}  # fmt: skip
+        return Prediction(probs, _evidence(w, idx, contrib, top), self._text_red(w, scores), text_probs)
 
     def _text_red(self, w: _Weights, scores: np.ndarray) -> float:
         """P(red) from the text alone: the level head, the red-vs-rest head, or their mean (red_blend)."""
@@ -225,7 +284,7 @@ class TriageModel:
     def _weights(self) -> _Weights:
         cached = self.__dict__.get("_stacked")
         if cached is None:
-            cached = self.__dict__["_stacked"] = _Weights.of(self)
+            cached = self.__dict__["_stacked"] = _Weights(self)
         return cached
 
     def __getstate__(self) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from services.triage import cli, domain, grader, labelled, metrics
-from services.triage.model import clean, load, train
+from services.triage.model import load, train
 from services.triage.rules import CATEGORIES
 
 pytestmark = pytest.mark.unit
@@ -106,7 +106,7 @@ def test_model_red_probability_forces_red_with_review():
         "kind": {"problem": 0.9, "suggestion": 0.1},
         "category": {"public_facilities": 1.0},
     }
-    low = grader.Prediction(probs, ("长椅",), text_red=0.1)
+    low = grader.Prediction(probs, ("长椅",), text_red=0.05)  # below the policy threshold (0.1)
     high = grader.Prediction(probs, ("长椅",), text_red=0.6)
     args = dict(kind_hint=None, category_hint=None, reporters=1)
     assert grader.combine(rules, low, **args).level == rules.level
@@ -184,17 +184,22 @@ def test_regrade_label_skips_automatic_and_empty():
 
 def _reference(model, text: str, rules) -> tuple[dict, tuple[str, ...]]:
     """Probabilities and level n-grams computed through scikit-learn's own transform and predict_proba."""
-    x_text = model.vectorizer.transform([clean(text)])
+    x_text = model.text_matrix([text])
     heads, x = (model.hybrid_heads, model._hybrid(x_text, [rules])) if rules else (model.text_heads, x_text)
     probs = {h: dict(zip(clf.classes_, clf.predict_proba(x)[0], strict=True)) for h, clf in heads.items()}
     label = max(probs["level"].items(), key=lambda kv: kv[1])[0]
     coef = heads["level"].coef_[list(heads["level"].classes_).index(label)][: x_text.shape[1]]
     contrib = x_text.multiply(coef).tocsr()
-    names = model.vectorizer.get_feature_names_out()
-    grams = [str(names[contrib.indices[i]]) for i in np.argsort(-contrib.data) if contrib.data[i] > 0]
+    n_char = len(model.vectorizer.vocabulary_)
+    words = model.word_vectorizer.get_feature_names_out()
+    grams = [
+        str(words[contrib.indices[i] - n_char]).replace(" ", "")
+        for i in np.argsort(-contrib.data, kind="stable")
+        if contrib.data[i] > 0 and n_char <= contrib.indices[i] < n_char + len(words)
+    ]
     kept: list[str] = []
     for g in grams:
-        if re.fullmatch(r"[\u4e00-\u9fff]{2,3}", g) and not any(g in k for k in kept) and len(kept) < 3:
+        if re.fullmatch(r"[\u4e00-\u9fff]{2,6}", g) and not any(g in k or k in g for k in kept) and len(kept) < 3:
             kept.append(g)
     return probs, tuple(kept)
 
@@ -225,13 +230,13 @@ def test_red_head_probability_matches_scikit_learn(corpus):
     text = "楼下配电箱一直在冒烟，有噼啪的声音"
     for blend in (False, True):
         m = train(rows, red_c=16.0, red_blend=blend)
-        x = m.vectorizer.transform([clean(text)])
+        x = m.text_matrix([text])
         p_bin = m.red_head.predict_proba(x)[0][list(m.red_head.classes_).index("red")]
         p_lvl = m.text_heads["level"].predict_proba(x)[0][list(m.text_heads["level"].classes_).index("red")]
         expected = 0.5 * (p_bin + p_lvl) if blend else p_bin
         assert m.predict(text).text_red == pytest.approx(expected, abs=1e-9)
     plain = train(rows, red_c=None)
     assert plain.red_head is None
-    x = plain.vectorizer.transform([clean(text)])
+    x = plain.text_matrix([text])
     red = plain.text_heads["level"].predict_proba(x)[0][list(plain.text_heads["level"].classes_).index("red")]
     assert plain.predict(text).text_red == pytest.approx(red, abs=1e-9)

@@ -219,6 +219,25 @@ async def test_regrade_flow(store):
     assert out[1].data["by"] == "staff-1" and out[1].data["previous"]["category"] == "lighting"
 
 
+async def test_regrade_supersedes_the_reasons_it_contradicts(store):
+    """After a regrade red → yellow no live reason still says 等级：红; the old ones stay, marked superseded."""
+    e1, d1 = report("8栋电梯困人了")
+    await store.handle(handlers.on_report_received, e1, d1)
+    [m] = await matters(store)
+    assert m.level == "red" and any(r.startswith("等级：红") for r in m.reasons)
+    async with store.uow(actor="staff-1") as uow:
+        m = await uow.session.get(Matter, m.id)
+        await handlers.apply_regrade(uow, m, by="staff-1", level="yellow", route="direct", category=None,
+                                     reason="已核实：电梯停运，无人被困")  # fmt: skip
+        await uow.commit()
+    [m] = await matters(store)
+    live = [r for r in m.reasons if not r.endswith(handlers.SUPERSEDED)]
+    assert not any(r.startswith(("等级：红", "规则：红色一律上会议事", "危险词")) for r in live)
+    assert any(r.startswith("等级：红") and r.endswith(handlers.SUPERSEDED) for r in m.reasons)
+    assert any(r.startswith("类别：") for r in live)  # the category did not change: its reason stands
+    assert live[-1].startswith("人工改判（staff-1）：等级 red→yellow")
+
+
 async def test_regrade_refuses_closed_and_red_direct(store):
     e1, d1 = report("3号楼楼道灯坏了")
     await store.handle(handlers.on_report_received, e1, d1)
@@ -342,13 +361,12 @@ async def test_staff_regrades_are_exported_and_retrained_on(store, tmp_path, mon
     # `train --with-regrades` reads triage's own database; shrink the corpus so the test stays quick.
     monkeypatch.setenv("TRIAGE_DATABASE_URL", str(store.db.engine.url))
     monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path))
-    small = tmp_path / "train.jsonl"
-    labelled.write_jsonl(small, list(labelled.read_jsonl(labelled.TRAIN))[::8])
-    monkeypatch.setattr(labelled, "TRAIN", small)
+    small = labelled.read_corpus()[::30]  # every writer, thinned
+    monkeypatch.setattr(labelled, "read_corpus", lambda: small)
     get_settings.cache_clear()
     try:
         await asyncio.to_thread(cli.cmd_train, ["--with-regrades"])
     finally:
         get_settings.cache_clear()
     model = load(tmp_path / "triage-model.pkl")
-    assert model is not None and model.trained_on["rows"] == len(list(labelled.read_jsonl(small))) + 1
+    assert model is not None and model.trained_on["rows"] == len(small) + 1

@@ -1,0 +1,86 @@
+"""The multi-writer corpus, leave-one-writer-out evaluation and training on every writer."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import pytest
+
+from services.triage import cli, crossval, labelled
+from services.triage.model import load, train
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return labelled.read_corpus()
+
+
+def test_corpus_has_several_independent_writers(rows):
+    by_writer = collections.Counter(r["writer"] for r in rows)
+    assert by_writer[labelled.SEED_WRITER] == 1491
+    others = {w: n for w, n in by_writer.items() if w != labelled.SEED_WRITER}
+    assert len(others) >= 3 and sum(others.values()) >= 3000
+    raw = sum(1 for p in labelled.WRITERS_DIR.glob("*.jsonl") for line in p.open(encoding="utf-8") if line.strip())
+    assert raw == sum(others.values())  # no writer row was dropped as unusable
+    for w in others:
+        levels = collections.Counter(r["level"] for r in rows if r["writer"] == w)
+        assert set(levels) == set(labelled.LEVELS) and levels["red"] >= 0.2 * others[w]
+    assert {r["channel"] for r in rows if r["writer"] != "w0"} >= {"wechat_group", "hotline_12345", "door_visit"}
+
+
+def test_kappa_sample_is_from_the_corpus():
+    kappa = labelled.CORPUS_DIR / "kappa"
+    report = json.loads((kappa / "kappa_report.json").read_text(encoding="utf-8"))
+    second = list(labelled.read_jsonl(kappa / "kappa_second.jsonl"))
+    ids = {r["id"] for p in labelled.WRITERS_DIR.glob("*.jsonl") for r in labelled.read_jsonl(p)}
+    assert len(second) == 360 and {r["id"] for r in second} <= ids
+    assert report["kappa"]["overall"]["level"]["n"] == 360
+
+
+def test_usable_rejects_bad_labels():
+    good = {"text": "电梯困人", "level": "red", "route": "deliberate", "kind": "problem", "category": "elevator"}
+    assert labelled.usable(good)
+    assert not labelled.usable({**good, "route": "direct"})  # red always deliberates
+    assert not labelled.usable({**good, "category": "nope"}) and not labelled.usable({**good, "text": " "})
+
+
+def _sample(rows: list[dict], per_writer: int = 45) -> list[dict]:
+    out: list[dict] = []
+    for w in sorted({r["writer"] for r in rows}):
+        mine = [r for r in rows if r["writer"] == w]
+        out += mine[:: max(1, len(mine) // per_writer)][:per_writer]
+    return out
+
+
+def test_leave_one_writer_out_never_trains_on_the_held_out_writer(rows):
+    sample = _sample(rows, per_writer=25)
+    seen: list[set[str]] = []
+
+    def fit(train_rows: list[dict]):
+        seen.append({r["writer"] for r in train_rows})
+        return train(train_rows, red_c=None)  # fewer heads: this test is about the folds, not the fit
+
+    out = crossval.crossval(sample, modes=("rules", "combined"), fit=fit)
+    writers = sorted({r["writer"] for r in sample})
+    assert list(out["leave_one_writer_out"]) == writers
+    for w, trained_on in zip(writers, seen, strict=False):
+        assert w not in trained_on and trained_on == set(writers) - {w}
+    for w, result in out["leave_one_writer_out"].items():
+        n = sum(r["writer"] == w for r in sample)
+        assert result["combined"]["n"] == n and result["train_rows"] == len(sample) - n
+        reds = sum(r["writer"] == w and r["level"] == "red" for r in sample)
+        missed = reds - result["combined"]["level_confusion"]["matrix"][0][0]
+        assert len(result["combined_red_misses"]) == missed
+    assert out["pooled_unseen_writers"]["combined"]["n"] == len(sample)
+    assert out["random_split"]["combined"]["n"] + out["random_split"]["train_rows"] == len(sample)
+
+
+def test_train_command_uses_every_writer(tmp_path, monkeypatch, capsys, rows):
+    sample = _sample(rows, per_writer=30)
+    monkeypatch.setattr(labelled, "read_corpus", lambda: sample)  # a small corpus keeps the fit quick
+    cli.cmd_train(["--out", str(tmp_path / "m.pkl")])
+    out = json.loads(capsys.readouterr().out)
+    assert out["corpus_rows"] == len(sample) == load(tmp_path / "m.pkl").trained_on["rows"]
