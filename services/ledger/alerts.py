@@ -14,12 +14,13 @@ import datetime as dt
 import hashlib
 import logging
 
-from sqlmodel import select
+from sqlmodel import and_, func, or_, select
 
 from services.ledger.domain import DONE_STATES, TZ
 from services.ledger.entries import SYSTEM, append
 from services.ledger.models import Alert, Entry, Reminder, notices
 from services.ledger.oncall import TIER_ZH, TIERS, contacts_of, next_tier, on_duty, secretary, tier_people
+from services.runtime import metrics
 from services.runtime.directory import Community, Directory, Member, load_directory
 from services.runtime.links import link_signer
 from services.runtime.notices import Notice, quiet_until
@@ -187,7 +188,29 @@ async def tick(uow: UnitOfWork, now: dt.datetime) -> int:
             append(s, entry, actor=SYSTEM, action="escalate_alert", from_state=entry.state, note=note, at=now)
         pages += await _page(uow, entry, alert, directory, now)
     pages += await _late_first_actions(uow, directory, now)
+    await _gauge(s, now)
     return pages
+
+
+async def _gauge(s, now: dt.datetime) -> None:
+    """Refresh the emergency gauges an operator alerts on (deploy/k8s PrometheusRule)."""
+    unacked = (await s.exec(select(func.count()).select_from(Alert).where(Alert.status == "open"))).one()
+    late = (
+        await s.exec(
+            select(func.count())
+            .select_from(Entry)
+            .where(
+                Entry.level == "red",
+                Entry.state.not_in(sorted(DONE_STATES)),
+                or_(
+                    Entry.overdue,
+                    and_(Entry.first_action_at.is_(None), Entry.first_action_due < now),
+                ),
+            )
+        )
+    ).one()
+    metrics.RED_UNACKNOWLEDGED.set(unacked)
+    metrics.RED_LATE.set(late)
 
 
 async def _late_first_actions(uow: UnitOfWork, directory: Directory, now: dt.datetime) -> int:

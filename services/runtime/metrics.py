@@ -22,3 +22,9 @@ GROUP_COMMIT_SIZE = Histogram(
     ["service"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
+
+# The emergency path (docs/emergency.md), refreshed by the ledger's alert job: what an operator must see at once.
+RED_UNACKNOWLEDGED = Gauge("hall_ledger_red_alerts_unacknowledged", "Red alerts still paging: nobody acknowledged")
+RED_LATE = Gauge(
+    "hall_ledger_red_overdue_open", "Open red matters past their first-action deadline or their handling deadline"
+)

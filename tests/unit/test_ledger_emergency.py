@@ -266,3 +266,13 @@ async def test_the_alert_of_a_round_is_opened_once(store):
     async with store.db.session() as s:
         alerts_ = (await s.exec(select(Alert))).all()
     assert [a.entry_id for a in alerts_] == [e.id] and alerts_[0].status == "open" and alerts_[0].pages == 1
+
+
+async def test_the_emergency_gauges_count_unacknowledged_alerts_and_late_red_matters(store):
+    from services.runtime import metrics
+
+    await red_entry(store)
+    await tick(store, MONDAY_10 + dt.timedelta(minutes=1))
+    assert metrics.RED_UNACKNOWLEDGED._value.get() == 1 and metrics.RED_LATE._value.get() == 0
+    await tick(store, MONDAY_10 + dt.timedelta(hours=4, minutes=1))  # past the first-action deadline
+    assert metrics.RED_LATE._value.get() == 1
