@@ -17,6 +17,8 @@ import functools
 import re
 import unicodedata
 
+from services.runtime.directory import DirectoryError, load_directory
+
 PHONE = "[电话]"
 ID_NUMBER = "[证件号]"
 NUMBER = "[号码]"
@@ -224,9 +226,45 @@ _MASK_NAME_CHARS = re.compile("[*＊×某]")
 
 
 def _ordinary(m: re.Match) -> bool:
-    """The candidate is an ordinary word (周边, 方便; 历史老师), not a name."""
+    """The candidate is an ordinary word (周边, 方便; 历史老师) or part of a place name (金泰和庄), not a name."""
     s, at = m.string, m.start("name")
-    return s[at : at + 2] in STOP_WORDS or s[max(at - 1, 0) : at + 1] in STOP_WORDS
+    return s[at : at + 2] in STOP_WORDS or s[max(at - 1, 0) : at + 1] in STOP_WORDS or _in_place(s, at)
+
+
+_places: tuple[object, dict[str, tuple[str, ...]]] | None = None
+
+
+def _places_by_char(directory) -> dict[str, tuple[str, ...]]:
+    """Each character of the directory's community and compound names -> the names holding it (per directory)."""
+    global _places
+    if _places is not None and _places[0] is directory:
+        return _places[1]
+    names = {c.name for c in directory.communities} | {
+        n for c in directory.communities for comp in c.compounds for n in (comp.name, *comp.aliases)
+    }
+    out: dict[str, set[str]] = {}
+    for name in names:
+        if len(name) >= 2:
+            for ch in set(name):
+                out.setdefault(ch, set()).add(name)
+    table = {ch: tuple(sorted(v, key=len, reverse=True)) for ch, v in out.items()}
+    _places = (directory, table)
+    return table
+
+
+def _in_place(s: str, at: int) -> bool:
+    """Whether position `at` of `s` lies inside a community or compound name of the county directory."""
+    try:
+        places = _places_by_char(load_directory())
+    except DirectoryError:
+        return False
+    for name in places.get(s[at], ()):
+        start = s.find(name, max(0, at - len(name) + 1), at + len(name))
+        while start != -1 and start <= at:
+            if at < start + len(name):
+                return True
+            start = s.find(name, start + 1, at + len(name))
+    return False
 
 
 def _to(word: str):

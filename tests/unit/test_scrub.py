@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.runtime.privacy import scrub_text
-from services.runtime.scrub import COMPOUND_SURNAMES, SINGLE_SURNAMES, STOP_WORDS, fold
+from services.runtime.scrub import COMPOUND_SURNAMES, SINGLE_SURNAMES, STOP_WORDS, fold, scrub
 
 # Han text with no digit, Latin letter, surname or name-introducing word: context a number can hide in.
 FILLER = st.text(alphabet="楼道灯坏了下水道堵塞请尽快处理谢谢居民反映问题电梯噪音，。、！", min_size=0, max_size=12)
@@ -248,3 +248,9 @@ def test_fast_enough_for_every_public_read():
 def test_no_room_survives(building, unit, room, form):
     out = scrub_text("住在景湖花园" + form.format(b=building, u=unit, r=room) + "，楼道灯坏了")
     assert str(room) not in out and "某室" in out, out
+
+
+def test_place_names_of_the_directory_are_not_taken_for_names():
+    # 金泰和庄: "和" is a preposition the name rule follows, "庄" a surname; the compound must stay whole.
+    assert scrub("建议金泰和庄加装电梯") == "建议金泰和庄加装电梯"
+    assert scrub("金泰和庄12号楼和王强家漏水") == "金泰和庄12号楼和居民家漏水"
