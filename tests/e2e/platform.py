@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,8 @@ class Platform:
             "HALL_ENV": "test",
             "HALL_RETRY_DELAYS_MS": "[200, 1000]",
             "HALL_LOG_JSON": "true",
+            # Rate limits count per platform: one test's lookups never spend another's budget (Redis is shared).
+            "HALL_RATELIMIT_PREFIX": f"hall:rl:test-{uuid.uuid4().hex[:10]}",
             **{f"{n.upper()}_PORT": str(p) for n, p in self.ports.items()},
             **(extra_env or {}),
         }

@@ -176,7 +176,7 @@ def _staff_handle_and_residents_answer(p) -> None:
     """Staff handle the lamp matter with notes full of personal data; the reporter is unsatisfied; it is redone."""
     prop = p.headers("property_company", ("jinshan",))
     org = p.headers("party_org", ("jinshan",))
-    report = p.get("intake", "/v1/reports", params={"community": "jinshan", "limit": 500}).json()
+    report = p.get("intake", "/v1/reports", params={"community": "jinshan", "limit": 500}).json()["items"]
     mine = next(r for r in report if r["tracking_code"] == p.codes[0])
     matter_id = eventually(lambda: p.get("intake", f"/v1/reports/{mine['id']}").json()["matter_id"], what="matter")
 
@@ -193,7 +193,7 @@ def _staff_handle_and_residents_answer(p) -> None:
 
     def form(round_: int) -> None:
         def revisit():
-            rows = p.get("feedback", "/v1/revisits").json()
+            rows = p.get("feedback", "/v1/revisits").json()["items"]
             return next((v for v in rows if v["matter_id"] == matter_id and v["round"] == round_), None)
 
         eventually(revisit, what=f"round-{round_} revisit")

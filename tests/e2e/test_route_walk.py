@@ -87,7 +87,7 @@ def _seed(p) -> dict:
     p.public_tokens = {
         "/v1/q/": links.json()["links"][0]["path"].rsplit("/", 1)[1],
         "/v1/b/": ballots.json()["links"][0]["path"].rsplit("/", 1)[1],
-        "/v1/calendars/participants/": feeds.json()[0]["url"].rsplit("/", 1)[1].removesuffix(".ics"),
+        "/v1/calendars/participants/": feeds.json()["items"][0]["url"].rsplit("/", 1)[1].removesuffix(".ics"),
         "/open311/v2/tokens/": red["tracking_code"],
     }
     p.lamp_matter = lamp_matter

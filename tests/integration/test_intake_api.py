@@ -139,6 +139,7 @@ def test_tracking_code_lookup_is_public_and_anonymous(client):
         "expected_at",
         "received_at",
         "updated_at",
+        "ledger_ref",  # the disclosure's row reference (docs/ledger.md), not personal
     }
     assert doc["tracking_code"] == code and doc["status"] == "received"
     for stamp in ("received_at", "updated_at"):

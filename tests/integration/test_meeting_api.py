@@ -417,28 +417,9 @@ async def test_two_planners_postgres_create_one_session_per_fixed_day():
 
 
 def test_triaged_event_over_the_broker_is_planned(client):
-    import aio_pika
-
-    from services.contracts import EVENTS_EXCHANGE
-
-    ctx = client.app.state.ctx
     env, _ = triaged(f"mat_bus_{uuid.uuid4().hex[:8]}", level="red")
 
-    async def publish():
-        await ctx.bus.wait_ready(30)
-        conn = await aio_pika.connect_robust(ctx.settings.amqp_url)
-        async with conn:
-            ch = await conn.channel(publisher_confirms=True)
-            ex = await ch.get_exchange(EVENTS_EXCHANGE)
-            await ex.publish(
-                aio_pika.Message(
-                    env.to_bytes(), message_id=env.id, content_type="application/json", headers=signed(env)
-                ),
-                routing_key=env.type,
-                mandatory=True,
-            )
-
-    client.portal.call(publish)
+    publish_over_broker(client, env)
     for _ in range(100):
         m = matter(client, env.subject)
         if m is not None and m.state == "scheduled":
@@ -451,11 +432,6 @@ def test_triaged_event_over_the_broker_is_planned(client):
 
 
 def test_closed_event_over_the_broker_cancels_the_emergency_session(client):
-    import aio_pika
-
-    from services.contracts import EVENTS_EXCHANGE
-
-    ctx = client.app.state.ctx
     env, _ = triaged(f"mat_bus_{uuid.uuid4().hex[:8]}", level="red")
     seed(client, (env, _))
     session_id = matter(client, env.subject).session_id
@@ -464,21 +440,7 @@ def test_closed_event_over_the_broker_cancels_the_emergency_session(client):
         type="matter.closed.v1", source="/services/ledger", community="xueyuan", subject=env.subject, data=data
     )
 
-    async def publish():
-        await ctx.bus.wait_ready(30)
-        conn = await aio_pika.connect_robust(ctx.settings.amqp_url)
-        async with conn:
-            ch = await conn.channel(publisher_confirms=True)
-            ex = await ch.get_exchange(EVENTS_EXCHANGE)
-            await ex.publish(
-                aio_pika.Message(
-                    closed.to_bytes(), message_id=closed.id, content_type="application/json", headers=signed(closed)
-                ),
-                routing_key=closed.type,
-                mandatory=True,
-            )
-
-    client.portal.call(publish)
+    publish_over_broker(client, closed)
     for _ in range(100):
         if matter(client, env.subject).state == "closed":
             break
@@ -500,3 +462,25 @@ def test_out_of_range_dates_are_422_naming_the_field(client):
     body = {"kind": "site_inspection", "matter_id": "mat_x", "starts_at": "9999-12-31T23:59:59-23:59"}
     r = client.post("/v1/sessions", json=body, headers=token())
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "starts_at", r.text
+
+
+def publish_over_broker(client, env: Envelope) -> None:
+    """Publish a signed event on hall.events as its producer would (confirmed, mandatory), once the app's bus is up."""
+    import aio_pika
+
+    from services.contracts import EVENTS_EXCHANGE
+
+    ctx = client.app.state.ctx
+
+    async def publish():
+        await ctx.bus.wait_ready(30)
+        conn = await aio_pika.connect_robust(ctx.settings.amqp_url)
+        async with conn:
+            ch = await conn.channel(publisher_confirms=True)
+            ex = await ch.get_exchange(EVENTS_EXCHANGE)
+            message = aio_pika.Message(
+                env.to_bytes(), message_id=env.id, content_type="application/json", headers=signed(env)
+            )
+            await ex.publish(message, routing_key=env.type, mandatory=True)
+
+    client.portal.call(publish)
