@@ -8,10 +8,10 @@ import sys
 
 import structlog
 
-# Secrets that travel in URLs: one-time questionnaire (/q/) and ballot (/b/) links, calendar feed tokens
+# Secrets that travel in URLs: one-time questionnaire (/q/), ballot (/b/) and red-alert acknowledgement (/ack/, /acks/) links, calendar feed tokens
 # (/participants/), tracking codes (/track/, Open311 /tokens/), and tokens in query strings (the SSE stream).
 _SECRET_SEGMENT = re.compile(
-    r"(/(?:q|b|participants|track|tokens)/)([^/?#\s\"'<>]+?)(\.(?:ics|json|xml))?(?=[/?#\s\"'<>]|$)"
+    r"(/(?:q|b|ack|acks|participants|track|tokens)/)([^/?#\s\"'<>]+?)(\.(?:ics|json|xml))?(?=[/?#\s\"'<>]|$)"
 )
 _SECRET_QUERY = re.compile(r"([?&](?:access_token|token|code|signature|sig|key)=)[^&#\s\"'<>]+", re.IGNORECASE)
 REDACTED = "***"

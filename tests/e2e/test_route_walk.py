@@ -31,6 +31,23 @@ NOTE = "已为王小明（电话+86 138 1234 5678，身份证110105 19800101 123
 SECRETS = ("王小明", "李秀英", "13812345678", "11010519800101123X", "刘**", "139****5714", "hh_")
 
 
+def _ack_token(p, matter_id: str) -> str:
+    """The acknowledgement link of the red matter's alert, as its page carries it (signed with the platform's keys)."""
+    import datetime as dt
+
+    from services.ledger.alerts import ACK_PURPOSE, alert_id
+    from services.runtime.links import LinkSigner, load_link_keys
+
+    entry = eventually(
+        lambda: [e for e in p.get("ledger", "/v1/entries").json()["items"] if e["matter_id"] == matter_id]
+    )[0]
+    signer = LinkSigner(load_link_keys(p.settings))
+    token, _ = signer.issue(
+        purpose=ACK_PURPOSE, subject=alert_id(entry["id"], 1), audience="on_call:e2e", ttl=dt.timedelta(hours=1)
+    )
+    return token
+
+
 def _seed(p) -> dict:
     """Real objects of community A behind every kind of path id."""
     red = p.post("intake", "/v1/reports", {"community": A, "text": "景湖花园3号楼地下室配电箱冒烟，电线裸露"}).json()
@@ -89,6 +106,7 @@ def _seed(p) -> dict:
         "/v1/b/": ballots.json()["links"][0]["path"].rsplit("/", 1)[1],
         "/v1/calendars/participants/": feeds.json()["items"][0]["url"].rsplit("/", 1)[1].removesuffix(".ics"),
         "/open311/v2/tokens/": red["tracking_code"],
+        "/v1/acks/": _ack_token(p, red_matter),
     }
     p.lamp_matter = lamp_matter
     return {

@@ -142,10 +142,12 @@ def test_a_pinned_topic_goes_on_whatever_the_room_and_returns_first_after_adjour
     short = {k: v for k, v in QUORUM.items() if k != "owners_committee"}
     r = client.post(f"/v1/sessions/{sid}/conclude", json={"attendance": short}, headers=token())
     assert r.json()["status"] == "adjourned"
-    queue = client.get("/v1/queue", headers=token()).json()
+    queue = client.get("/v1/queue", headers=token()).json()["items"]
     assert queue[0]["matter_id"] == "mat_pin" and queue[0]["pinned"] is True
     plan(client)
-    upcoming = client.get("/v1/sessions", params={"status": "scheduled", "kind": "fixed_day"}, headers=token()).json()
+    upcoming = client.get("/v1/sessions", params={"status": "scheduled", "kind": "fixed_day"}, headers=token()).json()[
+        "items"
+    ]
     nxt = agenda(client, upcoming[0]["id"])
     assert nxt["agenda"][0]["matter_id"] == "mat_pin"
     # Unpinning is recorded; once deliberated, the pin is spent.

@@ -47,7 +47,7 @@ def _clock(monkeypatch):
 
 
 @pytest.fixture
-def client(tmp_path, monkeypatch):
+def client(hall_env, tmp_path, monkeypatch):
     monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("HALL_LOG_JSON", "false")
     monkeypatch.setenv("MEETING_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'meeting.db'}")

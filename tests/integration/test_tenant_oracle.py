@@ -60,6 +60,8 @@ BODIES = {
     ("GET", "/v1/sessions/{session_id}"): None,
     ("POST", "/v1/sessions/{session_id}/conclude"): {"attendance": {}, "resolutions": []},
     ("POST", "/v1/sessions/{session_id}/cancel"): {"reason": "天气原因"},
+    ("POST", "/v1/sessions/{session_id}/agenda"): {"op": "pin", "matter_id": "{matter_id}"},
+    ("PUT", "/v1/sessions/{session_id}/agenda"): {"matter_ids": ["{matter_id}"]},
     ("POST", "/v1/sessions/{session_id}/reschedule"): {"starts_at": FUTURE, "reason": "场地冲突"},
     # Not a path id, but a matter id all the same: convening a site inspection for a matter.
     ("POST", "/v1/sessions"): {"matter_id": "{matter_id}", "kind": "site_inspection"},
@@ -148,7 +150,7 @@ def test_feedback_answers_another_communitys_ids_like_unknown_ones(feedback):
             await uow.commit()
 
     feedback.portal.call(seed)
-    [revisit] = [v for v in feedback.get("/v1/revisits", headers=staff()).json() if v["matter_id"] == matter]
+    [revisit] = [v for v in feedback.get("/v1/revisits", headers=staff()).json()["items"] if v["matter_id"] == matter]
     vote = feedback.post(
         f"/v1/matters/{matter}/owner-votes",
         json={**BODIES[("POST", "/v1/matters/{matter_id}/owner-votes")], "community": A},
@@ -172,7 +174,7 @@ def meeting(hall_env, tmp_path, monkeypatch):
 def test_meeting_answers_another_communitys_ids_like_unknown_ones(meeting):
     matter = f"mat_{uuid.uuid4().hex[:20]}"
     seed_meeting(meeting, meeting_triaged(matter, level="red", community=A, compound="jinghuhuayuan"))
-    sessions = meeting.get("/v1/sessions", params={"community": A}, headers=staff()).json()
+    sessions = meeting.get("/v1/sessions", params={"community": A}, headers=staff()).json()["items"]
     session = next(s for s in sessions if s["status"] == "scheduled")
     ids = {"matter_id": matter, "session_id": session["id"]}
     assert walk(meeting, "meeting", ids) >= 5
