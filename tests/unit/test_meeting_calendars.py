@@ -18,7 +18,7 @@ from tests.unit.test_meeting_service import NOW, triaged
 
 pytestmark = pytest.mark.unit
 
-PHONE = re.compile(r"1[3-9]\d{9}")
+PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")  # not inside a UID's hex
 
 
 @pytest.fixture(autouse=True)
