@@ -8,8 +8,9 @@ import sys
 
 import structlog
 
-# Secrets that travel in URLs: one-time questionnaire (/q/), ballot (/b/) and red-alert acknowledgement (/ack/, /acks/) links, calendar feed tokens
-# (/participants/), tracking codes (/track/, Open311 /tokens/), and tokens in query strings (the SSE stream).
+# Secrets that travel in URLs: one-time questionnaire (/q/), ballot (/b/) and red-alert acknowledgement
+# (/ack/, /acks/) links, calendar feed tokens (/participants/), tracking codes (/track/, Open311 /tokens/), and
+# tokens in query strings (the SSE stream).
 _SECRET_SEGMENT = re.compile(
     r"(/(?:q|b|ack|acks|participants|track|tokens)/)([^/?#\s\"'<>]+?)(\.(?:ics|json|xml))?(?=[/?#\s\"'<>]|$)"
 )
