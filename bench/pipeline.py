@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -70,6 +71,7 @@ class Load:
             self.free.put_nowait(c)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.accepted: dict[str, tuple[str, float]] = {}  # report_id -> (kind, accept time)
+        self.texts: dict[str, str] = {}  # report_id -> text of a red report (its page quotes the place in it)
         self.errors = 0
 
     async def post(self, kind: str, body: dict) -> None:
@@ -84,7 +86,10 @@ class Load:
             finally:
                 self.free.put_nowait(c)
             if status in (200, 201):
-                self.accepted[json.loads(data)["report_id"]] = (kind, time.time())
+                rid = json.loads(data)["report_id"]
+                self.accepted[rid] = (kind, time.time())
+                if kind == "red":
+                    self.texts[rid] = body["text"]
                 return
             self.errors += 1
             await asyncio.sleep(0.2)
@@ -269,15 +274,17 @@ class Pipeline:
         }
 
     def _pages(self, reds: dict[str, float]) -> dict[str, float]:
-        """report -> arrival of its page at the webhook, pairing pages and reds in order (one person on call).
-
-        Reds are paced a second or more apart and each opens one alert paging one person, so the n-th page
-        belongs to the n-th red; a page arriving before its red was accepted means the pairing broke (left out).
-        """
-        ordered = sorted(reds.items(), key=lambda kv: kv[1])
-        first = ordered[0][1] if ordered else 0.0
-        arrivals = sorted(t for t in self.pager.times if t >= first)
-        return {r: at for (r, t), at in zip(ordered, arrivals, strict=False) if at >= t}
+        """report -> arrival of its first page at the webhook: a page quotes the report's unique place."""
+        places = {
+            r: m.group(0) for r in reds if (m := re.search(r"金泰和庄\d+号楼\d+单元", self.load.texts.get(r, "")))
+        }
+        out: dict[str, float] = {}
+        for at, msg in zip(self.pager.times, self.pager.received, strict=False):
+            content = msg.get("text", {}).get("content", "")
+            for r, place in places.items():
+                if r not in out and place in content:
+                    out[r] = at
+        return out
 
     async def drained(self, timeout: float = 180) -> float:
         """Wait until no outbox row of any service is unsent for 2 s running; return the seconds waited."""
