@@ -125,7 +125,6 @@ async def open_alert(uow: UnitOfWork, entry: Entry, now: dt.datetime) -> Alert:
         community=entry.community,
         round=entry.round,
         opened_at=now,
-        lead_party=entry.lead_party,
         next_page_at=now,
     )
     uow.session.add(alert)

@@ -173,7 +173,6 @@ class Alert(Table, table=True):
     community: str = Field(index=True, max_length=64)
     round: int = 1
     opened_at: dt.datetime
-    lead_party: str | None = Field(default=None, max_length=32)
     tier: int = 0  # 0 on call, 1 the party secretary, 2 the county operators
     pages: int = 0  # pages sent at this tier
     next_page_at: dt.datetime | None = Field(default=None, index=True)

@@ -26,7 +26,6 @@ def upgrade() -> None:
     sa.Column('community', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('opened_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('lead_party', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('tier', sa.Integer(), nullable=False),
     sa.Column('pages', sa.Integer(), nullable=False),
     sa.Column('next_page_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
