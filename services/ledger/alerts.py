@@ -40,6 +40,11 @@ ALERT_STATUS_ZH = {"open": "待确认", "acknowledged": "已确认接警", "clos
 signer = link_signer
 
 
+def _notice(entry: Entry, **fields) -> Notice:
+    """A notice about an entry: its community, and the entry as what it refers to."""
+    return Notice(community=entry.community, ref=entry.id, **fields)
+
+
 def alert_id(entry_id: str, round: int) -> str:
     """One alert per entry and round (deterministic, so a redelivered event opens nothing new)."""
     return "alr_" + hashlib.sha256(f"{entry_id}|{round}".encode()).hexdigest()[:20]
@@ -93,14 +98,13 @@ async def _page(uow: UnitOfWork, entry: Entry, alert: Alert, directory: Director
         token, _ = signer().issue(purpose=ACK_PURPOSE, subject=alert.id, audience=to.key[:128], ttl=ACK_TTL, now=now)
         subject = "【红色警报】" + ("（升级）" if alert.tier else "") + scrub_text(entry.title)[:40]
         queued.append(
-            Notice(
+            _notice(
+                entry,
                 key=f"page:{alert.id}:{alert.tier}:{alert.pages}:{to.key}",
-                community=entry.community,
                 to=to,
                 subject=subject,
                 body=_page_body(community, entry, alert.tier, f"{base}/m/ack/{token}"),
                 kind="red_alert",
-                ref=entry.id,
                 due_at=now,
             )
         )
@@ -252,14 +256,13 @@ async def _late_first_actions(uow: UnitOfWork, directory: Directory, now: dt.dat
             await notices.enqueue(
                 uow,
                 [
-                    Notice(
+                    _notice(
+                        entry,
                         key=f"first_action:{entry.id}:{entry.round}",
-                        community=entry.community,
                         to=_recipient("secretary", sec),
                         subject="【首次响应超时】" + scrub_text(entry.title)[:40],
                         body=body,
                         kind="first_action_late",
-                        ref=entry.id,
                         due_at=now,
                     )
                 ],
@@ -279,14 +282,13 @@ async def notify_supervision(uow: UnitOfWork, entry: Entry, now: dt.datetime) ->
         f"{_place(community, entry)}：{scrub_text(entry.title)[:120]}\n"
         f"居民两轮评价不满意，已升级为社区党组织督办件，请牵头研究整改。\n新时限：{_local(entry.deadline)}"
     )
-    notice = Notice(
+    notice = _notice(
+        entry,
         key=f"supervise:{entry.id}:{entry.round}",
-        community=entry.community,
         to=_recipient("secretary", sec),
         subject="【督办件】" + scrub_text(entry.title)[:40],
         body=body,
         kind="supervision",
-        ref=entry.id,
         due_at=now,
     )
     return await notices.enqueue(uow, [notice], now=now)
@@ -313,14 +315,13 @@ async def remind_unit(
     if tier == "secretary" and unit:
         lines.append("（该单位在名录中无联系人，请社区转告）")
     batch = [
-        Notice(
+        _notice(
+            entry,
             key=f"remind:{entry.id}:{kind}:{deadline.isoformat()}:{unit}:{person.name}",
-            community=entry.community,
             to=_recipient(tier, person),
             subject=f"【{kind_zh}】" + scrub_text(entry.title)[:40],
             body="\n".join(lines),
             kind=f"reminder_{kind}",
-            ref=entry.id,
             due_at=due,
         )
         for person in people
