@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 # Installs exactly what requirements.lock pins (with hashes), then the project itself without resolving again.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
+	# The lock's own pip first: an older pip (23.x) refuses pip-audit's CacheControl[filecache] under --require-hashes.
+	$(PY) -m pip install --quiet "$$(grep -o '^pip==[0-9.]*' requirements.lock)"
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
