@@ -66,6 +66,6 @@ if ((${#missing[@]})); then
     fi
     log "installing ${missing[*]} (Debian packages)"
     "${sudo[@]}" apt-get update -q
-    "${sudo[@]}" apt-get install -y -q "${missing[@]}"
+    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"
 fi
 
