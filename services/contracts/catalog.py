@@ -83,7 +83,7 @@ CATALOG: dict[str, EventType] = {
             ev.TaskEvent,
             EVENTS_EXCHANGE,
             "ledger",
-            ("feedback", "intake"),
+            ("intake",),
             "A ledger entry got its measures, responsible unit and deadline.",
         ),
         EventType(
@@ -131,7 +131,7 @@ CATALOG: dict[str, EventType] = {
             ev.MatterClosed,
             EVENTS_EXCHANGE,
             "ledger",
-            ("intake", "feedback", "meeting"),
+            ("intake", "feedback", "meeting", "triage"),
             "The ledger entry was crossed off (销号).",
         ),
     )

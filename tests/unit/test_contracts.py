@@ -251,3 +251,17 @@ def test_readme_channel_table_is_the_vocabulary():
     assert listed[1:] == list(get_args(Channel))  # after the header
     events_block = text.split("<!-- generated:events -->")[1].split("<!-- /generated:events -->")[0]
     assert re.findall(r"^\| `([\w.]+)` \|", events_block, re.M) == list(CATALOG)
+
+
+def test_catalog_consumers_are_the_services_subscriptions() -> None:
+    """The catalog's consumer lists (and the docs made from them) say exactly what each service's queues bind."""
+    import importlib
+
+    from services.runtime.settings import Settings
+
+    bound: dict[str, set[str]] = {}
+    for service in ("intake", "triage", "meeting", "ledger", "feedback"):
+        for sub in importlib.import_module(f"services.{service}.app").spec().subscriptions(Settings()):
+            for type_ in sub.handlers:
+                bound.setdefault(type_, set()).add(service)
+    assert {t: set(e.consumers) for t, e in CATALOG.items() if e.consumers} == bound
