@@ -51,3 +51,15 @@ def _no_default_vhost():
     used = list(DEFAULT_VHOST_USE)
     DEFAULT_VHOST_USE.clear()
     assert not used, f"connected to the broker's default vhost ({used[0]}): use the `vhost` or `hall_env` fixture"
+
+
+TIERS = ("unit", "integration", "e2e", "cluster")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test belongs to a tier (`make test-unit` and friends select by marker): an unmarked test is an error."""
+    unmarked = sorted(
+        {item.nodeid.split("::")[0] for item in items if not any(item.get_closest_marker(t) for t in TIERS)}
+    )
+    if unmarked:
+        raise pytest.UsageError("tests without a tier marker (unit, integration, e2e, cluster): " + ", ".join(unmarked))

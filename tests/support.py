@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,16 @@ from services.runtime.uow import UnitOfWork
 
 PG_ADMIN_URL = os.environ.get("HALL_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("HALL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def wait_for(check, timeout: float = 15.0, *, what: str = ""):
+    """Poll a synchronous `check` until it returns something truthy; return that, or fail the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not true within {timeout}s: {what or check}")
 
 
 # Connections a test tried to open to the broker's default vhost (refused; the autouse fixture fails the test).

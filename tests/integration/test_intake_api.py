@@ -22,7 +22,7 @@ from services.intake.app import create
 from services.intake.models import ApiKey
 from services.runtime.auth import mint
 from services.runtime.settings import REPO_ROOT, get_settings
-from tests.support import readable
+from tests.support import readable, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -298,10 +298,3 @@ def publish(c: TestClient, env: Envelope) -> None:
     c.portal.call(_go)
 
 
-def wait_for(fn, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := fn():
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")

@@ -22,6 +22,7 @@ from services.runtime import auth, directory
 from services.runtime.service import create_app
 from services.runtime.settings import get_settings
 from tests.integration.notify_servers import Hook, Smtp, write_county
+from tests.support import wait_for
 
 # One shift round the clock, so what is paged does not depend on when the test runs.
 ALWAYS = {
@@ -95,13 +96,6 @@ def red(client: TestClient, community: str, compound: str, matter_id: str = "mat
     return next(e["id"] for e in r.json()["items"] if e["matter_id"] == matter_id)
 
 
-def wait_for(check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if got := check():
-            return got
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_pages_reach_the_webhook_at_once_and_the_link_acknowledges(tmp_path, monkeypatch):

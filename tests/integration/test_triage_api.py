@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 
 import aio_pika
@@ -18,7 +17,7 @@ from services.runtime.settings import get_settings
 from services.triage import handlers
 from services.triage.app import spec
 from services.triage.models import Regrade
-from tests.support import signed
+from tests.support import signed, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -84,14 +83,6 @@ def seed(c: TestClient, text: str, community: str = "jinshan", building: str = "
     return next(m["id"] for m in r.json()["items"] if m["title"] == text)
 
 
-def wait_for(fn, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_report_over_the_broker_becomes_a_matter_and_closes(client):

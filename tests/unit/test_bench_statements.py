@@ -5,7 +5,11 @@ from __future__ import annotations
 import collections
 import json
 
+import pytest
+
 from bench.statements import counts, per_report
+
+pytestmark = pytest.mark.unit
 
 
 def test_counts_sum_each_services_processes(tmp_path):

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from services.runtime.privacy import scrub_text
 from services.runtime.scrub import COMPOUND_SURNAMES, SINGLE_SURNAMES, STOP_WORDS, fold, scrub
 
+pytestmark = pytest.mark.unit
+
 # Han text with no digit, Latin letter, surname or name-introducing word: context a number can hide in.
 FILLER = st.text(alphabet="楼道灯坏了下水道堵塞请尽快处理谢谢居民反映问题电梯噪音，。、！", min_size=0, max_size=12)
 SEPARATORS = st.sampled_from(["", " ", "-", ".", " - ", "·", "\u200b", "\u3000", "—", "_", "  "])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import readable
+
+pytestmark = pytest.mark.unit
 
 
 def test_machine_made_values_are_left_out_and_human_text_kept():
