@@ -8,15 +8,17 @@ the service that owns the data. Its one credential is the intake API key for res
 from __future__ import annotations
 
 import logging
+import mimetypes
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 import httpx
 import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.console import proxy
@@ -24,6 +26,7 @@ from services.console.config import UPSTREAMS, ConsoleConfig
 from services.console.headers import SecurityHeaders
 from services.console.live import LiveHub
 from services.console.login import DevLoginIn, dev_token, public_directory
+from services.console.resident import PHOTO_PATH
 from services.console.resident import router as resident_router
 from services.runtime import logs, problems
 from services.runtime.auth import AuthError, verify
@@ -60,7 +63,12 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     )
     app.state.config = config
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=config.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=config.settings.max_body_bytes,
+        upload_paths=(PHOTO_PATH, "/api/intake/v1/photos"),  # photos: up to intake's 5 MiB
+        upload_max_bytes=config.settings.upload_max_bytes,
+    )
 
     app.add_middleware(TrustedProxies, trusted=config.settings.trusted_proxies)  # the TLS proxy in front, if any
     app.add_middleware(Measure, service="console")
@@ -152,17 +160,17 @@ def _bearer(request: Request) -> str | None:
 
 
 def _mount_pages(app: FastAPI, config: ConsoleConfig) -> None:
-    """Serve the built SPA: staff pages at /, resident H5 at /m, hashed assets under /assets."""
+    """Serve the built SPA: staff pages at /, resident H5 at /m, hashed assets under /assets (pre-compressed)."""
     static = config.static_dir
     no_cache = {"Cache-Control": "no-cache"}
 
     @app.get("/", include_in_schema=False)
-    async def staff_page() -> Response:
-        return _page(static / "index.html", no_cache)
+    async def staff_page(request: Request) -> Response:
+        return _page(static / "index.html", no_cache, request)
 
     @app.get("/m", include_in_schema=False)
-    async def resident_page() -> Response:
-        return _page(static / "m.html", no_cache)
+    async def resident_page(request: Request) -> Response:
+        return _page(static / "m.html", no_cache, request)
 
     @app.get("/m/", include_in_schema=False)
     async def resident_slash() -> Response:
@@ -175,14 +183,52 @@ def _mount_pages(app: FastAPI, config: ConsoleConfig) -> None:
             raise Problem(404, "链接无效", "Link not found")
         return RedirectResponse(f"/m#/ack/{token}", status_code=302, headers={"Referrer-Policy": "no-referrer"})
 
-    (static / "assets").mkdir(parents=True, exist_ok=True)
-    app.mount("/assets", StaticFiles(directory=static / "assets"), name="assets")
+    @app.api_route("/assets/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+    async def asset(name: str, request: Request) -> Response:
+        # Hashed names never change content: cached for a year. Only built files, never a path of the caller's.
+        path = static / "assets" / name
+        if not ASSET_NAME.fullmatch(name) or name.endswith(COMPRESSED) or not path.is_file():
+            raise Problem(404, "未找到", "Not found")
+        return _encoded(path, {"Cache-Control": "public, max-age=31536000, immutable"}, request)
 
 
-def _page(path, headers: dict) -> Response:
+ASSET_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}")
+# Pre-compressed copies written by the build (vite.config.js), best first: brotli, then gzip.
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+COMPRESSED = tuple(suffix for _, suffix in ENCODINGS)
+
+
+def accepted(header: str) -> set[str]:
+    """The content codings an Accept-Encoding header allows (q=0 refuses one; `*` allows any)."""
+    ok: set[str] = set()
+    for part in header.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        q = params.strip()
+        if q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"):
+            continue
+        if coding == "*":
+            ok |= {name for name, _ in ENCODINGS}
+        elif coding:
+            ok.add(coding)
+    return ok
+
+
+def _encoded(path: Path, headers: dict, request: Request, media_type: str | None = None) -> Response:
+    """The file, or its pre-compressed copy when the client accepts that coding; Vary tells caches so."""
+    media_type = media_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    allowed = accepted(request.headers.get("accept-encoding", ""))
+    for coding, suffix in ENCODINGS:
+        packed = path.with_name(path.name + suffix)
+        if coding in allowed and packed.is_file():
+            return FileResponse(packed, media_type=media_type, headers={**headers, "Content-Encoding": coding})
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+def _page(path: Path, headers: dict, request: Request) -> Response:
     if not path.is_file():
         raise Problem(503, "页面尚未构建：请在 services/console/web 运行 npm ci && npm run build", "Pages not built")
-    return FileResponse(path, media_type="text/html; charset=utf-8", headers=headers)
+    return _encoded(path, headers, request, "text/html; charset=utf-8")
 
 
 def main() -> None:

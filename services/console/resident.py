@@ -6,7 +6,7 @@ import json
 import time
 from collections import deque
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,10 @@ router = APIRouter(prefix="/api/resident", tags=["resident"])
 
 RATE_WINDOW_S = 60.0
 RATE_MAX = 10  # reports per client address per minute, per console replica
+PHOTO_RATE_MAX = 30  # photos (up to 9 a report) per client address per minute, per console replica
+PHOTO_PATH = "/api/resident/photos"
 _recent: dict[str, deque[float]] = {}
+_recent_photos: dict[str, deque[float]] = {}
 
 
 class ResidentReportIn(BaseModel):
@@ -38,17 +41,17 @@ class ResidentReportIn(BaseModel):
     callback_consent: bool = Field(False, description="同意社区工作人员回电联系我 (unticked by default)")
 
 
-def _throttle(client: str) -> None:
+def _throttle(client: str, recent: dict[str, deque[float]] = _recent, most: int = RATE_MAX) -> None:
     now = time.monotonic()
-    seen = _recent.setdefault(client, deque())
+    seen = recent.setdefault(client, deque())
     while seen and now - seen[0] > RATE_WINDOW_S:
         seen.popleft()
-    if len(seen) >= RATE_MAX:
+    if len(seen) >= most:
         raise Problem(429, "提交过于频繁，请稍后再试", "Too many reports from this address; try again later")
     seen.append(now)
-    if len(_recent) > 10_000:  # forget idle addresses so the table stays bounded
-        for key in [k for k, v in _recent.items() if not v or now - v[-1] > RATE_WINDOW_S]:
-            _recent.pop(key, None)
+    if len(recent) > 10_000:  # forget idle addresses so the table stays bounded
+        for key in [k for k, v in recent.items() if not v or now - v[-1] > RATE_WINDOW_S]:
+            recent.pop(key, None)
 
 
 def intake_payload(body: ResidentReportIn) -> dict:
@@ -82,5 +85,22 @@ async def submit(body: ResidentReportIn, request: Request) -> Response:
         request,
         body=json.dumps(payload, ensure_ascii=False).encode(),
         extra_headers={"x-api-key": config.intake_api_key, "content-type": "application/json"},
+        pass_auth=False,
+    )
+
+
+@router.post("/photos", status_code=201, summary="Upload a photo for a report (上传照片)")
+async def upload_photo(request: Request, community: str = Query(min_length=1, max_length=64)) -> Response:
+    """Forward the image to intake, which checks, re-encodes and keeps it; the answer's `ref` goes in `photos`."""
+    config = request.app.state.config
+    if not config.intake_api_key:
+        raise Problem(503, "居民在线报事暂未开通，请联系社区", "Resident reporting is not configured")
+    _throttle(request.client.host if request.client else "unknown", _recent_photos, PHOTO_RATE_MAX)
+    return await proxy.forward(
+        request.app.state.http,
+        config.upstreams["intake"],
+        "v1/photos",
+        request,
+        extra_headers={"x-api-key": config.intake_api_key},
         pass_auth=False,
     )

@@ -15,8 +15,9 @@ from services.contracts.media import Photo
 from services.contracts.refs import ledger_ref
 from services.contracts.vocabulary import Category, Channel, Kind
 from services.intake import domain, limits
-from services.intake.handlers import Incoming, accept
-from services.intake.models import ApiKey, Report
+from services.intake.handlers import STEP_OF_STATE, STEPS, Incoming, accept
+from services.intake.models import ApiKey, MatterStep, Report
+from services.intake.photo_store import PREFIX, stored
 from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_api_key
 from services.runtime.authz import KeyGrant, in_scope, public, require, require_or_key, scope_filter
 from services.runtime.directory import load_directory
@@ -106,11 +107,37 @@ class Accepted(BaseModel):
     created: bool
 
 
+class TrackStep(BaseModel):
+    """One step residents follow (受理、分级、交办、办理中、办结、评价): reached or not, and when first reached."""
+
+    step: str
+    label: str = Field(description="The step in words (Chinese / English)")
+    done: bool
+    current: bool
+    at: dt.datetime | None
+
+
+STEP_LABELS = {
+    "received": "已受理 / Received",
+    "graded": "已分级 / Graded",
+    "assigned": "已交办 / Assigned",
+    "in_progress": "办理中 / In progress",
+    "done": "已办结 / Done",
+    "evaluated": "已评价 / Evaluated",
+}
+# How far along each report status is, as an index into STEPS.
+STATUS_STEP = {"received": 0, "triaged": 1, "reopened": 3} | {
+    state: STEPS.index(step) for state, step in STEP_OF_STATE.items()
+}
+
+
 class TrackOut(BaseModel):
-    """What anyone holding a tracking code may see: status only, nothing personal."""
+    """What anyone holding a tracking code may see: status, steps, unit and dates; nothing personal."""
 
     tracking_code: str
     status: str
+    summary: str = Field(description="The report's text with personal data scrubbed, at most 120 characters")
+    steps: list[TrackStep]
     status_note: str | None
     responsible: str | None
     expected_at: dt.datetime | None
@@ -197,6 +224,9 @@ async def submit_report(
             "collected_at": p.collected_at.isoformat(),
             "on_behalf_of": mask_name(p.on_behalf_of),
         }
+    for i, ref in enumerate(body.photos):
+        if ref.startswith(PREFIX) and not stored(ctx.settings, ref, body.community):
+            raise Problem(422, "照片未上传或不属于该社区，请重新上传", "Unknown uploaded photo", field=f"photos.{i}")
     if body.compound and community.compound(body.compound) is None:
         raise Problem(
             422, f"社区内没有小区「{body.compound}」", f"Unknown compound {body.compound!r}", field="compound"
@@ -273,11 +303,25 @@ async def track(code: str, ctx: Ctx, request: Request) -> TrackOut:
         raise Problem(404, "查询码不存在", "Unknown tracking code")
     async with ctx.db.session() as s:
         r = (await s.exec(select(Report).where(Report.tracking_code == code))).first()
+        reached = {}
+        if r is not None and r.matter_id:
+            rows = await s.exec(select(MatterStep).where(MatterStep.matter_id == r.matter_id))
+            reached = {row.step: row.at for row in rows if row.community == r.community}
     if r is None:
         raise Problem(404, "查询码不存在", "Unknown tracking code")
+    reached["received"] = r.received_at
+    now = STATUS_STEP.get(r.status, 0)
+    summary = public_text(r.text) or ""
     return TrackOut(
         tracking_code=r.tracking_code,
         status=r.status,
+        summary=summary if len(summary) <= 120 else summary[:119] + "…",
+        steps=[
+            TrackStep(
+                step=k, label=STEP_LABELS[k], done=i <= now, current=i == now, at=reached.get(k) if i <= now else None
+            )
+            for i, k in enumerate(STEPS)
+        ],
         status_note=public_text(r.status_note),
         responsible=public_text(r.responsible),
         expected_at=r.expected_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.contracts import CHANNELS_EXCHANGE
-from services.intake import door_visits, handlers, hotline, open311, reveal, visits
+from services.intake import door_visits, handlers, hotline, open311, photos, reveal, visits
 from services.intake.api import router
 from services.intake.models import metadata
 from services.runtime.consumer import Subscription, subscribe
@@ -41,8 +41,16 @@ def spec() -> ServiceSpec:
         title="Intake 报事受理",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, door_visits.router, hotline.router, open311.router, reveal.router, visits.router],
-        upload_paths=(door_visits.PATH,),
+        routers=[
+            router,
+            door_visits.router,
+            hotline.router,
+            open311.router,
+            photos.router,
+            reveal.router,
+            visits.router,
+        ],
+        upload_paths=(door_visits.PATH, photos.PATH),
         subscriptions=subscriptions,
     )
 

@@ -7,13 +7,15 @@ import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, or_, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from services.contracts import Envelope, events
 from services.contracts.media import safe_photo
 from services.intake import domain
-from services.intake.models import Report
+from services.intake.models import MatterStep, Report
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
 from services.runtime.inputs import check_year, refuse_controls
@@ -222,6 +224,30 @@ async def _set_status(uow: UnitOfWork, env: Envelope, which, values: dict, *, on
         raise Reject(f"{env.type} claims community {env.community!r} for reports of another community")
 
 
+# The steps residents follow on the tracking page, and the step each ledger state reaches (reopened: none new).
+STEPS = ("received", "graded", "assigned", "in_progress", "done", "evaluated")
+STEP_OF_STATE = {
+    "registered": "assigned",
+    "assigned": "assigned",
+    "claimed": "in_progress",
+    "in_progress": "in_progress",
+    "escalated": "in_progress",
+    "completed": "done",
+    "evaluated": "evaluated",
+    "closed": "evaluated",
+}
+
+
+async def _reached(uow: UnitOfWork, env: Envelope, matter_id: str, step: str | None, at: dt.datetime) -> None:
+    """Remember when a matter first reached a step (a later event of the same step keeps the first date)."""
+    if step is None:
+        return
+    dialect = uow.session.bind.dialect.name if uow.session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    row = {"matter_id": matter_id, "step": step, "community": env.community, "at": at}
+    await uow.session.exec(insert(MatterStep.__table__).values(**row).on_conflict_do_nothing())
+
+
 # What a report shows once the ledger has it: copied to a report that joins a matter already under way.
 _CARRIED = ("status", "status_note", "responsible", "expected_at", "status_seq")
 
@@ -251,6 +277,7 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
     values["status"] = case((joining, func.coalesce(latest("status"), "triaged")), else_=t.c.status)
     values |= {"matter_id": data.matter_id, "level": data.level, "category": data.category}
     await _set_status(uow, env, Report.id.in_(data.report_ids), values)
+    await _reached(uow, env, data.matter_id, "graded", env.time)
 
 
 async def on_task(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
@@ -267,12 +294,14 @@ async def on_task(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> Non
         "status_seq": seq or Report.status_seq,
     }
     await _set_status(uow, env, Report.matter_id == data.matter_id, values, only=current)
+    await _reached(uow, env, data.matter_id, STEP_OF_STATE.get(data.state), data.at)
 
 
 async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterClosed) -> None:
     """A crossed-off matter closes its reports."""
     values = {"status": "closed", "status_note": "已销号"}
     await _set_status(uow, env, Report.matter_id == data.matter_id, values)
+    await _reached(uow, env, data.matter_id, "evaluated", env.time)
 
 
 async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.MatterReopened) -> None:

@@ -60,6 +60,17 @@ class Report(Table, table=True):
     updated_at: dt.datetime
 
 
+class MatterStep(Table, table=True):
+    """When a matter first reached each step residents follow on the tracking page (受理 → 评价)."""
+
+    __tablename__ = "matter_step"
+
+    matter_id: str = Field(primary_key=True, max_length=40)
+    step: str = Field(primary_key=True, max_length=16)  # graded, assigned, in_progress, done, evaluated
+    community: str = Field(max_length=64)
+    at: dt.datetime
+
+
 class VisitCampaign(Table, table=True):
     """A door-knocking campaign (敲响邻里门) of a community for one month, over some or all of its grids."""
 

@@ -36,6 +36,7 @@ class FigureRow(BaseModel):
     key: dict[str, str | None] = Field(default_factory=dict)
     entries: int
     completed: int
+    open: int = Field(0, description="在办: entries not yet done (entries - completed), the backlog")
     completion_rate: float | None
     on_time_rate: float | None
     satisfaction_rate: float | None
@@ -84,6 +85,7 @@ class Tally:
             key=key or {},
             entries=self.entries,
             completed=self.completed,
+            open=self.entries - self.completed,
             completion_rate=rate(self.completed, self.entries),
             on_time_rate=rate(self.on_time, self.timed),
             satisfaction_rate=rate(self.good, self.rated),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -9,7 +12,9 @@ from playwright.sync_api import Browser, Locator, Page, Playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "results" / "console"
-CHROMIUM = "/usr/bin/chromium"
+# The system Chromium: HALL_CHROMIUM if set, else the first of these on PATH. `make test` (tools/test_env.sh)
+# installs Debian's `chromium` when none is found; Playwright's own browser download is never used.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -21,12 +26,33 @@ ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 375, "height": 740}
+# A small real JPEG (8x8), as a phone's camera would hand it to the page's file input.
+PHOTO_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA0JCgsKCA0LCgsODg0PEyAVExISEyccHhcgLikxMC4pLSwzOko+MzZGNywtQFdBRkxOUlNSMj5a"
+    "YVpQYEpRUk//2wBDAQ4ODhMREyYVFSZPNS01T09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT0//wAARCAAI"
+    "AAgDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJx"
+    "FDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWW"
+    "l5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAEC"
+    "AwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2"
+    "Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU"
+    "1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwCpRRRXinun/9k="
+)
 DESKTOP = {"width": 1366, "height": 860}
+
+
+def chromium() -> str:
+    """Where the system Chromium is; a clear message (what to run) when there is none."""
+    if os.environ.get("HALL_CHROMIUM"):
+        return os.environ["HALL_CHROMIUM"]
+    for name in CHROMIUM_NAMES:
+        if found := shutil.which(name):
+            return found
+    raise RuntimeError("no Chromium found: run `make test-env` (installs Debian's chromium) or set HALL_CHROMIUM")
 
 
 def launch(pw: Playwright) -> Browser:
     """The system Chromium (never a downloaded one)."""
-    return pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    return pw.chromium.launch(executable_path=chromium(), args=ARGS)
 
 
 def shot(page: Page, name: str) -> Path:
@@ -44,12 +70,10 @@ def el_select(page: Page, field: str, option: str) -> None:
 
 
 def van_pick(page: Page, field: str, option: str) -> None:
-    """Pick an option from a Vant picker opened by a read-only field."""
+    """Pick an option from the Vant action sheet a read-only field opens."""
     page.locator(f"#{field}").click()
-    page.locator(".van-picker-column__item:visible", has_text=option).first.click()
-    page.wait_for_timeout(400)  # the column scrolls to the clicked option before confirming
-    page.locator(".van-picker__confirm:visible").click()
-    page.locator(".van-popup:visible").wait_for(state="hidden")
+    page.locator(".van-action-sheet__item:visible", has_text=option).first.click()
+    page.locator(".van-action-sheet:visible").wait_for(state="hidden")
 
 
 def until(page: Page, locator: Locator, *, refresh: str | None = None, timeout: float = 60) -> Locator:
@@ -73,4 +97,4 @@ def login(page: Page, base: str, *, role_label: str, community: str | None, name
         el_select(page, "login-community", community)
     page.fill("#login-name", name)
     page.get_by_role("button", name="开发登录").click()
-    page.locator(".el-menu").wait_for()
+    page.locator("#side-nav").wait_for(state="attached")

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.e2e.console_ui import DESKTOP, PHONE, el_select, launch, login, shot, until, van_pick
+from tests.e2e.console_ui import DESKTOP, PHONE, PHOTO_JPEG, el_select, launch, login, shot, until, van_pick
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,12 @@ def _resident_report(browser, base: str, text: str, building: str, name: str, *,
     van_pick(page, "r-compound", "金泰和庄")
     van_pick(page, "r-building", building)
     page.fill("#r-text", text)
-    page.fill("#r-photo", "IMG_20261130_0931.jpg")
+    uploader = page.locator("[data-testid=photo-uploader]")
+    uploader.locator("input[type=file]").set_input_files(
+        {"name": "IMG_20261130_0931.jpg", "mimeType": "image/jpeg", "buffer": PHOTO_JPEG}
+    )
+    expect(uploader.locator(".van-uploader__preview")).to_have_count(1)
+    expect(uploader.locator(".van-uploader__mask")).to_have_count(0, timeout=15_000)  # uploaded, not failed
     page.fill("#r-name", name)
     page.fill("#r-phone", "13800001234")
     page.get_by_role("checkbox", name="同意社区就此事联系我").click()
@@ -38,6 +43,12 @@ def _resident_report(browser, base: str, text: str, building: str, name: str, *,
     expect(code).to_have_text(re.compile(r"^[A-Z0-9]{8}$"), timeout=15_000)
     shot(page, f"resident-code-b{building.removesuffix('号楼')}")
     value = code.inner_text()
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_test_id("copy-code").click()
+    expect(page.locator("[data-testid=report-done] [role=status]")).to_have_text("已复制")
+    assert page.evaluate("navigator.clipboard.readText()") == value
+    page.goto(f"{base}/m#/track")  # this phone remembers the codes it sent
+    expect(page.locator("[data-testid=my-codes]")).to_contain_text(value)
     ctx.close()
     return value
 
@@ -96,7 +107,7 @@ def _staff_and_residents(browser, staff, base: str) -> None:
 
     staff.goto(f"{base}/#/dashboard")
     expect(staff.locator("[data-kpi=entries] .v")).to_have_text("0")
-    assert _kpi(staff, "satisfaction_rate") == "—"
+    assert _kpi(staff, "satisfaction_rate") == "暂无数据"  # nothing rated yet: no figure, never 0 %
     shot(staff, "02-dashboard-before")
 
     # The triage board is open before anything is reported: cards must arrive by live events alone.
@@ -225,6 +236,11 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True).new_page()
     phone.goto(f"{base}/m#/track/{red_code}")
     expect(phone.locator("[data-testid=track-result]")).to_be_visible(timeout=15_000)
+    steps = phone.locator("[data-testid=track-steps] li")
+    expect(steps).to_have_count(6)
+    expect(steps.first).to_contain_text("已受理")
+    expect(phone.locator("[data-testid=track-summary]")).to_contain_text("配电箱")
+    expect(phone.locator("[data-testid=track-summary]")).not_to_contain_text("13800001234")
     shot(phone, "15-resident-track")
     phone.goto(f"{base}/m#/track/{light_code}")
     expect(phone.locator("[data-testid=track-result]")).to_be_visible(timeout=15_000)

@@ -87,7 +87,7 @@ def test_console_hardening(platform):
             login(staff, base, role_label="社区党组织", community="学苑社区", name="王书记")
             for route in STAFF_ROUTES:
                 staff.goto(f"{base}/#/{route}")
-                staff.locator(".el-menu").wait_for()
+                staff.locator("#side-nav").wait_for(state="attached")
                 staff.wait_for_timeout(800)
                 assert not _violations(staff, seen), (route, _violations(staff, seen))
             staff.goto(f"{base}/#/dashboard")

@@ -134,6 +134,8 @@ def test_tracking_code_lookup_is_public_and_anonymous(client):
     assert set(doc) == {
         "tracking_code",
         "status",
+        "summary",  # the complaint, scrubbed of the reporter's name, phone and room
+        "steps",
         "status_note",
         "responsible",
         "expected_at",
@@ -144,8 +146,14 @@ def test_tracking_code_lookup_is_public_and_anonymous(client):
     assert doc["tracking_code"] == code and doc["status"] == "received"
     for stamp in ("received_at", "updated_at"):
         dt.datetime.fromisoformat(doc[stamp])
-    for secret in ("张伟", "13912345678", "502", "5678", "xueyuan", "楼道灯"):
+    for secret in ("张伟", "13912345678", "502", "5678", "xueyuan"):
         assert secret not in readable(doc), secret
+    assert "楼道灯坏了" in doc["summary"]
+    assert [(s["step"], s["done"], s["current"]) for s in doc["steps"]] == [
+        ("received", True, True),
+        *((k, False, False) for k in ("graded", "assigned", "in_progress", "done", "evaluated")),
+    ]
+    assert doc["steps"][0]["at"] == doc["received_at"] and doc["steps"][1]["at"] is None
     assert r.json()["report_id"] not in t.text
     assert client.get(f"/v1/track/{code.lower()}").status_code == 200
     assert_problem(client.get("/v1/track/ZZZZZZZZ"), 404)
@@ -156,6 +164,65 @@ def test_tracking_code_lookup_is_public_and_anonymous(client):
     assert "楼道灯" in listed  # the complaint itself stays readable to staff
     for secret in ("张伟", "13912345678", "502"):
         assert secret not in listed, secret
+
+
+def test_tracking_shows_each_step_with_the_date_it_was_first_reached(client):
+    r = client.post("/v1/reports", json=body(), headers=auth())
+    rid, code = r.json()["report_id"], r.json()["tracking_code"]
+    task = {
+        "entry_id": "e_1",
+        "matter_id": "m_1",
+        "level": "yellow",
+        "category": "drainage",
+        "actor": "u-party",
+        "lead_party": "property_company",
+        "lead_unit": "江西锦程物业服务有限公司",
+        "deadline": "2024-03-20T18:00:00+08:00",
+    }
+    moves = [
+        ("task.assigned.v1", "assigned", "2024-03-10T10:00:00+08:00"),
+        ("task.progressed.v1", "claimed", "2024-03-11T09:00:00+08:00"),
+        ("task.progressed.v1", "in_progress", "2024-03-12T09:00:00+08:00"),  # same step: the first date stays
+        ("task.completed.v1", "completed", "2024-03-15T16:00:00+08:00"),
+    ]
+
+    async def progress() -> None:
+        async with client.app.state.ctx.bus.uow() as uow:
+            triaged = events.MatterTriaged.model_validate(
+                {
+                    "matter_id": "m_1",
+                    "report_ids": [rid],
+                    "title": "下水道堵塞",
+                    "place": {},
+                    "kind": "problem",
+                    "category": "drainage",
+                    "level": "yellow",
+                    "route": "direct",
+                    "confidence": 0.9,
+                    "triaged_at": "2024-03-10T09:00:00+08:00",
+                }
+            )
+            env = Envelope.new(type="matter.triaged.v1", source="/services/triage", community="xueyuan", data=triaged)
+            await handlers.on_matter_triaged(uow, env, triaged)
+            for seq, (kind, state, at) in enumerate(moves, start=1):
+                data = events.TaskEvent.model_validate(task | {"state": state, "at": at})
+                env = Envelope.new(type=kind, source="/services/ledger", community="xueyuan", data=data, sequence=seq)
+                await handlers.on_task(uow, env, data)
+            await uow.commit()
+
+    client.portal.call(progress)
+    doc = client.get(f"/v1/track/{code}").json()
+    steps = {s["step"]: s for s in doc["steps"]}
+    assert doc["status"] == "completed" and doc["responsible"] == "江西锦程物业服务有限公司"
+    assert doc["expected_at"].startswith("2024-03-20T10:00:00")
+    assert [s["done"] for s in doc["steps"]] == [True, True, True, True, True, False]
+    assert steps["done"]["current"] and not steps["in_progress"]["current"]
+    assert steps["graded"]["at"] is not None
+    assert steps["assigned"]["at"].startswith("2024-03-10T02:00:00")
+    assert steps["in_progress"]["at"].startswith("2024-03-11T01:00:00")  # claimed first; started later
+    assert steps["done"]["at"].startswith("2024-03-15T08:00:00")
+    assert steps["evaluated"]["at"] is None
+    assert all(s["label"] and "/" in s["label"] for s in doc["steps"])  # words, Chinese first, English after
 
 
 def test_rejections_are_problems_naming_the_field_and_store_nothing(client):

@@ -247,3 +247,64 @@ def test_built_pages_need_no_inline_script(tmp_path):
         assert "new Function(" not in asset.read_text(encoding="utf-8"), asset.name  # no eval: no 'unsafe-eval'
     r = _client(tmp_path).get("/assets/" + next((STATIC_DIR / "assets").glob("*.js")).name)
     assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
+
+
+def _packed_client(tmp_path):
+    """A console serving a built page and asset of its own, with the build's brotli and gzip copies."""
+    import gzip
+
+    static = tmp_path / "static"
+    (static / "assets").mkdir(parents=True)
+    js = ("export const words = " + json.dumps(["议事"] * 400) + ";\n").encode()
+    (static / "assets" / "app-Ab12.js").write_bytes(js)
+    (static / "assets" / "app-Ab12.js.gz").write_bytes(gzip.compress(js))
+    (static / "assets" / "app-Ab12.js.br").write_bytes(b"brotli-bytes")  # content is the build's business
+    (static / "assets" / "plain-Cd34.css").write_bytes(b"body{margin:0}")
+    (static / "index.html").write_bytes(b"<!doctype html><title>x</title>")
+    (static / "index.html.gz").write_bytes(gzip.compress(b"<!doctype html><title>x</title>"))
+    (static / "m.html").write_bytes(b"<!doctype html>")
+    settings = Settings(var_dir=tmp_path, env="test")
+    return TestClient(create_app(ConsoleConfig(settings=settings, upstreams={}, static_dir=static))), js
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("gzip, deflate, br, zstd", "br"),
+        ("br;q=1.0, gzip;q=0.8", "br"),
+        ("gzip", "gzip"),
+        ("br;q=0, gzip", "gzip"),
+        ("*", "br"),
+        ("identity", None),
+        ("", None),
+    ],
+)
+def test_assets_are_sent_precompressed_when_the_client_accepts_it(tmp_path, accept, coding):
+    c, js = _packed_client(tmp_path)
+    # httpx would decode the body itself: ask for the raw stream to see what travelled.
+    with c.stream("GET", "/assets/app-Ab12.js", headers={"Accept-Encoding": accept}) as r:
+        raw = b"".join(r.iter_raw())
+    assert r.status_code == 200
+    assert r.headers.get("content-encoding") == coding
+    assert r.headers["vary"] == "Accept-Encoding"  # caches keep one copy per coding
+    assert r.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert "immutable" in r.headers["cache-control"]
+    assert int(r.headers["content-length"]) == len(raw)
+    if coding is None:
+        assert raw == js
+    elif coding == "gzip":
+        import gzip
+
+        assert gzip.decompress(raw) == js and len(raw) < len(js)
+
+
+def test_pages_are_compressed_too_and_nothing_but_built_assets_is_served(tmp_path):
+    c, _ = _packed_client(tmp_path)
+    with c.stream("GET", "/", headers={"Accept-Encoding": "gzip"}) as r:
+        assert r.headers["content-encoding"] == "gzip" and r.headers["vary"] == "Accept-Encoding"
+        assert r.headers["cache-control"] == "no-cache" and r.headers["content-type"].startswith("text/html")
+    plain = c.get("/assets/plain-Cd34.css", headers={"Accept-Encoding": "br, gzip"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers  # no copy: sent as it is
+    for bad in ("/assets/app-Ab12.js.br", "/assets/.hidden", "/assets/..%2Findex.html", "/assets/nope.js"):
+        assert c.get(bad).status_code == 404, bad
+    assert c.head("/assets/app-Ab12.js").status_code == 200

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.unit
 
 def test_the_articles_headline_536_matters_521_completed():
     row = Tally(entries=536, completed=521).row()
+    assert row.open == 15  # the backlog: not yet done
     assert (row.entries, row.completed) == (536, 521)
     assert row.completion_rate == 0.972  # 521 / 536 = 0.97201...
     assert row.satisfaction_rate is None and row.households_evaluated == 0

@@ -6,10 +6,6 @@ import enUS from 'vant/es/locale/lang/en-US'
 import 'vant/lib/index.css'
 import App from './App.vue'
 import Home from './Home.vue'
-import Report from './Report.vue'
-import Track from './Track.vue'
-import Evaluate from './Evaluate.vue'
-import Ack from './Ack.vue'
 import { lang } from '../shared/i18n.js'
 import { watchEffect } from 'vue'
 
@@ -19,10 +15,10 @@ const router = createRouter({
   history: createWebHashHistory(),
   routes: [
     { path: '/', component: Home },
-    { path: '/report', component: Report },
-    { path: '/track/:code?', component: Track },
-    { path: '/q/:token', component: Evaluate },
-    { path: '/ack/:token', component: Ack },
+    { path: '/report', component: () => import('./Report.vue') },
+    { path: '/track/:code?', component: () => import('./Track.vue') },
+    { path: '/q/:token', component: () => import('./Evaluate.vue') },
+    { path: '/ack/:token', component: () => import('./Ack.vue') },
   ],
 })
 
