@@ -148,6 +148,10 @@ class SessionScheduled(Payload):
     place: str = Field(max_length=200)
     agenda: list[str] = Field(default_factory=list, max_length=200, description="Matter ids")
     invitees: list[Invitee] = Field(default_factory=list, max_length=200)
+    hall: str | None = Field(
+        None, max_length=64, description="`community` (the Five-Party hall) or a compound's code (小区议事会)"
+    )
+    hall_name: str | None = Field(None, max_length=128, description="The hall in words, e.g. 景湖花园小区议事会")
 
 
 class StanceRecord(Payload):

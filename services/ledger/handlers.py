@@ -46,6 +46,7 @@ OUTCOME_ZH = {
     "escalate": "转办职能部门",
     "deferred": "暂缓议定",
     "not_actionable": "不予受理",
+    "refer_up": "小区议事会提交社区议事厅",
 }
 
 
@@ -217,6 +218,8 @@ async def on_session_scheduled(uow: UnitOfWork, env: Envelope, data: events.Sess
     """Note on the timeline of existing entries that their matter is on a session's agenda."""
     when = _aware(data.starts_at).astimezone(TZ).strftime("%Y-%m-%d %H:%M")
     label = {"scheduled": "已列入议事会议程", "rescheduled": "议事会改期", "cancelled": "议事会已取消"}[data.status]
+    if data.hall_name and data.hall not in (None, "community"):
+        label = label.replace("议事会", data.hall_name, 1)  # 小事不出小区: say which compound's meeting
     for matter_id in dict.fromkeys(data.agenda):
         entry = await entry_of(uow.session, env, matter_id)
         if entry is not None:
