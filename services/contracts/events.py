@@ -262,6 +262,19 @@ class EvaluationRecorded(Payload):
     recorded_at: dt.datetime
 
 
+class MatterForeseen(Payload):
+    """matter.foreseen.v1: 未诉先办 — the convenor made a recurring problem a topic before anyone reported it again."""
+
+    matter_id: str = Id
+    title: str = ShortText
+    place: Place
+    category: Category
+    level: Level = "yellow"
+    evidence: str = Field(max_length=2000, description="Why, in words: past dates and counts")
+    accepted_by: str = Field(max_length=128)
+    accepted_at: dt.datetime
+
+
 class MatterReopened(Payload):
     """matter.reopened.v1: residents were not satisfied; the matter goes back for rectification."""
 

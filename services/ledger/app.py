@@ -30,6 +30,7 @@ NOTICE_POLL_SECONDS = 5  # pages are delivered at once (woken after commit); the
 HANDLERS = {
     "matter.triaged.v1": recorded(handlers.on_matter_triaged),
     "matter.regraded.v1": recorded(handlers.on_matter_regraded),
+    "matter.foreseen.v1": recorded(handlers.on_matter_foreseen),
     "session.scheduled.v1": recorded(handlers.on_session_scheduled),
     "session.concluded.v1": recorded(handlers.on_session_concluded),
     "evaluation.recorded.v1": recorded(handlers.on_evaluation_recorded),

@@ -185,6 +185,27 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
         await _assign_direct(uow, entry, note="按类别直接交办", event_id=env.id, measures=DIRECT_MEASURES)
 
 
+async def on_matter_foreseen(uow: UnitOfWork, env: Envelope, data: events.MatterForeseen) -> None:
+    """未诉先办: know the topic the convenor made of a recurring problem, so its session's decision opens an entry."""
+    s = uow.session
+    if await _view_of(s, env, data.matter_id) is not None:
+        return  # a redelivery
+    s.add(
+        MatterView(
+            matter_id=data.matter_id,
+            community=env.community,
+            compound=data.place.compound,
+            building=data.place.building,
+            category=data.category,
+            level=data.level,
+            route="deliberate",
+            title=clean(data.title)[:500],
+            graded_at=_aware(data.accepted_at),
+            updated_at=utcnow(),
+        )
+    )
+
+
 async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
     """Update the matter view and the entry's grade; a matter regraded to direct is assigned at once."""
     s = uow.session

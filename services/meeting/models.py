@@ -163,6 +163,31 @@ class TierChange(Table, table=True):
     reason: str = Field(max_length=500)
 
 
+class ForesightProposal(Table, table=True):
+    """未诉先办: a recurring problem proposed as a topic for a month; the convenor accepts or dismisses it."""
+
+    __tablename__ = "foresight_proposal"
+    __table_args__ = (UniqueConstraint("community", "problem", "month", name="uq_foresight_problem_month"),)
+
+    id: str = Field(primary_key=True, max_length=40)  # derived from community, problem and month
+    community: str = Field(index=True, max_length=64)
+    problem: str = Field(max_length=160)  # "<compound>/<building or ->/<category>"
+    month: str = Field(max_length=7)
+    compound: str = Field(max_length=64)
+    building: str | None = Field(default=None, max_length=32)
+    category: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # recurring | seasonal
+    season: str | None = Field(default=None, max_length=16)
+    evidence_zh: str = Field(max_length=2000)
+    evidence: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # dates, matter ids
+    status: str = Field(default="proposed", max_length=16)  # proposed | accepted | dismissed
+    created_at: dt.datetime = Field(sa_column=_ts())
+    decided_by: str | None = Field(default=None, max_length=128)
+    decided_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    reason: str | None = Field(default=None, max_length=500)
+    matter_id: str | None = Field(default=None, max_length=64)  # the topic an acceptance put in the queue
+
+
 class Notice(Table, table=True):
     """A notice to one recipient about one session (invitation, change, reminder); sent at most once."""
 
