@@ -86,7 +86,7 @@ def _place_name(community: Community):
     return name
 
 
-def proposal_id(community: str, problem: str, month: str) -> str:
+def make_proposal_id(community: str, problem: str, month: str) -> str:
     """The same problem and month always give the same id, so replicas propose it once."""
     return "fs_" + hashlib.sha256(f"{community}|{problem}|{month}".encode()).hexdigest()[:24]
 
@@ -118,7 +118,7 @@ async def propose(uow: UnitOfWork, community: Community, now: dt.datetime) -> in
     made = 0
     for f in foresight.detect(await history(uow, community.code), year, month, _place_name(community)):
         row = ForesightProposal(
-            id=proposal_id(community.code, f.key, label),
+            id=make_proposal_id(community.code, f.key, label),
             community=community.code,
             problem=f.key,
             month=label,
@@ -242,8 +242,8 @@ async def run_now(
     return await list_proposals(ctx, principal, community, None, f"{year:04d}-{month:02d}", 50, 0)
 
 
-async def _decidable(uow: UnitOfWork, proposal_id_: str, principal: Principal) -> ForesightProposal:
-    q = select(ForesightProposal).where(ForesightProposal.id == proposal_id_).with_for_update()
+async def _decidable(uow: UnitOfWork, proposal_id: str, principal: Principal) -> ForesightProposal:
+    q = select(ForesightProposal).where(ForesightProposal.id == proposal_id).with_for_update()
     p = (await uow.session.exec(q)).first()
     if p is None:
         raise _not_found()
@@ -258,16 +258,16 @@ async def _decidable(uow: UnitOfWork, proposal_id_: str, principal: Principal) -
     return p
 
 
-@router.post("/{proposal_id_}/accept", response_model=ProposalOut, summary="Make it a topic (列为议题)")
+@router.post("/{proposal_id}/accept", response_model=ProposalOut, summary="Make it a topic (列为议题)")
 async def accept(
-    proposal_id_: str,
+    proposal_id: str,
     body: DecideIn,
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("session.manage"))],
 ) -> ProposalOut:
     """The problem becomes a pinned topic of its hall's next fixed day; the ledger learns of it."""
     async with ctx.bus.uow(actor=principal.sub) as uow:
-        p = await _decidable(uow, proposal_id_, principal)
+        p = await _decidable(uow, proposal_id, principal)
         community = load_directory().community(p.community)
         if community is None:  # pragma: no cover - proposals exist for known communities only
             raise _not_found()
@@ -313,9 +313,9 @@ async def accept(
     return _out(p, s.id if s is not None else None)
 
 
-@router.post("/{proposal_id_}/dismiss", response_model=ProposalOut, summary="Do not make it a topic (不列入)")
+@router.post("/{proposal_id}/dismiss", response_model=ProposalOut, summary="Do not make it a topic (不列入)")
 async def dismiss(
-    proposal_id_: str,
+    proposal_id: str,
     body: DecideIn,
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("session.manage"))],
@@ -324,7 +324,7 @@ async def dismiss(
     if not (body.reason or "").strip():
         raise Problem(422, "请说明不列入的理由", "A reason is required to dismiss", field="reason")
     async with ctx.bus.uow(actor=principal.sub) as uow:
-        p = await _decidable(uow, proposal_id_, principal)
+        p = await _decidable(uow, proposal_id, principal)
         p.status, p.decided_by, p.decided_at = "dismissed", principal.sub[:128], planner.utcnow()
         p.reason = (body.reason or "").strip()[:500]
         uow.session.add(p)

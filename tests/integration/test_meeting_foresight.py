@@ -94,6 +94,11 @@ def test_drains_before_the_plum_rains_are_proposed_accepted_and_put_on_the_agend
         == 0
     )
 
+    # Another community's staff neither see nor decide it.
+    other = token(communities=("jinshan",))
+    assert client.post(f"/v1/foresight/{p['id']}/accept", json={}, headers=other).status_code == 404
+    assert client.post(f"/v1/foresight/{p['id']}/dismiss", json={"reason": "x"}, headers=other).status_code == 404
+    assert client.post("/v1/foresight/run", params={"community": "xueyuan"}, headers=other).status_code in (403, 404)
     r = client.post(f"/v1/foresight/{p['id']}/accept", json={"reason": "党委研究：汛前先疏通主管"}, headers=headers)
     assert r.status_code == 200, r.text
     done = r.json()

@@ -56,3 +56,20 @@ def test_the_compound_categories_are_known_categories():
 
     assert set(tiers.COMPOUND_CATEGORIES) <= set(CATEGORIES)
     assert "road" not in tiers.COMPOUND_CATEGORIES and "safety_fire" not in tiers.COMPOUND_CATEGORIES
+
+
+def test_compound_meeting_invitees_are_reached_at_their_directory_addresses(jinshan):
+    from services.meeting import notices, planner
+
+    people = planner.compound_invitees(jinshan, "jinghuhuayuan")
+    assert [(i.party, i.name) for i in people] == [
+        ("party_org", "徐志强"),
+        ("owners_committee", "陆国平"),
+        ("property_company", "周海涛"),
+        ("resident_rep", "陆有福"),
+    ]
+    # A grid member who is not on the hall's roster still has the phone the grid lists.
+    assert notices.recipient(jinshan, "party_org:程小军").phone == "13800001051"
+    assert planner.hall_name(jinshan, "jinghuhuayuan") == "景湖花园小区议事会"
+    assert str(planner.rule_of(jinshan, "jinghuhuayuan")) == "每月第一个星期三 19:30"
+    assert str(planner.rule_of(jinshan, "xiugumingyuan")) == str(planner.rule_of(jinshan))  # no meeting: the hall's
