@@ -127,6 +127,14 @@ CATALOG: dict[str, EventType] = {
             "Residents were not satisfied; the matter goes back.",
         ),
         EventType(
+            "matter.foreseen.v1",
+            ev.MatterForeseen,
+            EVENTS_EXCHANGE,
+            "meeting",
+            ("ledger",),
+            "未诉先办: a recurring problem became a topic before residents reported it again.",
+        ),
+        EventType(
             "matter.closed.v1",
             ev.MatterClosed,
             EVENTS_EXCHANGE,

@@ -148,6 +148,10 @@ class SessionScheduled(Payload):
     place: str = Field(max_length=200)
     agenda: list[str] = Field(default_factory=list, max_length=200, description="Matter ids")
     invitees: list[Invitee] = Field(default_factory=list, max_length=200)
+    hall: str | None = Field(
+        None, max_length=64, description="`community` (the Five-Party hall) or a compound's code (小区议事会)"
+    )
+    hall_name: str | None = Field(None, max_length=128, description="The hall in words, e.g. 景湖花园小区议事会")
 
 
 class StanceRecord(Payload):
@@ -256,6 +260,19 @@ class EvaluationRecorded(Payload):
     round_outcome: str = Field(pattern="^(satisfied|reopen|escalate|pending)$")
     round_rate: float | None = Field(None, ge=0, le=1)
     recorded_at: dt.datetime
+
+
+class MatterForeseen(Payload):
+    """matter.foreseen.v1: 未诉先办 — the convenor made a recurring problem a topic before anyone reported it again."""
+
+    matter_id: str = Id
+    title: str = ShortText
+    place: Place
+    category: Category
+    level: Level = "yellow"
+    evidence: str = Field(max_length=2000, description="Why, in words: past dates and counts")
+    accepted_by: str = Field(max_length=128)
+    accepted_at: dt.datetime
 
 
 class MatterReopened(Payload):

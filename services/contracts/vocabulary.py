@@ -47,7 +47,8 @@ Category = Literal[
     "other",
 ]
 SessionKind = Literal["emergency", "fixed_day", "site_inspection"]
-Outcome = Literal["resolved", "site_inspection", "escalate", "deferred", "not_actionable"]
+# refer_up: a compound meeting hands the matter to the community hall (大事不出社区).
+Outcome = Literal["resolved", "site_inspection", "escalate", "deferred", "not_actionable", "refer_up"]
 Method = Literal["home_visit", "questionnaire", "wechat_vote", "group_forum"]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 Solved = Literal["solved", "partly", "unsolved"]

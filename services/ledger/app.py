@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.ledger import alerts, handlers, reminders
+from services.ledger import alerts, handlers, publicity, reminders
 from services.ledger.ack_api import router as ack_router
 from services.ledger.api import router
 from services.ledger.commitments import router as commitments_router
@@ -12,6 +12,7 @@ from services.ledger.disclosure_api import router as disclosure_router
 from services.ledger.figures import router as figures_router
 from services.ledger.handover import router as handover_router
 from services.ledger.models import metadata, notices
+from services.ledger.publicity_api import router as publicity_router
 from services.ledger.replay import recorded
 from services.ledger.supporting import router as supporting_router
 from services.runtime.consumer import Subscription, subscribe
@@ -22,12 +23,14 @@ from services.runtime.settings import Settings
 NAME = "ledger"
 OVERDUE_SWEEP_SECONDS = 300
 ALERT_TICK_SECONDS = 15  # re-pages are minutes apart; a quarter minute of slack is enough
+PUBLICITY_SECONDS = 600  # the 1st's notices go up within ten minutes of 08:00
 NOTICE_POLL_SECONDS = 5  # pages are delivered at once (woken after commit); the poll only catches retries
 
 # Every consumed envelope is also recorded, so `rebuild` can replay the ledger from them.
 HANDLERS = {
     "matter.triaged.v1": recorded(handlers.on_matter_triaged),
     "matter.regraded.v1": recorded(handlers.on_matter_regraded),
+    "matter.foreseen.v1": recorded(handlers.on_matter_foreseen),
     "session.scheduled.v1": recorded(handlers.on_session_scheduled),
     "session.concluded.v1": recorded(handlers.on_session_concluded),
     "evaluation.recorded.v1": recorded(handlers.on_evaluation_recorded),
@@ -41,7 +44,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
-    """The overdue sweep with reminders, red alert re-paging, and notice delivery; one replica at a time each."""
+    """Overdue sweep with reminders, red alert re-paging, notice delivery, monthly board notices; one replica each."""
 
     async def sweep() -> None:
         await handlers.sweep_overdue(ctx.db)
@@ -55,10 +58,14 @@ def periodic(ctx: Context) -> list[Periodic]:
     async def deliver() -> None:
         await notices.deliver_due(ctx.db)
 
+    async def publicise() -> None:
+        await publicity.run_monthly(lambda: ctx.bus.uow(actor=publicity.MONTHLY))
+
     return [
         Periodic("overdue_sweep", OVERDUE_SWEEP_SECONDS, sweep),
         Periodic("alert_tick", ALERT_TICK_SECONDS, tick),
         Periodic("notices", NOTICE_POLL_SECONDS, deliver, wake=notices.wake_event()),
+        Periodic("publicity", PUBLICITY_SECONDS, publicise),
     ]
 
 
@@ -76,6 +83,7 @@ def spec() -> ServiceSpec:
             supporting_router,
             figures_router,
             disclosure_router,
+            publicity_router,
             ack_router,
         ],
         subscriptions=subscriptions,

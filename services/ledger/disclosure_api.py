@@ -68,55 +68,62 @@ async def _latest(s, community: str, month: str) -> Disclosure | None:
     return (await s.exec(q)).first()
 
 
+async def freeze(uow, community: str, month: str, *, actor: str, now: dt.datetime) -> tuple[Disclosure, dict | None]:
+    """Freeze a month's disclosure as the next version (in the caller's transaction); return it and its diff."""
+    start, end = month_range(month)
+    s = uow.session
+    entries = list((await s.exec(select(Entry).where(Entry.community == community))).all())
+    ids = [e.id for e in entries if disclosure.listed(e, start, end)]
+    timelines: dict[str, list[TimelineItem]] = {}
+    supporting: dict[str, list[SupportingTask]] = {}
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        q = select(TimelineItem).where(TimelineItem.entry_id.in_(part)).order_by(TimelineItem.seq)
+        for item in (await s.exec(q)).all():
+            timelines.setdefault(item.entry_id, []).append(item)
+        q2 = select(SupportingTask).where(SupportingTask.entry_id.in_(part)).order_by(SupportingTask.created_at)
+        for t in (await s.exec(q2)).all():
+            supporting.setdefault(t.entry_id, []).append(t)
+    prev_pub = await _latest(s, community, _prev_month(month))
+    if prev_pub is not None:
+        previous = prev_pub.content["summary"]
+    else:
+        p_start, _ = month_range(_prev_month(month))
+        previous = disclosure.summarise(entries, p_start, start)
+    content = disclosure.build(community, month, entries, timelines, supporting, start, end, previous, now)
+    last = await _latest(s, community, month)
+    if last is not None and last.version >= MAX_VERSIONS:
+        raise Problem(409, "更正次数已达上限", f"At most {MAX_VERSIONS} versions per month")
+    changes = disclosure.diff(last.content, content) if last is not None else None
+    if changes is not None:
+        content["changes_from_previous"] = changes
+    row = Disclosure(
+        community=community,
+        month=month,
+        version=(last.version + 1) if last is not None else 1,
+        created_at=now,
+        created_by=actor[:128],
+        content=content,
+        sha256=disclosure.digest(content),
+    )
+    s.add(row)
+    await s.flush()
+    return row, changes
+
+
 @router.post("/disclosures", response_model=DisclosureOut, status_code=201, summary="Publish a month (一月一公示)")
 async def publish(
     body: DisclosureIn, ctx: Ctx, principal: Annotated[Principal, Depends(require("disclosure.publish"))]
 ) -> DisclosureOut:
     """Freeze the month's disclosure; publishing again makes a new version (a correction) with its diff."""
     in_scope(principal, body.community)
-    start, end = month_range(body.month)
+    start, _ = month_range(body.month)
     now = utcnow()
     if start > now:
         raise Problem(422, "不能公示尚未开始的月份", "The month has not begun", field="month")
     async with ctx.bus.uow(actor=principal.sub) as uow:
-        s = uow.session
-        entries = list((await s.exec(select(Entry).where(Entry.community == body.community))).all())
-        ids = [e.id for e in entries if disclosure.listed(e, start, end)]
-        timelines: dict[str, list[TimelineItem]] = {}
-        supporting: dict[str, list[SupportingTask]] = {}
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            q = select(TimelineItem).where(TimelineItem.entry_id.in_(part)).order_by(TimelineItem.seq)
-            for item in (await s.exec(q)).all():
-                timelines.setdefault(item.entry_id, []).append(item)
-            q2 = select(SupportingTask).where(SupportingTask.entry_id.in_(part)).order_by(SupportingTask.created_at)
-            for t in (await s.exec(q2)).all():
-                supporting.setdefault(t.entry_id, []).append(t)
-        prev_pub = await _latest(s, body.community, _prev_month(body.month))
-        if prev_pub is not None:
-            previous = prev_pub.content["summary"]
-        else:
-            p_start, _ = month_range(_prev_month(body.month))
-            previous = disclosure.summarise(entries, p_start, start)
-        content = disclosure.build(
-            body.community, body.month, entries, timelines, supporting, start, end, previous, now
-        )
-        last = await _latest(s, body.community, body.month)
-        if last is not None and last.version >= MAX_VERSIONS:
-            raise Problem(409, "更正次数已达上限", f"At most {MAX_VERSIONS} versions per month")
-        changes = disclosure.diff(last.content, content) if last is not None else None
-        if changes is not None:
-            content["changes_from_previous"] = changes
-        row = Disclosure(
-            community=body.community,
-            month=body.month,
-            version=(last.version + 1) if last is not None else 1,
-            created_at=now,
-            created_by=principal.sub,
-            content=content,
-            sha256=disclosure.digest(content),
-        )
-        s.add(row)
+        row, changes = await freeze(uow, body.community, body.month, actor=principal.sub, now=now)
+        content = row.content
         await uow.commit()
     return DisclosureOut(
         community=row.community,

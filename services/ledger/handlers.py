@@ -46,6 +46,7 @@ OUTCOME_ZH = {
     "escalate": "转办职能部门",
     "deferred": "暂缓议定",
     "not_actionable": "不予受理",
+    "refer_up": "小区议事会提交社区议事厅",
 }
 
 
@@ -184,6 +185,27 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
         await _assign_direct(uow, entry, note="按类别直接交办", event_id=env.id, measures=DIRECT_MEASURES)
 
 
+async def on_matter_foreseen(uow: UnitOfWork, env: Envelope, data: events.MatterForeseen) -> None:
+    """未诉先办: know the topic the convenor made of a recurring problem, so its session's decision opens an entry."""
+    s = uow.session
+    if await _view_of(s, env, data.matter_id) is not None:
+        return  # a redelivery
+    s.add(
+        MatterView(
+            matter_id=data.matter_id,
+            community=env.community,
+            compound=data.place.compound,
+            building=data.place.building,
+            category=data.category,
+            level=data.level,
+            route="deliberate",
+            title=clean(data.title)[:500],
+            graded_at=_aware(data.accepted_at),
+            updated_at=utcnow(),
+        )
+    )
+
+
 async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
     """Update the matter view and the entry's grade; a matter regraded to direct is assigned at once."""
     s = uow.session
@@ -217,6 +239,8 @@ async def on_session_scheduled(uow: UnitOfWork, env: Envelope, data: events.Sess
     """Note on the timeline of existing entries that their matter is on a session's agenda."""
     when = _aware(data.starts_at).astimezone(TZ).strftime("%Y-%m-%d %H:%M")
     label = {"scheduled": "已列入议事会议程", "rescheduled": "议事会改期", "cancelled": "议事会已取消"}[data.status]
+    if data.hall_name and data.hall not in (None, "community"):
+        label = label.replace("议事会", data.hall_name, 1)  # 小事不出小区: say which compound's meeting
     for matter_id in dict.fromkeys(data.agenda):
         entry = await entry_of(uow.session, env, matter_id)
         if entry is not None:

@@ -239,6 +239,26 @@ class Disclosure(Table, table=True):
     sha256: str = Field(max_length=64)
 
 
+class BoardNotice(Table, table=True):
+    """One month's notice for one board (小区公告栏 or 支部党建宣传栏): once per board and month, never edited."""
+
+    __tablename__ = "board_notice"
+    __table_args__ = (UniqueConstraint("community", "board", "month", name="uq_board_notice_month"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community: str = Field(index=True, max_length=64)
+    month: str = Field(max_length=7)
+    board: str = Field(max_length=64)  # a compound's code, or "party" for the party-building board
+    board_kind: str = Field(max_length=16)  # compound | party_building
+    board_name: str = Field(max_length=128)
+    disclosure_version: int
+    published_at: dt.datetime
+    published_by: str = Field(max_length=128)  # "system:monthly" or the staff member
+    pushed: bool = False  # a notice to the owners' group was queued
+    content: dict = Field(sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(max_length=64)
+
+
 metadata = Table.metadata
 bus_tables = BusTables(metadata)
 notices = NoticeQueue(metadata)

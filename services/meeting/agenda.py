@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from services.meeting import api, planner
-from services.meeting.models import AgendaItem, QueuedMatter, Session, aware
+from services.meeting import api, planner, tiers
+from services.meeting.models import AgendaItem, QueuedMatter, Session, TierChange, aware
 from services.runtime.auth import Principal
 from services.runtime.authz import require
+from services.runtime.directory import load_directory
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -94,6 +95,30 @@ async def _add(uow, s: Session, qm: QueuedMatter, principal: Principal, position
             "红色事项须召开紧急议事会，不列入例会议程",
             "A red matter goes to an emergency session",
             field="matter_id",
+        )
+    if s.hall != tiers.COMMUNITY and (qm.compound != s.hall or qm.level == "red"):
+        raise Problem(
+            409,
+            "小区议事会只议本小区的非红色事项",
+            "A compound meeting takes only its own compound's non-red matters",
+            field="matter_id",
+        )
+    community = load_directory().community(s.community)
+    if community is not None and s.kind == "fixed_day" and planner.hall_of(community, qm) != s.hall:
+        # The convenor takes it to this hall (or gives it to a compound meeting): record the tier with its reason.
+        tier = tiers.COMMUNITY if s.hall == tiers.COMMUNITY else tiers.COMPOUND
+        qm.tier_override = tier
+        uow.session.add(
+            TierChange(
+                matter_id=qm.matter_id,
+                community=qm.community,
+                at=planner.utcnow(),
+                actor=principal.sub[:128],
+                action="set",
+                to_tier=tier,
+                session_id=s.id,
+                reason="议程设置：列入该议事会",
+            )
         )
     await planner.add_to_agenda(uow, s, qm, actor=principal.sub, position=position)
 

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from services.contracts import events
 from services.contracts.vocabulary import Outcome, Party, ResponsibleParty
-from services.meeting import domain, minutes, planner
+from services.meeting import domain, minutes, planner, tier_api
 from services.meeting.agenda_log import AgendaChangeOut, changes_of
 from services.meeting.models import AgendaItem, QueuedMatter, Session, aware, utc
 from services.runtime.auth import Principal
@@ -50,6 +50,8 @@ class SessionOut(BaseModel):
     capacity: int
     agenda_count: int
     concluded_at: dt.datetime | None
+    hall: str = Field("community", description="`community`, or the compound whose own meeting it is (小区议事会)")
+    tier_label: str = Field("社区议事厅", description="社区议事厅 or 小区议事会")
 
 
 class AgendaEntry(BaseModel):
@@ -98,6 +100,8 @@ class QueuedOut(BaseModel):
     carried_over: int
     round: int
     pinned: bool = False
+    hall: str = Field("community", description="The hall that will deliberate it: `community` or a compound's code")
+    tier_label: str = "社区议事厅"
 
 
 # --- request models --------------------------------------------------------------------------------
@@ -165,6 +169,8 @@ def _summary(s: Session, count: int) -> dict:
         "capacity": s.capacity,
         "agenda_count": count,
         "concluded_at": aware(s.concluded_at),
+        "hall": s.hall,
+        "tier_label": tier_api.TIER_ZH["community" if s.hall == "community" else "compound"],
     }
 
 
@@ -189,7 +195,7 @@ def _check_resolution(i: int, r: ResolutionIn) -> list[dict]:
             ("lead_unit", _has(r.lead_unit), "须指定责任单位", "outcome resolved needs lead_unit"),
             ("deadline", r.deadline is not None, "须写明办结时限", "outcome resolved needs a deadline"),
         ]
-    elif r.outcome in ("deferred", "not_actionable"):
+    elif r.outcome in ("deferred", "not_actionable", "refer_up"):
         needs.append(("reason", _has(r.reason), "须说明理由", f"outcome {r.outcome} needs a reason"))
     elif r.outcome == "escalate":
         needs.append(("department", _has(r.department), "转办须指定职能部门", "outcome escalate needs department"))
@@ -252,6 +258,13 @@ async def _requeue(uow, matter_ids: list[str], *, carry: bool) -> None:
         if carry:
             qm.carried_over += 1
         uow.session.add(qm)
+
+
+def _tier_of(qm: QueuedMatter) -> dict:
+    """The hall a queued matter waits for (小区议事会 or the community hall)."""
+    community = load_directory().community(qm.community)
+    hall = planner.hall_of(community, qm) if community is not None else "community"
+    return {"hall": hall, "tier_label": tier_api.TIER_ZH["community" if hall == "community" else "compound"]}
 
 
 # --- routes ----------------------------------------------------------------------------------------
@@ -371,6 +384,7 @@ async def get_queue(
             carried_over=r.carried_over,
             round=r.round,
             pinned=r.pinned,
+            **_tier_of(r),
         )
         for i, r in enumerate(ordered)
     ]
@@ -410,7 +424,10 @@ async def conclude_session(
         errors += more
         if errors:
             raise _invalid(errors)
-        missing = domain.missing_parties(community.hall.quorum, attendance)
+        errors += tier_api.refer_errors(s, body.resolutions)
+        if errors:
+            raise _invalid(errors)
+        missing = domain.missing_parties(planner.quorum_of(community, s.hall), attendance)
         now = planner.utcnow()
         s.attendance, s.concluded_at = attendance, now
         if missing:
@@ -477,6 +494,8 @@ async def conclude_session(
                 uow.session.add(qm)
             elif r.outcome == "deferred":
                 await _requeue(uow, [qm.matter_id], carry=True)
+            elif r.outcome == "refer_up":
+                await tier_api.refer_up(uow, community, s, qm, actor=principal.sub, reason=r.reason or "", now=now)
             else:  # site_inspection
                 site = await planner.schedule_site_inspection(uow, community, qm, now)
                 if site.id not in follow_ups:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.meeting import agenda, calendars, changes, halls, handlers, notices, planner
+from services.meeting import agenda, calendars, changes, foresight_api, halls, handlers, notices, planner, tier_api
 from services.meeting.api import router
 from services.meeting.models import metadata
 from services.runtime.consumer import Subscription, subscribe
@@ -15,6 +15,7 @@ from services.runtime.settings import Settings
 NAME = "meeting"
 PLAN_INTERVAL_S = 60
 NOTICE_INTERVAL_S = 15
+FORESIGHT_INTERVAL_S = 3600  # 未诉先办: the history changes slowly; an hour keeps proposals fresh
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
@@ -29,7 +30,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
-    """The fixed-day planner every minute and notice delivery every 15 s, each by one replica at a time."""
+    """The fixed-day planner, notice delivery and 未诉先办 proposals, each by one replica at a time."""
 
     async def plan() -> None:
         await planner.plan_all(ctx.bus.uow)
@@ -37,7 +38,14 @@ def periodic(ctx: Context) -> list[Periodic]:
     async def deliver() -> None:
         await notices.run(ctx.bus.uow, ctx.db)
 
-    return [Periodic("plan", PLAN_INTERVAL_S, plan), Periodic("notices", NOTICE_INTERVAL_S, deliver)]
+    async def foresee() -> None:
+        await foresight_api.run(ctx.bus.uow)
+
+    return [
+        Periodic("plan", PLAN_INTERVAL_S, plan),
+        Periodic("notices", NOTICE_INTERVAL_S, deliver),
+        Periodic("foresight", FORESIGHT_INTERVAL_S, foresee),
+    ]
 
 
 def spec() -> ServiceSpec:
@@ -47,7 +55,15 @@ def spec() -> ServiceSpec:
         title="Meeting 议事会",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, agenda.router, changes.router, halls.router, calendars.router],
+        routers=[
+            router,
+            agenda.router,
+            changes.router,
+            halls.router,
+            calendars.router,
+            tier_api.router,
+            foresight_api.router,
+        ],
         subscriptions=subscriptions,
         periodic=periodic,
     )

@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from services.meeting import calendars, domain, planner
+from services.meeting import calendars, domain, planner, tiers
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
 from services.runtime.directory import PARTIES, Community, load_directory
@@ -52,6 +52,23 @@ class DepartmentOut(BaseModel):
     categories: list[str]
 
 
+class CompoundHallOut(BaseModel):
+    """A compound's own deliberation group (小区议事会): 小事不出小区."""
+
+    compound: str
+    compound_name: str
+    name: str
+    place: str
+    fixed_day: str
+    next_fixed_days: list[dt.datetime]
+    topics_per_session: int
+    quorum: list[str]
+    quorum_labels: list[str]
+    categories: list[str] = Field(description="The matters it takes (the rest go to the community hall)")
+    max_households: int
+    parties: list[PartyOut] = Field(description="Its members, and the community's grid worker under 社区党组织")
+
+
 class HallOut(BaseModel):
     """A community's hall."""
 
@@ -67,6 +84,7 @@ class HallOut(BaseModel):
     notices_channel: str
     parties: list[PartyOut]
     departments: list[DepartmentOut]
+    compound_halls: list[CompoundHallOut] = Field(default_factory=list, description="Compounds with their own 议事")
 
 
 class FeedOut(BaseModel):
@@ -85,9 +103,9 @@ def _community(code: str, principal: Principal) -> Community:
     return found
 
 
-def next_fixed_days(community: Community, now: dt.datetime, n: int = 3) -> list[dt.datetime]:
-    """The next n fixed deliberation days (holidays and 调休 applied)."""
-    rule = planner.rule_of(community)
+def next_fixed_days(community: Community, now: dt.datetime, n: int = 3, hall: str = "community") -> list[dt.datetime]:
+    """The next n fixed deliberation days of a hall (holidays and 调休 applied)."""
+    rule = planner.rule_of(community, hall)
     out, when = [], now
     for _ in range(n):
         when = domain.next_fixed_day(rule, when)
@@ -126,6 +144,31 @@ async def get_hall(
             for p in PARTIES
         ],
         departments=[DepartmentOut(code=d.code, name=d.name, categories=list(d.categories)) for d in c.departments],
+        compound_halls=[_compound_hall(c, comp.code) for comp in c.compounds if comp.hall is not None],
+    )
+
+
+def _compound_hall(c: Community, code: str) -> CompoundHallOut:
+    comp = c.compound(code)
+    hall = comp.hall
+    people: dict[str, list[MemberOut]] = {p: [] for p in PARTIES}
+    for m in c.grid_workers_of(code):
+        people["party_org"].append(MemberOut(name=m.name, unit=c.name, role="网格员", phone=mask_phone(m.phone)))
+    for p, members in hall.members.items():
+        people[p] += [MemberOut(name=m.name, unit=m.unit, role=m.role, phone=mask_phone(m.phone)) for m in members]
+    return CompoundHallOut(
+        compound=comp.code,
+        compound_name=comp.name,
+        name=planner.hall_name(c, comp.code),
+        place=hall.place,
+        fixed_day=str(planner.rule_of(c, comp.code)),
+        next_fixed_days=next_fixed_days(c, planner.utcnow(), hall=comp.code),
+        topics_per_session=hall.topics_per_session,
+        quorum=list(hall.quorum),
+        quorum_labels=[PARTY_ZH[p] for p in hall.quorum],
+        categories=list(hall.categories if hall.categories is not None else tiers.COMPOUND_CATEGORIES),
+        max_households=hall.max_households,
+        parties=[PartyOut(party=p, label=PARTY_ZH[p], members=ms) for p, ms in people.items() if ms],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, UniqueConstraint, false, text
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -59,6 +59,8 @@ class QueuedMatter(Table, table=True):
     # 本月议题: the convenor made it a topic; it goes first onto the next fixed day until deliberated.
     pinned: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     updated_at: dt.datetime = Field(sa_column=_ts())
+    # 小事不出小区: staff's (or a compound meeting's referral) choice of tier; None = the rule (tiers.py).
+    tier_override: str | None = Field(default=None, max_length=16)
 
 
 class Session(Table, table=True):
@@ -68,8 +70,9 @@ class Session(Table, table=True):
     __table_args__ = (
         # Two planners must never create two sessions for one community and fixed day.
         Index(
-            "uq_session_fixed_day",
+            "uq_session_fixed_day_hall",
             "community",
+            "hall",
             "kind",
             "starts_at",
             unique=True,
@@ -79,8 +82,9 @@ class Session(Table, table=True):
         Index("ix_session_community_starts", "community", "starts_at"),
         # The fixed day a (possibly rescheduled) fixed-day session stands for: still one per day.
         Index(
-            "uq_session_fixed_slot",
+            "uq_session_fixed_slot_hall",
             "community",
+            "hall",
             "slot_at",
             unique=True,
             sqlite_where=text("kind = 'fixed_day'"),
@@ -109,6 +113,8 @@ class Session(Table, table=True):
     # Set by the convenor's first agenda change: from then on the planner proposes nothing more for it.
     agenda_set_by: str | None = Field(default=None, max_length=128)
     agenda_set_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # Which hall meets: "community" (the Five-Party Deliberation Hall) or a compound's code (小区议事会).
+    hall: str = Field(default="community", sa_column=Column(String(64), nullable=False, server_default="community"))
 
 
 class AgendaItem(Table, table=True):
@@ -139,6 +145,47 @@ class AgendaChange(Table, table=True):
     from_position: int | None = None
     to_position: int | None = None
     reason: str | None = Field(default=None, max_length=500)
+
+
+class TierChange(Table, table=True):
+    """A matter moved between the community hall and its compound's meeting (who, when, why); appended only."""
+
+    __tablename__ = "tier_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    matter_id: str = Field(index=True, max_length=64)
+    community: str = Field(max_length=64)
+    at: dt.datetime = Field(sa_column=_ts())
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=16)  # set | auto | refer_up
+    to_tier: str = Field(max_length=16)
+    session_id: str | None = Field(default=None, max_length=40)  # the compound meeting that referred it up
+    reason: str = Field(max_length=500)
+
+
+class ForesightProposal(Table, table=True):
+    """未诉先办: a recurring problem proposed as a topic for a month; the convenor accepts or dismisses it."""
+
+    __tablename__ = "foresight_proposal"
+    __table_args__ = (UniqueConstraint("community", "problem", "month", name="uq_foresight_problem_month"),)
+
+    id: str = Field(primary_key=True, max_length=40)  # derived from community, problem and month
+    community: str = Field(index=True, max_length=64)
+    problem: str = Field(max_length=160)  # "<compound>/<building or ->/<category>"
+    month: str = Field(max_length=7)
+    compound: str = Field(max_length=64)
+    building: str | None = Field(default=None, max_length=32)
+    category: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # recurring | seasonal
+    season: str | None = Field(default=None, max_length=16)
+    evidence_zh: str = Field(max_length=2000)
+    evidence: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # dates, matter ids
+    status: str = Field(default="proposed", max_length=16)  # proposed | accepted | dismissed
+    created_at: dt.datetime = Field(sa_column=_ts())
+    decided_by: str | None = Field(default=None, max_length=128)
+    decided_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    reason: str | None = Field(default=None, max_length=500)
+    matter_id: str | None = Field(default=None, max_length=64)  # the topic an acceptance put in the queue
 
 
 class Notice(Table, table=True):

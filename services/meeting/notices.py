@@ -48,9 +48,15 @@ def recipient(community: Community, key: str) -> Recipient:
         return Recipient(name=f"{community.name}五方议事群", key=key)
     party, _, name = key.partition(":")
     member = next((m for m in community.roster.get(party, []) if m.name == name), None)
+    # A compound meeting's members (小区议事会) and grid workers need not be on the hall's roster.
+    member = member or next(
+        (m for c in community.compounds if c.hall for m in c.hall.members.get(party, []) if m.name == name), None
+    )
+    member = member or next((m for g in community.grids for m in g.members if m.name == name), None)
     if member is None:
         return Recipient(name=name, key=key)
-    return Recipient(name=name, key=key, email=member.email, phone=member.phone, wecom_id=member.wecom_id)
+    email = getattr(member, "email", None)  # grid members carry a phone and a WeCom id only
+    return Recipient(name=name, key=key, email=email, phone=member.phone, wecom_id=member.wecom_id)
 
 
 async def enqueue(uow: UnitOfWork, s: Session, kind: str, community: Community, *, now: datetime) -> int:

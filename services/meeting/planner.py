@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
 from services.contracts import events
-from services.meeting import domain, notices
+from services.meeting import domain, notices, tiers
 from services.meeting.models import UTC, AgendaChange, AgendaItem, QueuedMatter, Session, aware, utc
 from services.runtime import workcal
 from services.runtime.directory import PARTIES, Community, load_directory
@@ -42,9 +42,38 @@ def new_session_id() -> str:
     return f"ses_{uuid.uuid4().hex[:20]}"
 
 
-def rule_of(community: Community) -> domain.FixedDayRule:
-    """The community's fixed deliberation day rule."""
+def rule_of(community: Community, hall: str = tiers.COMMUNITY) -> domain.FixedDayRule:
+    """The fixed deliberation day rule of the community's hall, or of a compound's meeting (default: the hall's)."""
+    compound = _compound_hall(community, hall)
+    if compound is not None and compound.fixed_day:
+        return domain.FixedDayRule.parse(compound.fixed_day)
     return domain.FixedDayRule.parse(community.hall.fixed_day)
+
+
+def _compound_hall(community: Community, hall: str):
+    """A compound's own meeting (小区议事会) by the compound's code; None for the community hall."""
+    if hall == tiers.COMMUNITY:
+        return None
+    found = community.compound(hall)
+    return found.hall if found is not None else None
+
+
+def hall_of(community: Community, qm: QueuedMatter) -> str:
+    """Which hall deliberates a queued matter: "community" or its compound's code (tiers.choose_tier)."""
+    return tiers.choose_tier(
+        community,
+        level=qm.level,
+        compound=qm.compound,
+        category=qm.category,
+        households=qm.households,
+        override=qm.tier_override,
+    ).hall
+
+
+def quorum_of(community: Community, hall: str) -> list[str]:
+    """The parties a session of this hall needs present to decide."""
+    compound = _compound_hall(community, hall)
+    return list(compound.quorum) if compound is not None else list(community.hall.quorum)
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -75,6 +104,19 @@ def invitees_for(community: Community, categories: Iterable[str]) -> list[events
     return out[:200]
 
 
+def compound_invitees(community: Community, code: str) -> list[events.Invitee]:
+    """A compound meeting: its own members (owners' committee, 楼栋长, property company) and the grid worker."""
+    found = community.compound(code)
+    hall = found.hall if found is not None else None
+    out: list[events.Invitee] = []
+    for m in community.grid_workers_of(code):
+        out.append(events.Invitee(party="party_org", name=m.name[:64], unit=community.name))
+    for party in PARTIES:
+        for m in hall.members.get(party, []) if hall is not None else []:
+            out.append(events.Invitee(party=party, name=m.name[:64], unit=(m.unit or None)))
+    return out[:200]
+
+
 # --- writing ---------------------------------------------------------------------------------------
 
 
@@ -86,7 +128,8 @@ async def emit_scheduled(
     community = load_directory().community(s.community)
     if community is not None:
         cats = (await uow.session.exec(select(QueuedMatter.category).where(QueuedMatter.matter_id.in_(ids)))).all()
-        s.invitees = [i.model_dump() for i in invitees_for(community, cats)]
+        people = invitees_for(community, cats) if s.hall == tiers.COMMUNITY else compound_invitees(community, s.hall)
+        s.invitees = [i.model_dump() for i in people]
         uow.session.add(s)
     await uow.emit(
         "session.scheduled.v1",
@@ -100,6 +143,8 @@ async def emit_scheduled(
             place=s.place,
             agenda=ids[:200],
             invitees=[events.Invitee.model_validate(i) for i in s.invitees],
+            hall=s.hall,
+            hall_name=hall_name(community, s.hall) if community is not None else None,
         ),
     )
     if community is not None and ids:
@@ -118,24 +163,40 @@ async def _insert_session(uow: UnitOfWork, s: Session) -> Session | None:
     return s
 
 
-async def _fixed_day_at(uow: UnitOfWork, community: str, starts_at: datetime) -> Session | None:
+def hall_name(community: Community, hall: str) -> str:
+    """The hall in words: 社区议事厅, or 景湖花园小区议事会."""
+    if hall == tiers.COMMUNITY:
+        return f"{community.name}五方议事厅"
+    found = community.compound(hall)
+    return f"{found.name if found else hall}{tiers.TIER_ZH[tiers.COMPOUND]}"
+
+
+async def _fixed_day_at(
+    uow: UnitOfWork, community: str, starts_at: datetime, hall: str = tiers.COMMUNITY
+) -> Session | None:
     # A rescheduled fixed-day session still stands for its fixed day (slot_at); rows from before
     # slot_at existed are found by their start.
     when = utc(starts_at)
     q = select(Session).where(
         Session.community == community,
+        Session.hall == hall,
         Session.kind == "fixed_day",
         or_(Session.slot_at == when, (Session.slot_at.is_(None)) & (Session.starts_at == when)),
     )
     return (await uow.session.exec(q)).first()
 
 
-async def fixed_day_session(uow: UnitOfWork, community: Community, now: datetime) -> Session:
-    """The next scheduled fixed-day session of a community, created on demand (one per fixed day)."""
-    rule = rule_of(community)
+async def fixed_day_session(
+    uow: UnitOfWork, community: Community, now: datetime, hall: str = tiers.COMMUNITY
+) -> Session:
+    """The next scheduled fixed-day session of a hall, created on demand (one per hall and fixed day)."""
+    rule = rule_of(community, hall)
+    compound = _compound_hall(community, hall)
+    where = compound.place if compound is not None else community.hall.place
+    room = compound.topics_per_session if compound is not None else community.hall.topics_per_session
     when = domain.next_fixed_day(rule, now)
     for _ in range(24):
-        found = await _fixed_day_at(uow, community.code, when)
+        found = await _fixed_day_at(uow, community.code, when, hall)
         if found is None:
             s = Session(
                 id=new_session_id(),
@@ -144,11 +205,13 @@ async def fixed_day_session(uow: UnitOfWork, community: Community, now: datetime
                 status="scheduled",
                 starts_at=utc(when),
                 slot_at=utc(when),
-                place=community.hall.place,
-                capacity=community.hall.topics_per_session,
+                place=where,
+                capacity=room,
                 created_at=utcnow(),
+                hall=hall,
+                compound=None if compound is None else hall,
             )
-            found = await _insert_session(uow, s) or await _fixed_day_at(uow, community.code, when)
+            found = await _insert_session(uow, s) or await _fixed_day_at(uow, community.code, when, hall)
             if found is None:  # pragma: no cover - the conflicting row must be visible after the conflict
                 raise RuntimeError("fixed-day session conflict without a visible row")
         if found.status == "scheduled":
@@ -302,8 +365,8 @@ async def lock_compound(uow: UnitOfWork, community: str, compound: str | None) -
 
 
 async def schedule_fixed_day(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session | None:
-    """Put a yellow or green matter on the next fixed-day session if it has room; else it stays queued."""
-    s = await lock_session(uow, (await fixed_day_session(uow, community, now)).id)
+    """Put a yellow or green matter on its hall's next fixed-day session if it has room; else it stays queued."""
+    s = await lock_session(uow, (await fixed_day_session(uow, community, now, hall_of(community, qm))).id)
     count = (await uow.session.exec(select(func.count()).where(AgendaItem.session_id == s.id))).one()
     # A topic the convenor pinned always goes; otherwise only an agenda still proposed by the planner grows.
     if not qm.pinned and (s.agenda_set_at is not None or count >= s.capacity):
@@ -317,9 +380,10 @@ async def place(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: da
     """Plan a queued matter by its level (a matter already on an open session is left where it is)."""
     current = await open_session_of(uow, qm)
     if current is not None:
-        if qm.level != "red" or current.kind != "fixed_day":
+        if current.kind != "fixed_day" or (qm.level != "red" and current.hall == hall_of(community, qm)):
             return current
-        # Upgraded to red while waiting for the fixed day: it moves to an emergency session now.
+        # Upgraded to red while waiting for the fixed day it moves to an emergency session now; moved to another
+        # hall (staff, a referral up) it leaves this agenda for that hall's.
         current = await lock_session(uow, current.id)
         await remove_from_agenda(uow, current.id, qm.matter_id)
         await emit_scheduled(uow, current)
@@ -426,18 +490,24 @@ def in_agenda_order(rows: list[QueuedMatter], now: datetime) -> list[QueuedMatte
 
 
 async def plan_community(uow: UnitOfWork, community: Community, now: datetime) -> int:
-    """Plan one community's queue; return how many matters were placed. Idempotent."""
+    """Plan one community's queue onto each hall's fixed day (the community's, compounds'); return how many."""
     placed = 0
     waiting = await queued_matters(uow, community.code)
     for qm in [r for r in waiting if r.level == "red"]:
         await schedule_emergency(uow, community, qm, now)
         placed += 1
-    rest = [r for r in waiting if r.level != "red"]
-    if not rest:
-        return placed
-    s = await lock_session(uow, (await fixed_day_session(uow, community, now)).id)
+    halls = sorted({hall_of(community, r) for r in waiting if r.level != "red"})
+    for hall in halls:
+        placed += await _plan_hall(uow, community, hall, now)
+    return placed
+
+
+async def _plan_hall(uow: UnitOfWork, community: Community, hall: str, now: datetime) -> int:
+    """One hall's agenda proposal: pinned topics first, then the agenda rule up to its topic count."""
+    placed = 0
+    s = await lock_session(uow, (await fixed_day_session(uow, community, now, hall)).id)
     # Re-read under the lock: a concurrent planner may have placed some of them meanwhile.
-    rest = [r for r in await queued_matters(uow, community.code) if r.level != "red"]
+    rest = [r for r in await queued_matters(uow, community.code) if r.level != "red" and hall_of(community, r) == hall]
     changed = False
     # The convenor's pinned topics (本月议题) go first, whatever the room and whoever set the agenda.
     for qm in in_agenda_order([r for r in rest if r.pinned], now):
@@ -474,14 +544,17 @@ async def plan_all(uow_factory: UowFactory, now: datetime | None = None) -> int:
 
 
 async def carry_over(uow: UnitOfWork, s: Session) -> None:
-    """A fixed-day session was held without them: every matter waiting since before it ages one step."""
+    """A fixed-day session was held without them: every matter of its hall waiting since before it ages one step."""
     q = select(QueuedMatter).where(
         QueuedMatter.community == s.community,
         QueuedMatter.state == "queued",
         QueuedMatter.level != "red",
         QueuedMatter.queued_at < s.starts_at,
     )
+    community = load_directory().community(s.community)
     for qm in (await uow.session.exec(q)).all():
+        if community is not None and hall_of(community, qm) != s.hall:
+            continue  # another hall's session is still to come for it
         qm.carried_over += 1
         qm.updated_at = utcnow()
         uow.session.add(qm)

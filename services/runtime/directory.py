@@ -98,17 +98,89 @@ class Building(_Model):
     area_m2: float | None = Field(default=None, gt=0)
 
 
+class Notices(_Model):
+    """How a community's notices (invitations, changes, reminders) are delivered; default: a log line."""
+
+    channel: str = Field(default="log", pattern="^(log|wecom|smtp|sms)$")
+    webhook_url: str | None = None  # wecom: the group bot's webhook
+    sms_gateway_url: str | None = None  # sms: an HTTP gateway taking {"phone", "text"}
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str | None = None
+
+    @model_validator(mode="after")
+    def _channel_needs(self) -> Notices:
+        if self.channel == "wecom" and not self.webhook_url:
+            raise _FieldError(".webhook_url", "channel wecom needs webhook_url")
+        if self.channel == "smtp" and not (self.smtp_host and self.smtp_sender):
+            raise _FieldError(".smtp_host", "channel smtp needs smtp_host and smtp_sender")
+        if self.channel == "sms" and not self.sms_gateway_url:
+            raise _FieldError(".sms_gateway_url", "channel sms needs sms_gateway_url")
+        return self
+
+
+class CompoundHall(_Model):
+    """A compound's own deliberation group (小区议事会, 小事不出小区), convened with the community's grid worker."""
+
+    place: Text
+    fixed_day: str | None = None  # default: the community hall's rule
+    topics_per_session: int = Field(default=3, ge=1)
+    # party_org at a compound meeting is the community's grid worker of the compound's grid.
+    quorum: list[str] = ["party_org", "property_company", "resident_rep"]
+    # Who convenes and sits: owners' committee, 楼栋长 (resident_rep), property company; party -> members.
+    members: dict[str, list[Member]] = {}
+    categories: list[str] | None = None  # matters it may take; None: the meeting service's default list
+    max_households: int = Field(default=50, ge=1)  # more households than this: 大事, the community hall
+
+    @field_validator("quorum")
+    @classmethod
+    def _quorum_parties(cls, value: list[str]) -> list[str]:
+        for i, party in enumerate(value):
+            if party not in PARTIES:
+                raise _FieldError(f"[{i}]", f"unknown party {party!r} (expected one of {', '.join(PARTIES)})")
+        return value
+
+    @field_validator("members")
+    @classmethod
+    def _member_parties(cls, value: dict[str, list[Member]]) -> dict[str, list[Member]]:
+        for key in value:
+            if key not in PARTIES:
+                raise _FieldError(f".{key}", f"unknown party {key!r} (expected one of {', '.join(PARTIES)})")
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _hall_categories(cls, value: list[str] | None) -> list[str] | None:
+        for i, cat in enumerate(value or []):
+            if cat not in CATEGORIES:
+                raise _FieldError(f"[{i}]", f"unknown category {cat!r}")
+        return value
+
+
 class Compound(_Model):
     code: Slug
     name: Text
     aliases: list[str] = []
     buildings: list[Building] = []
     property_company: str | None = None
+    hall: CompoundHall | None = None  # its own 议事 group; None: its matters go to the community hall
+    board: str | None = None  # where its notice board (公告栏) stands; default "<name>公告栏"
+    owners_group: Notices | None = None  # the owners' WeChat/WeCom group the monthly notice is pushed to
 
     @model_validator(mode="after")
     def _unique_buildings(self) -> Compound:
         _check_unique([b.code for b in self.buildings], "buildings[{i}].code")
         return self
+
+    @property
+    def board_name(self) -> str:
+        """The compound's notice board (小区公告栏)."""
+        return self.board or f"{self.name}公告栏"
+
+    @property
+    def households(self) -> int:
+        """Households of the compound, as far as the directory knows them."""
+        return sum(b.households or 0 for b in self.buildings)
 
     def building(self, code: str) -> Building | None:
         """The building with this code ("12") or name ("12号楼")."""
@@ -135,27 +207,6 @@ class Hall(_Model):
                 raise _FieldError(f"[{i}]", f"unknown party {party!r} (expected one of {', '.join(PARTIES)})")
         _check_unique(value, "[{i}]")
         return value
-
-
-class Notices(_Model):
-    """How a community's notices (invitations, changes, reminders) are delivered; default: a log line."""
-
-    channel: str = Field(default="log", pattern="^(log|wecom|smtp|sms)$")
-    webhook_url: str | None = None  # wecom: the group bot's webhook
-    sms_gateway_url: str | None = None  # sms: an HTTP gateway taking {"phone", "text"}
-    smtp_host: str | None = None
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_sender: str | None = None
-
-    @model_validator(mode="after")
-    def _channel_needs(self) -> Notices:
-        if self.channel == "wecom" and not self.webhook_url:
-            raise _FieldError(".webhook_url", "channel wecom needs webhook_url")
-        if self.channel == "smtp" and not (self.smtp_host and self.smtp_sender):
-            raise _FieldError(".smtp_host", "channel smtp needs smtp_host and smtp_sender")
-        if self.channel == "sms" and not self.sms_gateway_url:
-            raise _FieldError(".sms_gateway_url", "channel sms needs sms_gateway_url")
-        return self
 
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -248,6 +299,18 @@ class Community(_Model):
     # "property_company", "party_org", a department code, or a unit on the roster.
     direct_routes: dict[str, str] = {}
     grids: list[Grid] = []
+    party_board: str | None = None  # the party branch's board (支部党建宣传栏); default "<name>党建宣传栏"
+
+    @property
+    def party_board_name(self) -> str:
+        """The community's party-building board (支部党建宣传栏)."""
+        return self.party_board or f"{self.name}党建宣传栏"
+
+    def grid_workers_of(self, compound: str) -> list[GridMember]:
+        """The grid workers (网格员) of the grids covering a compound's buildings."""
+        prefix = f"{compound}:"
+        grids = [g for g in self.grids if any(b.startswith(prefix) for b in g.buildings)]
+        return [m for g in grids for m in g.members if m.role == "grid_worker"]
 
     @field_validator("roster")
     @classmethod

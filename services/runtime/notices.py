@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services.runtime.directory import Community, load_directory
+from services.runtime.directory import Community, Notices, load_directory
 from services.runtime.notify import Notifier, NotifyError, Recipient, Undeliverable, notifier_for
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class Notice:
     ref: str | None = None  # what it is about (an entry id, a revisit id), for listing
     due_at: dt.datetime | None = None  # None: now
     extra: dict = field(default_factory=dict)
+    via: Notices | None = None  # its own channel (e.g. an owners' WeChat group's bot), else the community's
 
 
 def quiet_until(at: dt.datetime, tz: dt.tzinfo) -> dt.datetime | None:
@@ -123,7 +124,7 @@ class NoticeQueue:
         rows = []
         for n in notices:
             community = directory.community(n.community)
-            channel = notifier_for(community.notices if community else None).channel
+            channel = notifier_for(n.via or (community.notices if community else None)).channel
             to = n.to
             rows.append(
                 {
@@ -137,6 +138,7 @@ class NoticeQueue:
                         "email": to.email,
                         "phone": to.phone,
                         "wecom_id": to.wecom_id,
+                        **({"via": n.via.model_dump()} if n.via is not None else {}),
                     },
                     "channel": channel,
                     "subject": n.subject[:200],
@@ -180,8 +182,11 @@ class NoticeQueue:
                 counts["failed"] += 1
                 continue
             community = directory.community(n["community"])
-            notifier = pick(community) if community else notifier_for(None)
             r = n["recipient"]
+            if r.get("via"):
+                notifier = notifier_for(Notices.model_validate(r["via"]))
+            else:
+                notifier = pick(community) if community else notifier_for(None)
             to = Recipient(
                 name=r.get("name") or "",
                 key=r.get("key") or "",

@@ -123,6 +123,8 @@ def _seed(p) -> dict:
         "code": red["tracking_code"],
         "action": "start",
         "name": dt.date.today().strftime("%Y-%m"),
+        "month": dt.date.today().strftime("%Y-%m"),
+        "proposal_id": "fs_000000000000000000000000",  # refused before it is looked up
     }
 
 

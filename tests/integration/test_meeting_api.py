@@ -353,7 +353,7 @@ def test_cancel_returns_agenda_to_queue(client):
 
 def test_planner_is_a_periodic_job_of_the_service():
     jobs = {job.name: job.interval_s for job in spec().periodic(None)}
-    assert jobs == {"plan": 60, "notices": 15}
+    assert jobs == {"plan": 60, "notices": 15, "foresight": 3600}
 
 
 # --- two planners on one database ----------------------------------------------------------------

@@ -58,6 +58,8 @@ BODIES = {
     ("POST", "/v1/owner-votes/{vote_id}/close"): None,
     ("GET", "/v1/owner-votes/{vote_id}"): None,
     ("GET", "/v1/sessions/{session_id}"): None,
+    ("GET", "/v1/matters/{matter_id}/tier"): None,
+    ("POST", "/v1/matters/{matter_id}/tier"): {"tier": "community", "reason": "党委研究"},
     ("POST", "/v1/sessions/{session_id}/conclude"): {"attendance": {}, "resolutions": []},
     ("POST", "/v1/sessions/{session_id}/cancel"): {"reason": "天气原因"},
     ("POST", "/v1/sessions/{session_id}/agenda"): {"op": "pin", "matter_id": "{matter_id}"},

@@ -123,7 +123,7 @@ async def test_second_red_matter_same_compound_joins_emergency_session(store):
 async def test_yellow_matter_goes_to_next_fixed_day_session(store):
     await store.handle(handlers.on_matter_triaged, *triaged("mat_y1", level="yellow"))
     await store.handle(
-        handlers.on_matter_triaged, *triaged("mat_g1", level="green", community="jinshan", compound="jinghuhuayuan")
+        handlers.on_matter_triaged, *triaged("mat_g1", level="green", community="jinshan", compound="xiugumingyuan")
     )
 
     by_community = {s.community: s for s in await sessions(store)}
