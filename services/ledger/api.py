@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import func, select
 
-from services.contracts import events
+from services.contracts import events, labels
 from services.contracts.media import Photo
 from services.contracts.vocabulary import Category, Level
 from services.ledger import alerts, commitments, entries, handover, routing
@@ -191,17 +191,8 @@ async def list_entries(
     return Page[EntryOut](items=[EntryOut(**_out(e)) for e in rows], total=total, limit=limit, offset=offset)
 
 
-NOTICE_KIND_ZH = {
-    "red_alert": "红色警报呼叫",
-    "first_action_late": "首次响应超时报告",
-    "supervision": "督办通知",
-    "reminder_warning": "临期预警",
-    "reminder_overdue": "超期催办",
-    "handover": "转办通知",
-    "commitment_due": "承诺到期提醒",
-    "assigned": "交办通知",
-}
-NOTICE_STATUS_ZH = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
+NOTICE_KIND_ZH = labels.zh_map("notice_kind")
+NOTICE_STATUS_ZH = labels.zh_map("notice_status")
 
 
 async def _alert_of(s, e: Entry) -> AlertOut | None:

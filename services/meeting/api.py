@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
-from services.contracts import events
+from services.contracts import events, labels
 from services.contracts.vocabulary import Outcome, Party, ResponsibleParty
 from services.meeting import domain, minutes, planner
 from services.meeting.agenda_log import AgendaChangeOut, changes_of
@@ -24,10 +24,10 @@ from services.runtime.service import Ctx
 
 router = APIRouter(prefix="/v1", tags=["meeting"])
 
-STATUS_ZH = {"scheduled": "已排期", "concluded": "已结束", "adjourned": "已休会（不足法定方）", "cancelled": "已取消"}
-KIND_ZH = {"emergency": "紧急议事", "fixed_day": "固定议事日", "site_inspection": "现场勘察"}
-LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿"}
-STATE_ZH = {"queued": "待议", "scheduled": "已上会", "resolved": "已议决", "closed": "不再议", "direct": "直接办理"}
+STATUS_ZH = labels.zh_map("session_status")
+KIND_ZH = labels.zh_map("session_kind")
+LEVEL_ZH = labels.zh_map("level")
+STATE_ZH = labels.zh_map("queue_state")
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 Unit = Annotated[str, Field(min_length=1, max_length=128)]
