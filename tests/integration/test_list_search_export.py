@@ -34,7 +34,8 @@ def test_ledger_keyword_dates_and_export(client):  # noqa: F811
     assert client.get("/v1/entries", params={"since": str(today), "until": str(today)}, headers=h).json()["total"] == 2
     tomorrow = today + dt.timedelta(days=1)
     assert client.get("/v1/entries", params={"since": str(tomorrow)}, headers=h).json()["total"] == 0
-    assert client.get("/v1/entries", params={"until": str(today - dt.timedelta(days=1))}, headers=h).json()["total"] == 0
+    yesterday = str(today - dt.timedelta(days=1))
+    assert client.get("/v1/entries", params={"until": yesterday}, headers=h).json()["total"] == 0
     assert client.get("/v1/entries", params={"since": "not-a-day"}, headers=h).status_code == 422
 
     rows = sheet(client.get("/v1/entries.xlsx", params={"q": "楼道灯"}, headers=h))
