@@ -17,6 +17,17 @@ from services.meeting.models import AgendaItem, QueuedMatter, Session, aware, ut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import Community, load_directory
+from services.runtime.export import (
+    EXPORT_MAX,
+    Keyword,
+    Lang,
+    Since,
+    Until,
+    day_bounds,
+    like,
+    place_words,
+    xlsx_response,
+)
 from services.runtime.inputs import Moment
 from services.runtime.pages import Limit, Offset, Page, window
 from services.runtime.problems import Problem, field_error
@@ -257,19 +268,8 @@ async def _requeue(uow, matter_ids: list[str], *, carry: bool) -> None:
 # --- routes ----------------------------------------------------------------------------------------
 
 
-@router.get("/sessions", response_model=Page[SessionOut], summary="List sessions (议事会列表)")
-async def list_sessions(
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("session.read"))],
-    community: str | None = Query(None, max_length=64),
-    status: Literal["scheduled", "concluded", "adjourned", "cancelled"] | None = None,
-    kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
-    from_: Moment | None = Query(None, alias="from"),
-    to: Moment | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Page[SessionOut]:
-    """Sessions of the communities the caller may see, by start time."""
+def _session_conditions(principal, community, status, kind, from_, to, q, since, until) -> list:
+    """The WHERE of the session list and its export (same filters, same scope)."""
     conds = [scope_filter(principal, Session.community, community)]
     if status:
         conds.append(Session.status == status)
@@ -279,10 +279,37 @@ async def list_sessions(
         conds.append(Session.starts_at >= utc(from_))
     if to is not None:
         conds.append(Session.starts_at < utc(to))
-    q = select(Session).where(*conds).order_by(Session.starts_at, Session.id).offset(offset).limit(limit)
+    if q and q.strip():
+        conds.append(Session.place.like(like(q), escape="\\"))
+    start, end = day_bounds(since, until)
+    if start:
+        conds.append(Session.starts_at >= utc(start))
+    if end:
+        conds.append(Session.starts_at < utc(end))
+    return conds
+
+
+@router.get("/sessions", response_model=Page[SessionOut], summary="List sessions (议事会列表)")
+async def list_sessions(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("session.read"))],
+    community: str | None = Query(None, max_length=64),
+    status: Literal["scheduled", "concluded", "adjourned", "cancelled"] | None = None,
+    kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
+    from_: Moment | None = Query(None, alias="from"),
+    to: Moment | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[SessionOut]:
+    """Sessions of the communities the caller may see, by start time (q: the place; since/until: Beijing days)."""
+    conds = _session_conditions(principal, community, status, kind, from_, to, q, since, until)
+    query = select(Session).where(*conds).order_by(Session.starts_at, Session.id).offset(offset).limit(limit)
     async with ctx.db.session() as db:
         total = (await db.exec(select(func.count()).select_from(Session).where(*conds))).one()
-        rows = (await db.exec(q)).all()
+        rows = (await db.exec(query)).all()
         ids = [s.id for s in rows]
         items = (await db.exec(select(AgendaItem.session_id).where(AgendaItem.session_id.in_(ids)))).all()
     counts: dict[str, int] = {}
@@ -290,6 +317,50 @@ async def list_sessions(
         counts[sid] = counts.get(sid, 0) + 1
     items = [SessionOut(**_summary(s, counts.get(s.id, 0))) for s in rows]
     return Page[SessionOut](items=items, total=total, limit=limit, offset=offset)
+
+
+SESSION_HEADERS = {
+    "zh": ["时间", "类型", "社区", "地点", "议题数", "状态"],
+    "en": ["Time", "Kind", "Community", "Place", "Topics", "Status"],
+}
+
+
+@router.get("/sessions.xlsx", summary="Export sessions (议事会导出, XLSX)")
+async def export_sessions(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("session.read"))],
+    community: str | None = Query(None, max_length=64),
+    status: Literal["scheduled", "concluded", "adjourned", "cancelled"] | None = None,
+    kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = "zh",
+):
+    """The same sessions as the list, in words."""
+    conds = _session_conditions(principal, community, status, kind, None, None, q, since, until)
+    query = select(Session).where(*conds).order_by(Session.starts_at, Session.id).limit(EXPORT_MAX)
+    async with ctx.db.session() as db:
+        rows = (await db.exec(query)).all()
+        ids = [s.id for s in rows]
+        agenda = (await db.exec(select(AgendaItem.session_id).where(AgendaItem.session_id.in_(ids)))).all()
+    counts: dict[str, int] = {}
+    for sid in agenda:
+        counts[sid] = counts.get(sid, 0) + 1
+    word = labels.zh if lang == "zh" else labels.en
+    body = [
+        [
+            s.starts_at,
+            word("session_kind", s.kind),
+            place_words(s.community),
+            s.place,
+            counts.get(s.id, 0),
+            word("session_status", s.status),
+        ]
+        for s in rows
+    ]
+    title = "议事会" if lang == "zh" else "Sessions"
+    return xlsx_response(title, SESSION_HEADERS[lang], body, f"{title}.xlsx")
 
 
 @router.get("/sessions/{session_id}", response_model=SessionDetail, summary="One session (议事会详情)")
