@@ -196,6 +196,12 @@ NOTICE_STATUS: dict[str, Label] = {
     "sent": ("已发送", "Sent"),
     "failed": ("发送失败", "Failed"),
 }
+VOTE_KIND: dict[str, Label] = {
+    "major": ("重大事项（三分之二参与、四分之三同意）", "Major (two-thirds take part, three-quarters agree)"),
+    "ordinary": ("一般事项（三分之二参与、过半数同意）", "Ordinary (two-thirds take part, a majority agrees)"),
+}
+VOTE_CHOICE: dict[str, Label] = {"for": ("同意", "For"), "against": ("反对", "Against"), "abstain": ("弃权", "Abstain")}
+VOTE_STATUS: dict[str, Label] = {"open": ("表决中", "Open"), "closed": ("已计票", "Closed")}
 # Values of list filters that are not one of the sets above.
 FILTER: dict[str, Label] = {
     "overdue": ("已超期", "Overdue"),
@@ -320,6 +326,9 @@ GROUPS: dict[str, dict[str, Label]] = {
     "timeline_action": TIMELINE_ACTION,
     "notice_kind": NOTICE_KIND,
     "notice_status": NOTICE_STATUS,
+    "vote_kind": VOTE_KIND,
+    "vote_choice": VOTE_CHOICE,
+    "vote_status": VOTE_STATUS,
     "filter": FILTER,
     "event": EVENT,
     "field": FIELD,

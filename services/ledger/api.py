@@ -173,9 +173,11 @@ def _out(e: Entry) -> dict:
     }
 
 
-def _entry_conditions(principal, community, state, level, category, overdue, q, since, until) -> list:
+def _entry_conditions(principal, community, state, level, category, overdue, q, since, until, matter_id=None) -> list:
     """The WHERE of the ledger list and its export (same filters, same scope)."""
     cond = [scope_filter(principal, Entry.community, community)]
+    if matter_id:
+        cond.append(Entry.matter_id == matter_id)
     if state:
         cond.append(Entry.state == state)
     if level:
@@ -213,11 +215,12 @@ async def list_entries(
     q: Keyword = None,
     since: Since = None,
     until: Until = None,
+    matter_id: str | None = Query(None, max_length=64, description="The entry of one matter"),
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[EntryOut]:
     """Entries of the communities the caller may see, most recently changed first (q: title, measures, unit)."""
-    cond = _entry_conditions(principal, community, state, level, category, overdue, q, since, until)
+    cond = _entry_conditions(principal, community, state, level, category, overdue, q, since, until, matter_id)
     query = select(Entry).where(*cond).order_by(Entry.updated_at.desc(), Entry.id).offset(offset).limit(limit)
     async with ctx.db.session() as s:
         total = (await s.exec(select(func.count()).select_from(Entry).where(*cond))).one()

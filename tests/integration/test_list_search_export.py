@@ -37,6 +37,9 @@ def test_ledger_keyword_dates_and_export(client):  # noqa: F811
     yesterday = str(today - dt.timedelta(days=1))
     assert client.get("/v1/entries", params={"until": yesterday}, headers=h).json()["total"] == 0
     assert client.get("/v1/entries", params={"since": "not-a-day"}, headers=h).status_code == 422
+    assert [
+        e["matter_id"] for e in client.get("/v1/entries", params={"matter_id": "mat_drain"}, headers=h).json()["items"]
+    ] == ["mat_drain"]
 
     rows = sheet(client.get("/v1/entries.xlsx", params={"q": "楼道灯"}, headers=h))
     assert rows[0][:6] == ["事项", "社区及地点", "类别", "等级", "办理方式", "台账状态"]

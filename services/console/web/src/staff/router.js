@@ -8,6 +8,8 @@ import Revisits from './pages/Revisits.vue'
 import Dashboard from './pages/Dashboard.vue'
 import Disclosures from './pages/Disclosures.vue'
 import Visits from './pages/Visits.vue'
+import Entry from './pages/Entry.vue'
+import Votes from './pages/Votes.vue'
 
 export const routes = [
   { path: '/inbox', component: Inbox, meta: { key: 'inbox', action: 'report.read' } },
@@ -15,8 +17,10 @@ export const routes = [
   { path: '/review', component: Review, meta: { key: 'review', action: 'matter.read' } },
   { path: '/sessions', component: Sessions, meta: { key: 'sessions', action: 'session.read' } },
   { path: '/ledger', component: Ledger, meta: { key: 'ledger', action: 'ledger.read' } },
+  { path: '/entry', component: Entry, meta: { key: 'entry', action: 'report.read' } },
   { path: '/visits', component: Visits, meta: { key: 'visits', action: 'visit.read' } },
   { path: '/revisits', component: Revisits, meta: { key: 'revisits', action: 'evaluation.read' } },
+  { path: '/votes', component: Votes, meta: { key: 'votes', action: 'evaluation.read' } },
   { path: '/dashboard', component: Dashboard, meta: { key: 'dashboard', action: 'ledger.read' } },
   { path: '/disclosures', component: Disclosures, meta: { key: 'disclosures', action: 'disclosure.read', optional: true } },
 ]
