@@ -219,6 +219,9 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     # The month's disclosure (一月一公示) is published and previewed, ready to print.
     staff.goto(f"{base}/#/disclosures")
     staff.locator("[data-testid=publish]").click()
+    box = staff.locator(".el-message-box:visible")
+    expect(box).to_contain_text("不能撤回")  # publishing is irreversible: the page asks first
+    box.locator(".el-button--primary").click()
     frame = staff.frame_locator("[data-testid=disclosure-frame]")
     expect(frame.get_by_text("配电箱").first).to_be_visible(timeout=15_000)
     shot(staff, "10-disclosure")

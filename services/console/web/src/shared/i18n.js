@@ -137,6 +137,8 @@ const zh = {
   close_vote: "结束表决并计票",
   confirm_close_vote: "计票后表决结束，不能再投票。确认计票？",
   vote_scope_hint: "选择小区（及楼栋）：按名录中该范围的业主计算参与和同意比例。",
+  confirm_publish: "公示发布后将在社区公示栏公开（{where}，{month}），不能撤回。确认发布？",
+  version_n: "第{n}版",
 }
 
 const en = {
@@ -272,6 +274,8 @@ const en = {
   close_vote: "Close and count",
   confirm_close_vote: "Counting ends the vote; no more ballots. Count now?",
   vote_scope_hint: "Pick the compound (and building): shares are counted over its owners in the directory.",
+  confirm_publish: "The notice goes on the public board ({where}, {month}) and cannot be taken back. Publish?",
+  version_n: "version {n}",
 }
 
 const messages = { zh, en }
