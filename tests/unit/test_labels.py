@@ -66,3 +66,16 @@ def test_services_use_the_same_words():
     assert meeting_api.KIND_ZH == labels.zh_map("session_kind")
     assert meeting_api.LEVEL_ZH == grader.LEVEL_LABELS == handlers.LEVEL_LABELS == labels.zh_map("level")
     assert grader.ROUTE_LABELS == handlers.ROUTE_LABELS == labels.zh_map("route")
+
+
+def test_the_public_directory_names_units_but_no_people():
+    from services.console.login import public_directory
+    from services.runtime.directory import load_directory
+
+    d = public_directory()
+    xueyuan = next(c for c in d["communities"] if c["code"] == "xueyuan")
+    units = {(u["party"], u["name"]) for u in xueyuan["units"]}
+    assert ("department", "县住建局") in units and ("property_company", "江西锦程物业服务有限公司") in units
+    assert {u["party"] for u in xueyuan["units"]} <= set(labels.RESPONSIBLE_PARTY)
+    people = {m.name for c in load_directory().communities for ms in c.roster.values() for m in ms}
+    assert not people & {u["name"] for c in d["communities"] for u in c["units"]}
