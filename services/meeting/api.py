@@ -501,12 +501,15 @@ async def conclude_session(
             )
         unresolved = [m for m in agenda if m not in seen]
         if unresolved:
+            # Named by their titles: a person never reads a matter id.
+            titles = [(await uow.session.get(QueuedMatter, m)) for m in unresolved[:10]]
+            names = "、".join(f"「{q.title}」" if q else "（未知议题）" for q in titles)
             raise _invalid(
                 [
                     field_error(
                         "resolutions",
-                        f"议程事项缺少决议：{', '.join(unresolved[:10])}",
-                        f"Every agenda matter needs a resolution; missing: {', '.join(unresolved[:10])}",
+                        f"议程事项缺少决议：{names}",
+                        f"Every agenda matter needs a resolution; missing: {names}",
                     )
                 ]
             )
