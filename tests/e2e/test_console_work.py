@@ -19,7 +19,11 @@ RAW = re.compile(
     r"|\b(xueyuan|jinshan|jintaihezhuang|miniprogram|opinion_box|hotline|overdue|scheduled|in_progress)\b"
 )
 PAGES = ["inbox", "triage", "review", "sessions", "ledger", "revisits", "visits", "entry", "votes"]
-TEXTS = ["学苑社区金泰和庄5号楼二单元楼道灯坏了", "金泰和庄8号楼门口下水道堵了，污水外溢"]
+TEXTS = [
+    "学苑社区金泰和庄5号楼二单元楼道灯坏了",
+    "金泰和庄8号楼门口下水道堵了，污水外溢",
+    "金泰和庄3号楼家里好像有一点煤气味",
+]
 
 
 def raw_codes(page) -> list[str]:
@@ -67,6 +71,15 @@ def test_work_pages_speak_in_words(platform):
                     shot(page, f"work-{name}-detail")
                     page.keyboard.press("Escape")
                     expect(drawer).to_have_count(0)
+
+            # The review queue confirms a flagged grade unchanged (复核确认), after a prompt.
+            page.goto(f"{base}/#/review")
+            flagged = until(page, page.locator("[data-testid=review-table] tr", has_text="煤气"), refresh="搜索")
+            flagged.get_by_role("button", name=re.compile("^确认原分级")).click()
+            box = page.locator(".el-message-box:visible")
+            box.locator("input").fill("已上门核实，维持原分级")
+            box.locator(".el-button--primary").click()
+            expect(page.locator("[data-testid=review-table] tr", has_text="煤气")).to_have_count(0, timeout=15_000)
 
             # Search by keyword, server side: only the drain report is left, and the pager says so.
             page.goto(f"{base}/#/inbox")
@@ -124,6 +137,16 @@ def test_work_pages_speak_in_words(platform):
                 page.wait_for_load_state("networkidle")
                 text = page.evaluate("document.body.innerText")
                 assert not re.search(r"\b(mat|ses|hh)_|\.v1\b|xueyuan|jintaihezhuang", text), name
+            # A grid worker's pages speak in words too.
+            grid = browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page()
+            page = grid
+            login(grid, base, role_label="网格员", community="学苑社区", name="李网格")
+            for name in ("inbox", "triage", "review", "sessions", "ledger", "revisits", "visits", "entry", "votes"):
+                grid.goto(f"{base}/#/{name}")
+                grid.locator(".page-title").wait_for()
+                grid.wait_for_load_state("networkidle")
+                assert not raw_codes(grid), (f"grid {name}", raw_codes(grid))
+            shot(grid, "work-grid-ledger")
         except Exception:
             shot(page, "zz-work-failure")
             raise
