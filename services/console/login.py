@@ -63,8 +63,24 @@ def dev_token(body: DevLoginIn, config: ConsoleConfig) -> dict:
     }
 
 
+def _units(c) -> list[dict]:
+    """The organisations of a community's five parties and its departments (names only, never a person)."""
+    out: list[dict] = [{"party": "department", "code": d.code, "name": d.name} for d in c.departments]
+    seen = {(u["party"], u["name"]) for u in out}
+    for party, members in c.roster.items():
+        for m in members:
+            if m.unit and (party, m.unit) not in seen:
+                seen.add((party, m.unit))
+                out.append({"party": party, "code": None, "name": m.unit})
+    for p in c.compounds:
+        if p.property_company and ("property_company", p.property_company) not in seen:
+            seen.add(("property_company", p.property_company))
+            out.append({"party": "property_company", "code": None, "name": p.property_company})
+    return out
+
+
 def public_directory() -> dict:
-    """Communities, compounds and buildings by code and name: no rosters, no contacts."""
+    """Communities, compounds, buildings and units (organisations) by code and name: no people, no contacts."""
     d = load_directory()
     return {
         "county": {"code": d.county.code, "name": d.county.name},
@@ -80,6 +96,7 @@ def public_directory() -> dict:
                     }
                     for p in c.compounds
                 ],
+                "units": _units(c),
             }
             for c in d.communities
         ],

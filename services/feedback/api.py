@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import func, select
 
-from services.contracts.vocabulary import Method, Rating, Solved
+from services.contracts import labels
+from services.contracts.vocabulary import Category, Level, Method, Rating, Solved
 from services.feedback import domain
 from services.feedback.handlers import PENDING_STATUSES, revisit_of
 from services.feedback.models import REVISIT_STATUS_ZH, ROUND_OUTCOME_ZH, EvaluationRow, Forum, MatterRound, Revisit
@@ -31,6 +32,17 @@ from services.feedback.recording import (
 )
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.export import (
+    EXPORT_MAX,
+    Keyword,
+    Lang,
+    Since,
+    Until,
+    day_bounds,
+    like,
+    place_words,
+    xlsx_response,
+)
 from services.runtime.inputs import Moment
 from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
@@ -319,18 +331,8 @@ async def get_evaluations(
     )
 
 
-@router.get("/revisits", response_model=Page[RevisitOut], summary="Revisits to make (回访任务)")
-async def list_revisits(
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("evaluation.read"))],
-    community: str | None = Query(None, max_length=64),
-    status: Literal["open", "done", "overdue"] | None = None,
-    assignee: str | None = Query(None, max_length=128, description="A grid worker's sub, or `me` for the caller"),
-    due_before: Moment | None = Query(None, description="Only revisits due before this time"),
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Page[RevisitOut]:
-    """Revisits of the communities the caller may see, soonest due first (a grid worker's list: assignee=me)."""
+def _revisit_conditions(principal, community, status, assignee, due_before, level, category, q, since, until) -> list:
+    """The WHERE of the revisit list and its export (same filters, same scope); since/until: the due day."""
     conds = [scope_filter(principal, Revisit.community, community)]
     if status:
         conds.append(Revisit.status == status)
@@ -340,11 +342,87 @@ async def list_revisits(
         if due_before.utcoffset() is None:
             raise Problem(422, "时间需带时区（如 +08:00）", "due_before must carry a UTC offset", field="due_before")
         conds.append(Revisit.due_at < due_before)
-    q = select(Revisit).where(*conds).order_by(Revisit.due_at, Revisit.id).offset(offset).limit(limit)
+    if level:
+        conds.append(Revisit.level == level)
+    if category:
+        conds.append(Revisit.category == category)
+    if q and q.strip():
+        conds.append(Revisit.measures.like(like(q), escape="\\"))
+    start, end = day_bounds(since, until)
+    if start:
+        conds.append(Revisit.due_at >= start)
+    if end:
+        conds.append(Revisit.due_at < end)
+    return conds
+
+
+@router.get("/revisits", response_model=Page[RevisitOut], summary="Revisits to make (回访任务)")
+async def list_revisits(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("evaluation.read"))],
+    community: str | None = Query(None, max_length=64),
+    status: Literal["open", "done", "overdue"] | None = None,
+    assignee: str | None = Query(None, max_length=128, description="A grid worker's sub, or `me` for the caller"),
+    due_before: Moment | None = Query(None, description="Only revisits due before this time"),
+    level: Level | None = None,
+    category: Category | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[RevisitOut]:
+    """Revisits of the communities the caller may see, soonest due first (a grid worker's list: assignee=me)."""
+    conds = _revisit_conditions(principal, community, status, assignee, due_before, level, category, q, since, until)
+    query = select(Revisit).where(*conds).order_by(Revisit.due_at, Revisit.id).offset(offset).limit(limit)
     async with ctx.db.session() as s:
         total = (await s.exec(select(func.count()).select_from(Revisit).where(*conds))).one()
-        items = [revisit_out(r) for r in (await s.exec(q)).all()]
+        items = [revisit_out(r) for r in (await s.exec(query)).all()]
     return Page[RevisitOut](items=items, total=total, limit=limit, offset=offset)
+
+
+REVISIT_HEADERS = {
+    "zh": ["社区", "类别", "等级", "办理措施", "涉及户数", "评价方式", "应回访时间", "状态", "轮次"],
+    "en": ["Community", "Category", "Level", "What was done", "Households", "Methods", "Due", "Status", "Round"],
+}
+
+
+@router.get("/revisits.xlsx", summary="Export revisits (回访任务导出, XLSX)")
+async def export_revisits(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("evaluation.read"))],
+    community: str | None = Query(None, max_length=64),
+    status: Literal["open", "done", "overdue"] | None = None,
+    level: Level | None = None,
+    category: Category | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = "zh",
+):
+    """The same revisits as the list, in words."""
+    conds = _revisit_conditions(principal, community, status, None, None, level, category, q, since, until)
+    query = select(Revisit).where(*conds).order_by(Revisit.due_at, Revisit.id).limit(EXPORT_MAX)
+    async with ctx.db.session() as s:
+        rows = (await s.exec(query)).all()
+    word = labels.zh if lang == "zh" else labels.en
+    sep = "、" if lang == "zh" else ", "
+    body = [
+        [
+            place_words(r.community),
+            word("category", r.category),
+            word("level", r.level),
+            r.measures or "",
+            r.households,
+            sep.join(word("method", m) for m in r.methods),
+            r.due_at,
+            word("revisit_status", r.status),
+            r.round,
+        ]
+        for r in rows
+    ]
+    title = "回访任务" if lang == "zh" else "Revisits"
+    return xlsx_response(title, REVISIT_HEADERS[lang], body, f"{title}.xlsx")
 
 
 @router.patch("/revisits/{revisit_id}", response_model=RevisitOut, summary="Edit a revisit plan (调整回访计划)")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from services.contracts import labels
 from services.runtime import workcal
 from services.runtime.directory import Compound
 
@@ -24,7 +25,7 @@ SOLVED = ("solved", "partly", "unsolved")  # 解决 / 部分解决 / 未解决
 METHODS = ("home_visit", "questionnaire", "wechat_vote", "group_forum")
 OUTCOMES = ("satisfied", "reopen", "escalate", "pending")
 
-RATING_LABELS_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+RATING_LABELS_ZH = labels.zh_map("rating")
 # Matters that touch shared property and money tend to split opinion, so they merit a sit-down forum.
 FORUM_CATEGORIES = frozenset({"elevator", "construction", "parking"})
 # Workdays between completion (办结) and the revisit being due, by evaluation method.

@@ -8,12 +8,13 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.contracts import labels
 from services.runtime.notices import NoticeQueue
 from services.runtime.tables import BusTables
 
 REVISIT_STATUSES = ("open", "done", "overdue")
-REVISIT_STATUS_ZH = {"open": "待回访", "done": "已回访", "overdue": "回访逾期"}
-ROUND_OUTCOME_ZH = {"pending": "评价收集中", "satisfied": "群众满意", "reopen": "退回整改", "escalate": "党组织督办"}
+REVISIT_STATUS_ZH = labels.zh_map("revisit_status")
+ROUND_OUTCOME_ZH = labels.zh_map("round_outcome")
 
 
 class Table(SQLModel, registry=registry()):

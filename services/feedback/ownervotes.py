@@ -8,10 +8,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback import votes
@@ -19,9 +19,11 @@ from services.feedback.models import Ballot, MatterView, OwnerRoll, OwnerVote, U
 from services.feedback.questionnaire import signer
 from services.feedback.recording import clean_household, household_ref
 from services.runtime.auth import Principal
-from services.runtime.authz import in_scope, public, require
+from services.runtime.authz import in_scope, public, require, scope_filter
 from services.runtime.directory import load_directory
+from services.runtime.export import Keyword, like
 from services.runtime.links import Expired, Forged, Link
+from services.runtime.pages import Limit, Offset, Page
 from services.runtime.privacy import public_text
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
@@ -507,3 +509,27 @@ async def get_vote(
     async with ctx.db.session() as s:
         vote = await _vote(s, vote_id, principal)
         return report(vote, await _ballots(s, vote_id))
+
+
+@router.get("/owner-votes", response_model=Page[VoteReport], summary="Owners' votes (业主表决列表)")
+async def list_votes(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("evaluation.read"))],
+    community: str | None = Query(None, max_length=64),
+    status: Literal["open", "closed"] | None = None,
+    q: Keyword = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[VoteReport]:
+    """Votes of the communities the caller may see, newest first, each with its tallies (aggregates only)."""
+    conds = [scope_filter(principal, OwnerVote.community, community)]
+    if status:
+        conds.append(OwnerVote.status == status)
+    if q and q.strip():
+        conds.append(OwnerVote.question.like(like(q), escape="\\"))
+    query = select(OwnerVote).where(*conds).order_by(OwnerVote.opened_at.desc(), OwnerVote.id)
+    async with ctx.db.session() as s:
+        total = (await s.exec(select(func.count()).select_from(OwnerVote).where(*conds))).one()
+        rows = (await s.exec(query.offset(offset).limit(limit))).all()
+        items = [report(v, await _ballots(s, v.id)) for v in rows]
+    return Page[VoteReport](items=items, total=total, limit=limit, offset=offset)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from services.contracts import labels
+
 KINDS = ("major", "ordinary")
-KIND_ZH = {"major": "重大事项（三分之二参与、四分之三同意）", "ordinary": "一般事项（三分之二参与、过半数同意）"}
+KIND_ZH = labels.zh_map("vote_kind")
 CHOICES = ("for", "against", "abstain")
-CHOICE_ZH = {"for": "同意", "against": "反对", "abstain": "弃权"}
+CHOICE_ZH = labels.zh_map("vote_choice")
 PARTICIPATION = Fraction(2, 3)
 APPROVAL = {"major": (Fraction(3, 4), False), "ordinary": (Fraction(1, 2), True)}  # (bound, strictly greater)
 

@@ -7,13 +7,14 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import func, select
+from sqlmodel import func, or_, select
 
+from services.contracts import labels
 from services.contracts.media import Photo
 from services.contracts.refs import ledger_ref
-from services.contracts.vocabulary import Category, Channel, Kind
+from services.contracts.vocabulary import Category, Channel, Kind, Level
 from services.intake import domain, limits
 from services.intake.handlers import STEP_OF_STATE, STEPS, Incoming, accept
 from services.intake.models import ApiKey, MatterStep, Report
@@ -21,6 +22,17 @@ from services.intake.photo_store import PREFIX, stored
 from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_api_key
 from services.runtime.authz import KeyGrant, in_scope, public, require, require_or_key, scope_filter
 from services.runtime.directory import load_directory
+from services.runtime.export import (
+    EXPORT_MAX,
+    Keyword,
+    Lang,
+    Since,
+    Until,
+    day_bounds,
+    like,
+    place_words,
+    xlsx_response,
+)
 from services.runtime.inputs import Moment
 from services.runtime.pages import Limit, Offset, Page
 from services.runtime.privacy import mask_name, public_text
@@ -214,7 +226,7 @@ async def submit_report(
             if not getattr(p, name):
                 raise Problem(
                     422,
-                    f"意见箱/心愿墙的报事必须填写 provenance.{name}",
+                    f"意见箱/心愿墙的报事必须填写{labels.field_words(name)}",
                     f"Field provenance.{name} is required for {body.channel}",
                     field=f"provenance.{name}",
                 )
@@ -256,24 +268,89 @@ async def submit_report(
     return Accepted(report_id=report.id, tracking_code=report.tracking_code, created=created)
 
 
+def _report_conditions(principal, community, status, channel, level, q, since, until) -> list:
+    """The WHERE of the report list and its export (same filters, same scope)."""
+    conds = [scope_filter(principal, Report.community, community)]
+    if status:
+        conds.append(Report.status == status)
+    if channel:
+        conds.append(Report.channel == channel)
+    if level:
+        conds.append(Report.level == level)
+    if q and q.strip():
+        pattern = like(q)
+        conds.append(or_(Report.text.like(pattern, escape="\\"), Report.tracking_code == q.strip().upper()))
+    start, end = day_bounds(since, until)
+    if start:
+        conds.append(Report.received_at >= start)
+    if end:
+        conds.append(Report.received_at < end)
+    return conds
+
+
 @router.get("/reports", response_model=Page[ReportOut], summary="List reports (staff)")
 async def list_reports(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require("report.read"))],
     community: str | None = None,
-    status: str | None = None,
+    status: str | None = Query(None, max_length=32),
+    channel: Channel | None = None,
+    level: Level | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[ReportOut]:
-    """Reports of the communities the caller may see, newest first."""
-    conds = [scope_filter(principal, Report.community, community)]
-    if status:
-        conds.append(Report.status == status)
-    q = select(Report).where(*conds).order_by(Report.received_at.desc()).offset(offset).limit(limit)
+    """Reports of the communities the caller may see, newest first (q: the text, or a tracking code)."""
+    conds = _report_conditions(principal, community, status, channel, level, q, since, until)
+    query = select(Report).where(*conds).order_by(Report.received_at.desc()).offset(offset).limit(limit)
     async with ctx.db.session() as s:
         total = (await s.exec(select(func.count()).select_from(Report).where(*conds))).one()
-        items = [_out(r) for r in (await s.exec(q)).all()]
+        items = [_out(r) for r in (await s.exec(query)).all()]
     return Page[ReportOut](items=items, total=total, limit=limit, offset=offset)
+
+
+REPORT_HEADERS = {
+    "zh": ["查询码", "收到时间", "社区及地点", "渠道", "类型", "内容", "等级", "状态"],
+    "en": ["Tracking code", "Received", "Place", "Channel", "Kind", "Text", "Level", "Status"],
+}
+
+
+@router.get("/reports.xlsx", summary="Export reports (报事导出, XLSX)")
+async def export_reports(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("report.read"))],
+    community: str | None = None,
+    status: str | None = Query(None, max_length=32),
+    channel: Channel | None = None,
+    level: Level | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = "zh",
+):
+    """The same reports as the list, in words; a report is known by its public tracking code, no contact details."""
+    conds = _report_conditions(principal, community, status, channel, level, q, since, until)
+    query = select(Report).where(*conds).order_by(Report.received_at.desc()).limit(EXPORT_MAX)
+    async with ctx.db.session() as s:
+        rows = (await s.exec(query)).all()
+    word = labels.zh if lang == "zh" else labels.en
+    body = [
+        [
+            r.tracking_code,
+            r.received_at,
+            place_words(r.community, r.compound, r.building),
+            word("channel", r.channel),
+            word("kind", r.kind),
+            r.text,
+            word("level", r.level) if r.level else "",
+            word("report_status", r.status),
+        ]
+        for r in rows
+    ]
+    title = "报事" if lang == "zh" else "Reports"
+    return xlsx_response(title, REPORT_HEADERS[lang], body, f"{title}.xlsx")
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, summary="One report (staff)")

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import func, select
+from sqlmodel import func, or_, select
 
-from services.contracts import events
+from services.contracts import events, labels
 from services.contracts.media import Photo
 from services.contracts.vocabulary import Category, Level
 from services.ledger import alerts, commitments, entries, handover, routing
@@ -30,6 +30,17 @@ from services.ledger.supporting import SupportingTaskOut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import load_directory
+from services.runtime.export import (
+    EXPORT_MAX,
+    Keyword,
+    Lang,
+    Since,
+    Until,
+    day_bounds,
+    like,
+    place_words,
+    xlsx_response,
+)
 from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
@@ -162,6 +173,36 @@ def _out(e: Entry) -> dict:
     }
 
 
+def _entry_conditions(principal, community, state, level, category, overdue, q, since, until, matter_id=None) -> list:
+    """The WHERE of the ledger list and its export (same filters, same scope)."""
+    cond = [scope_filter(principal, Entry.community, community)]
+    if matter_id:
+        cond.append(Entry.matter_id == matter_id)
+    if state:
+        cond.append(Entry.state == state)
+    if level:
+        cond.append(Entry.level == level)
+    if category:
+        cond.append(Entry.category == category)
+    if overdue is not None:
+        cond.append(Entry.overdue == overdue)
+    if q and q.strip():
+        pattern = like(q)
+        cond.append(
+            or_(
+                Entry.title.like(pattern, escape="\\"),
+                Entry.measures.like(pattern, escape="\\"),
+                Entry.lead_unit.like(pattern, escape="\\"),
+            )
+        )
+    start, end = day_bounds(since, until)
+    if start:
+        cond.append(Entry.created_at >= start)
+    if end:
+        cond.append(Entry.created_at < end)
+    return cond
+
+
 @router.get("/entries", response_model=Page[EntryOut], summary="List ledger entries (台账列表)")
 async def list_entries(
     ctx: Ctx,
@@ -171,37 +212,76 @@ async def list_entries(
     level: Level | None = None,
     category: Category | None = None,
     overdue: bool | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    matter_id: str | None = Query(None, max_length=64, description="The entry of one matter"),
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[EntryOut]:
-    """Entries of the communities the caller may see, most recently changed first."""
-    cond = [scope_filter(principal, Entry.community, community)]
-    if state:
-        cond.append(Entry.state == state)
-    if level:
-        cond.append(Entry.level == level)
-    if category:
-        cond.append(Entry.category == category)
-    if overdue is not None:
-        cond.append(Entry.overdue == overdue)
-    q = select(Entry).where(*cond).order_by(Entry.updated_at.desc(), Entry.id).offset(offset).limit(limit)
+    """Entries of the communities the caller may see, most recently changed first (q: title, measures, unit)."""
+    cond = _entry_conditions(principal, community, state, level, category, overdue, q, since, until, matter_id)
+    query = select(Entry).where(*cond).order_by(Entry.updated_at.desc(), Entry.id).offset(offset).limit(limit)
     async with ctx.db.session() as s:
         total = (await s.exec(select(func.count()).select_from(Entry).where(*cond))).one()
-        rows = (await s.exec(q)).all()
+        rows = (await s.exec(query)).all()
     return Page[EntryOut](items=[EntryOut(**_out(e)) for e in rows], total=total, limit=limit, offset=offset)
 
 
-NOTICE_KIND_ZH = {
-    "red_alert": "红色警报呼叫",
-    "first_action_late": "首次响应超时报告",
-    "supervision": "督办通知",
-    "reminder_warning": "临期预警",
-    "reminder_overdue": "超期催办",
-    "handover": "转办通知",
-    "commitment_due": "承诺到期提醒",
-    "assigned": "交办通知",
-}
-NOTICE_STATUS_ZH = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
+ENTRY_HEADERS = {
+    "zh": ["事项", "社区及地点", "类别", "等级", "办理方式", "台账状态", "是否超期", "处置措施", "牵头方", "责任单位",
+           "办结时限", "登记时间", "办结时间", "涉及户数"],
+    "en": ["Matter", "Place", "Category", "Level", "Route", "State", "Overdue", "Measures", "Lead party",
+           "Responsible unit", "Deadline", "Registered", "Completed", "Households"],
+}  # fmt: skip
+
+
+@router.get("/entries.xlsx", summary="Export ledger entries (台账导出, XLSX)")
+async def export_entries(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("ledger.read"))],
+    community: str | None = Query(None, max_length=64),
+    state: Literal[STATES] | None = None,  # type: ignore[valid-type]
+    level: Level | None = None,
+    category: Category | None = None,
+    overdue: bool | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = "zh",
+):
+    """The same entries as the list (same filters), every value in words, at most EXPORT_MAX rows."""
+    cond = _entry_conditions(principal, community, state, level, category, overdue, q, since, until)
+    query = select(Entry).where(*cond).order_by(Entry.updated_at.desc(), Entry.id).limit(EXPORT_MAX)
+    async with ctx.db.session() as s:
+        rows = (await s.exec(query)).all()
+    word = labels.zh if lang == "zh" else labels.en
+    yes_no = (word("filter", "yes"), word("filter", "no"))
+    body = [
+        [
+            e.title,
+            place_words(e.community, e.compound, e.building),
+            word("category", e.category),
+            word("level", e.level),
+            word("route", e.route),
+            word("ledger_state", e.state),
+            yes_no[0] if e.overdue else yes_no[1],
+            e.measures or "",
+            word("responsible_party", e.lead_party) if e.lead_party else "",
+            e.lead_unit or "",
+            e.deadline,
+            e.created_at,
+            e.completed_at,
+            e.households,
+        ]
+        for e in rows
+    ]
+    title = "台账" if lang == "zh" else "Ledger"
+    return xlsx_response(title, ENTRY_HEADERS[lang], body, f"{title}.xlsx")
+
+
+NOTICE_KIND_ZH = labels.zh_map("notice_kind")
+NOTICE_STATUS_ZH = labels.zh_map("notice_status")
 
 
 async def _alert_of(s, e: Entry) -> AlertOut | None:

@@ -13,6 +13,7 @@ import jinja2
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from services.contracts import labels
 from services.ledger import audit
 from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ
 from services.ledger.models import Entry, SupportingTask, TimelineItem
@@ -20,30 +21,9 @@ from services.runtime.directory import load_directory
 from services.runtime.inputs import printable
 from services.runtime.privacy import scrub_text
 
-LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿"}
+LEVEL_ZH = labels.zh_map("level")
 LEVEL_COLOURS = {"red": "D93025", "yellow": "F2B400", "green": "188038"}
-CATEGORY_ZH = {
-    "parking": "停车",
-    "road": "道路",
-    "lighting": "照明",
-    "drainage": "排水",
-    "elevator": "电梯",
-    "greening": "绿化",
-    "sanitation": "环境卫生",
-    "safety_fire": "消防安全",
-    "utilities": "水电气",
-    "property_management": "物业管理",
-    "noise": "噪音",
-    "pets": "宠物",
-    "construction": "施工",
-    "neighbor_dispute": "邻里纠纷",
-    "elderly_care": "养老",
-    "children": "儿童",
-    "accessibility": "无障碍",
-    "security_access": "门禁安防",
-    "public_facilities": "公共设施",
-    "other": "其他",
-}
+CATEGORY_ZH = labels.zh_map("category")
 # Notes that say nothing about the work itself are not shown as progress.
 _SILENT_ACTIONS = frozenset({"register", "regrade", "remind", "overdue"})
 # Residents' verdicts are shown as the verdict only: the note behind them quotes who said what (督促整改 text).

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from services.contracts import labels
 from services.runtime import workcal
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -44,17 +45,7 @@ ACTIONS = (
 # States in which the responsible unit's work is finished, so no deadline clock runs.
 DONE_STATES = frozenset({"completed", "evaluated", "closed"})
 
-STATE_LABELS_ZH = {
-    "registered": "已登记",
-    "assigned": "已交办",
-    "claimed": "已认领",
-    "in_progress": "办理中",
-    "escalated": "已转办",
-    "completed": "已办结",
-    "evaluated": "已评价",
-    "reopened": "已重办",
-    "closed": "已销号",
-}
+STATE_LABELS_ZH = labels.zh_map("ledger_state")
 
 _TRANSITIONS: dict[str, dict[str, str]] = {
     "registered": {"assign": "assigned"},

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
-from services.contracts import events
+from services.contracts import events, labels
 from services.contracts.vocabulary import Outcome, Party, ResponsibleParty
 from services.meeting import domain, minutes, planner, tier_api
 from services.meeting.agenda_log import AgendaChangeOut, changes_of
@@ -17,6 +17,17 @@ from services.meeting.models import AgendaItem, QueuedMatter, Session, aware, ut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import Community, load_directory
+from services.runtime.export import (
+    EXPORT_MAX,
+    Keyword,
+    Lang,
+    Since,
+    Until,
+    day_bounds,
+    like,
+    place_words,
+    xlsx_response,
+)
 from services.runtime.inputs import Moment
 from services.runtime.pages import Limit, Offset, Page, window
 from services.runtime.problems import Problem, field_error
@@ -24,10 +35,10 @@ from services.runtime.service import Ctx
 
 router = APIRouter(prefix="/v1", tags=["meeting"])
 
-STATUS_ZH = {"scheduled": "已排期", "concluded": "已结束", "adjourned": "已休会（不足法定方）", "cancelled": "已取消"}
-KIND_ZH = {"emergency": "紧急议事", "fixed_day": "固定议事日", "site_inspection": "现场勘察"}
-LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿"}
-STATE_ZH = {"queued": "待议", "scheduled": "已上会", "resolved": "已议决", "closed": "不再议", "direct": "直接办理"}
+STATUS_ZH = labels.zh_map("session_status")
+KIND_ZH = labels.zh_map("session_kind")
+LEVEL_ZH = labels.zh_map("level")
+STATE_ZH = labels.zh_map("queue_state")
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 Unit = Annotated[str, Field(min_length=1, max_length=128)]
@@ -270,19 +281,8 @@ def _tier_of(qm: QueuedMatter) -> dict:
 # --- routes ----------------------------------------------------------------------------------------
 
 
-@router.get("/sessions", response_model=Page[SessionOut], summary="List sessions (议事会列表)")
-async def list_sessions(
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("session.read"))],
-    community: str | None = Query(None, max_length=64),
-    status: Literal["scheduled", "concluded", "adjourned", "cancelled"] | None = None,
-    kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
-    from_: Moment | None = Query(None, alias="from"),
-    to: Moment | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Page[SessionOut]:
-    """Sessions of the communities the caller may see, by start time."""
+def _session_conditions(principal, community, status, kind, from_, to, q, since, until) -> list:
+    """The WHERE of the session list and its export (same filters, same scope)."""
     conds = [scope_filter(principal, Session.community, community)]
     if status:
         conds.append(Session.status == status)
@@ -292,10 +292,37 @@ async def list_sessions(
         conds.append(Session.starts_at >= utc(from_))
     if to is not None:
         conds.append(Session.starts_at < utc(to))
-    q = select(Session).where(*conds).order_by(Session.starts_at, Session.id).offset(offset).limit(limit)
+    if q and q.strip():
+        conds.append(Session.place.like(like(q), escape="\\"))
+    start, end = day_bounds(since, until)
+    if start:
+        conds.append(Session.starts_at >= utc(start))
+    if end:
+        conds.append(Session.starts_at < utc(end))
+    return conds
+
+
+@router.get("/sessions", response_model=Page[SessionOut], summary="List sessions (议事会列表)")
+async def list_sessions(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("session.read"))],
+    community: str | None = Query(None, max_length=64),
+    status: Literal["scheduled", "concluded", "adjourned", "cancelled"] | None = None,
+    kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
+    from_: Moment | None = Query(None, alias="from"),
+    to: Moment | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[SessionOut]:
+    """Sessions of the communities the caller may see, by start time (q: the place; since/until: Beijing days)."""
+    conds = _session_conditions(principal, community, status, kind, from_, to, q, since, until)
+    query = select(Session).where(*conds).order_by(Session.starts_at, Session.id).offset(offset).limit(limit)
     async with ctx.db.session() as db:
         total = (await db.exec(select(func.count()).select_from(Session).where(*conds))).one()
-        rows = (await db.exec(q)).all()
+        rows = (await db.exec(query)).all()
         ids = [s.id for s in rows]
         items = (await db.exec(select(AgendaItem.session_id).where(AgendaItem.session_id.in_(ids)))).all()
     counts: dict[str, int] = {}
@@ -303,6 +330,50 @@ async def list_sessions(
         counts[sid] = counts.get(sid, 0) + 1
     items = [SessionOut(**_summary(s, counts.get(s.id, 0))) for s in rows]
     return Page[SessionOut](items=items, total=total, limit=limit, offset=offset)
+
+
+SESSION_HEADERS = {
+    "zh": ["时间", "类型", "社区", "地点", "议题数", "状态"],
+    "en": ["Time", "Kind", "Community", "Place", "Topics", "Status"],
+}
+
+
+@router.get("/sessions.xlsx", summary="Export sessions (议事会导出, XLSX)")
+async def export_sessions(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("session.read"))],
+    community: str | None = Query(None, max_length=64),
+    status: Literal["scheduled", "concluded", "adjourned", "cancelled"] | None = None,
+    kind: Literal["emergency", "fixed_day", "site_inspection"] | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = "zh",
+):
+    """The same sessions as the list, in words."""
+    conds = _session_conditions(principal, community, status, kind, None, None, q, since, until)
+    query = select(Session).where(*conds).order_by(Session.starts_at, Session.id).limit(EXPORT_MAX)
+    async with ctx.db.session() as db:
+        rows = (await db.exec(query)).all()
+        ids = [s.id for s in rows]
+        agenda = (await db.exec(select(AgendaItem.session_id).where(AgendaItem.session_id.in_(ids)))).all()
+    counts: dict[str, int] = {}
+    for sid in agenda:
+        counts[sid] = counts.get(sid, 0) + 1
+    word = labels.zh if lang == "zh" else labels.en
+    body = [
+        [
+            s.starts_at,
+            word("session_kind", s.kind),
+            place_words(s.community),
+            s.place,
+            counts.get(s.id, 0),
+            word("session_status", s.status),
+        ]
+        for s in rows
+    ]
+    title = "议事会" if lang == "zh" else "Sessions"
+    return xlsx_response(title, SESSION_HEADERS[lang], body, f"{title}.xlsx")
 
 
 @router.get("/sessions/{session_id}", response_model=SessionDetail, summary="One session (议事会详情)")
@@ -447,12 +518,15 @@ async def conclude_session(
             )
         unresolved = [m for m in agenda if m not in seen]
         if unresolved:
+            # Named by their titles: a person never reads a matter id.
+            titles = [(await uow.session.get(QueuedMatter, m)) for m in unresolved[:10]]
+            names = "、".join(f"「{q.title}」" if q else "（未知议题）" for q in titles)
             raise _invalid(
                 [
                     field_error(
                         "resolutions",
-                        f"议程事项缺少决议：{', '.join(unresolved[:10])}",
-                        f"Every agenda matter needs a resolution; missing: {', '.join(unresolved[:10])}",
+                        f"议程事项缺少决议：{names}",
+                        f"Every agenda matter needs a resolution; missing: {names}",
                     )
                 ]
             )

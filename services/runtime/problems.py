@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.contracts.labels import field_words
+
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
@@ -168,8 +170,8 @@ def install(app: FastAPI) -> None:
         first = errors[0] if errors else field_error("body", "内容不合法", "Invalid content")
         return problem_response(
             422,
-            f"{first['field']}：{first['message']}",
-            f"{first['field']}: {first['message_en']}",
+            f"{field_words(first['field'])}：{first['message']}",
+            f"{field_words(first['field'], 'en')}: {first['message_en']}",
             request=request,
             errors=errors,
         )

@@ -9,10 +9,22 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import func, select
 
+from services.contracts import labels
 from services.contracts.vocabulary import Category, Channel, Kind, Level, Route
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import load_directory
+from services.runtime.export import (
+    EXPORT_MAX,
+    Keyword,
+    Lang,
+    Since,
+    Until,
+    day_bounds,
+    like,
+    place_words,
+    xlsx_response,
+)
 from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
@@ -159,6 +171,29 @@ def _not_found() -> Problem:
     return Problem(404, "未找到该事项", "Matter not found")
 
 
+def _matter_conditions(principal, community, level, route, status, needs_review, category, q, since, until) -> list:
+    """The WHERE of the matter lists and their export (same filters, same scope)."""
+    conds = [scope_filter(principal, Matter.community, community)]
+    if level:
+        conds.append(Matter.level == level)
+    if route:
+        conds.append(Matter.route == route)
+    if status:
+        conds.append(Matter.status == status)
+    if needs_review is not None:
+        conds.append(Matter.needs_review == needs_review)
+    if category:
+        conds.append(Matter.category == category)
+    if q and q.strip():
+        conds.append(Matter.title.like(like(q), escape="\\"))
+    start, end = day_bounds(since, until)
+    if start:
+        conds.append(Matter.created_at >= start)
+    if end:
+        conds.append(Matter.created_at < end)
+    return conds
+
+
 @router.get("/matters", response_model=Page[MatterOut], summary="List matters (事项列表)")
 async def list_matters(
     ctx: Ctx,
@@ -169,23 +204,19 @@ async def list_matters(
     route: Route | None = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
     needs_review: bool | None = None,
+    category: Category | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[MatterOut]:
     """Matters of the communities the caller may see, newest first (the total also in X-Total-Count)."""
-    conds = [scope_filter(principal, Matter.community, community)]
-    if level:
-        conds.append(Matter.level == level)
-    if route:
-        conds.append(Matter.route == route)
-    if status:
-        conds.append(Matter.status == status)
-    if needs_review is not None:
-        conds.append(Matter.needs_review == needs_review)
-    q = select(Matter).where(*conds).order_by(Matter.created_at.desc(), Matter.id).offset(offset).limit(limit)
+    conds = _matter_conditions(principal, community, level, route, status, needs_review, category, q, since, until)
+    query = select(Matter).where(*conds).order_by(Matter.created_at.desc(), Matter.id).offset(offset).limit(limit)
     async with ctx.db.session() as s:
         total = (await s.exec(select(func.count()).select_from(Matter).where(*conds))).one()
-        rows = (await s.exec(q)).all()
+        rows = (await s.exec(query)).all()
     response.headers["X-Total-Count"] = str(total)
     return Page[MatterOut](items=[MatterOut(**_out(m)) for m in rows], total=total, limit=limit, offset=offset)
 
@@ -196,17 +227,69 @@ async def review_queue(
     response: Response,
     principal: Annotated[Principal, Depends(require("matter.read"))],
     community: Annotated[str | None, Query(max_length=64)] = None,
+    level: Level | None = None,
+    category: Category | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[MatterOut]:
     """Open matters flagged for review, oldest first."""
-    conds = [scope_filter(principal, Matter.community, community), Matter.needs_review, Matter.status == "open"]
-    q = select(Matter).where(*conds).order_by(Matter.created_at, Matter.id).offset(offset).limit(limit)
+    conds = _matter_conditions(principal, community, level, None, "open", True, category, q, since, until)
+    query = select(Matter).where(*conds).order_by(Matter.created_at, Matter.id).offset(offset).limit(limit)
     async with ctx.db.session() as s:
         total = (await s.exec(select(func.count()).select_from(Matter).where(*conds))).one()
-        rows = (await s.exec(q)).all()
+        rows = (await s.exec(query)).all()
     response.headers["X-Total-Count"] = str(total)
     return Page[MatterOut](items=[MatterOut(**_out(m)) for m in rows], total=total, limit=limit, offset=offset)
+
+
+MATTER_HEADERS = {
+    "zh": ["事项", "社区及地点", "类别", "等级", "办理方式", "涉及户数", "报事人数", "待复核", "状态", "分级时间"],
+    "en": ["Matter", "Place", "Category", "Level", "Route", "Households", "Reporters", "Needs review", "Status",
+           "Graded"],
+}  # fmt: skip
+
+
+@router.get("/matters.xlsx", summary="Export matters (事项导出, XLSX)")
+async def export_matters(
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("matter.read"))],
+    community: Annotated[str | None, Query(max_length=64)] = None,
+    level: Level | None = None,
+    route: Route | None = None,
+    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+    needs_review: bool | None = None,
+    category: Category | None = None,
+    q: Keyword = None,
+    since: Since = None,
+    until: Until = None,
+    lang: Lang = "zh",
+):
+    """The same matters as the list (the review queue: needs_review=true&status=open), in words."""
+    conds = _matter_conditions(principal, community, level, route, status, needs_review, category, q, since, until)
+    query = select(Matter).where(*conds).order_by(Matter.created_at.desc(), Matter.id).limit(EXPORT_MAX)
+    async with ctx.db.session() as s:
+        rows = (await s.exec(query)).all()
+    word = labels.zh if lang == "zh" else labels.en
+    body = [
+        [
+            m.title,
+            place_words(m.community, m.compound, m.building),
+            word("category", m.category),
+            word("level", m.level),
+            word("route", m.route),
+            m.households,
+            m.reporters,
+            word("filter", "yes" if m.needs_review else "no"),
+            word("matter_status", m.status),
+            m.created_at,
+        ]
+        for m in rows
+    ]
+    title = "事项" if lang == "zh" else "Matters"
+    return xlsx_response(title, MATTER_HEADERS[lang], body, f"{title}.xlsx")
 
 
 async def _detail(s, m: Matter) -> MatterDetail:

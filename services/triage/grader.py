@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.contracts import labels
 from services.triage import domain
 from services.triage.domain import CATEGORY_LABELS, Grade, PhraseAdditions
 from services.triage.model import Prediction, TriageModel, load
@@ -19,9 +20,9 @@ from services.triage.model import Prediction, TriageModel, load
 log = logging.getLogger("triage.grader")
 
 MODEL_FILE = "triage-model.pkl"
-LEVEL_LABELS = {"red": "红", "yellow": "黄", "green": "绿"}
-ROUTE_LABELS = {"direct": "直接办理", "deliberate": "上会议事"}
-KIND_LABELS = {"problem": "问题", "suggestion": "意见建议"}
+LEVEL_LABELS = labels.zh_map("level")
+ROUTE_LABELS = labels.zh_map("route")
+KIND_LABELS = labels.zh_map("kind")
 
 
 @dataclass(frozen=True)

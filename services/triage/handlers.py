@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import text as sql_text
 from sqlmodel import select
 
-from services.contracts import Envelope, events
+from services.contracts import Envelope, events, labels
 from services.runtime.consumer import Reject
 from services.runtime.directory import Community, load_directory
 from services.runtime.uow import UnitOfWork
@@ -22,8 +22,8 @@ CLUSTER_WINDOW = dt.timedelta(hours=72)
 MAX_REPORT_IDS = 1000  # matter.triaged.v1 carries at most this many report ids (the newest)
 LEVEL_RANK = {"green": 0, "yellow": 1, "red": 2}
 ROUTE_RANK = {"direct": 0, "deliberate": 1}
-LEVEL_LABELS = {"red": "红", "yellow": "黄", "green": "绿"}
-ROUTE_LABELS = {"direct": "直接办理", "deliberate": "上会议事"}
+LEVEL_LABELS = labels.zh_map("level")
+ROUTE_LABELS = labels.zh_map("route")
 _MERGE_PREFIX = "合并报事"
 _STAFF_PREFIX = "人工改判"
 SUPERSEDED = "（已被人工改判取代）"

@@ -6,6 +6,8 @@ lets staff review and extend the vocabulary without touching the grading rules.
 
 from __future__ import annotations
 
+from services.contracts import labels
+
 # Tables are packed several phrases per line for review; keep the formatter from exploding them.
 # fmt: off
 
@@ -15,28 +17,7 @@ CATEGORIES: tuple[str, ...] = (
     "elderly_care", "children", "accessibility", "security_access", "public_facilities", "other",
 )
 
-CATEGORY_LABELS: dict[str, str] = {
-    "parking": "停车",
-    "road": "道路",
-    "lighting": "照明",
-    "drainage": "排水",
-    "elevator": "电梯",
-    "greening": "绿化",
-    "sanitation": "环境卫生",
-    "safety_fire": "消防与安全",
-    "utilities": "水电气暖",
-    "property_management": "物业服务",
-    "noise": "噪声",
-    "pets": "宠物",
-    "construction": "违建与施工",
-    "neighbor_dispute": "邻里纠纷",
-    "elderly_care": "为老服务",
-    "children": "儿童",
-    "accessibility": "无障碍",
-    "security_access": "门禁安防",
-    "public_facilities": "公共设施",
-    "other": "其他",
-}
+CATEGORY_LABELS: dict[str, str] = labels.zh_map("category")
 
 # Livelihood matters that usually touch many households (牵涉群体较多的民生事项) start at yellow;
 # the rest are needs of particular groups or individuals and start at green.

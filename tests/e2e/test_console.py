@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -13,6 +14,7 @@ pytestmark = pytest.mark.e2e
 
 RED_TEXT = "金泰和庄3号楼地下室配电箱冒烟，有焦糊味，电线裸露"
 LIGHT_TEXT = "金泰和庄1号楼楼道灯坏了好几天，晚上很黑"
+DEADLINE = (dt.datetime.now(dt.UTC) + dt.timedelta(days=14)).strftime("%Y-%m-%d")
 
 
 def _resident_report(browser, base: str, text: str, building: str, name: str, *, callback: bool = False) -> str:
@@ -77,7 +79,7 @@ def _answer_link(browser, url: str) -> None:
 def _open_entry(page, base: str, text: str):
     """Open a ledger entry's drawer by a word of its title; return the drawer."""
     page.goto(f"{base}/#/ledger")
-    row = until(page, page.locator("[data-testid=ledger-table] tr", has_text=text), refresh="刷新")
+    row = until(page, page.locator("[data-testid=ledger-table] tr", has_text=text), refresh="搜索")
     row.get_by_role("button", name="详情").click()
     drawer = page.locator(".el-drawer:visible")
     expect(drawer.get_by_role("heading", name=re.compile(text))).to_be_visible()
@@ -88,6 +90,10 @@ def _act(page, drawer, action: str, note: str) -> None:
     """Take a ledger action with a note and wait for the note on the timeline."""
     page.fill("#entry-note", note)
     drawer.locator(f"[data-action={action}]").click()
+    if action in ("complete", "close"):  # irreversible: the page asks first
+        box = page.locator(".el-message-box:visible")
+        expect(box).to_contain_text("不能撤回")
+        box.locator(".el-button--primary").click()
     done = drawer.get_by_text(note).or_(page.locator(".el-message--error"))
     expect(done.first).to_be_visible(timeout=15_000)
     assert not page.locator(".el-message--error").count(), page.locator(".el-message--error").all_inner_texts()
@@ -141,6 +147,8 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     expect(table.locator("tr", has_text=light_code).get_by_role("button", name="回电")).to_have_count(0)
     table.locator("tr", has_text=red_code).get_by_role("button", name="回电").click()
     dialog = staff.locator(".el-dialog:visible")
+    expect(dialog.get_by_role("button", name="回电")).to_be_disabled()  # no reason is chosen in advance
+    el_select(staff, "callback-reason", "回访")
     dialog.get_by_role("button", name="回电").click()
     expect(dialog.locator("[data-testid=revealed]")).to_contain_text("13800001234", timeout=15_000)
     shot(staff, "05b-callback")
@@ -149,14 +157,31 @@ def _staff_and_residents(browser, staff, base: str) -> None:
 
     # The red matter got an emergency session: record attendance and the resolution, conclude.
     staff.goto(f"{base}/#/sessions")
-    row = until(staff, staff.locator("[data-testid=sessions-table] tr", has_text="紧急议事"), refresh="刷新")
-    row.get_by_role("button", name="详情").click()
+    row = until(staff, staff.locator("[data-testid=sessions-table] tr", has_text="紧急议事"), refresh="搜索")
+    row.get_by_role("button", name=re.compile("^详情")).click()
+    drawer = staff.locator(".el-drawer:visible")
+    boxes = drawer.locator(".party .el-checkbox")
+    expect(boxes.first).to_be_visible()
+    assert drawer.locator(".party .el-checkbox.is-checked").count() == 0  # nobody is ticked present in advance
+    for i in range(boxes.count()):
+        boxes.nth(i).click()
+    el_select(staff, "out-0", "议定办理")
     staff.fill("#measures-0", "物业当日断电检修，更换配电箱及裸露线路")
-    staff.fill("#unit-0", "江西恒泰物业服务有限公司")
+    el_select(staff, "party-0", "物业服务企业")
+    el_select(staff, "unit-0", "江西锦程物业服务有限公司")
+    staff.locator("#deadline-0").fill(DEADLINE)
+    staff.locator("#deadline-0").press("Enter")
     staff.fill("#session-notes", "五方到场，一致同意物业立即整改，社区党委督办。")
     shot(staff, "06-session-conclude")
     staff.locator("[data-testid=conclude]").click()
+    box = staff.locator(".el-message-box:visible")
+    expect(box).to_contain_text("不能撤回")
+    box.locator(".el-button--primary").click()
     expect(staff.locator(".el-message", has_text="已结束")).to_be_visible(timeout=15_000)
+    # The concluded session shows its decision: measures, lead unit, deadline.
+    decision = drawer.locator("[data-testid=decision]")
+    expect(decision).to_contain_text("物业当日断电检修", timeout=15_000)
+    expect(decision).to_contain_text("江西锦程物业服务有限公司")
 
     # The ledger entry: start, report progress, complete.
     drawer = _open_entry(staff, base, "配电箱")
@@ -168,9 +193,15 @@ def _staff_and_residents(browser, staff, base: str) -> None:
 
     # A revisit is planned for the completed matter: record a satisfied home visit with its evidence.
     staff.goto(f"{base}/#/revisits")
-    red_row = until(staff, staff.locator("[data-testid=revisits-table] tr", has_text="红"), refresh="刷新")
+    red_row = until(staff, staff.locator("[data-testid=revisits-table] tr", has_text="红"), refresh="搜索")
     red_row.get_by_role("button", name="录入评价").click()
+    dialog = staff.locator(".el-dialog:visible")
+    assert dialog.locator(".el-radio-button.is-active").count() == 0  # no answer is chosen in advance
     staff.fill("#ev-household", "金泰和庄3-1-101")
+    dialog.get_by_text("满意", exact=True).click()
+    dialog.get_by_text("已解决", exact=True).click()
+    if not dialog.locator("#ev-photo").count():
+        el_select(staff, "ev-method", "上门回访")
     staff.fill("#ev-photo", "https://files.example/visits/jth-3-1-101.jpg")
     staff.fill("#ev-comment", "修得很快，谢谢物业")
     shot(staff, "08-evaluation")
@@ -187,7 +218,7 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     expect(drawer.locator("[data-action=complete]")).to_be_visible(timeout=15_000)
     _act(staff, drawer, "complete", "已更换楼道声控灯")
     staff.goto(f"{base}/#/revisits")
-    green_row = until(staff, staff.locator("[data-testid=revisits-table] tr", has_text="绿"), refresh="刷新")
+    green_row = until(staff, staff.locator("[data-testid=revisits-table] tr", has_text="绿"), refresh="搜索")
     green_row.get_by_role("button", name="问卷链接").click()
     staff.fill("#links-households", "金泰和庄1-1-101")
     staff.locator("[data-testid=links-submit]").click()
@@ -199,6 +230,9 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     # The month's disclosure (一月一公示) is published and previewed, ready to print.
     staff.goto(f"{base}/#/disclosures")
     staff.locator("[data-testid=publish]").click()
+    box = staff.locator(".el-message-box:visible")
+    expect(box).to_contain_text("不能撤回")  # publishing is irreversible: the page asks first
+    box.locator(".el-button--primary").click()
     frame = staff.frame_locator("[data-testid=disclosure-frame]")
     expect(frame.get_by_text("配电箱").first).to_be_visible(timeout=15_000)
     shot(staff, "10-disclosure")

@@ -1,6 +1,6 @@
 // Calls go to the console, which forwards them with the user's own token; errors are problem+json.
 import { reactive } from 'vue'
-import { lang } from './i18n.js'
+import { fieldWords, lang } from './i18n.js'
 
 const saved = sessionStorage.getItem('hall.session')
 export const session = reactive(saved ? JSON.parse(saved) : { token: null })
@@ -11,11 +11,26 @@ export function setSession(value) {
   else sessionStorage.removeItem('hall.session')
 }
 
+// A problem in words: each field error as "<field in words>：<why>", never a field path or an HTTP code.
+export function problemText(status, problem) {
+  const en = lang.value === 'en'
+  const errors = Array.isArray(problem?.errors) ? problem.errors : []
+  if (errors.length) {
+    const lines = errors.slice(0, 3).map((e) => {
+      const why = (en ? e.message_en : e.message) || e.message || ''
+      return `${fieldWords(e.field)}${en ? ': ' : '：'}${why.replace(/^[\w.[\]]+[：:]\s*/, '')}`
+    })
+    return lines.join(en ? '; ' : '；')
+  }
+  const text = en ? problem?.detail_en || problem?.title_en : problem?.detail || problem?.title
+  if (text) return text
+  if (status === 0) return en ? 'Network unavailable, please retry' : '网络不可用，请重试'
+  return en ? 'The request failed, please retry' : '操作未成功，请重试'
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
-    const zh = problem?.detail || problem?.title || `HTTP ${status}`
-    const en = problem?.detail_en || problem?.title_en || zh
-    super(lang.value === 'en' ? en : zh)
+    super(problemText(status, problem))
     this.status = status
     this.problem = problem
   }
@@ -26,9 +41,15 @@ export async function request(url, { method = 'GET', body, params, auth = true, 
     ? '?' + new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v != null)).toString()
     : ''
   const headers = { Accept: 'application/json', ...extra }
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  const form = typeof FormData !== 'undefined' && body instanceof FormData
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json'
   if (auth && session.token) headers.Authorization = `Bearer ${session.token}`
-  const res = await fetch(url + query, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  let res
+  try {
+    res = await fetch(url + query, { method, headers, body: body === undefined ? undefined : form ? body : JSON.stringify(body) })
+  } catch {
+    throw new ApiError(0, null)
+  }
   const type = res.headers.get('content-type') || ''
   if (blob && res.ok) return res.blob()
   const data = type.includes('json') ? await res.json() : await res.text()
@@ -41,10 +62,40 @@ export async function request(url, { method = 'GET', body, params, auth = true, 
 
 export const api = (service, path, options) => request(`/api/${service}/${path}`, options)
 
+// The county directory (names of communities, compounds, buildings, departments), loaded once per page.
+export const dir = reactive({ communities: [], loaded: false })
 let directoryPromise = null
 export function directory() {
-  directoryPromise ??= request('/api/directory', { auth: false })
+  directoryPromise ??= request('/api/directory', { auth: false }).then((d) => {
+    Object.assign(dir, d, { loaded: true })
+    return d
+  })
   return directoryPromise
+}
+
+export function communityName(code) {
+  return dir.communities.find((c) => c.code === code)?.name || (dir.loaded ? '' : '')
+}
+
+// A place by its directory names: 学苑社区 金泰和庄 8栋 (a code the directory lacks is left out).
+export function placeText(community, compound, building, { withCommunity = true } = {}) {
+  const c = dir.communities.find((x) => x.code === community)
+  const p = c?.compounds.find((x) => x.code === compound || x.name === compound)
+  const b = p?.buildings.find((x) => x.code === building || x.name === building)
+  return [withCommunity && c?.name, p?.name, b?.name].filter(Boolean).join(' ')
+}
+
+// Download an export (XLSX) with the user's token, under the name the page gives it.
+export async function download(service, path, params, filename) {
+  const blob = await request(`/api/${service}/${path}`, { params: { ...params, lang: lang.value }, blob: true })
+  const url = URL.createObjectURL(blob)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = filename
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10000)
 }
 
 export function fmtTime(value) {

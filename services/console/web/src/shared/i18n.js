@@ -1,5 +1,7 @@
 // Chinese first, English switchable; the choice is remembered in localStorage.
 import { ref } from 'vue'
+import LABELS from './labels.js'
+import { dir } from './api.js'
 
 export const lang = ref(localStorage.getItem('hall.lang') || 'zh')
 
@@ -63,6 +65,80 @@ const zh = {
   evidence_photo: '回访照片链接', evidence_signature: '签名编号', links: '问卷链接', issue_links: '生成问卷链接',
   households_hint: '住户地址，每行一户，如 金泰和庄3-1-101', link_for: '住户', preview: '预览', publish: '发布本月公示',
   choose_community: '请先在顶部选择一个社区', matter_no: '事项编号', no_actions: '当前状态无可执行操作', measures_done: '办理措施', expires_at: '有效期至',
+  add_support: "增加配合单位",
+  all: "全部",
+  attendance_hint: "请勾选实际到会人员（未预先勾选）。",
+  auto_place: "默认：事项所在楼栋现场",
+  auto_time: "默认：按规则安排",
+  breadcrumb: "位置",
+  cancel_session: "取消议事会",
+  cancel_session_hint: "取消后议程事项退回待议队列，并通知参会各方。请填写取消理由：",
+  choose_outcome: "请选择议定结果",
+  choose_unit: "请从名录中选择单位",
+  confirm_conclude: "结束议事后，决议将交办各责任单位并记入台账，不能撤回。确认结束？",
+  confirm_complete: "办结后将进入回访评价，不能撤回。确认办结？",
+  confirm_close: "销号后该事项在台账中归档，不能撤回。确认销号？",
+  confirm_grade: "确认原分级",
+  confirm_note: "复核说明（选填）",
+  confirmed: "复核确认",
+  date_range: "日期",
+  deadline_status: "时限",
+  decisions: "议事决议",
+  due_on: "应回访日期",
+  end_date: "结束日期",
+  export_xlsx: "导出Excel",
+  graded: "已分级",
+  graded_on: "分级日期",
+  grading: "分级",
+  home: "工作台",
+  inbox_keyword: "报事内容或查询码",
+  keyword: "关键词",
+  ledger_keyword: "事项、措施或责任单位",
+  matter_keyword: "事项标题",
+  new_site_inspection: "安排现场勘察",
+  received: "收到报事",
+  received_on: "收到日期",
+  registered_on: "登记日期",
+  regraded: "人工改判",
+  reporter: "报事人",
+  reschedule: "改期",
+  reset: "重置",
+  revisit_keyword: "办理措施",
+  round: "评价轮次",
+  search: "搜索",
+  session_keyword: "地点",
+  session_on: "议事日期",
+  start_date: "开始日期",
+  supporting_units: "配合单位",
+  unit_suffix: "单元",
+  entry: "报事录入",
+  entry_box: "意见箱/心愿墙",
+  entry_hotline: "12345工单",
+  entry_visits: "入户走访导入",
+  box_hint: "如 金泰和庄东门意见箱",
+  on_behalf_of: "署名（选填，仅存脱敏）",
+  hotline_deadline: "承办时限",
+  hotline_consent: "来电人同意社区回电",
+  visits_import_hint: "上传走访台账（CSV 或 Excel，最多 2000 行）。每行单独校验：合格的行生成报事，不合格的行列出原因；重复上传不会重复登记。",
+  upload: "上传",
+  import_summary: "共 {rows} 行：受理 {accepted} 行（新登记 {created} 行），退回 {rejected} 行",
+  row_no: "行号",
+  import_new: "新登记",
+  import_known: "已登记过",
+  votes: "业主表决",
+  vote_keyword: "表决事项",
+  new_vote: "发起业主表决",
+  vote_scope: "表决范围",
+  turnout: "参与户数",
+  opened_at: "发起时间",
+  area: "专有面积",
+  conclusion: "表决结论",
+  record_ballot: "录入表决票",
+  close_vote: "结束表决并计票",
+  confirm_close_vote: "计票后表决结束，不能再投票。确认计票？",
+  vote_scope_hint: "选择小区（及楼栋）：按名录中该范围的业主计算参与和同意比例。",
+  confirm_publish: "公示发布后将在社区公示栏公开（{where}，{month}），不能撤回。确认发布？",
+  version_n: "第{n}版",
 }
 
 const en = {
@@ -126,6 +202,80 @@ const en = {
   issue_links: 'Issue questionnaire links', households_hint: 'Household addresses, one per line',
   link_for: 'Household', preview: 'Preview', publish: "Publish this month", choose_community: 'Choose a community at the top first',
   measures_done: 'What was done', expires_at: 'Valid until', matter_no: 'Matter no.', no_actions: 'No action possible in this state',
+  add_support: "Add supporting unit",
+  all: "All",
+  attendance_hint: "Tick who actually attended (nobody is ticked in advance).",
+  auto_place: "Default: on site at the building",
+  auto_time: "Default: by the rule",
+  breadcrumb: "Breadcrumb",
+  cancel_session: "Cancel session",
+  cancel_session_hint: "The agenda goes back to the queue and attendees are told. Why is it cancelled?",
+  choose_outcome: "choose an outcome",
+  choose_unit: "Pick a unit from the directory",
+  confirm_conclude: "The decisions go to the responsible units and the ledger; this cannot be undone. Conclude?",
+  confirm_complete: "Completion starts the revisit and cannot be undone. Complete?",
+  confirm_close: "Crossing off files the matter for good. Cross off?",
+  confirm_grade: "Confirm grade",
+  confirm_note: "Note (optional)",
+  confirmed: "Grade confirmed",
+  date_range: "Dates",
+  deadline_status: "Deadline",
+  decisions: "Decisions",
+  due_on: "Due on",
+  end_date: "End date",
+  export_xlsx: "Export Excel",
+  graded: "Graded",
+  graded_on: "Graded on",
+  grading: "Grading",
+  home: "Console",
+  inbox_keyword: "Text or tracking code",
+  keyword: "Keyword",
+  ledger_keyword: "Matter, measures or unit",
+  matter_keyword: "Matter title",
+  new_site_inspection: "Schedule site inspection",
+  received: "Report received",
+  received_on: "Received on",
+  registered_on: "Registered on",
+  regraded: "Regraded",
+  reporter: "Reporter",
+  reschedule: "Reschedule",
+  reset: "Reset",
+  revisit_keyword: "What was done",
+  round: "Round",
+  search: "Search",
+  session_keyword: "Place",
+  session_on: "Session date",
+  start_date: "Start date",
+  supporting_units: "Supporting units",
+  unit_suffix: " (unit)",
+  entry: "Enter reports",
+  entry_box: "Opinion box / wish wall",
+  entry_hotline: "12345 orders",
+  entry_visits: "Door-visit import",
+  box_hint: "e.g. east gate opinion box",
+  on_behalf_of: "Signed by (optional, stored masked)",
+  hotline_deadline: "Hotline deadline",
+  hotline_consent: "Caller agrees to a call back",
+  visits_import_hint: "Upload a visit sheet (CSV or Excel, at most 2000 rows). Each row is checked alone: good rows become reports, bad rows are listed with reasons; re-uploads add nothing.",
+  upload: "Upload",
+  import_summary: "{rows} rows: {accepted} accepted ({created} new), {rejected} returned",
+  row_no: "Row",
+  import_new: "New",
+  import_known: "Already known",
+  votes: "Owners' votes",
+  vote_keyword: "Question",
+  new_vote: "Open an owners' vote",
+  vote_scope: "Scope",
+  turnout: "Voted",
+  opened_at: "Opened",
+  area: "Area",
+  conclusion: "Conclusion",
+  record_ballot: "Record a ballot",
+  close_vote: "Close and count",
+  confirm_close_vote: "Counting ends the vote; no more ballots. Count now?",
+  vote_scope_hint: "Pick the compound (and building): shares are counted over its owners in the directory.",
+  confirm_publish: "The notice goes on the public board ({where}, {month}) and cannot be taken back. Publish?",
+  version_n: "version {n}",
 }
 
 const messages = { zh, en }
@@ -134,11 +284,21 @@ export function t(key) {
   return messages[lang.value][key] ?? zh[key] ?? key
 }
 
-// Status words that come from the services as codes.
-const statusZh = {
-  registered: '已登记', received: '已受理', triaged: '已分级', scheduled: '已排期上会', deliberating: '议事中', assigned: '已交办',
-  claimed: '已认领', in_progress: '办理中', escalated: '已转办', completed: '已办结', evaluated: '已评价', reopened: '已重办',
-  closed: '已销号', open: '办理中', done: '已完成',
+// Every enumerated word comes from one vocabulary (services/contracts/labels.py, generated into labels.js).
+export { LABELS }
+
+// A code of a group in words for the current language; an unknown code never shows as itself.
+export function word(group, code) {
+  const found = LABELS[group]?.[code]
+  if (found) return lang.value === 'en' ? found[1] : found[0]
+  return code == null || code === '' ? '' : '—'
+}
+
+// The words of a whole group, as [{ value, label }] for selects.
+export function options(group, only) {
+  return Object.keys(LABELS[group] || {})
+    .filter((code) => !only || only.includes(code))
+    .map((value) => ({ value, label: word(group, value) }))
 }
 
 // Labels from the services come as "中文 / English": show the half for the current language.
@@ -147,18 +307,50 @@ export function bilingual(label) {
   return lang.value === 'en' && enPart ? enPart : zhPart
 }
 
-const categoryZh = {
-  parking: '停车', road: '道路', lighting: '照明', drainage: '排水', elevator: '电梯', greening: '绿化',
-  sanitation: '环境卫生', safety_fire: '消防与安全', utilities: '水电气暖', property_management: '物业服务',
-  noise: '噪声', pets: '宠物', construction: '违建与施工', neighbor_dispute: '邻里纠纷', elderly_care: '为老服务',
-  children: '儿童', accessibility: '无障碍', security_access: '门禁安防', public_facilities: '公共设施', other: '其他',
-}
-
 export function categoryText(code) {
-  return lang.value === 'en' ? (code || '').replaceAll('_', ' ') : categoryZh[code] ?? code
+  return word('category', code)
 }
 
+// A report's or an entry's status: the ledger's states and the report's tracking words are one list.
 export function statusText(code) {
-  if (lang.value === 'en') return (code || '').replaceAll('_', ' ')
-  return statusZh[code] ?? code
+  return LABELS.ledger_state[code] ? word('ledger_state', code) : LABELS.report_status[code] ? word('report_status', code) : word('revisit_status', code)
+}
+
+// A problem+json field path in words: "resolutions[0].measures" -> "处置措施（第1项）".
+export function fieldWords(path) {
+  const parts = String(path || '').split(/[.[\]]+/).filter(Boolean)
+  const names = parts.filter((p) => !/^\d+$/.test(p))
+  const index = [...parts].reverse().find((p) => /^\d+$/.test(p))
+  const leaf = [...names].reverse().find((n) => LABELS.field[n]) || 'body'
+  const text = word('field', leaf)
+  if (index === undefined) return text
+  return lang.value === 'en' ? `${text} (item ${Number(index) + 1})` : `${text}（第${Number(index) + 1}项）`
+}
+
+// Who did something, in words: people by name, the services' own steps as what they are, never an id.
+export function actorText(actor, name) {
+  if (name) return name
+  const value = String(actor || '')
+  if (!value) return ''
+  const [kind] = value.split(':')
+  const words = {
+    session: ['议事会决议', 'Session decision'], system: ['系统', 'System'], ledger: ['系统', 'System'],
+    triage: ['自动分级', 'Automatic grading'], feedback: ['回访评价', 'Evaluation'], meeting: ['议事会', 'Session'],
+    intake: ['报事受理', 'Intake'], resident: ['居民', 'Resident'], link: ['居民（问卷链接）', 'Resident (link)'],
+  }
+  if (value.includes(':') && words[kind]) return lang.value === 'en' ? words[kind][1] : words[kind][0]
+  if (words[value]) return lang.value === 'en' ? words[value][1] : words[value][0]
+  const role = Object.keys(LABELS.role).find((r) => value.includes(r))
+  if (role) return word('role', role)
+  if (/^(mat|ses|hh|ent|rpt|rev|u|apikey|key)[_-]/.test(value) || /^[a-z0-9]+([_:-][a-z0-9]+)+$/.test(value)) {
+    return lang.value === 'en' ? 'Staff' : '工作人员'
+  }
+  return value
+}
+
+// A live hint in words: what happened and where (an event name or a community code is never shown).
+export function hintText(hint) {
+  const what = word('event', LABELS.event[hint?.type] ? hint.type : 'other')
+  const where = dir.communities.find((c) => c.code === hint?.community)?.name
+  return where ? `${what} · ${where}` : what
 }

@@ -8,8 +8,10 @@ export const routes = [
   { path: '/review', component: () => import('./pages/Review.vue'), meta: { key: 'review', action: 'matter.read' } },
   { path: '/sessions', component: () => import('./pages/Sessions.vue'), meta: { key: 'sessions', action: 'session.read' } },
   { path: '/ledger', component: () => import('./pages/Ledger.vue'), meta: { key: 'ledger', action: 'ledger.read' } },
+  { path: '/entry', component: () => import('./pages/Entry.vue'), meta: { key: 'entry', action: 'report.read' } },
   { path: '/visits', component: () => import('./pages/Visits.vue'), meta: { key: 'visits', action: 'visit.read' } },
   { path: '/revisits', component: () => import('./pages/Revisits.vue'), meta: { key: 'revisits', action: 'evaluation.read' } },
+  { path: '/votes', component: () => import('./pages/Votes.vue'), meta: { key: 'votes', action: 'evaluation.read' } },
   { path: '/dashboard', component: () => import('./pages/Dashboard.vue'), meta: { key: 'dashboard', action: 'ledger.read' } },
   { path: '/disclosures', component: () => import('./pages/Disclosures.vue'), meta: { key: 'disclosures', action: 'disclosure.read', optional: true } },
 ]

@@ -25,6 +25,11 @@ const MATRIX = {
   'visit.read': ['county_operator', 'party_org', 'grid_worker'],
   'visit.manage': ['county_operator', 'party_org'],
   'visit.record': ['party_org', 'grid_worker'],
+  'report.create': EVERYONE,
+  'report.import': ['county_operator', 'party_org', 'grid_worker'],
+  'ledger.assign_support': ['party_org'],
+  'vote.manage': ['party_org'],
+  'ballot.record': ['party_org', 'grid_worker'],
 }
 
 export function can(action) {

@@ -1,1 +1,0 @@
-import{b as i}from"./element-plus-BMcLFCKR.js";import{a}from"./index-B2DK_27V.js";import{l as n,d as o}from"./vue-Oo_7fpz0.js";function f(r,{delay:s=600}={}){let e=null;const t=async()=>{try{await r()}catch(m){i.error(m.message)}};return n(t),o(()=>a.community,t),o(()=>a.tick,()=>{clearTimeout(e),e=setTimeout(t,s)}),t}export{f as u};
