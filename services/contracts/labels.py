@@ -69,6 +69,7 @@ OUTCOME: dict[str, Label] = {
     "escalate": ("转办部门", "Escalate"),
     "deferred": ("暂缓", "Deferred"),
     "not_actionable": ("不予受理", "Not actionable"),
+    "refer_up": ("提交社区议事会", "Referred up to the community hall"),
 }
 METHOD: dict[str, Label] = {
     "home_visit": ("上门回访", "Home visit"),

@@ -14,7 +14,7 @@ export default {
   "method": {"home_visit": ["上门回访", "Home visit"], "questionnaire": ["调查问卷", "Questionnaire"], "wechat_vote": ["微信投票", "WeChat vote"], "group_forum": ["集中座谈", "Group forum"]},
   "notice_kind": {"red_alert": ["红色警报呼叫", "Red alert page"], "first_action_late": ["首次响应超时报告", "Late first response"], "supervision": ["督办通知", "Supervision notice"], "reminder_warning": ["临期预警", "Deadline warning"], "reminder_overdue": ["超期催办", "Overdue reminder"], "handover": ["转办通知", "Hand-over notice"], "commitment_due": ["承诺到期提醒", "Promise due"], "assigned": ["交办通知", "Assignment notice"]},
   "notice_status": {"pending": ["待发送", "Pending"], "sent": ["已发送", "Sent"], "failed": ["发送失败", "Failed"]},
-  "outcome": {"resolved": ["议定办理", "Resolved"], "site_inspection": ["现场勘察", "Site inspection"], "escalate": ["转办部门", "Escalate"], "deferred": ["暂缓", "Deferred"], "not_actionable": ["不予受理", "Not actionable"]},
+  "outcome": {"resolved": ["议定办理", "Resolved"], "site_inspection": ["现场勘察", "Site inspection"], "escalate": ["转办部门", "Escalate"], "deferred": ["暂缓", "Deferred"], "not_actionable": ["不予受理", "Not actionable"], "refer_up": ["提交社区议事会", "Referred up to the community hall"]},
   "party": {"party_org": ["社区党组织", "Party organisation"], "owners_committee": ["业主委员会", "Owners' committee"], "property_company": ["物业服务企业", "Property company"], "resident_rep": ["居民代表", "Resident rep"], "partner_unit": ["结对共建单位", "Partner unit"]},
   "queue_state": {"queued": ["待议", "Queued"], "scheduled": ["已上会", "On an agenda"], "resolved": ["已议决", "Resolved"], "closed": ["不再议", "Closed"], "direct": ["直接办理", "Handled directly"]},
   "rating": {"satisfied": ["满意", "Satisfied"], "basically_satisfied": ["基本满意", "Basically satisfied"], "unsatisfied": ["不满意", "Unsatisfied"]},
