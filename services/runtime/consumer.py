@@ -56,7 +56,11 @@ class Subscription:
 def subscribe(name: str, handlers: dict[str, Handler], settings, *, exchange: str = EVENTS_EXCHANGE) -> Subscription:
     """One queue bound to every event type it handles (routing key = type), with the settings' retry policy."""
     spec = QueueSpec(
-        name, tuple((exchange, t) for t in handlers), tuple(settings.retry_delays_ms), settings.delivery_limit
+        name,
+        tuple((exchange, t) for t in handlers),
+        tuple(settings.retry_delays_ms),
+        settings.delivery_limit,
+        settings.quorum_group_size,
     )
     return Subscription(spec, dict(handlers))
 
