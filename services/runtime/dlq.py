@@ -201,6 +201,6 @@ if __name__ == "__main__":
     main()
 
 
-def run_depth(url: str, queue: str) -> int:
+def run_depth(url: str | Sequence[str], queue: str) -> int:
     """Synchronous `depth` for scripts and tests."""
     return asyncio.run(depth(url, queue))

@@ -29,3 +29,22 @@ def test_a_services_own_user_on_every_node(monkeypatch):
     settings = Settings(amqp_nodes="n1:5672,n2:5672")
     assert settings.amqp_urls_for("intake") == ["amqp://intake:s3@n1:5672/hall", "amqp://intake:s3@n2:5672/hall"]
     assert settings.amqp_urls_for("triage")[0].startswith("amqp://guest:guest@n1:5672")
+
+
+def test_a_standby_still_refusing_writes_is_the_database_away_not_the_message():
+    from sqlalchemy.exc import IntegrityError
+
+    from services.runtime.consumer import database_unavailable
+
+    class TargetServerAttributeNotMatched(Exception):  # asyncpg's, by name: no server matched read-write
+        pass
+
+    class CannotConnectNowError(Exception):
+        sqlstate = "57P03"
+
+    wrapped = RuntimeError("pool")
+    wrapped.__cause__ = TargetServerAttributeNotMatched("None of the hosts match the target attribute")
+    assert database_unavailable(wrapped)
+    assert database_unavailable(CannotConnectNowError("the database system is starting up"))
+    assert not database_unavailable(ValueError("bad payload"))
+    assert not database_unavailable(IntegrityError("insert", {}, Exception("unique")))

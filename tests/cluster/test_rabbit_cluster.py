@@ -1,0 +1,165 @@
+"""The five services on a 3-node RabbitMQ cluster, under a steady stream of reports, while nodes fail.
+
+One platform runs through the module's cases in order: the leader of the queues crashes (SIGKILL) and comes back;
+a follower is shut down and comes back; the leader is frozen (SIGSTOP) past the net tick time and thawed. After
+each: every report in one matter, every matter one ledger entry, every outbox row sent, no queue holding a
+message, DLQs empty; the recovery time is printed as `CLUSTER <case> ... recovery_s=<s>` (docs/faults.md).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.cluster.nodes import NET_TICKTIME_S, RabbitCluster, RabbitNode
+from tests.cluster.reconcile import Stream, in_background, settle
+from tests.e2e.platform import Platform, eventually
+
+pytestmark = pytest.mark.cluster
+
+PROBE_QUEUE = "triage.reports"  # the queue whose leader the faults aim at (every report passes through it)
+PER_CASE = 30  # reports streamed around each fault
+
+
+@pytest.fixture(scope="module")
+def cluster_platform(tmp_path_factory, rabbit_cluster: RabbitCluster, cluster_vhost):
+    """The platform connected through the list of the cluster's nodes, queues with 3 replicas."""
+    _, url = cluster_vhost
+    env = {"HALL_AMQP_NODES": rabbit_cluster.addresses, "HALL_QUORUM_GROUP_SIZE": "3"}
+    p = Platform(tmp_path_factory.mktemp("cluster"), url, extra_env=env)
+    with p.running():
+        yield p
+
+
+@pytest.fixture(scope="module")
+def stream(cluster_platform):
+    """The report stream shared by the cases (report numbers go on from case to case)."""
+    return Stream(cluster_platform)
+
+
+def _queues(cluster: RabbitCluster, vhost: str) -> dict[str, list[str]]:
+    """Each queue's type, leader, members, ready and unacked messages."""
+    out = cluster.any_up().ctl(
+        "list_queues", "-q", "--no-table-headers", "-p", vhost, "name", "type", "leader", "members",
+        "messages_ready", "messages_unacknowledged",
+    )  # fmt: skip
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 6:
+            rows[parts[0]] = parts[1:]
+    return rows
+
+
+def _leader(cluster: RabbitCluster, vhost: str) -> RabbitNode:
+    return cluster.by_name(_queues(cluster, vhost)[PROBE_QUEUE][1])
+
+
+def _idle(cluster: RabbitCluster, vhost: str):
+    def check() -> bool:
+        busy = {q: r[3:] for q, r in _queues(cluster, vhost).items() if r[3:] != ["0", "0"]}
+        assert not busy, busy
+        return True
+
+    return check
+
+
+def _all_running(cluster: RabbitCluster) -> None:
+    def check() -> bool:
+        n = cluster.any_up().ctl("eval", "length(rabbit_nodes:all_running()).", check=False).strip()
+        return n == str(len(cluster.nodes))
+
+    eventually(check, timeout=120, what="every node of the cluster running")
+
+
+def _urls(cluster: RabbitCluster, url: str) -> list[str]:
+    from services.runtime.amqp import node_urls
+
+    return node_urls(url, cluster.addresses)
+
+
+def test_queues_are_quorum_with_three_replicas(cluster_platform, rabbit_cluster, cluster_vhost, stream):
+    """Every queue the services declared is a quorum queue with a member on each node."""
+    vhost, url = cluster_vhost
+    stream.post(5)
+    queues = _queues(rabbit_cluster, vhost)
+    assert PROBE_QUEUE in queues and len(queues) >= 21  # 7 consumer queues, each with 2 retry queues and a DLQ
+    names = {n.name for n in rabbit_cluster.nodes}
+    for name, (kind, _leader_name, members, *_) in queues.items():
+        if name.startswith("console.live."):
+            continue  # the console's exclusive live queue: classic, one node, gone with its connection
+        assert kind == "quorum", name
+        assert set(members.strip("[]").replace(" ", "").split(",")) == names, (name, members)
+    settle("baseline", cluster_platform, stream, _urls(rabbit_cluster, url), time.monotonic())
+
+
+def test_leader_node_crashes_and_comes_back(cluster_platform, rabbit_cluster, cluster_vhost, stream):
+    """SIGKILL the node leading the queues mid-stream; restart it later in the stream."""
+    vhost, url = cluster_vhost
+    leader = _leader(rabbit_cluster, vhost)
+    at: list[float] = []
+
+    def crash():
+        at.append(time.monotonic())
+        leader.kill()
+
+    restarted: list = []
+    stream.post(PER_CASE, on={5: crash, 15: lambda: restarted.append(in_background(leader.start))})
+    thread, errors = restarted[0]
+    thread.join(180)
+    assert not errors, errors
+    _all_running(rabbit_cluster)
+    settle(
+        "leader-crash-restart", cluster_platform, stream, _urls(rabbit_cluster, url), at[0],
+        queues_idle=_idle(rabbit_cluster, vhost),
+    )  # fmt: skip
+
+
+def test_follower_node_stopped_and_restarted(cluster_platform, rabbit_cluster, cluster_vhost, stream):
+    """Shut down a node that follows the queues (its clients move); start it again later in the stream."""
+    vhost, url = cluster_vhost
+    leader = _leader(rabbit_cluster, vhost)
+    follower = next(n for n in rabbit_cluster.nodes if n is not leader)
+    at: list[float] = []
+
+    def shut_down():
+        at.append(time.monotonic())
+        follower.ctl("shutdown", timeout=120)
+
+    restarted: list = []
+    stream.post(PER_CASE, on={5: shut_down, 15: lambda: restarted.append(in_background(follower.start))})
+    thread, errors = restarted[0]
+    thread.join(180)
+    assert not errors, errors
+    _all_running(rabbit_cluster)
+    settle(
+        "follower-stop-restart", cluster_platform, stream, _urls(rabbit_cluster, url), at[0],
+        queues_idle=_idle(rabbit_cluster, vhost),
+    )  # fmt: skip
+
+
+def test_leader_node_paused_past_the_net_tick_time(cluster_platform, rabbit_cluster, cluster_vhost, stream):
+    """SIGSTOP the leader for longer than net_ticktime (the others declare it down), then SIGCONT."""
+    vhost, url = cluster_vhost
+    leader = _leader(rabbit_cluster, vhost)
+    at: list[float] = []
+
+    def freeze_and_thaw():
+        at.append(time.monotonic())
+        leader.pause()
+        try:
+            time.sleep(NET_TICKTIME_S * 1.8)
+        finally:
+            leader.resume()
+
+    paused: list = []
+    stream.post(PER_CASE, on={5: lambda: paused.append(in_background(freeze_and_thaw))})
+    thread, errors = paused[0]
+    thread.join(120)
+    assert not errors, errors
+    _all_running(rabbit_cluster)
+    settle(
+        "leader-paused", cluster_platform, stream, _urls(rabbit_cluster, url), at[0],
+        queues_idle=_idle(rabbit_cluster, vhost),
+    )  # fmt: skip
