@@ -40,9 +40,7 @@ async def test_the_first_node_down_the_next_one_serves(hall_env, tmp_path):
 async def test_losing_its_node_the_bus_consumes_and_publishes_through_another(hall_env, tmp_path):
     # Node 0 is a proxy to the broker: stopping it is a node gone for good (connections dropped, none accepted).
     proxy = FaultProxy(upstream_port=_broker_port(hall_env)).start()
-    settings = hall_env.model_copy(
-        update={"amqp_nodes": f"127.0.0.1:{proxy.port},127.0.0.1:{_broker_port(hall_env)}"}
-    )
+    settings = hall_env.model_copy(update={"amqp_nodes": f"127.0.0.1:{proxy.port},127.0.0.1:{_broker_port(hall_env)}"})
     try:
         async with probe_store("sqlite", tmp_path) as store:
             probe = Probe(store)
