@@ -15,6 +15,7 @@ import pytest
 
 from tests.cluster.reconcile import Stream, in_background, settle
 from tests.e2e.platform import SERVICES, Platform
+from tests.e2e.test_fault_matrix import _check_stores
 
 pytestmark = pytest.mark.cluster
 
@@ -62,3 +63,4 @@ def test_standby_promoted_mid_stream(tmp_path, vhost, pg_pair):
         assert not errors, errors
         assert asyncio.run(_is_primary(pg_pair.single_url(1, "postgres").replace("+asyncpg", "")))
         settle("postgresql-standby-promoted", p, stream, [vhost], at[0], db_urls=urls)
+        _check_stores(p, vhost, urls)  # and no queue of the vhost holding a ready or unacknowledged message
