@@ -19,7 +19,7 @@ from tests.e2e.platform import Platform, eventually
 pytestmark = pytest.mark.cluster
 
 PROBE_QUEUE = "triage.reports"  # the queue whose leader the faults aim at (every report passes through it)
-PER_CASE = 30  # reports streamed around each fault
+PER_CASE = 20  # reports streamed around each fault
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_leader_node_paused_past_the_net_tick_time(cluster_platform, rabbit_clus
         at.append(time.monotonic())
         leader.pause()
         try:
-            time.sleep(NET_TICKTIME_S * 1.8)
+            time.sleep(NET_TICKTIME_S * 1.5)  # the others declare it down within 1.25 × the tick time
         finally:
             leader.resume()
 
