@@ -23,11 +23,13 @@ PG_BIN = Path(os.environ.get("HALL_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 NET_TICKTIME_S = 10  # a node silent this long is down to the others (the pause case waits past it)
 
 
-def missing() -> str | None:
-    """Why the cluster tier cannot run here, or None."""
-    for tool in ("rabbitmq-server", "rabbitmqctl"):
-        if not (RABBIT_BIN / tool).exists():
-            return f"{RABBIT_BIN / tool} not found (RabbitMQ server binaries; set HALL_TEST_RABBITMQ_BIN)"
+def missing(kind: str) -> str | None:
+    """Why the `rabbitmq` or `postgresql` half of the cluster tier cannot run here, or None."""
+    if kind == "rabbitmq":
+        for tool in ("rabbitmq-server", "rabbitmqctl"):
+            if not (RABBIT_BIN / tool).exists():
+                return f"{RABBIT_BIN / tool} not found (RabbitMQ server binaries; set HALL_TEST_RABBITMQ_BIN)"
+        return None
     for tool in ("initdb", "pg_ctl", "pg_basebackup"):
         if not (PG_BIN / tool).exists():
             return f"{PG_BIN / tool} not found (PostgreSQL server binaries; set HALL_TEST_PG_BIN)"
