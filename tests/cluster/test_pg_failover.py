@@ -17,7 +17,7 @@ from tests.cluster.reconcile import Stream, in_background, settle
 from tests.e2e.platform import SERVICES, Platform
 from tests.e2e.test_fault_matrix import _check_stores
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]  # a first test also boots the nodes
 
 
 async def _create_databases(admin_url: str) -> None:

@@ -16,7 +16,7 @@ from tests.cluster.nodes import NET_TICKTIME_S, RabbitCluster, RabbitNode
 from tests.cluster.reconcile import Stream, in_background, settle
 from tests.e2e.platform import Platform, eventually
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]  # a first test also boots the nodes
 
 PROBE_QUEUE = "triage.reports"  # the queue whose leader the faults aim at (every report passes through it)
 PER_CASE = 20  # reports streamed around each fault
