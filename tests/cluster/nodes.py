@@ -174,6 +174,11 @@ class RabbitNode:
             raise RuntimeError(f"rabbitmqctl -n {self.name} {' '.join(args)}: {r.stdout}{r.stderr}")
         return r.stdout
 
+    def log_tail(self, n: int = 30) -> str:
+        """The last lines of the node's log."""
+        path = self.home / "log" / "node.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else "(no log)"
+
     def kill(self) -> None:
         """Crash the node (SIGKILL to its whole process group)."""
         _kill_group(self.proc)
