@@ -124,8 +124,9 @@ class RabbitNode:
             "\n".join(
                 [
                     f"listeners.tcp.default = 127.0.0.1:{self.port}",
-                    # The k8s operator's default too: a node cut off from the majority pauses itself.
-                    "cluster_partition_handling = pause_minority",
+                    # As in deploy/k8s: a frozen node that wakes after the others declared it down finds a
+                    # partition that has already ended; pause_minority left it partitioned (docs/faults.md).
+                    "cluster_partition_handling = autoheal",
                     f"net_ticktime = {NET_TICKTIME_S}",
                     "loopback_users.guest = true",
                     "log.console = false",
