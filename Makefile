@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install lock audit run test test-env test-unit test-integration test-e2e lint format contracts bench clean
+.PHONY: install lock audit run test test-env test-unit test-integration test-e2e test-cluster lint format contracts bench clean
 
 # Installs exactly what requirements.lock pins (with hashes), then the project itself without resolving again.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -41,6 +41,9 @@ test-integration: install test-env
 
 test-e2e: install test-env
 	$(PY) -m pytest -m e2e
+
+test-cluster: install test-env  ## 3 RabbitMQ nodes + a PostgreSQL standby on this host, nodes failing (docs/faults.md)
+	$(PY) -m pytest -m cluster tests/cluster
 
 lint: install
 	$(VENV)/bin/ruff check services tests adapters bench tools

@@ -101,6 +101,17 @@ def env(svc: Svc) -> list[dict]:
         # The service's own broker user (deploy/rabbitmq/definitions.json); KEDA reads the same key (keda.yaml).
         secret_env(f"{up}_AMQP_URL", "hall-broker", f"{svc.name}-url"),
         {"name": "HALL_AMQP_URL", "value": f"$({up}_AMQP_URL)"},  # $(VAR): the same URL, for code reading this name
+        # The broker's nodes, each tried in turn (services/runtime/amqp.py), and the replicas of every quorum queue;
+        # per overlay (ConfigMap hall-settings): the demo's single node, production's three. docs/deploy.md.
+        {
+            "name": "HALL_AMQP_NODES",
+            "valueFrom": {"configMapKeyRef": {"name": "hall-settings", "key": "amqp-nodes", "optional": True}},
+        },
+        {
+            "name": "HALL_QUORUM_GROUP_SIZE",
+            "valueFrom": {"configMapKeyRef": {"name": "hall-settings", "key": "quorum-group-size", "optional": True}},
+        },
+        {"name": "HALL_DELIVERY_LIMIT", "value": "10"},  # x-delivery-limit of every queue (the settings' default)
         {"name": f"{up}_PORT", "value": str(svc.port)},
     ]
     if svc.database:

@@ -45,7 +45,7 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.http = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, follow_redirects=False)
-        app.state.live = LiveHub(config.settings.amqp_url_for("console"))
+        app.state.live = LiveHub(config.settings.amqp_urls_for("console"))
         await app.state.live.start()
         log.info("console.started upstreams=%s", config.upstreams)
         try:

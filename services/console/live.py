@@ -14,10 +14,10 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from services.contracts import EVENTS_EXCHANGE
+from services.runtime import amqp
 from services.runtime.auth import Principal
 from services.runtime.topology import declare_exchanges
 
@@ -61,8 +61,9 @@ class Subscriber:
 class LiveHub:
     """Consume hall.events on an exclusive auto-delete queue and fan each hint out to the subscribers."""
 
-    def __init__(self, amqp_url: str):
-        self.amqp_url = amqp_url
+    def __init__(self, amqp_urls: str | list[str]):
+        # One URL per broker node (HALL_AMQP_NODES); the connection fails over between them.
+        self.amqp_urls = [amqp_urls] if isinstance(amqp_urls, str) else list(amqp_urls)
         self.subscribers: set[Subscriber] = set()
         self._conn: AbstractRobustConnection | None = None
         self._task: asyncio.Task | None = None
@@ -80,9 +81,7 @@ class LiveHub:
     async def _run(self) -> None:
         while True:
             try:
-                self._conn = await aio_pika.connect_robust(
-                    self.amqp_url, client_properties={"connection_name": "console"}
-                )
+                self._conn = await amqp.connect_robust(self.amqp_urls, name="console")
                 self._conn.reconnect_callbacks.add(lambda *_: self._consuming.set())
                 channel = await self._conn.channel()
                 await channel.set_qos(prefetch_count=256)

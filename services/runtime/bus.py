@@ -7,10 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 
 from services.contracts import Envelope
+from services.runtime import amqp
 from services.runtime.batch import GroupCommit, Work
 from services.runtime.consumer import STOP_STEP_S, Consumer, Subscription
 from services.runtime.db import Database
@@ -106,8 +106,8 @@ class Bus:
                 # Also when the link breaks while consumers are being declared: a robust connection restores
                 # only what was fully set up, so start again from a new connection rather than half-consuming.
                 log.warning(
-                    "bus.connect_failed url=%s error=%r retry_in=%.1fs",
-                    _redact(self.settings.amqp_url_for(self.service)),
+                    "bus.connect_failed nodes=%s error=%r retry_in=%.1fs",
+                    ",".join(amqp.redact(u) for u in self.settings.amqp_urls_for(self.service)),
                     exc,
                     delay,
                 )
@@ -118,10 +118,9 @@ class Bus:
         log.info("bus.connected service=%s queues=%s", self.service, [s.spec.name for s in self.subscriptions])
 
     async def _connect_once(self) -> None:
-        self.connection = await aio_pika.connect_robust(
-            self.settings.amqp_url_for(self.service),
-            client_properties={"connection_name": f"hall-{self.service}"},
-            reconnect_interval=1,
+        # Every node of the cluster (HALL_AMQP_NODES) in turn; after losing one, the next (services/runtime/amqp.py).
+        self.connection = await amqp.connect_robust(
+            self.settings.amqp_urls_for(self.service), name=f"hall-{self.service}", reconnect_interval=1
         )
         async with self.connection.channel() as ch:
             await declare_exchanges(ch)
@@ -180,10 +179,3 @@ class Bus:
         await self.relay.settle()
         while await self.relay.run_once():
             pass
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url

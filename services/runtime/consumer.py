@@ -36,9 +36,24 @@ STOP_STEP_S = 5.0  # the longest any one step of a graceful stop may wait on the
 
 def database_unavailable(exc: BaseException) -> bool:
     """Tell whether an error means the database is away (restart, lost connection, lock), not a bad message."""
-    if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, ConnectionError, OSError)):
-        return True
-    return bool(getattr(exc, "connection_invalidated", False))
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, ConnectionError, OSError)):
+            return True
+        if getattr(exc, "connection_invalidated", False) or type(exc).__name__ in _FAILOVER_ERRORS:
+            return True
+        if str(getattr(exc, "sqlstate", "") or "").startswith(("08", "57P")):  # connection / operator intervention
+            return True
+        exc = exc.__cause__
+    return False
+
+
+# asyncpg's errors while a multi-host URL's servers change roles (a standby being promoted): the only server
+# up still refuses writes, or is starting up. Not the message's fault: wait for the new primary.
+_FAILOVER_ERRORS = frozenset(
+    {"TargetServerAttributeNotMatched", "CannotConnectNowError", "ReadOnlySQLTransactionError"}
+)
 
 
 class Reject(Exception):
@@ -56,7 +71,11 @@ class Subscription:
 def subscribe(name: str, handlers: dict[str, Handler], settings, *, exchange: str = EVENTS_EXCHANGE) -> Subscription:
     """One queue bound to every event type it handles (routing key = type), with the settings' retry policy."""
     spec = QueueSpec(
-        name, tuple((exchange, t) for t in handlers), tuple(settings.retry_delays_ms), settings.delivery_limit
+        name,
+        tuple((exchange, t) for t in handlers),
+        tuple(settings.retry_delays_ms),
+        settings.delivery_limit,
+        settings.quorum_group_size,
     )
     return Subscription(spec, dict(handlers))
 

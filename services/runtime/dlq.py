@@ -11,12 +11,15 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from services.runtime import amqp
+from services.runtime.amqp import node_urls
 from services.runtime.consumer import ATTEMPT_HEADER, QUEUE_HEADER, REASON_HEADER
 from services.runtime.settings import get_settings
 
@@ -52,11 +55,11 @@ def _reason(msg: AbstractIncomingMessage) -> str:
     return "unknown"
 
 
-async def list_dead(url: str, queue: str, *, limit: int = 1000) -> list[DeadLetter]:
+async def list_dead(url: str | Sequence[str], queue: str, *, limit: int = 1000) -> list[DeadLetter]:
     """Read (without removing) up to `limit` messages of `queue`'s DLQ."""
     dlq = f"{queue}.dlq"
     out: list[DeadLetter] = []
-    conn = await aio_pika.connect(url)
+    conn = await _connect(url)
     try:
         ch = await conn.channel()
         q = await ch.get_queue(dlq, ensure=True)
@@ -76,11 +79,11 @@ async def list_dead(url: str, queue: str, *, limit: int = 1000) -> list[DeadLett
     return out
 
 
-async def replay(url: str, queue: str, *, event_id: str | None = None, limit: int = 1000) -> int:
+async def replay(url: str | Sequence[str], queue: str, *, event_id: str | None = None, limit: int = 1000) -> int:
     """Move messages from `queue`'s DLQ back to the queue they came from; return how many moved."""
     dlq = f"{queue}.dlq"
     moved = 0
-    conn = await aio_pika.connect(url)
+    conn = await _connect(url)
     try:
         ch = await conn.channel(publisher_confirms=True)
         q = await ch.get_queue(dlq, ensure=True)
@@ -129,9 +132,9 @@ async def replay(url: str, queue: str, *, event_id: str | None = None, limit: in
     return moved
 
 
-async def depth(url: str, queue: str) -> int:
+async def depth(url: str | Sequence[str], queue: str) -> int:
     """How many messages rest in `queue`'s DLQ."""
-    conn = await aio_pika.connect(url)
+    conn = await _connect(url)
     try:
         ch = await conn.channel()
         q = await ch.declare_queue(f"{queue}.dlq", passive=True)
@@ -140,8 +143,13 @@ async def depth(url: str, queue: str) -> int:
         await conn.close()
 
 
+async def _connect(url: str | Sequence[str]):
+    """A connection to the URL, or to the first node of a list that answers (HALL_AMQP_NODES)."""
+    return await amqp.connect([url] if isinstance(url, str) else url)
+
+
 async def _exists(url: str, queue: str) -> bool:
-    conn = await aio_pika.connect(url)
+    conn = await _connect(url)
     try:
         await (await conn.channel()).declare_queue(queue, passive=True)
         return True
@@ -168,7 +176,8 @@ def main(
     names = args.queue or queues
     if not names:
         parser.error("--queue is required")
-    url = get_settings().amqp_url_for(service) if service else get_settings().amqp_url
+    settings = get_settings()
+    url = settings.amqp_urls_for(service) if service else node_urls(settings.amqp_url, settings.amqp_nodes)
 
     async def run() -> None:
         for name in names:
@@ -192,6 +201,6 @@ if __name__ == "__main__":
     main()
 
 
-def run_depth(url: str, queue: str) -> int:
+def run_depth(url: str | Sequence[str], queue: str) -> int:
     """Synchronous `depth` for scripts and tests."""
     return asyncio.run(depth(url, queue))

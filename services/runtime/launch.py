@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from services.runtime.amqp import node_urls
 from services.runtime.settings import PORTS, get_settings
 
 SERVICES = ("intake", "triage", "meeting", "ledger", "feedback", "console")
@@ -40,10 +41,13 @@ def preflight() -> list[str]:
     """Name every missing piece (RabbitMQ, Redis) with how to start it."""
     s = get_settings()
     problems = []
-    if err := _reachable(s.amqp_url, 5672):
+    nodes = node_urls(s.amqp_url, s.amqp_nodes)
+    errors = [_reachable(u, 5672) for u in nodes]
+    if all(errors):  # one node of a cluster is enough to start: the others are tried after a loss
+        where = ", ".join(f"{urlparse(u).hostname}:{urlparse(u).port or 5672}" for u in nodes)
         problems.append(
-            f"RabbitMQ is not reachable at {urlparse(s.amqp_url).hostname}:{urlparse(s.amqp_url).port or 5672}"
-            f" ({err}). Start it: `rabbitmq-server -detached` (or set HALL_AMQP_URL)."
+            f"RabbitMQ is not reachable at {where} ({errors[0]}). Start it: `rabbitmq-server -detached`"
+            " (or set HALL_AMQP_URL / HALL_AMQP_NODES)."
         )
     if err := _reachable(s.redis_url, 6379):
         problems.append(

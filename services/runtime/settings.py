@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     public_url: str = Field("http://127.0.0.1:8000", description="The console's address in links sent to people")
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_nodes: str = Field(
+        "", description="Comma list of the broker cluster's nodes (host:port): each URL is tried on each, in turn"
+    )
+    quorum_group_size: int | None = Field(
+        None, ge=1, le=99, description="x-quorum-initial-group-size of every queue (default: the broker's own)"
+    )
     redis_url: str = "redis://127.0.0.1:6379/0"
     var_dir: Path = REPO_ROOT / "var"
     prefetch: int = Field(64, ge=1, le=10_000)
@@ -73,6 +79,12 @@ class Settings(BaseSettings):
     def amqp_url_for(self, service: str) -> str:
         """<SERVICE>_AMQP_URL (the service's own broker user, deploy/rabbitmq), or HALL_AMQP_URL."""
         return os.environ.get(f"{service.upper()}_AMQP_URL") or self.amqp_url
+
+    def amqp_urls_for(self, service: str) -> list[str]:
+        """The service's broker URL once per node of HALL_AMQP_NODES (its user and vhost on every node)."""
+        from services.runtime.amqp import node_urls
+
+        return node_urls(self.amqp_url_for(service), self.amqp_nodes)
 
     def port(self, service: str) -> int:
         """<SERVICE>_PORT, or the default port of the service."""

@@ -24,6 +24,7 @@ class QueueSpec:
     bindings: tuple[tuple[str, str], ...]  # (exchange, routing key)
     retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000)
     delivery_limit: int = 10
+    group_size: int | None = None  # x-quorum-initial-group-size (replicas) of the queue, its retry queues and DLQ
     extra: dict = field(default_factory=dict)
 
     def retry_queue(self, delay_ms: int) -> str:
@@ -36,8 +37,11 @@ class QueueSpec:
         return f"{self.name}.dlq"
 
 
-def _quorum(**args) -> dict:
-    return {"x-queue-type": "quorum", **args}
+def _quorum(group_size: int | None = None, **args) -> dict:
+    # The group size is part of a queue's identity: a declare with another value (or with one where the queue
+    # was declared without) fails with PRECONDITION_FAILED, so it is set only when configured (docs/deploy.md).
+    size = {"x-quorum-initial-group-size": group_size} if group_size else {}
+    return {"x-queue-type": "quorum", **size, **args}
 
 
 async def declare_exchanges(channel: AbstractChannel) -> dict[str, AbstractExchange]:
@@ -54,20 +58,21 @@ async def declare_exchanges(channel: AbstractChannel) -> dict[str, AbstractExcha
 async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> aio_pika.abc.AbstractQueue:
     """Declare a consumer queue with its retry and dead-letter queues and bindings."""
     ex = await declare_exchanges(channel)
-    dlq = await channel.declare_queue(spec.dlq, durable=True, arguments=_quorum())
+    dlq = await channel.declare_queue(spec.dlq, durable=True, arguments=_quorum(spec.group_size))
     await dlq.bind(ex[DEAD_LETTER_EXCHANGE], routing_key=spec.name)
     for delay in spec.retry_delays_ms:
         rq = await channel.declare_queue(
             spec.retry_queue(delay),
             durable=True,
             arguments=_quorum(
+                spec.group_size,
                 **{
                     "x-message-ttl": delay,
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": spec.name,
                     "x-dead-letter-strategy": "at-least-once",
                     "x-overflow": "reject-publish",
-                }
+                },
             ),
         )
         await rq.bind(ex[RETRY_EXCHANGE], routing_key=spec.retry_queue(delay))
@@ -75,6 +80,7 @@ async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> aio_pika.a
         spec.name,
         durable=True,
         arguments=_quorum(
+            spec.group_size,
             **{
                 "x-delivery-limit": spec.delivery_limit,
                 "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
@@ -82,7 +88,7 @@ async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> aio_pika.a
                 "x-dead-letter-strategy": "at-least-once",
                 "x-overflow": "reject-publish",
                 **spec.extra,
-            }
+            },
         ),
     )
     for exchange, key in spec.bindings:
