@@ -130,7 +130,16 @@ def cmd_crossval(argv: list[str]) -> None:
     print(text)
 
 
+def cmd_cluster_eval(argv: list[str]) -> None:
+    """Print precision and recall of the clustering wording rule on the rewrite pairs (one JSON object)."""
+    argparse.ArgumentParser(prog="python -m services.triage cluster-eval").parse_args(argv)
+    from services.triage import cluster_eval
+
+    print(json.dumps(cluster_eval.evaluate(), ensure_ascii=False))
+
+
 COMMANDS = {
+    "cluster-eval": cmd_cluster_eval,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "export-regrades": cmd_export,
