@@ -37,6 +37,8 @@ def place_words(*names: str | None) -> tuple[str, ...]:
             found.add(name)
             found.update(name[: -len(s)] for s in _SUFFIXES if name.endswith(s) and len(name) > len(s) + 1)
     return tuple(sorted(found, key=len, reverse=True))
+
+
 # Words every kind of report uses: they say nothing about which problem it is.
 _STOP = frozenset(
     "小区 物业 业主 居民 我们 你们 他们 大家 这个 那个 一下 一直 现在 今天 昨天 已经 还是 没有 就是 什么 怎么 "
