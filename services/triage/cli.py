@@ -24,7 +24,9 @@ AUTOMATIC = "triage"  # regrades by the service itself (headcount) are not human
 def regrade_label(r: Regrade) -> dict | None:
     """A human-accepted grade (staff regrade or confirmation) as a corpus row; None for automatic ones."""
     after = r.after or {}
-    if r.by == AUTOMATIC or not r.text.strip() or not all(after.get(h) for h in HEADS):
+    if r.by == AUTOMATIC or r.action in ("merge", "split"):
+        return None  # automatic, or staff moving reports (not a judgement on the grade)
+    if not r.text.strip() or not all(after.get(h) for h in HEADS):
         return None
     return {
         "text": r.text,

@@ -244,6 +244,7 @@ async def on_report_received(uow: UnitOfWork, env: Envelope, data: events.Report
         reporter_ref=data.reporter.ref[:128],
         text=data.text,
         households_stated=stated_households(data.text),
+        channel=data.channel,
         received_at=received,
     )
     # Reports without a compound are not merged: "similar wording somewhere in the community" is too coarse.
@@ -365,7 +366,8 @@ async def apply_regrade(
 ) -> Regrade:
     """A staff override: store the new grade and an audit row, clear the review flag, emit matter.regraded.v1."""
     if m.status != "open":
-        raise RegradeError(409, "事项已销号，不能再调整分级", "Matter is closed; it cannot be regraded")
+        zh = "事项已合并到其他事项，请调整合并后的事项" if m.status == "merged" else "事项已销号，不能再调整分级"
+        raise RegradeError(409, zh, f"Matter is {m.status}; it cannot be regraded")
     if level == "red" and route != "deliberate":
         raise RegradeError(422, "红色事项必须上会议事", "A red matter must go to deliberation", field="route")
     category = category or m.category
@@ -401,7 +403,8 @@ async def apply_regrade(
 async def confirm_grade(uow: UnitOfWork, m: Matter, *, by: str, note: str | None) -> Regrade:
     """Staff accept a flagged grade as is: clear needs_review, audit a confirmation (a label), change nothing else."""
     if m.status != "open":
-        raise RegradeError(409, "事项已销号，无需复核", "Matter is closed; there is nothing to review")
+        zh = "事项已合并到其他事项，无需复核" if m.status == "merged" else "事项已销号，无需复核"
+        raise RegradeError(409, zh, f"Matter is {m.status}; there is nothing to review")
     if not m.needs_review:
         raise RegradeError(409, "该事项不在待复核队列中", "Matter is not waiting for review")
     before = snapshot(m)
@@ -426,8 +429,8 @@ async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterCl
         return  # not one of ours (or not yet known): nothing to close
     if m.community != env.community:
         raise Reject(f"matter.closed claims community {env.community!r} for a matter of another community")
-    if m.status == "closed":
-        return
+    if m.status != "open":
+        return  # closed already, or merged into another matter (whose own close counts)
     m.status = "closed"
     m.updated_at = _now()
     m.version += 1
