@@ -28,6 +28,7 @@ STATES = (
     "evaluated",
     "reopened",
     "closed",
+    "merged",
 )
 ACTIONS = (
     "assign",
@@ -42,7 +43,8 @@ ACTIONS = (
     "close",
 )
 # States in which the responsible unit's work is finished, so no deadline clock runs.
-DONE_STATES = frozenset({"completed", "evaluated", "closed"})
+# "merged" (合并): the matter was merged into another by staff; its entry is closed and counts in no figure.
+DONE_STATES = frozenset({"completed", "evaluated", "closed", "merged"})
 
 STATE_LABELS_ZH = {
     "registered": "已登记",
@@ -54,6 +56,7 @@ STATE_LABELS_ZH = {
     "evaluated": "已评价",
     "reopened": "已重办",
     "closed": "已销号",
+    "merged": "已合并",
 }
 
 _TRANSITIONS: dict[str, dict[str, str]] = {
@@ -73,8 +76,9 @@ _TRANSITIONS: dict[str, dict[str, str]] = {
     # A new round is assigned again (directly, by a session, or to the party organisation), or the lead unit
     # takes up rectification at once.
     "reopened": {"assign": "assigned", "start": "in_progress"},
-    # Crossed off (销号) is final.
+    # Crossed off (销号) is final; so is merged (合并): the surviving matter's entry carries the work.
     "closed": {},
+    "merged": {},
 }
 
 TRANSITIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
