@@ -77,6 +77,14 @@ def entry_of(ledger: TestClient, matter_id: str) -> dict | None:
     return ledger.get(f"/v1/entries/{found['id']}", headers=auth()).json() if found else None
 
 
+def merge(triage: TestClient, source: str, into: str, reason: str, headers: dict | None = None):
+    return triage.post(f"/v1/matters/{source}/merge", json={"into": into, "reason": reason}, headers=headers or auth())
+
+
+def split(triage: TestClient, source: str, report_ids: list[str], reason: str):
+    return triage.post(f"/v1/matters/{source}/split", json={"report_ids": report_ids, "reason": reason}, headers=auth())
+
+
 def assert_problem(r, status: int, field: str | None = None) -> None:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith(PROBLEM)
@@ -96,28 +104,24 @@ def test_merge_then_split_reach_ledger_and_intake(apps):
     wait_for(lambda: entry_of(ledger, a) and entry_of(ledger, b), what="both direct matters have entries")
 
     # Bad input: refused with problem+json naming the field; nothing changes.
-    assert_problem(triage.post(f"/v1/matters/{a}/merge", json={"into": b, "reason": " "}, headers=auth()), 422, "reason")
-    assert_problem(triage.post(f"/v1/matters/{a}/merge", json={"into": a, "reason": "同一件事"}, headers=auth()), 422, "into")
-    assert_problem(
-        triage.post(f"/v1/matters/{a}/merge", json={"into": "mat_none", "reason": "同一件事"}, headers=auth()), 422, "into"
-    )
-    r = triage.post(f"/v1/matters/{a}/merge", json={"into": b, "reason": "同一件事"}, headers=auth("grid_worker"))
-    assert_problem(r, 403)
-    r = triage.post(f"/v1/matters/{a}/merge", json={"into": b, "reason": "同一件事"}, headers=auth(communities=("jinshan",)))
-    assert r.status_code in (403, 404)
+    assert_problem(merge(triage, a, b, " "), 422, "reason")
+    assert_problem(merge(triage, a, a, "同一件事"), 422, "into")
+    assert_problem(merge(triage, a, "mat_none", "同一件事"), 422, "into")
+    assert_problem(merge(triage, a, b, "同一件事", auth("grid_worker")), 403)
+    assert merge(triage, a, b, "同一件事", auth(communities=("jinshan",))).status_code in (403, 404)
 
     # Merge a into b: audited, idempotent.
-    r = triage.post(f"/v1/matters/{a}/merge", json={"into": b, "reason": "核实为同一单元的物业问题"}, headers=auth())
+    r = merge(triage, a, b, "核实为同一单元的物业问题")
     assert r.status_code == 200, r.text
     survivor = r.json()
     assert survivor["id"] == b and set(survivor["report_ids"]) == {light, trash}
-    again = triage.post(f"/v1/matters/{a}/merge", json={"into": b, "reason": "核实为同一单元的物业问题"}, headers=auth())
+    again = merge(triage, a, b, "核实为同一单元的物业问题")
     assert again.status_code == 200 and again.json()["version"] == survivor["version"]
     merged = triage.get(f"/v1/matters/{a}", headers=auth()).json()
     assert merged["status"] == "merged" and merged["merged_into"] == b and merged["status_label"] == "已合并"
-    assert any(g["action"] == "merge" and g["by"] == "u-party" and "物业问题" in g["reason"] for g in merged["regrades"])
-    r = triage.post(f"/v1/matters/{b}/merge", json={"into": a, "reason": "反过来"}, headers=auth())
-    assert_problem(r, 409, "into")
+    audit = [g for g in merged["regrades"] if g["action"] == "merge"]
+    assert audit and audit[0]["by"] == "u-party" and "物业问题" in audit[0]["reason"]
+    assert_problem(merge(triage, b, a, "反过来"), 409, "into")
 
     # The ledger closes a's entry as merged, pointing at b; b's entry notes it.
     ea = wait_for(lambda: (e := entry_of(ledger, a)) and e["state"] == "merged" and e, what="ledger closes as merged")
@@ -130,16 +134,14 @@ def test_merge_then_split_reach_ledger_and_intake(apps):
     assert track["status_note"] == MERGED_NOTE
 
     # Split the light report off again: a new matter graded like any, with its own entry.
-    bad = triage.post(f"/v1/matters/{b}/split", json={"report_ids": [light, trash], "reason": "拆开"}, headers=auth())
-    assert_problem(bad, 422, "report_ids")
-    bad = triage.post(f"/v1/matters/{b}/split", json={"report_ids": [], "reason": "拆开"}, headers=auth())
-    assert_problem(bad, 422, "report_ids")
-    r = triage.post(f"/v1/matters/{b}/split", json={"report_ids": [light], "reason": "灯和垃圾是两件事"}, headers=auth())
+    assert_problem(split(triage, b, [light, trash], "拆开"), 422, "report_ids")
+    assert_problem(split(triage, b, [], "拆开"), 422, "report_ids")
+    r = split(triage, b, [light], "灯和垃圾是两件事")
     assert r.status_code == 200, r.text
     c = r.json()
     assert c["id"] not in (a, b) and c["split_from"] == b and c["report_ids"] == [light]
     assert c["category"] == "lighting" and c["status"] == "open"
-    same = triage.post(f"/v1/matters/{b}/split", json={"report_ids": [light], "reason": "灯和垃圾是两件事"}, headers=auth())
+    same = split(triage, b, [light], "灯和垃圾是两件事")
     assert same.status_code == 200 and same.json()["id"] == c["id"]
     back = wait_for(lambda: (x := report(intake, light))["matter_id"] == c["id"] and x, what="intake follows the split")
     track = intake.get(f"/v1/track/{back['tracking_code']}").json()
