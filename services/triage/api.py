@@ -102,7 +102,11 @@ class MergeIn(BaseModel):
 
     into: str = Field(min_length=1, max_length=40, description="The matter that survives")
     reason: str = Field(min_length=2, max_length=500)
-    _check_reason = field_validator("reason")(classmethod(lambda cls, v: _reason(v)))
+
+    @field_validator("reason")
+    @classmethod
+    def _check_reason(cls, v: str) -> str:
+        return _reason(v)
 
 
 class SplitIn(BaseModel):
@@ -110,7 +114,11 @@ class SplitIn(BaseModel):
 
     report_ids: list[str] = Field(min_length=1, max_length=1000)
     reason: str = Field(min_length=2, max_length=500)
-    _check_reason = field_validator("reason")(classmethod(lambda cls, v: _reason(v)))
+
+    @field_validator("reason")
+    @classmethod
+    def _check_reason(cls, v: str) -> str:
+        return _reason(v)
 
 
 class RegradeIn(BaseModel):
