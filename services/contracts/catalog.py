@@ -63,6 +63,22 @@ CATALOG: dict[str, EventType] = {
             "A matter's grade changed, with who and why.",
         ),
         EventType(
+            "matter.merged.v1",
+            ev.MatterMerged,
+            EVENTS_EXCHANGE,
+            "triage",
+            ("ledger", "intake", "meeting"),
+            "Staff merged a matter into another; its reports, ledger entry and agenda place follow the survivor.",
+        ),
+        EventType(
+            "matter.split.v1",
+            ev.MatterSplit,
+            EVENTS_EXCHANGE,
+            "triage",
+            ("ledger", "intake"),
+            "Staff split reports off a matter into a new matter (announced by its own matter.triaged.v1).",
+        ),
+        EventType(
             "session.scheduled.v1",
             ev.SessionScheduled,
             EVENTS_EXCHANGE,

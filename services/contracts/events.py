@@ -293,3 +293,27 @@ class MatterClosed(Payload):
     entry_id: str = Id
     by: str = Field(max_length=128)
     closed_at: dt.datetime
+
+
+class MatterMerged(Payload):
+    """matter.merged.v1: staff merged a matter into another of the same community (一事一议); its reports follow."""
+
+    matter_id: str = Id
+    into: str = Field(max_length=64, description="The surviving matter")
+    into_title: str = ShortText
+    report_ids: list[str] = Field(min_length=1, max_length=1000, description="Reports that moved to the survivor")
+    by: str = Field(max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+    merged_at: dt.datetime
+
+
+class MatterSplit(Payload):
+    """matter.split.v1: staff moved some reports of a matter to a new matter (graded by its own matter.triaged.v1)."""
+
+    matter_id: str = Id
+    new_matter_id: str = Field(max_length=64)
+    new_title: str = ShortText
+    report_ids: list[str] = Field(min_length=1, max_length=1000, description="Reports that moved to the new matter")
+    by: str = Field(max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+    split_at: dt.datetime

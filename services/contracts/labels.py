@@ -110,6 +110,7 @@ LEDGER_STATE: dict[str, Label] = {
     "evaluated": ("已评价", "Evaluated"),
     "reopened": ("已重办", "Reopened"),
     "closed": ("已销号", "Closed"),
+    "merged": ("已合并", "Merged"),
 }
 # What a report's tracking status reads (intake follows the matter through the other services).
 REPORT_STATUS: dict[str, Label] = {
@@ -120,6 +121,7 @@ REPORT_STATUS: dict[str, Label] = {
     **{k: LEDGER_STATE[k] for k in ("assigned", "claimed", "in_progress", "escalated", "completed", "evaluated")},
     "reopened": ("已重办", "Reopened"),
     "closed": ("已销号", "Closed"),
+    "merged": ("已合并办理", "Merged with the same problem"),
 }
 SESSION_STATUS: dict[str, Label] = {
     "scheduled": ("已排期", "Scheduled"),
@@ -134,7 +136,11 @@ QUEUE_STATE: dict[str, Label] = {
     "closed": ("不再议", "Closed"),
     "direct": ("直接办理", "Handled directly"),
 }
-MATTER_STATUS: dict[str, Label] = {"open": ("办理中", "Open"), "closed": ("已结束", "Closed")}
+MATTER_STATUS: dict[str, Label] = {
+    "open": ("办理中", "Open"),
+    "closed": ("已结束", "Closed"),
+    "merged": ("已合并", "Merged"),
+}
 REVISIT_STATUS: dict[str, Label] = {
     "open": ("待回访", "Open"),
     "done": ("已回访", "Done"),
@@ -180,6 +186,8 @@ TIMELINE_ACTION: dict[str, Label] = {
     "commit_add": ("承诺", "Promise"),
     "commit_check": ("承诺核验", "Promise checked"),
     "support_add": ("配合单位", "Supporting unit"),
+    "merge": ("合并", "Merged"),
+    "publicity": ("公示", "Published"),
     "other": ("办理记录", "Record"),
 }
 NOTICE_KIND: dict[str, Label] = {
@@ -227,6 +235,9 @@ EVENT: dict[str, Label] = {
     "evaluation.recorded.v1": ("收到评价", "Evaluation recorded"),
     "matter.reopened.v1": ("事项已重办", "Matter reopened"),
     "matter.closed.v1": ("事项已销号", "Matter closed"),
+    "matter.merged.v1": ("事项已合并", "Matters merged"),
+    "matter.split.v1": ("事项已拆分", "Matter split"),
+    "matter.foreseen.v1": ("未诉先办议题", "Proactive topic"),
     "other": ("新动态", "New activity"),
 }
 # Field names in problem+json errors (the last named part of the path), in words.

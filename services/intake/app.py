@@ -26,6 +26,8 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         "task.completed.v1": handlers.on_task,
         "matter.reopened.v1": handlers.on_matter_reopened,
         "matter.closed.v1": handlers.on_matter_closed,
+        "matter.merged.v1": handlers.on_matter_merged,
+        "matter.split.v1": handlers.on_matter_split,
     }
     channels = {"channel.message.v1": handlers.on_channel_message}
     return [

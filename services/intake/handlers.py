@@ -25,6 +25,8 @@ from services.runtime.uow import UnitOfWork
 
 _vault: Vault | None = None
 REOPENED_NOTE = "居民评价不满意，已督促责任单位重新整改"
+MERGED_NOTE = "已与其他居民反映的同一问题合并办理"
+SPLIT_NOTE = "经核实为另一件事，已单独立项办理"
 
 
 def vault() -> Vault:
@@ -313,3 +315,50 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
 async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.MatterRegraded) -> None:
     """Keep the level shown to staff and the category Open311 publishes current."""
     await _set_status(uow, env, Report.matter_id == data.matter_id, {"level": data.level, "category": data.category})
+
+
+async def on_matter_merged(uow: UnitOfWork, env: Envelope, data: events.MatterMerged) -> None:
+    """Reports of a merged matter follow the surviving matter: its status, responsible unit and expected date."""
+    t = Report.__table__
+    sibling = t.alias("sibling")
+    moved = list(data.report_ids)
+
+    def survivor(column: str):
+        # The survivor's most advanced report of this community, never one of the moved reports themselves
+        # (the survivor's matter.triaged may already have re-linked them).
+        return (
+            select(sibling.c[column])
+            .where(
+                sibling.c.matter_id == data.into,
+                sibling.c.community == env.community,
+                sibling.c.id.not_in(moved),
+            )
+            .order_by(sibling.c.status_seq.desc(), sibling.c.updated_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    values = {
+        "matter_id": data.into,
+        "status": func.coalesce(survivor("status"), "triaged"),
+        "status_note": MERGED_NOTE,
+        "responsible": survivor("responsible"),
+        "expected_at": survivor("expected_at"),
+        "status_seq": func.coalesce(survivor("status_seq"), 0),
+    }
+    which = and_(Report.id.in_(moved), Report.matter_id.in_((data.matter_id, data.into)))
+    await _set_status(uow, env, which, values)
+
+
+async def on_matter_split(uow: UnitOfWork, env: Envelope, data: events.MatterSplit) -> None:
+    """Reports split off into a new matter start again there (triaged), with a note saying why in words."""
+    values = {
+        "matter_id": data.new_matter_id,
+        "status": "triaged",
+        "status_note": SPLIT_NOTE,
+        "responsible": None,
+        "expected_at": None,
+        "status_seq": 0,
+    }
+    which = and_(Report.id.in_(data.report_ids), Report.matter_id.in_((data.matter_id, data.new_matter_id)))
+    await _set_status(uow, env, which, values)

@@ -112,6 +112,7 @@ class EntryOut(BaseModel):
     first_action_due: dt.datetime | None = Field(None, description="Red: when the first response is due")
     first_action_at: dt.datetime | None = Field(None, description="Red: when the lead unit first responded")
     supervised: bool = Field(False, description="督办: the party organisation leads after two unsatisfied rounds")
+    merged_into: str | None = Field(None, description="Merged (合并): the matter that carries the work on")
 
 
 class PageOut(BaseModel):

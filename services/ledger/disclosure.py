@@ -102,7 +102,12 @@ def _in(moment: dt.datetime | None, start: dt.datetime, end: dt.datetime) -> boo
 
 
 def listed(e: Entry, start: dt.datetime, end: dt.datetime) -> bool:
-    """An entry appears in a month's disclosure if registered before the month ends and not closed before it began."""
+    """An entry appears in a month's disclosure if registered before the month ends and not closed before it began.
+
+    An entry merged into another matter (合并) never appears: the surviving matter's entry is published.
+    """
+    if e.state == "merged":
+        return False  # merged into another matter (合并): published under that matter
     created = e.created_at if e.created_at.tzinfo else e.created_at.replace(tzinfo=dt.UTC)
     closed = e.closed_at if e.closed_at is None or e.closed_at.tzinfo else e.closed_at.replace(tzinfo=dt.UTC)
     return created < end and (closed is None or closed >= start)

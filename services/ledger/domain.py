@@ -29,6 +29,7 @@ STATES = (
     "evaluated",
     "reopened",
     "closed",
+    "merged",
 )
 ACTIONS = (
     "assign",
@@ -43,7 +44,8 @@ ACTIONS = (
     "close",
 )
 # States in which the responsible unit's work is finished, so no deadline clock runs.
-DONE_STATES = frozenset({"completed", "evaluated", "closed"})
+# "merged" (合并): the matter was merged into another by staff; its entry is closed and counts in no figure.
+DONE_STATES = frozenset({"completed", "evaluated", "closed", "merged"})
 
 STATE_LABELS_ZH = labels.zh_map("ledger_state")
 
@@ -64,8 +66,9 @@ _TRANSITIONS: dict[str, dict[str, str]] = {
     # A new round is assigned again (directly, by a session, or to the party organisation), or the lead unit
     # takes up rectification at once.
     "reopened": {"assign": "assigned", "start": "in_progress"},
-    # Crossed off (销号) is final.
+    # Crossed off (销号) is final; so is merged (合并): the surviving matter's entry carries the work.
     "closed": {},
+    "merged": {},
 }
 
 TRANSITIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(

@@ -161,7 +161,7 @@ async def _entries(s, cond: list, columns: list, dialect: str) -> list[tuple[lis
             _flag(and_(Entry.overdue, not_(done))).label("overdue_open"),
             _flag(Entry.supervised).label("supervised"),
         )
-        .where(*cond)
+        .where(*cond, Entry.state != "merged")  # a merged entry's work is counted on the surviving matter's
         .subquery()
     )
     keys = [per_entry.c[c.key] for c in columns] + [per_entry.c.created_day, per_entry.c.completed_day]

@@ -72,6 +72,8 @@ class Entry(Table, table=True):
     first_action_at: dt.datetime | None = None
     # 督办: the party organisation took the lead after residents were unsatisfied twice.
     supervised: bool = Field(default=False, index=True)
+    # Closed as merged (合并, state "merged"): staff merged the matter into this one, which carries the work on.
+    merged_into: str | None = Field(default=None, max_length=64)
 
 
 class TimelineItem(Table, table=True):

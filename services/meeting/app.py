@@ -25,6 +25,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         "matter.regraded.v1": handlers.on_matter_regraded,
         "matter.reopened.v1": handlers.on_matter_reopened,
         "matter.closed.v1": handlers.on_matter_closed,
+        "matter.merged.v1": handlers.on_matter_merged,
     }
     return [subscribe("meeting.matters", matters, settings)]
 

@@ -172,3 +172,12 @@ async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterCl
     if qm.round > 1 and utc(data.closed_at) < aware(qm.queued_at):
         return  # a late copy of an earlier round's close: the matter was reopened after it
     await closures.drop_closed(uow, community, qm, by=data.by, at=data.closed_at)
+
+
+async def on_matter_merged(uow: UnitOfWork, env: Envelope, data: events.MatterMerged) -> None:
+    """A matter merged into another (合并) leaves the queue and the agendas not yet held; the survivor is planned."""
+    community = _community(env)
+    qm = await _existing(uow, env, data.matter_id)
+    if qm is None or qm.state == "closed":
+        return  # never deliberated here, or already gone
+    await closures.drop_closed(uow, community, qm, by=data.by, at=data.merged_at, merged=True)

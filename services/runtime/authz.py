@@ -33,6 +33,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "reveal.read": ("county_operator", "party_org"),
     "matter.read": EVERYONE,
     "matter.regrade": ("county_operator", "party_org"),
+    "matter.merge": ("county_operator", "party_org"),  # merge and split matters: as regrade, audited
     "session.read": EVERYONE,
     "session.manage": ("county_operator", "party_org"),
     "ledger.read": EVERYONE,

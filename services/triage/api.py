@@ -28,6 +28,7 @@ from services.runtime.export import (
 from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
+from services.triage import regroup
 from services.triage.domain import CATEGORY_LABELS
 from services.triage.grader import grade
 from services.triage.handlers import (
@@ -41,7 +42,7 @@ from services.triage.handlers import (
 from services.triage.models import Matter, MatterReport, Regrade
 
 router = APIRouter(prefix="/v1", tags=["triage"])
-STATUS_LABELS = {"open": "办理中", "closed": "已销号"}
+STATUS_LABELS = {"open": "办理中", "closed": "已销号", "merged": "已合并"}
 
 
 class MatterOut(BaseModel):
@@ -66,14 +67,25 @@ class MatterOut(BaseModel):
     reporters: int
     status: str
     status_label: str
+    merged_into: str | None = None
+    split_from: str | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
 
 
+class ReportOut(BaseModel):
+    """One report of a matter as staff see it (text already scrubbed by intake)."""
+
+    report_id: str
+    text: str
+    received_at: dt.datetime
+
+
 class RegradeOut(BaseModel):
     """One entry of a matter's grade history."""
 
+    action: str | None = None
     by: str
     reason: str
     before: dict
@@ -86,7 +98,39 @@ class MatterDetail(MatterOut):
 
     reasons: list[str]
     report_ids: list[str]
+    reports: list[ReportOut] = []
     regrades: list[RegradeOut]
+
+
+def _reason(v: str) -> str:
+    v = v.strip()
+    if len(v) < 2:
+        raise ValueError("请填写理由（至少 2 个字） / A reason of at least 2 characters is required")
+    return v
+
+
+class MergeIn(BaseModel):
+    """Merge this matter into another of the same community; the reason is required (it is audited)."""
+
+    into: str = Field(min_length=1, max_length=40, description="The matter that survives")
+    reason: str = Field(min_length=2, max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def _check_reason(cls, v: str) -> str:
+        return _reason(v)
+
+
+class SplitIn(BaseModel):
+    """Move some reports of this matter to a new matter; the reason is required (it is audited)."""
+
+    report_ids: list[str] = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=2, max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def _check_reason(cls, v: str) -> str:
+        return _reason(v)
 
 
 class RegradeIn(BaseModel):
@@ -161,6 +205,8 @@ def _out(m: Matter) -> dict:
         reporters=m.reporters,
         status=m.status,
         status_label=STATUS_LABELS.get(m.status, m.status),
+        merged_into=m.merged_into,
+        split_from=m.split_from,
         created_at=m.created_at,
         updated_at=m.updated_at,
         version=m.version,
@@ -202,7 +248,7 @@ async def list_matters(
     community: Annotated[str | None, Query(max_length=64)] = None,
     level: Level | None = None,
     route: Route | None = None,
-    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(open|closed|merged)$")] = None,
     needs_review: bool | None = None,
     category: Category | None = None,
     q: Keyword = None,
@@ -295,7 +341,7 @@ async def export_matters(
 async def _detail(s, m: Matter) -> MatterDetail:
     reports = (
         await s.exec(
-            select(MatterReport.report_id)
+            select(MatterReport)
             .where(MatterReport.matter_id == m.id)
             .order_by(MatterReport.received_at, MatterReport.report_id)
         )
@@ -304,8 +350,12 @@ async def _detail(s, m: Matter) -> MatterDetail:
     return MatterDetail(
         **_out(m),
         reasons=list(m.reasons),
-        report_ids=list(reports),
-        regrades=[RegradeOut(by=r.by, reason=r.reason, before=r.before, after=r.after, at=r.at) for r in regrades],
+        report_ids=[r.report_id for r in reports],
+        reports=[ReportOut(report_id=r.report_id, text=r.text, received_at=r.received_at) for r in reports],
+        regrades=[
+            RegradeOut(action=r.action, by=r.by, reason=r.reason, before=r.before, after=r.after, at=r.at)
+            for r in regrades
+        ],
     )
 
 
@@ -374,6 +424,56 @@ async def review_matter(
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
         await uow.commit()
         return await _detail(uow.session, m)
+
+
+@router.post("/matters/{matter_id}/merge", response_model=MatterDetail, summary="Merge matters (合并事项)")
+async def merge_matter(
+    matter_id: str,
+    body: MergeIn,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("matter.merge"))],
+) -> MatterDetail:
+    """Merge this matter into `into` (same community, both open): its reports follow; audited; idempotent.
+
+    Emits matter.merged.v1 (ledger closes the entry as merged, meeting drops agenda items, intake moves the
+    reports) and matter.triaged.v1 for the survivor. Answers with the surviving matter.
+    """
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        m = await uow.session.get(Matter, matter_id)
+        if m is None:
+            raise _not_found()
+        in_scope(principal, m.community)
+        try:
+            survivor, _ = await regroup.merge(uow, matter_id, body.into.strip(), by=principal.sub, reason=body.reason)
+        except RegradeError as exc:
+            raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
+        await uow.commit()
+        return await _detail(uow.session, survivor)
+
+
+@router.post("/matters/{matter_id}/split", response_model=MatterDetail, summary="Split a matter (拆分事项)")
+async def split_matter(
+    matter_id: str,
+    body: SplitIn,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require("matter.merge"))],
+) -> MatterDetail:
+    """Move `report_ids` to a new matter, graded like any (matter.triaged.v1); audited; idempotent.
+
+    Emits matter.split.v1 (intake shows the reports under the new matter, the ledger notes it). Answers with
+    the new matter.
+    """
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        m = await uow.session.get(Matter, matter_id)
+        if m is None:
+            raise _not_found()
+        in_scope(principal, m.community)
+        try:
+            new, _ = await regroup.split(uow, matter_id, body.report_ids, by=principal.sub, reason=body.reason)
+        except RegradeError as exc:
+            raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
+        await uow.commit()
+        return await _detail(uow.session, new)
 
 
 @router.post("/preview", response_model=GradeOut, summary="Grade a text without storing it (分级预览)")

@@ -7,7 +7,7 @@ from pathlib import Path
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.service import Context, ServiceSpec, create_app
 from services.runtime.settings import Settings
-from services.triage import grader, handlers
+from services.triage import grader, handlers, similar
 from services.triage.api import router
 from services.triage.models import metadata
 
@@ -23,8 +23,9 @@ def subscriptions(settings: Settings) -> list[Subscription]:
 
 
 async def load_model(ctx: Context) -> None:
-    """Load var/triage-model.pkl if present; otherwise grade with the rules alone (logged)."""
+    """Load var/triage-model.pkl if present (else grade with the rules alone, logged); build clustering's IDF."""
     grader.load_active(ctx.settings.var_dir)
+    similar.warm()
 
 
 def spec() -> ServiceSpec:

@@ -24,7 +24,9 @@ AUTOMATIC = "triage"  # regrades by the service itself (headcount) are not human
 def regrade_label(r: Regrade) -> dict | None:
     """A human-accepted grade (staff regrade or confirmation) as a corpus row; None for automatic ones."""
     after = r.after or {}
-    if r.by == AUTOMATIC or not r.text.strip() or not all(after.get(h) for h in HEADS):
+    if r.by == AUTOMATIC or r.action in ("merge", "split"):
+        return None  # automatic, or staff moving reports (not a judgement on the grade)
+    if not r.text.strip() or not all(after.get(h) for h in HEADS):
         return None
     return {
         "text": r.text,
@@ -130,7 +132,16 @@ def cmd_crossval(argv: list[str]) -> None:
     print(text)
 
 
+def cmd_cluster_eval(argv: list[str]) -> None:
+    """Print precision and recall of the clustering wording rule on the rewrite pairs (one JSON object)."""
+    argparse.ArgumentParser(prog="python -m services.triage cluster-eval").parse_args(argv)
+    from services.triage import cluster_eval
+
+    print(json.dumps(cluster_eval.evaluate(), ensure_ascii=False))
+
+
 COMMANDS = {
+    "cluster-eval": cmd_cluster_eval,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "export-regrades": cmd_export,

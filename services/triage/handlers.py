@@ -12,13 +12,14 @@ from services.contracts import Envelope, events, labels
 from services.runtime.consumer import Reject
 from services.runtime.directory import Community, load_directory
 from services.runtime.uow import UnitOfWork
-from services.triage import domain
+from services.triage import domain, similar
 from services.triage.domain import CATEGORIES, Grade, PhraseAdditions, cluster_key
 from services.triage.grader import grade
 from services.triage.models import Matter, MatterReport, Regrade
 
 # A report joins an open matter of the same place and category created at most this long before it.
 CLUSTER_WINDOW = dt.timedelta(hours=72)
+MAX_CANDIDATES = 50  # open matters of one compound compared with a new report (the newest)
 MAX_REPORT_IDS = 1000  # matter.triaged.v1 carries at most this many report ids (the newest)
 LEVEL_RANK = {"green": 0, "yellow": 1, "red": 2}
 ROUTE_RANK = {"direct": 0, "deliberate": 1}
@@ -162,21 +163,60 @@ async def lock_cluster(uow: UnitOfWork, community: str, key: str) -> None:
         )
 
 
-async def find_cluster(uow: UnitOfWork, community: str, key: str, at: dt.datetime) -> Matter | None:
-    """The newest open matter of this community and cluster key created within the window before `at`."""
+def place_prefix(community: str, compound: str | None) -> str:
+    """The leading part of the cluster keys of one compound ("community|compound|")."""
+    return cluster_key(community, compound, None, "other").rsplit("|", 2)[0] + "|"
+
+
+def _building_of(key: str) -> str:
+    return key.rsplit("|", 2)[1]
+
+
+async def find_cluster(
+    uow: UnitOfWork, community: str, key: str, at: dt.datetime, text: str, place_words: tuple[str, ...] = ()
+) -> Matter | None:
+    """The open matter of this place (window before `at`) whose reports' wording is most like `text`, if any.
+
+    Place must agree: same community and compound, and the same building when both have one. Content must
+    agree: `similar.similarity` with the matter's newest reports at or above `similar.THRESHOLD`. Category is
+    not required to match (the same leak reads as drainage in one report and property management in another).
+    """
+    prefix, building = key.rsplit("|", 2)[0] + "|", _building_of(key)
     q = (
         select(Matter)
         .where(
             Matter.community == community,
-            Matter.cluster_key == key,
+            Matter.cluster_key.startswith(prefix, autoescape=True),
             Matter.status == "open",
             Matter.created_at >= at - CLUSTER_WINDOW,
         )
         .order_by(Matter.created_at.desc())
-        .limit(1)
-        .with_for_update()
+        .limit(MAX_CANDIDATES)
     )
-    return (await uow.session.exec(q)).first()
+    candidates = [
+        m
+        for m in (await uow.session.exec(q)).all()
+        if building == "-" or _building_of(m.cluster_key) in ("-", building)
+    ]
+    if not candidates:
+        return None
+    rows = await uow.session.exec(
+        select(MatterReport.matter_id, MatterReport.text)
+        .where(MatterReport.matter_id.in_([m.id for m in candidates]))
+        .order_by(MatterReport.received_at.desc())
+    )
+    texts: dict[str, list[str]] = {}
+    for matter_id, body in rows.all():
+        if len(texts.setdefault(matter_id, [])) < similar.MAX_COMPARED:
+            texts[matter_id].append(body)
+    best, best_score = None, similar.THRESHOLD
+    for m in candidates:
+        score = similar.similarity(text, texts.get(m.id, [m.title]), place_words)
+        if score >= best_score:
+            best, best_score = m, score
+    if best is not None:
+        await uow.session.refresh(best, with_for_update=True)
+    return best
 
 
 async def on_report_received(uow: UnitOfWork, env: Envelope, data: events.ReportReceived) -> None:
@@ -204,15 +244,18 @@ async def on_report_received(uow: UnitOfWork, env: Envelope, data: events.Report
         reporter_ref=data.reporter.ref[:128],
         text=data.text,
         households_stated=stated_households(data.text),
+        channel=data.channel,
         received_at=received,
     )
-    # Reports without a compound are not merged: "same category somewhere in the community" is too coarse.
+    # Reports without a compound are not merged: "similar wording somewhere in the community" is too coarse.
     matter = None
     if place.compound:
         # Without the lock, two replicas grading two reports of a new cluster would both find nothing and
         # create two matters; FOR UPDATE cannot lock a row that does not exist yet.
-        await lock_cluster(uow, env.community, key)
-        matter = await find_cluster(uow, env.community, key, received)
+        # The lock is per compound: a report may join a matter of another category or an unknown building.
+        await lock_cluster(uow, env.community, place_prefix(env.community, place.compound))
+        words = similar.place_words(place.compound, place.building, place.unit)
+        matter = await find_cluster(uow, env.community, key, received, data.text, words)
     if matter is None:
         matter = _new_matter(env.community, place, data.text, g, key, row.households_stated, now)
         uow.session.add(matter)
@@ -323,7 +366,8 @@ async def apply_regrade(
 ) -> Regrade:
     """A staff override: store the new grade and an audit row, clear the review flag, emit matter.regraded.v1."""
     if m.status != "open":
-        raise RegradeError(409, "事项已销号，不能再调整分级", "Matter is closed; it cannot be regraded")
+        zh = "事项已合并到其他事项，请调整合并后的事项" if m.status == "merged" else "事项已销号，不能再调整分级"
+        raise RegradeError(409, zh, f"Matter is {m.status}; it cannot be regraded")
     if level == "red" and route != "deliberate":
         raise RegradeError(422, "红色事项必须上会议事", "A red matter must go to deliberation", field="route")
     category = category or m.category
@@ -359,7 +403,8 @@ async def apply_regrade(
 async def confirm_grade(uow: UnitOfWork, m: Matter, *, by: str, note: str | None) -> Regrade:
     """Staff accept a flagged grade as is: clear needs_review, audit a confirmation (a label), change nothing else."""
     if m.status != "open":
-        raise RegradeError(409, "事项已销号，无需复核", "Matter is closed; there is nothing to review")
+        zh = "事项已合并到其他事项，无需复核" if m.status == "merged" else "事项已销号，无需复核"
+        raise RegradeError(409, zh, f"Matter is {m.status}; there is nothing to review")
     if not m.needs_review:
         raise RegradeError(409, "该事项不在待复核队列中", "Matter is not waiting for review")
     before = snapshot(m)
@@ -384,8 +429,8 @@ async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterCl
         return  # not one of ours (or not yet known): nothing to close
     if m.community != env.community:
         raise Reject(f"matter.closed claims community {env.community!r} for a matter of another community")
-    if m.status == "closed":
-        return
+    if m.status != "open":
+        return  # closed already, or merged into another matter (whose own close counts)
     m.status = "closed"
     m.updated_at = _now()
     m.version += 1

@@ -90,7 +90,7 @@ class Prediction:
 
 
 def _evidence(w: _Weights, idx: np.ndarray, contrib: np.ndarray, top: int) -> tuple[str, ...]:
-    """The words (or, without words, the char n-grams) that pushed the level most: whole words, no fragments."""
+    """The words (or, without words, the char n-grams) that pushed the level most: whole single words only."""
     order = np.argsort(-contrib, kind="stable")
     kept: list[str] = []
     for k in order:
@@ -100,6 +100,8 @@ def _evidence(w: _Weights, idx: np.ndarray, contrib: np.ndarray, top: int) -> tu
         is_word = w.n_char <= j < w.n_char + w.n_word
         if w.n_word and not is_word:
             continue
+        if is_word and " " in str(w.word_names[j - w.n_char]):
+            continue  # a word bigram reads as a fragment once joined ("楼 电梯" -> "楼电梯", "了 里面" -> "了里面")
         g = w.name(j)
         if g is None or not _CJK_GRAM.fullmatch(g) or any(g in x or x in g for x in kept):
             continue

@@ -36,7 +36,9 @@ class Matter(Table, table=True):
     households: int = 1
     reporters: int = 1
     cluster_key: str = Field(index=True, max_length=300)
-    status: str = Field(default="open", index=True, max_length=16)
+    status: str = Field(default="open", index=True, max_length=16)  # open, closed (销号) or merged (合并)
+    merged_into: str | None = Field(default=None, max_length=40)  # the surviving matter of a staff merge
+    split_from: str | None = Field(default=None, index=True, max_length=40)  # the matter a staff split came from
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int = 1
@@ -52,6 +54,7 @@ class MatterReport(Table, table=True):
     reporter_ref: str = Field(max_length=128)
     text: str = Field(default="", max_length=5000)
     households_stated: int = 1
+    channel: str | None = Field(default=None, max_length=32)  # graded again with it when a split moves the report
     received_at: dt.datetime
 
 
@@ -69,7 +72,8 @@ class Regrade(Table, table=True):
     before: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     after: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: dt.datetime
-    # 'regrade' (staff change), 'confirm' (staff accepted the grade as is) or 'auto' (headcount); None = legacy.
+    # 'regrade' (staff change), 'confirm' (staff accepted the grade as is), 'auto' (headcount), 'merge' or 'split'
+    # (staff moved reports between matters: audited here, never a grading label); None = legacy.
     action: str | None = Field(default=None, max_length=16)
 
 

@@ -218,3 +218,44 @@ def test_reschedule_notice_reads_the_last_move_not_a_closure_note():
     )
     _subject, body = notices.render("rescheduled.1", s, [], load_directory().community("xueyuan"))
     assert "原定：2026-12-10 14:30；改期原因：场地检修" in body
+
+
+def merged(matter_id: str, into: str, *, community: str = "xueyuan") -> tuple[Envelope, events.MatterMerged]:
+    data = events.MatterMerged(
+        matter_id=matter_id,
+        into=into,
+        into_title="同一问题",
+        report_ids=["rpt_1"],
+        by="stf_party",
+        reason="同一个漏水",
+        merged_at=NOW + dt.timedelta(hours=1),
+    )
+    env = Envelope.new(
+        type="matter.merged.v1", source="/services/triage", community=community, subject=matter_id, data=data
+    )
+    return env, data
+
+
+async def test_merged_matter_leaves_the_agenda_with_a_merge_note(store):
+    (sub,) = subscriptions(Settings())
+    assert sub.handlers["matter.merged.v1"] is handlers.on_matter_merged
+    for i in range(3):
+        await store.handle(handlers.on_matter_triaged, *triaged(f"mat_y{i}"))
+    (fixed,) = await sessions(store)
+    await store.handle(handlers.on_matter_merged, *merged("mat_y1", "mat_y0"))
+    assert (await matter(store, "mat_y1")).state == "closed"
+    assert await agenda(store, fixed.id) == ["mat_y0", "mat_y2"]
+    note = (await session_of(store, fixed.id)).history[-1]
+    assert note["change"] == "matter_merged" and "合并" in note["reason"]
+    # Again (redelivered under another id): nothing more changes.
+    n = len(await store.outbox())
+    await store.handle(handlers.on_matter_merged, *merged("mat_y1", "mat_y0"))
+    assert len(await store.outbox()) == n
+
+
+async def test_emergency_session_of_a_merged_matter_is_cancelled(store):
+    await store.handle(handlers.on_matter_triaged, *triaged("mat_r1", level="red"))
+    (emergency,) = await sessions(store)
+    await store.handle(handlers.on_matter_merged, *merged("mat_r1", "mat_r0"))
+    s = await session_of(store, emergency.id)
+    assert s.status == "cancelled" and "合并" in s.minutes["reason"]

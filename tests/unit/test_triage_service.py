@@ -158,12 +158,31 @@ async def test_more_reporters_raise_the_grade_and_emit_regraded(store):
 
 async def test_joining_never_lowers_the_level(store):
     e1, d1 = report("3号楼电梯困人了", reporter="ref-a")
-    e2, d2 = report("3号楼电梯有点异响", reporter="ref-b")
+    e2, d2 = report("3号楼电梯困人已经处理好了，人没事", reporter="ref-b")  # graded yellow on its own
     await store.handle(handlers.on_report_received, e1, d1)
     await store.handle(handlers.on_report_received, e2, d2)
     [m] = await matters(store)
     assert m.level == "red" and m.reporters == 2
     assert not [e for e in await store.outbox() if e.type == "matter.regraded.v1"]
+
+
+async def test_same_place_different_problem_does_not_join(store):
+    """电梯困人 and 电梯广告太吵 in one building are two matters: the wording differs, not only the category."""
+    for text, reporter in (("8栋电梯困人了，快来人", "ref-a"), ("8栋电梯里的广告屏太吵了", "ref-b")):
+        await store.handle(handlers.on_report_received, *report(text, building="8", reporter=reporter))
+    assert len(await matters(store)) == 2
+
+
+async def test_same_leak_in_other_words_joins_across_categories(store):
+    """One roof leak reported as drainage and as property management joins one matter (building unknown once)."""
+    texts = (
+        ("5栋顶楼屋面漏水，下雨天我家天花板一直滴水", "5", "ref-a"),
+        ("物业不管事，5栋楼顶渗水好几个月了，顶楼天花板滴水发霉", None, "ref-b"),
+    )
+    for text, building, reporter in texts:
+        await store.handle(handlers.on_report_received, *report(text, building=building, reporter=reporter))
+    [m] = await matters(store)
+    assert m.reporters == 2
 
 
 async def test_unknown_community_is_rejected(store):

@@ -12,6 +12,11 @@ export function setLang(value) {
 }
 
 const zh = {
+  merge: '合并', split: '拆分', merge_into: '合并到哪件事项', merge_pick: '请选择同一社区、仍在办理的事项',
+  merge_confirm: '确认合并？本事项的报事将并入所选事项一并办理，本事项的台账记为“已合并”，已排的议程会撤下。此操作会记入审计。',
+  split_pick: '选择要拆出的报事（至少留一条在原事项）', split_confirm: '确认拆分？所选报事将另立一件新事项并重新分级，原事项保留其余报事。此操作会记入审计。',
+  merge_reason: '合并理由（必填）', split_reason: '拆分理由（必填）', confirm: '确认', merged_done: '已合并', split_done: '已拆分为新事项',
+  no_merge_target: '本社区暂无可合并的其他事项', act_merge: '合并', act_split: '拆分',
   visits: '敲响邻里门', campaign: '走访活动', new_campaign: '新建本月走访', campaign_name: '活动名称', coverage: '走访覆盖',
   households: '户数', visited: '已走访', rate: '覆盖率', doors: '已走访户', visitor: '走访人', role: '身份', visit_count: '走访次数',
   reports_raised: '反映问题', grid: '网格',
@@ -142,6 +147,11 @@ const zh = {
 }
 
 const en = {
+  merge: 'Merge', split: 'Split', merge_into: 'Merge into', merge_pick: 'An open matter of the same community',
+  merge_confirm: "Merge? This matter's reports join the chosen matter; its ledger entry is closed as merged and it leaves any agenda. This is audited.",
+  split_pick: 'Reports to split off (at least one stays)', split_confirm: 'Split? The chosen reports become a new matter, graded anew; the rest stay. This is audited.',
+  merge_reason: 'Why merge (required)', split_reason: 'Why split (required)', confirm: 'Confirm', merged_done: 'Merged', split_done: 'Split into a new matter',
+  no_merge_target: 'No other open matter in this community', act_merge: 'Merged', act_split: 'Split',
   visits: 'Door-knocking', campaign: 'Campaign', new_campaign: "New campaign this month", campaign_name: 'Campaign name', coverage: 'Coverage',
   households: 'Households', visited: 'Visited', rate: 'Coverage', doors: 'Doors visited', visitor: 'Visitor', role: 'Role', visit_count: 'Visits',
   reports_raised: 'Reports', grid: 'Grid',

@@ -12,6 +12,7 @@ const MATRIX = {
   'report.reveal': ['party_org', 'grid_worker'],
   'matter.read': EVERYONE,
   'matter.regrade': ['county_operator', 'party_org'],
+  'matter.merge': ['county_operator', 'party_org'],
   'session.read': EVERYONE,
   'session.manage': ['county_operator', 'party_org'],
   'ledger.read': EVERYONE,
