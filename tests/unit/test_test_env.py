@@ -51,14 +51,14 @@ def test_missing_browser_and_fonts_are_installed_from_debian(tmp_path):
     assert out.returncode == 0, out.stderr
     log = calls.read_text().splitlines()
     assert "apt-get update -q" in log
-    assert "apt-get install -y -q chromium fonts-wqy-zenhei" in log
+    assert "apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium fonts-wqy-zenhei" in log
 
 
 def test_a_non_root_developer_installs_through_sudo(tmp_path):
     env, calls = machine(tmp_path, chromium=False, fonts=True, root=False)
     assert run(env).returncode == 0
     log = calls.read_text().splitlines()
-    assert "sudo apt-get install -y -q chromium" in log and "apt-get install -y -q chromium" in log
+    assert "sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium" in log
 
 
 def test_nothing_is_installed_when_everything_is_there(tmp_path):
