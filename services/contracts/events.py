@@ -276,3 +276,22 @@ class MatterClosed(Payload):
     entry_id: str = Id
     by: str = Field(max_length=128)
     closed_at: dt.datetime
+
+
+class OwnerVoteClosed(Payload):
+    """owner_vote.closed.v1: an owners' vote under Civil Code art. 278 was counted (计票) and closed."""
+
+    vote_id: str = Id
+    matter_id: str = Id
+    item: int | None = Field(None, ge=1, le=9, description="Item of art. 278 §1; None for votes opened before items")
+    rule: str = Field(pattern="^(major|ordinary)$", description="major: three quarters; ordinary: more than half")
+    question: str = ShortText
+    passed: bool
+    participation_met: bool
+    total_owners: int = Field(ge=1)
+    voted_owners: int = Field(ge=0)
+    for_owners: int = Field(ge=0)
+    total_area_m2: str = Field(max_length=20, description="Exact decimal, e.g. 1237.50")
+    voted_area_m2: str = Field(max_length=20)
+    for_area_m2: str = Field(max_length=20)
+    closed_at: dt.datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.ledger import alerts, handlers, reminders
+from services.ledger import alerts, handlers, ownervotes, reminders
 from services.ledger.ack_api import router as ack_router
 from services.ledger.api import router
 from services.ledger.commitments import router as commitments_router
@@ -32,6 +32,7 @@ HANDLERS = {
     "session.concluded.v1": recorded(handlers.on_session_concluded),
     "evaluation.recorded.v1": recorded(handlers.on_evaluation_recorded),
     "matter.reopened.v1": recorded(handlers.on_matter_reopened),
+    "owner_vote.closed.v1": recorded(ownervotes.on_owner_vote_closed),
 }
 
 

@@ -202,4 +202,9 @@ def new_entry(session: AsyncSession, view: MatterView, *, actor: str, event_id: 
     )
     session.add(entry)
     append(session, entry, actor=actor, action="register", to_state="registered", note="登记入账", event_id=event_id)
+    for note in view.pending_notes or []:
+        append(session, entry, actor=SYSTEM, action="note", from_state="registered", note=note, event_id=event_id)
+    if view.pending_notes:
+        view.pending_notes = []
+        session.add(view)
     return entry

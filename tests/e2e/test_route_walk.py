@@ -74,7 +74,7 @@ def _seed(p) -> dict:
         {
             "community": A,
             "question": "是否同意动用维修资金更换配电箱",
-            "kind": "major",
+            "item": 5,
             "total_area_m2": 5000,
             "total_owners": 60,
         },

@@ -1,0 +1,26 @@
+"""matter views keep timeline notes that arrive before the entry (owners' votes)
+
+Revision ID: c3d4e5f6a7b8
+Revises: a1f0c07ff7dd
+Create Date: 2026-12-07 16:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "c3d4e5f6a7b8"
+down_revision: str | None = "a1f0c07ff7dd"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("matter_view", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("pending_notes", sa.JSON(), nullable=False, server_default="[]"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("matter_view", schema=None) as batch_op:
+        batch_op.drop_column("pending_notes")
