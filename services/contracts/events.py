@@ -88,6 +88,7 @@ class ReportReceived(Payload):
     received_at: dt.datetime
     occurred_at: dt.datetime | None = None
     reporter: MaskedReporter
+    due_by: dt.datetime | None = Field(None, description="The dispatching platform's own deadline (12345 承办时限)")
 
 
 class MatterTriaged(Payload):
@@ -107,6 +108,7 @@ class MatterTriaged(Payload):
     households: int = Field(1, ge=1)
     reporters: int = Field(1, ge=1)
     triaged_at: dt.datetime
+    due_by: dt.datetime | None = Field(None, description="Earliest deadline of its reports' platforms (12345 承办时限)")
 
 
 class GradeSnapshot(Payload):
@@ -240,6 +242,7 @@ class TaskEvent(Payload):
     households: int = Field(1, ge=1)
     round: int = Field(1, ge=1, description="Handling round; grows with every reopen")
     at: dt.datetime
+    satisfaction: float | None = Field(None, ge=0, le=1, description="The round's satisfaction rate once evaluated")
 
 
 class EvaluationRecorded(Payload):

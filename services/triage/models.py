@@ -53,6 +53,7 @@ class MatterReport(Table, table=True):
     text: str = Field(default="", max_length=5000)
     households_stated: int = 1
     received_at: dt.datetime
+    due_by: dt.datetime | None = None  # the dispatching platform's deadline (12345 承办时限)
 
 
 class Regrade(Table, table=True):
