@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.meeting import agenda, calendars, changes, halls, handlers, notices, planner
+from services.meeting import agenda, calendars, changes, halls, handlers, notices, planner, workdays
 from services.meeting.api import router
 from services.meeting.models import metadata
 from services.runtime.consumer import Subscription, subscribe
@@ -47,7 +47,7 @@ def spec() -> ServiceSpec:
         title="Meeting 议事会",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, agenda.router, changes.router, halls.router, calendars.router],
+        routers=[router, agenda.router, changes.router, halls.router, calendars.router, workdays.router],
         subscriptions=subscriptions,
         periodic=periodic,
     )
