@@ -8,6 +8,7 @@ import Revisits from './pages/Revisits.vue'
 import Dashboard from './pages/Dashboard.vue'
 import Disclosures from './pages/Disclosures.vue'
 import Visits from './pages/Visits.vue'
+import Workcal from './pages/Workcal.vue'
 
 export const routes = [
   { path: '/inbox', component: Inbox, meta: { key: 'inbox', action: 'report.read' } },
@@ -19,6 +20,7 @@ export const routes = [
   { path: '/revisits', component: Revisits, meta: { key: 'revisits', action: 'evaluation.read' } },
   { path: '/dashboard', component: Dashboard, meta: { key: 'dashboard', action: 'ledger.read' } },
   { path: '/disclosures', component: Disclosures, meta: { key: 'disclosures', action: 'disclosure.read', optional: true } },
+  { path: '/workcal', component: Workcal, meta: { key: 'workcal', action: 'workcal.read' } },
 ]
 
 export const router = createRouter({

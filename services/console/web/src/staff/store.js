@@ -25,6 +25,8 @@ const MATRIX = {
   'visit.read': ['county_operator', 'party_org', 'grid_worker'],
   'visit.manage': ['county_operator', 'party_org'],
   'visit.record': ['party_org', 'grid_worker'],
+  'workcal.read': EVERYONE,
+  'workcal.manage': ['county_operator'],
 }
 
 export function can(action) {
