@@ -207,3 +207,18 @@ def signed(env: Envelope) -> dict:
     from services.runtime.signing import SIGNATURE_HEADER, sign_event
 
     return {SIGNATURE_HEADER: sign_event(env.to_bytes())}
+
+
+def on_the_day(monkeypatch, client, session_id: str) -> None:
+    """Move the meeting service's clock to a session's start: a session is concluded on or after its day."""
+    import datetime as dt
+
+    from services.meeting import planner
+    from services.meeting.models import Session, aware
+
+    async def starts() -> dt.datetime:
+        async with client.app.state.ctx.db.session() as s:
+            return aware((await s.get(Session, session_id)).starts_at)
+
+    when = client.portal.call(starts)
+    monkeypatch.setattr(planner, "utcnow", lambda: when.astimezone(dt.UTC))

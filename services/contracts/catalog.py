@@ -135,6 +135,14 @@ CATALOG: dict[str, EventType] = {
             "A household evaluated a completed matter.",
         ),
         EventType(
+            "owner_vote.closed.v1",
+            ev.OwnerVoteClosed,
+            EVENTS_EXCHANGE,
+            "feedback",
+            ("ledger",),
+            "An owners' vote (Civil Code art. 278) was counted and closed; its result goes on the entry's timeline.",
+        ),
+        EventType(
             "matter.reopened.v1",
             ev.MatterReopened,
             EVENTS_EXCHANGE,

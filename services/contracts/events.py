@@ -88,6 +88,7 @@ class ReportReceived(Payload):
     received_at: dt.datetime
     occurred_at: dt.datetime | None = None
     reporter: MaskedReporter
+    due_by: dt.datetime | None = Field(None, description="The dispatching platform's own deadline (12345 承办时限)")
 
 
 class MatterTriaged(Payload):
@@ -107,6 +108,7 @@ class MatterTriaged(Payload):
     households: int = Field(1, ge=1)
     reporters: int = Field(1, ge=1)
     triaged_at: dt.datetime
+    due_by: dt.datetime | None = Field(None, description="Earliest deadline of its reports' platforms (12345 承办时限)")
 
 
 class GradeSnapshot(Payload):
@@ -244,6 +246,7 @@ class TaskEvent(Payload):
     households: int = Field(1, ge=1)
     round: int = Field(1, ge=1, description="Handling round; grows with every reopen")
     at: dt.datetime
+    satisfaction: float | None = Field(None, ge=0, le=1, description="The round's satisfaction rate once evaluated")
 
 
 class EvaluationRecorded(Payload):
@@ -317,3 +320,22 @@ class MatterSplit(Payload):
     by: str = Field(max_length=128)
     reason: str = Field(min_length=1, max_length=500)
     split_at: dt.datetime
+
+
+class OwnerVoteClosed(Payload):
+    """owner_vote.closed.v1: an owners' vote under Civil Code art. 278 was counted (计票) and closed."""
+
+    vote_id: str = Id
+    matter_id: str = Id
+    item: int | None = Field(None, ge=1, le=9, description="Item of art. 278 §1; None for votes opened before items")
+    rule: str = Field(pattern="^(major|ordinary)$", description="major: three quarters; ordinary: more than half")
+    question: str = ShortText
+    passed: bool
+    participation_met: bool
+    total_owners: int = Field(ge=1)
+    voted_owners: int = Field(ge=0)
+    for_owners: int = Field(ge=0)
+    total_area_m2: str = Field(max_length=20, description="Exact decimal, e.g. 1237.50")
+    voted_area_m2: str = Field(max_length=20)
+    for_area_m2: str = Field(max_length=20)
+    closed_at: dt.datetime

@@ -206,7 +206,10 @@ NOTICE_STATUS: dict[str, Label] = {
     "failed": ("发送失败", "Failed"),
 }
 VOTE_KIND: dict[str, Label] = {
-    "major": ("重大事项（三分之二参与、四分之三同意）", "Major (two-thirds take part, three-quarters agree)"),
+    "major": (
+        "第六至八项事项（三分之二参与、四分之三同意）",
+        "Items 6-8 of art. 278 (two-thirds take part, three-quarters agree)",
+    ),
     "ordinary": ("一般事项（三分之二参与、过半数同意）", "Ordinary (two-thirds take part, a majority agrees)"),
 }
 VOTE_CHOICE: dict[str, Label] = {"for": ("同意", "For"), "against": ("反对", "Against"), "abstain": ("弃权", "Abstain")}

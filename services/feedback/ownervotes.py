@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import events
 from services.feedback import votes
 from services.feedback.models import Ballot, MatterView, OwnerRoll, OwnerVote, UsedLink
 from services.feedback.questionnaire import signer
@@ -41,7 +42,11 @@ class OwnerVoteIn(BaseModel):
 
     community: str = Field(min_length=1, max_length=64)
     question: str = Field(min_length=1, max_length=500)
-    kind: Literal["major", "ordinary"]
+    item: int = Field(
+        ge=1,
+        le=9,
+        description="Item of Civil Code art. 278 §1 (1-9); items 6-8 need three quarters, the others more than half",
+    )
     compound: str | None = Field(None, max_length=64, description="Compound code; with buildings")
     buildings: list[str] = Field(default_factory=list, max_length=100, description="Building codes in the compound")
     total_area_m2: Area | None = None
@@ -104,6 +109,8 @@ class VoteReport(BaseModel):
     matter_id: str
     community: str
     question: str
+    item: int | None
+    item_label: str | None
     kind: str
     kind_label: str
     scope: str
@@ -158,6 +165,8 @@ def report(vote: OwnerVote, ballots: list[Ballot]) -> VoteReport:
         matter_id=vote.matter_id,
         community=vote.community,
         question=vote.question,
+        item=vote.item,
+        item_label=votes.item_label(vote.item) if vote.item else None,
         kind=vote.kind,
         kind_label=votes.KIND_ZH[vote.kind],
         scope=vote.scope,
@@ -260,7 +269,8 @@ async def open_vote(
             matter_id=matter_id,
             community=body.community,
             question=body.question.strip(),
-            kind=body.kind,
+            item=body.item,
+            kind=votes.kind_of(body.item),
             total_area_m2=votes.decimal_text(total_area),
             total_owners=total_owners,
             scope=scope,
@@ -491,14 +501,39 @@ async def post_ballot(token: Token, body: BallotAnswer, ctx: Ctx) -> dict[str, s
 async def close_vote(
     vote_id: VoteId, ctx: Ctx, principal: Annotated[Principal, Depends(require("vote.manage"))]
 ) -> VoteReport:
-    """Close the vote (idempotent) and report whether each legal threshold is met."""
-    async with ctx.db.session() as s:
-        vote = await _vote(s, vote_id, principal, lock=True)
+    """Close the vote (idempotent) and report whether each legal threshold is met; the result goes to the ledger."""
+    async with ctx.bus.uow(actor=principal.sub) as uow:
+        vote = await _vote(uow.session, vote_id, principal, lock=True)
+        ballots = await _ballots(uow.session, vote_id)
         if vote.status != "closed":
             vote.status, vote.closed_at = "closed", dt.datetime.now(dt.UTC)
-            await s.commit()
-            await s.refresh(vote)
-        return report(vote, await _ballots(s, vote_id))
+            uow.session.add(vote)
+            out = report(vote, ballots)
+            # The ledger puts the result on the matter's entry timeline (owner_vote.closed.v1).
+            await uow.emit("owner_vote.closed.v1", community=vote.community, subject=vote.matter_id, data=closed(out))
+            await uow.commit()
+        return report(vote, ballots)
+
+
+def closed(out: VoteReport) -> events.OwnerVoteClosed:
+    """The event of a closed vote: aggregates only, never who voted what."""
+    yes = next(c for c in out.choices if c.choice == "for")
+    return events.OwnerVoteClosed(
+        vote_id=out.vote_id,
+        matter_id=out.matter_id,
+        item=out.item,
+        rule=out.kind,
+        question=out.question,
+        passed=out.passed,
+        participation_met=out.participation_met,
+        total_owners=out.total_owners,
+        voted_owners=out.voted_owners,
+        for_owners=yes.owners,
+        total_area_m2=out.total_area_m2,
+        voted_area_m2=out.voted_area_m2,
+        for_area_m2=yes.area_m2,
+        closed_at=out.closed_at or dt.datetime.now(dt.UTC),
+    )
 
 
 @router.get("/owner-votes/{vote_id}", response_model=VoteReport, summary="A vote's tallies (表决统计)")

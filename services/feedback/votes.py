@@ -1,11 +1,12 @@
 """Pure rules of owners' votes under Civil Code art. 278 (业主共同决定事项), in exact fractions.
 
 Participation (参与表决): owners holding at least 2/3 of the total exclusive area AND at least 2/3 of all
-owners must take part. Approval (同意), counted among the participants:
-  - `major` (art. 278 items 6-8: 筹集/使用维修资金, 改建/重建建筑物及其附属设施, 改变共有部分用途或利用
-    共有部分从事经营活动): at least 3/4 of the participating area AND at least 3/4 of participating owners;
-  - `ordinary` (every other matter of art. 278): more than 1/2 of the participating area AND more than 1/2
-    of participating owners.
+owners must take part. Approval (同意), counted among the participants, depends on the item of art. 278 §1:
+  - `major` — items (6) 筹集建筑物及其附属设施的维修资金, (7) 改建、重建建筑物及其附属设施 and (8) 改变共有部分的
+    用途或者利用共有部分从事经营活动: at least 3/4 of the participating area AND at least 3/4 of participating
+    owners;
+  - `ordinary` — items (1)-(5) and (9), including (5) 使用建筑物及其附属设施的维修资金: more than 1/2 of the
+    participating area AND more than 1/2 of participating owners.
 An abstention participates but does not approve. No floats anywhere: areas are exact decimals.
 """
 
@@ -20,6 +21,34 @@ from services.contracts import labels
 
 KINDS = ("major", "ordinary")
 KIND_ZH = labels.zh_map("vote_kind")
+# Civil Code art. 278 §1, items (1)-(9), in the law's words.
+ITEMS = {
+    1: "制定和修改业主大会议事规则",
+    2: "制定和修改管理规约",
+    3: "选举业主委员会或者更换业主委员会成员",
+    4: "选聘和解聘物业服务企业或者其他管理人",
+    5: "使用建筑物及其附属设施的维修资金",
+    6: "筹集建筑物及其附属设施的维修资金",
+    7: "改建、重建建筑物及其附属设施",
+    8: "改变共有部分的用途或者利用共有部分从事经营活动",
+    9: "有关共有和共同管理权利的其他重大事项",
+}
+MAJOR_ITEMS = frozenset({6, 7, 8})  # art. 278 §2: only these need three quarters
+_NUMERALS = "零一二三四五六七八九"
+
+
+def kind_of(item: int) -> str:
+    """The approval rule of an art. 278 item: `major` for items 6-8, `ordinary` for the others."""
+    if item not in ITEMS:
+        raise ValueError(f"art. 278 has items 1-9, not {item!r}")
+    return "major" if item in MAJOR_ITEMS else "ordinary"
+
+
+def item_label(item: int) -> str:
+    """An item in words, e.g. 民法典第二百七十八条第一款第（五）项：使用建筑物及其附属设施的维修资金."""
+    return f"民法典第二百七十八条第一款第（{_NUMERALS[item]}）项：{ITEMS[item]}"
+
+
 CHOICES = ("for", "against", "abstain")
 CHOICE_ZH = labels.zh_map("vote_choice")
 PARTICIPATION = Fraction(2, 3)

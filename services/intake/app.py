@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.contracts import CHANNELS_EXCHANGE
-from services.intake import door_visits, handlers, hotline, open311, photos, reveal, visits
+from services.intake import door_visits, handlers, hotline, hotline_replies, open311, photos, reveal, visits
 from services.intake.api import router
 from services.intake.models import metadata
 from services.runtime.consumer import Subscription, subscribe
@@ -15,17 +15,27 @@ from services.runtime.settings import Settings
 NAME = "intake"
 
 
+def _then(*steps):
+    """One handler running several steps in the same unit of work (the tracking status, then the 12345 reply)."""
+
+    async def run(uow, env, data) -> None:
+        for step in steps:
+            await step(uow, env, data)
+
+    return run
+
+
 def subscriptions(settings: Settings) -> list[Subscription]:
     """Intake's queues: channel messages in, and status updates for the tracking read model."""
     status = {
         "matter.triaged.v1": handlers.on_matter_triaged,
         "matter.regraded.v1": handlers.on_matter_regraded,
         "task.assigned.v1": handlers.on_task,
-        "task.progressed.v1": handlers.on_task,
+        "task.progressed.v1": _then(handlers.on_task, hotline_replies.on_task),
         "task.escalated.v1": handlers.on_task,
-        "task.completed.v1": handlers.on_task,
-        "matter.reopened.v1": handlers.on_matter_reopened,
-        "matter.closed.v1": handlers.on_matter_closed,
+        "task.completed.v1": _then(handlers.on_task, hotline_replies.on_task),
+        "matter.reopened.v1": _then(handlers.on_matter_reopened, hotline_replies.on_matter_reopened),
+        "matter.closed.v1": _then(handlers.on_matter_closed, hotline_replies.on_matter_closed),
         "matter.merged.v1": handlers.on_matter_merged,
         "matter.split.v1": handlers.on_matter_split,
     }
@@ -47,6 +57,7 @@ def spec() -> ServiceSpec:
             router,
             door_visits.router,
             hotline.router,
+            hotline_replies.router,
             open311.router,
             photos.router,
             reveal.router,

@@ -59,6 +59,7 @@ class Incoming:
     received_at: dt.datetime | None = None
     provenance: dict = field(default_factory=dict)
     callback_consent: bool = False  # the reporter agreed to be called back (同意回电); see reveal.py
+    due_by: dt.datetime | None = None  # the dispatching platform's deadline (12345 承办时限)
     fresh_id: bool = False  # channel_message_id was generated just now, so no stored report can have it
 
 
@@ -164,6 +165,7 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
             reporter=events.MaskedReporter(
                 ref=report.reporter_ref, name=report.reporter_name_masked, phone=report.reporter_phone_masked
             ),
+            due_by=inc.due_by,
         ),
     )
     return report, True

@@ -8,7 +8,7 @@ import unicodedata
 from fastapi import APIRouter
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from services.intake import domain
+from services.intake import domain, hotline_replies
 from services.intake.api import Accepted, Submitter, admit
 from services.intake.handlers import Incoming, accept
 from services.runtime.directory import load_directory
@@ -112,6 +112,7 @@ async def submit_hotline_order(
         phone=body.contact_phone,
         callback_consent=body.callback_consent,
         occurred_at=body.called_at,
+        due_by=body.deadline,
         provenance={
             "entered_by": actor,
             "order_no": body.order_no,
@@ -122,6 +123,8 @@ async def submit_hotline_order(
 
     async def work(uow):
         report, created = await accept(uow, inc)
+        if created:
+            uow.session.add(hotline_replies.opened(report, body.order_no, body.deadline))
         if created and body.deadline:
             report.expected_at = body.deadline  # the hotline's own deadline until the ledger sets one
         return report, created

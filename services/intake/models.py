@@ -158,3 +158,21 @@ class RevealHead(Table, table=True):
 
 metadata = Table.metadata
 bus_tables = BusTables(metadata)
+
+
+class HotlineReply(Table, table=True):
+    """The handling result owed back to the 12345 platform for one work order (工单回复)."""
+
+    __tablename__ = "hotline_reply"
+
+    order_no: str = Field(primary_key=True, max_length=64)  # 工单编号
+    report_id: str = Field(index=True, max_length=40)
+    community: str = Field(index=True, max_length=64)
+    state: str = Field(default="open", index=True, max_length=16)  # open | completed | ready
+    result: str | None = Field(default=None, max_length=2000)  # 办理结果 (scrubbed)
+    unit: str | None = Field(default=None, max_length=128)  # 办理单位
+    completed_at: dt.datetime | None = None  # 办结时间
+    satisfaction: float | None = None  # the round's satisfaction rate
+    revisit: str | None = Field(default=None, max_length=200)  # 回访情况
+    due_by: dt.datetime | None = None  # 承办时限 as the order gave it
+    updated_at: dt.datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.ledger import alerts, handlers, publicity, regroup, reminders
+from services.ledger import alerts, handlers, ownervotes, publicity, regroup, reminders
 from services.ledger.ack_api import router as ack_router
 from services.ledger.api import router
 from services.ledger.commitments import router as commitments_router
@@ -37,6 +37,7 @@ HANDLERS = {
     "matter.reopened.v1": recorded(handlers.on_matter_reopened),
     "matter.merged.v1": recorded(regroup.on_matter_merged),
     "matter.split.v1": recorded(regroup.on_matter_split),
+    "owner_vote.closed.v1": recorded(ownervotes.on_owner_vote_closed),
 }
 
 

@@ -98,7 +98,9 @@ def note_only(session: AsyncSession, entry: Entry, note: str, *, actor: str, eve
     append(session, entry, actor=actor, action="note", from_state=entry.state, note=note, event_id=event_id)
 
 
-def task_event(entry: Entry, *, actor: str, note: str | None = None) -> events.TaskEvent:
+def task_event(
+    entry: Entry, *, actor: str, note: str | None = None, satisfaction: float | None = None
+) -> events.TaskEvent:
     """The task.*.v1 payload describing an entry as it is now."""
     return events.TaskEvent(
         entry_id=entry.id,
@@ -115,14 +117,16 @@ def task_event(entry: Entry, *, actor: str, note: str | None = None) -> events.T
         households=max(entry.households, 1),
         round=max(entry.round, 1),
         at=utcnow(),
+        satisfaction=satisfaction,
     )
 
 
-async def emit_task(uow: UnitOfWork, type: str, entry: Entry, *, actor: str, note: str | None = None) -> None:
+async def emit_task(
+    uow: UnitOfWork, type: str, entry: Entry, *, actor: str, note: str | None = None, satisfaction: float | None = None
+) -> None:
     """Emit a task.*.v1 event about an entry (subject = its matter)."""
-    await uow.emit(
-        type, community=entry.community, subject=entry.matter_id, data=task_event(entry, actor=actor, note=note)
-    )
+    data = task_event(entry, actor=actor, note=note, satisfaction=satisfaction)
+    await uow.emit(type, community=entry.community, subject=entry.matter_id, data=data)
 
 
 def entry_id_for(matter_id: str) -> str:
@@ -202,4 +206,9 @@ def new_entry(session: AsyncSession, view: MatterView, *, actor: str, event_id: 
     )
     session.add(entry)
     append(session, entry, actor=actor, action="register", to_state="registered", note="登记入账", event_id=event_id)
+    for note in view.pending_notes or []:
+        append(session, entry, actor=SYSTEM, action="note", from_state="registered", note=note, event_id=event_id)
+    if view.pending_notes:
+        view.pending_notes = []
+        session.add(view)
     return entry

@@ -78,6 +78,18 @@ async def _view_of(session: AsyncSession, env: Envelope, matter_id: str) -> Matt
     return view
 
 
+async def _order_deadline(s: AsyncSession, entry: Entry) -> str:
+    """Cap the first round's deadline by the 12345 order's 承办时限 (the earlier wins); a note saying so, or ''."""
+    view = await s.get(MatterView, entry.matter_id)
+    if view is None or view.due_by is None or entry.round != 1 or entry.state in DONE_STATES:
+        return ""
+    due = _aware(view.due_by)
+    if entry.deadline is not None and _aware(entry.deadline) <= due:
+        return ""
+    entry.deadline, entry.overdue = due, False
+    return f"（按12345工单承办时限，{due.astimezone(TZ):%m月%d日 %H:%M}前办结）"
+
+
 async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: str | None, measures: str) -> None:
     """Assign an entry at once to the unit its category goes to (一般性问题立即解决); tell an outside unit."""
     entry.measures = clean(measures)
@@ -90,6 +102,7 @@ async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: 
             note = f"{note}：{routed.lead_unit or '社区'}（{routed.why}）"
     entry.deadline = deadline_for(entry.level, clock(uow), deadline_policy())
     entry.overdue = False
+    note += await _order_deadline(uow.session, entry)
     apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
     await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note=note)
     if routed is not None and routed.lead_party in ("department", "partner_unit") and routed.lead_unit:
@@ -166,8 +179,12 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
         return
     view.compound, view.building = data.place.compound, data.place.building
     view.title, view.households = data.title[:500], data.households
+    if data.due_by is not None:
+        view.due_by = min(_aware(view.due_by), _aware(data.due_by)) if view.due_by else _aware(data.due_by)
     s.add(view)
     if entry is not None:
+        if entry.state in ACTIVE_STATES and (earlier := await _order_deadline(s, entry)):
+            note_only(s, entry, f"12345工单承办时限早于台账时限，办结时限提前{earlier}", actor=SYSTEM, event_id=env.id)
         if data.households > entry.households:
             note = f"同一事项新增报事，涉及{data.households}户"
             note_only(s, entry, note, actor=f"matter:{data.matter_id}", event_id=env.id)
@@ -296,7 +313,7 @@ async def _resolve(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry
         return
     entry = await _entry_for_resolution(uow, env, res, entry)
     _take_resolution(entry, res, clock(uow))
-    note = f"议事会议定：{entry.measures}"
+    note = f"议事会议定：{entry.measures}" + await _order_deadline(uow.session, entry)
     apply(uow.session, entry, "assign", actor=actor, note=note, event_id=env.id)
     sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
     await emit_task(uow, "task.assigned.v1", entry, actor=actor, note=note)
@@ -385,7 +402,7 @@ async def on_evaluation_recorded(uow: UnitOfWork, env: Envelope, data: events.Ev
     entry.satisfied = True
     note = "居民评价满意" + (f"（满意率 {data.round_rate:.0%}）" if data.round_rate is not None else "")
     apply(uow.session, entry, "evaluate_satisfied", actor=SYSTEM, note=note, event_id=env.id)
-    await emit_task(uow, "task.progressed.v1", entry, actor=SYSTEM, note=note)
+    await emit_task(uow, "task.progressed.v1", entry, actor=SYSTEM, note=note, satisfaction=data.round_rate)
 
 
 # A household's pseudonym (hh_…) identifies it to staff tools, never to people reading the entry.

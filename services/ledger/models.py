@@ -35,6 +35,10 @@ class MatterView(Table, table=True):
     regraded_seq: int = 0
     graded_at: dt.datetime | None = None
     updated_at: dt.datetime
+    due_by: dt.datetime | None = None  # the earliest 12345 承办时限 of its reports: caps the first round's deadline
+    # Timeline notes that arrived before the matter had an entry (an owners' vote held ahead of the session);
+    # the entry takes them when it is registered.
+    pending_notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class Entry(Table, table=True):

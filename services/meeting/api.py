@@ -472,6 +472,15 @@ async def conclude_session(
     """Record attendance and resolutions; without quorum the session is adjourned and its agenda requeued."""
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = await _load_for_update(uow, session_id, principal)
+        if not domain.may_conclude(s.kind, aware(s.starts_at), planner.utcnow()):
+            day = aware(s.starts_at).astimezone(domain.TZ).date().isoformat()
+            raise Problem(
+                409,
+                f"议事会定于{day}召开，当天或之后才能记录议事结果；如已提前召开，请先改期",
+                f"The session is set for {day}; conclude it on or after that day (reschedule it if it met earlier)",
+                field="starts_at",
+                extra={"starts_on": day},
+            )
         community = _community(s.community)
         agenda = await planner.agenda_ids(uow, s.id)
         on_agenda = set(agenda)

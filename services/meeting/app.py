@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.meeting import agenda, calendars, changes, foresight_api, halls, handlers, notices, planner, tier_api
+from services.meeting import (
+    agenda,
+    calendars,
+    changes,
+    foresight_api,
+    halls,
+    handlers,
+    notices,
+    planner,
+    tier_api,
+    workdays,
+)
 from services.meeting.api import router
 from services.meeting.models import metadata
 from services.runtime.consumer import Subscription, subscribe
@@ -64,6 +75,7 @@ def spec() -> ServiceSpec:
             calendars.router,
             tier_api.router,
             foresight_api.router,
+            workdays.router,
         ],
         subscriptions=subscriptions,
         periodic=periodic,

@@ -274,3 +274,13 @@ def missing_parties(quorum: Sequence[str], attendance: dict[str, list[str]]) -> 
             raise ValueError(f"法定方只能是五方之一 / the quorum counts the five parties only: {party!r}")
     present = clean_attendance(attendance)
     return [party for party in quorum if not present.get(party)]
+
+
+def may_conclude(kind: str, starts_at: datetime, now: datetime) -> bool:
+    """Tell whether a session may be concluded at `now`: on or after its day (Asia/Shanghai).
+
+    An emergency session's slot is a ceiling ("within 24 hours"), not a date: the parties may gather sooner.
+    """
+    if kind == "emergency":
+        return True
+    return _to_tz(now, "now").date() >= _to_tz(starts_at, "starts_at").date()

@@ -52,6 +52,9 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "visit.manage": ("county_operator", "party_org"),
     "visit.record": ("party_org", "grid_worker"),
     "visit.read": ("county_operator", "party_org", "grid_worker"),
+    "workcal.read": EVERYONE,
+    # The official holiday arrangement is county-wide: only the county enters it.
+    "workcal.manage": ("county_operator",),
 }
 
 _bearer = HTTPBearer(auto_error=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 
-from services.runtime import logs, metrics, problems, signing
+from services.runtime import logs, metrics, problems, signing, workcal
 from services.runtime.bus import Bus
 from services.runtime.consumer import STOP_STEP_S, Subscription
 from services.runtime.db import Database
@@ -200,9 +201,12 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
-        )
+        body: dict = {"status": "ready" if ok else "not_ready", "checks": checks}
+        # A calendar running out does not stop a service (deadlines fall back to Mon-Fri), but people must know.
+        today = dt.datetime.now(workcal.TZ).date()
+        if warning := await asyncio.to_thread(workcal.coverage_warning, today):
+            body["warnings"] = [warning]
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus(ctx: Ctx) -> Response:

@@ -113,6 +113,7 @@ async def emit_triaged(uow: UnitOfWork, m: Matter, reports: list[MatterReport]) 
             households=max(1, m.households),
             reporters=max(1, m.reporters),
             triaged_at=_now(),
+            due_by=min((_aware(r.due_by) for r in reports if r.due_by), default=None),
         ),
     )
 
@@ -246,6 +247,7 @@ async def on_report_received(uow: UnitOfWork, env: Envelope, data: events.Report
         households_stated=stated_households(data.text),
         channel=data.channel,
         received_at=received,
+        due_by=data.due_by,
     )
     # Reports without a compound are not merged: "similar wording somewhere in the community" is too coarse.
     matter = None

@@ -56,6 +56,7 @@ class MatterReport(Table, table=True):
     households_stated: int = 1
     channel: str | None = Field(default=None, max_length=32)  # graded again with it when a split moves the report
     received_at: dt.datetime
+    due_by: dt.datetime | None = None  # the dispatching platform's deadline (12345 承办时限)
 
 
 class Regrade(Table, table=True):

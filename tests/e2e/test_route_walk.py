@@ -74,7 +74,7 @@ def _seed(p) -> dict:
         {
             "community": A,
             "question": "是否同意动用维修资金更换配电箱",
-            "kind": "major",
+            "item": 5,
             "total_area_m2": 5000,
             "total_owners": 60,
         },
@@ -125,12 +125,14 @@ def _seed(p) -> dict:
         "name": dt.date.today().strftime("%Y-%m"),
         "month": dt.date.today().strftime("%Y-%m"),
         "proposal_id": "fs_000000000000000000000000",  # refused before it is looked up
+        "year": 2031,  # the county's holiday table: only the county enters a year, so every walker is refused
     }
 
 
 def _headers_for(p, action: str) -> dict:
     roles = MATRIX[action]
-    role = "party_org" if "party_org" in roles else next(r for r in roles if r != "county_operator")
+    # A county-only action (the holiday table) is tried by a community's party organisation: refused.
+    role = "party_org" if "party_org" in roles else next((r for r in roles if r != "county_operator"), "party_org")
     return p.headers(role, (B,))
 
 

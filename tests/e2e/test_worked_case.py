@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from icalendar import Calendar
@@ -22,6 +23,24 @@ REPORT = (
     "金泰和庄12号楼2单元共用下水管反复堵塞，设计坡度太小；一楼门市业主担心店面无法恢复，"
     "不同意维修，全单元14户居民反映强烈"
 )
+
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def held_today(p, session_id: str, headers: dict, reason: str) -> None:
+    """Move a session to today, as staff do when it meets before its planned day (it is concluded on its day)."""
+    now = dt.datetime.now(CST)
+    midnight = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if midnight - now < dt.timedelta(minutes=2):
+        time.sleep((midnight - now).total_seconds() + 1)  # "today" must still be today when it is concluded
+    starts = dt.datetime.now(CST) + dt.timedelta(seconds=30)
+    r = p.http.post(
+        p.url("meeting", f"/v1/sessions/{session_id}/reschedule"),
+        json={"starts_at": starts.isoformat(), "reason": reason},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
 
 
 def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
@@ -86,7 +105,8 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
     ics = Calendar.from_ical(p.http.get(p.url("meeting", "/v1/calendars/xueyuan.ics"), headers=staff).content)
     assert f"{fixed['id']}@jinxi.hall" in {str(e["UID"]) for e in ics.walk("VEVENT")}
 
-    # 4. The fixed-day session decides to inspect on site (现场勘察).
+    # 4. The fixed-day session meets (on its day) and decides to inspect on site (现场勘察).
+    held_today(p, fixed["id"], staff, "党委班子研究后提前召开")
     body = {
         "attendance": ATTENDANCE,
         "resolutions": [{"matter_id": matter_id, "outcome": "site_inspection", "reason": "设计缺陷，需现场勘察"}],
@@ -98,6 +118,13 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
     assert site["kind"] == "site_inspection" and site["place"] == "金泰和庄12号楼现场"
     departments = {i["name"] for i in site["invitees"] if i["party"] == "department"}
     assert any("住房保障中心" in d for d in departments), departments
+    # The inspection is set for a later day: it cannot be recorded before it has met.
+    early = p.http.post(
+        p.url("meeting", f"/v1/sessions/{site_id}/conclude"), json={"attendance": ATTENDANCE}, headers=staff
+    )
+    assert early.status_code == 409 and early.json()["errors"][0]["field"] == "starts_at", early.text
+    assert "当天或之后" in early.json()["detail"]
+    held_today(p, site_id, staff, "共建单位、住房保障中心与当事人约定今日到现场")
 
     # 5. On site, all five parties and the housing security centre agree; positions go in the minutes.
     deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(days=20)).isoformat()
@@ -124,7 +151,13 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
         {"by_kind": "property_company", "stance": "support", "note": "重铺排水管，门市全额恢复"},
         {"by_kind": "resident_rep", "stance": "support", "note": "施工期间不用下水"},
         {"by_kind": "department", "by": "县住房保障中心", "stance": "support", "note": "确认设计坡度不足"},
-        {"by_kind": "concerned", "by": "一楼门市业主", "stance": "conditional", "note": "物业承诺恢复原样后同意施工"},
+        # The shop owners' worry (店面恢复不了原样) is met by the two promises: they consent to the repair.
+        {
+            "by_kind": "concerned",
+            "by": "一楼门市业主",
+            "stance": "support",
+            "note": "物业承诺维修后恢复原样、居民承诺维修时不用下水，同意配合物业施工",
+        },
     ]
     body = {
         "attendance": attendance,
@@ -154,11 +187,13 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
     assert minutes["resolutions"][0]["positions"] == positions
     assert minutes["concerned"] == [{"label": "一楼门市业主", "people": 2}]
     assert [d["name"] for d in minutes["departments"]] == ["县住房保障中心"]
-    assert [s["stance"] for s in minutes["resolutions"][0]["stances"]] == [
-        "support",
-        "support",
-        "support",
-        "conditional",
+    assert [s["stance"] for s in minutes["resolutions"][0]["stances"]] == ["support"] * 4
+    consent = minutes["resolutions"][0]["stances"][-1]
+    assert (consent["by_kind"], consent["by"]) == ("concerned", "一楼门市业主") and "同意配合" in consent["note"]
+    promised = [(c["text"], c["owner"]) for c in minutes["resolutions"][0]["commitments"]]
+    assert promised == [
+        ("物业承诺维修后恢复原样", "江西锦程物业服务有限公司"),
+        ("居民承诺维修时不用下水", "12号楼2单元居民"),
     ]
 
     # 6. The ledger opens the entry (一事一清单); the property company does the work.
@@ -213,6 +248,11 @@ def test_jintaihezhuang_drain_from_door_visit_to_crossed_off(platform):
         assert r.status_code == 200 and r.json()["state"] == "kept", r.text
     r = p.http.post(close, json={"note": "销号"}, headers=staff)
     assert r.status_code == 200 and r.json()["state"] == "closed", r.text
+    # The entry tells the story in words: both promises made at the site, each checked kept, then 销号.
+    notes = [t["note"] or "" for t in p.get("ledger", f"/v1/entries/{ent['id']}").json()["timeline"]]
+    for text in ("物业承诺维修后恢复原样", "居民承诺维修时不用下水"):
+        assert any(n.startswith(f"议事会承诺：{text}") for n in notes), notes
+        assert any(n.startswith(f"承诺核验：{text}") and "已兑现" in n for n in notes), notes
     eventually(
         lambda: p.http.get(p.url("intake", f"/v1/track/{sent['tracking_code']}")).json()["status"] == "closed",
         what="tracking status closed",

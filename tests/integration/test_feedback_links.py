@@ -279,8 +279,8 @@ def test_staff_edit_a_revisit_plan_and_grid_worker_sees_their_list(client):
 def test_owner_vote_from_the_directory_with_exact_report(client):
     body = {
         "community": "jinshan",
-        "question": "7号楼是否加装电梯（使用维修资金）",
-        "kind": "major",
+        "question": "7号楼是否加装电梯（改建）",
+        "item": 7,
         "compound": "jinghuhuayuan",
         "buildings": ["7"],
     }
@@ -341,7 +341,7 @@ def test_owner_vote_input_checks(client):
             json={
                 "community": "jinshan",
                 "question": "是否调整停车收费",
-                "kind": "ordinary",
+                "item": 4,
                 "total_area_m2": "300.00",
                 "total_owners": 3,
             },
@@ -350,7 +350,7 @@ def test_owner_vote_input_checks(client):
         == 404
     )
     known_matter(client, "mat_e")
-    base = {"community": "jinshan", "question": "是否调整停车收费", "kind": "ordinary"}
+    base = {"community": "jinshan", "question": "是否调整停车收费", "item": 4}
     assert client.post(url, json=base, headers=auth()).status_code == 422  # no electorate
     both = {**base, "compound": "jinghuhuayuan", "buildings": ["7"], "total_area_m2": "100", "total_owners": 3}
     assert client.post(url, json=both, headers=auth()).status_code == 422
@@ -371,7 +371,7 @@ def test_owner_vote_input_checks(client):
 
 
 def test_owner_ballots_by_one_time_link(client):
-    body = {"community": "jinshan", "question": "是否利用共有部分设置快递柜", "kind": "major"}
+    body = {"community": "jinshan", "question": "是否利用共有部分设置快递柜", "item": 8}
     known_matter(client, "mat_k")
     vote = client.post(
         "/v1/matters/mat_k/owner-votes", json={**body, "total_area_m2": "400", "total_owners": 4}, headers=auth()
@@ -409,3 +409,54 @@ def test_owner_ballots_by_one_time_link(client):
     assert rep["passed"] is True and "通过" in rep["conclusion"]
     late = client.post(f"{url}/links", json={"owners": owners[:1]}, headers=auth())
     assert late.status_code == 409
+
+
+def test_using_the_maintenance_fund_needs_more_than_half_and_the_result_goes_to_the_ledger(client):
+    # Civil Code art. 278: 使用维修资金 is item (5), decided by more than half (not three quarters).
+    from tests.integration.test_meeting_api import outbox
+
+    known_matter(client, "mat_f")
+    url = "/v1/matters/mat_f/owner-votes"
+    base = {
+        "community": "jinshan",
+        "question": "是否使用维修资金更换7号楼水泵",
+        "total_area_m2": "600",
+        "total_owners": 6,
+    }
+    for bad in (0, 10, "五"):
+        r = client.post(url, json={**base, "item": bad}, headers=auth())
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "item", r.text
+    r = client.post(url, json={**base, "kind": "major"}, headers=auth())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "item"  # the rule comes from the item
+    opened = client.post(url, json={**base, "item": 5}, headers=auth())
+    assert opened.status_code == 201, opened.text
+    vote = opened.json()
+    assert vote["kind"] == "ordinary" and "第（五）项：使用建筑物及其附属设施的维修资金" in vote["item_label"]
+    vote_url = f"/v1/owner-votes/{vote['vote_id']}"
+    # 5 of 6 take part (100 m² each); 3 for = 3/5: more than half, below three quarters.
+    for i, choice in enumerate(("for", "for", "for", "against", "abstain")):
+        body = {"household": f"景湖花园7-1-{i + 1}01", "area_m2": "100", "choice": choice}
+        assert client.post(f"{vote_url}/ballots", json=body, headers=auth()).status_code == 201
+    rep = client.post(f"{vote_url}/close", headers=auth()).json()
+    assert rep["passed"] is True and {c["name"]: c["bound"] for c in rep["checks"]}["approval_area"] == "1/2"
+    # Closing again reports the same and tells the ledger only once.
+    assert client.post(f"{vote_url}/close", headers=auth()).json()["passed"] is True
+    sent = [e for e in outbox(client) if e.type == "owner_vote.closed.v1"]
+    assert len(sent) == 1 and sent[0].subject == "mat_f" and sent[0].community == "jinshan"
+    data = sent[0].data
+    assert (data["item"], data["rule"], data["passed"], data["for_owners"], data["voted_owners"]) == (
+        5,
+        "ordinary",
+        True,
+        3,
+        5,
+    )
+    assert (data["for_area_m2"], data["voted_area_m2"], data["total_area_m2"]) == ("300.00", "500.00", "600.00")
+    assert "hh_" not in str(data)  # aggregates only, never who voted what
+    # The same ballots on item (6) 筹集维修资金 would not pass: three quarters are needed there.
+    six = client.post(url, json={**base, "item": 6}, headers=auth()).json()
+    for i, choice in enumerate(("for", "for", "for", "against", "abstain")):
+        body = {"household": f"景湖花园7-1-{i + 1}01", "area_m2": "100", "choice": choice}
+        client.post(f"/v1/owner-votes/{six['vote_id']}/ballots", json=body, headers=auth())
+    rep = client.post(f"/v1/owner-votes/{six['vote_id']}/close", headers=auth()).json()
+    assert rep["kind"] == "major" and rep["passed"] is False and "未通过" in rep["conclusion"]

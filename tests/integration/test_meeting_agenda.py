@@ -24,6 +24,7 @@ from tests.integration.test_meeting_api import (  # noqa: F401 - fixtures
     token,
     triaged,
 )
+from tests.support import on_the_day
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +129,7 @@ def test_agenda_changes_are_refused_when_they_do_not_make_sense(client, monkeypa
     assert r.status_code == 409 and "已开始" in r.json()["detail"]
 
 
-def test_a_pinned_topic_goes_on_whatever_the_room_and_returns_first_after_adjournment(client):
+def test_a_pinned_topic_goes_on_whatever_the_room_and_returns_first_after_adjournment(client, monkeypatch):
     seed(client, *(triaged(f"mat_p{i}") for i in range(6)))  # xueyuan takes 6 topics: the session is full
     sid = fixed_session(client)["id"]
     add_waiting(client, "mat_pin")
@@ -140,6 +141,7 @@ def test_a_pinned_topic_goes_on_whatever_the_room_and_returns_first_after_adjour
 
     # Adjourned without quorum: the pinned topic heads the queue and the next fixed day takes it first.
     short = {k: v for k, v in QUORUM.items() if k != "owners_committee"}
+    on_the_day(monkeypatch, client, sid)
     r = client.post(f"/v1/sessions/{sid}/conclude", json={"attendance": short}, headers=token())
     assert r.json()["status"] == "adjourned"
     queue = client.get("/v1/queue", headers=token()).json()["items"]
@@ -181,9 +183,10 @@ def worked_resolution(matter_id: str, due: str = "2025-04-10T18:00:00+08:00", **
     )
 
 
-def test_everyone_at_the_table_with_positions_and_commitments_in_the_event(client):
+def test_everyone_at_the_table_with_positions_and_commitments_in_the_event(client, monkeypatch):
     seed(client, triaged("mat_w"))
     sid = fixed_session(client)["id"]
+    on_the_day(monkeypatch, client, sid)
     body = {
         "attendance": QUORUM,
         "departments": WORKED_DEPARTMENTS,
@@ -216,9 +219,10 @@ def test_everyone_at_the_table_with_positions_and_commitments_in_the_event(clien
     assert minutes["resolutions"][0]["commitments"][1]["text"] == "居民承诺维修时不用下水"
 
 
-def test_positions_and_promises_are_checked_and_nothing_is_stored_on_error(client):
+def test_positions_and_promises_are_checked_and_nothing_is_stored_on_error(client, monkeypatch):
     seed(client, triaged("mat_e1"), triaged("mat_e2"))
     sid = fixed_session(client)["id"]
+    on_the_day(monkeypatch, client, sid)
     url = f"/v1/sessions/{sid}/conclude"
     base = {"attendance": QUORUM, "departments": WORKED_DEPARTMENTS, "concerned": WORKED_CONCERNED}
     deferred = {"matter_id": "mat_e2", "outcome": "deferred", "reason": "待测绘"}
@@ -249,9 +253,10 @@ def test_positions_and_promises_are_checked_and_nothing_is_stored_on_error(clien
     assert not [e for e in outbox(client) if e.type == "session.concluded.v1"]
 
 
-def test_departments_and_parties_concerned_do_not_make_the_quorum(client):
+def test_departments_and_parties_concerned_do_not_make_the_quorum(client, monkeypatch):
     seed(client, triaged("mat_qq"))
     sid = fixed_session(client)["id"]
+    on_the_day(monkeypatch, client, sid)
     attendance = {k: v for k, v in QUORUM.items() if k != "partner_unit"}
     body = {
         "attendance": attendance,
@@ -264,9 +269,10 @@ def test_departments_and_parties_concerned_do_not_make_the_quorum(client):
     assert agenda(client, sid)["minutes"]["departments"][0]["code"] == "zhufang_baozhang"
 
 
-def test_a_session_escalates_only_to_a_unit_of_the_directory(client):
+def test_a_session_escalates_only_to_a_unit_of_the_directory(client, monkeypatch):
     seed(client, triaged("mat_x"))
     sid = fixed_session(client)["id"]
+    on_the_day(monkeypatch, client, sid)
     url = f"/v1/sessions/{sid}/conclude"
     escalate = {"matter_id": "mat_x", "outcome": "escalate", "department": "县教育局"}
     r = client.post(url, json={"attendance": QUORUM, "resolutions": [escalate]}, headers=token())

@@ -20,7 +20,7 @@ from services.runtime.db import Database
 from services.runtime.migrate import upgrade
 from services.runtime.service import create_app
 from services.runtime.tables import BusTables
-from tests.support import ServiceStore, create_pg_database, drop_pg_database, signed
+from tests.support import ServiceStore, create_pg_database, drop_pg_database, on_the_day, signed
 
 pytestmark = pytest.mark.integration
 
@@ -182,9 +182,10 @@ def test_sessions_read_detail_and_queue(client):
     assert client.get("/v1/sessions", params={"community": "jinshan"}, headers=token()).status_code == 403
 
 
-def test_conclude_with_quorum_emits_concluded(client):
+def test_conclude_with_quorum_emits_concluded(client, monkeypatch):
     seed(client, triaged("mat_c1"), triaged("mat_c2"), triaged("mat_c3"))
     sid = fixed_session(client)["id"]
+    on_the_day(monkeypatch, client, sid)
     add_waiting(client, "mat_wait")
     body = {
         "attendance": QUORUM,
@@ -211,11 +212,11 @@ def test_conclude_with_quorum_emits_concluded(client):
     # What waited in the queue while the fixed day was held ages one step (carried over).
     assert matter(client, "mat_wait").carried_over == 1
 
-    # The site inspection: at the compound, next workday 09:30, announced.
+    # The site inspection: at the compound, the workday after the fixed day (Thu 13 March) at 09:30, announced.
     site_id = r.json()["follow_up_sessions"][0]
     site = client.get(f"/v1/sessions/{site_id}", headers=token()).json()
     assert site["kind"] == "site_inspection" and site["place"] == "金泰和庄12号楼现场"
-    assert dt.datetime.fromisoformat(site["starts_at"]) == dt.datetime(2025, 3, 5, 9, 30, tzinfo=domain.TZ)
+    assert dt.datetime.fromisoformat(site["starts_at"]) == dt.datetime(2025, 3, 14, 9, 30, tzinfo=domain.TZ)
     assert [a["matter_id"] for a in site["agenda"]] == ["mat_c2"]
     assert any(e.type == "session.scheduled.v1" and e.subject == site_id for e in outbox(client))
 
@@ -229,30 +230,41 @@ def test_conclude_with_quorum_emits_concluded(client):
     assert "已结束" in again.json()["detail"] and again.json()["state"] == "concluded"
 
 
-def test_a_session_can_be_concluded_before_its_date(client):
-    # Documented rule (docs/meeting.md): concluding checks the session's status, not its date.
+def test_a_session_is_concluded_on_its_day_not_before(client, monkeypatch):
+    # A session dated months ahead cannot be concluded today (issue 21 item 11); nothing is stored on refusal.
     seed(client, triaged("mat_early"))
     sid = fixed_session(client)["id"]
-    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(days=90)
+    ahead = NOW + dt.timedelta(days=90)
 
     async def move():
         async with client.app.state.ctx.db.session() as s:
             row = await s.get(Session, sid)
-            row.starts_at = ahead
+            row.starts_at = ahead.astimezone(dt.UTC)
             await s.commit()
 
     client.portal.call(move)
     body = {"attendance": QUORUM, "resolutions": [resolved("mat_early")]}
     r = client.post(f"/v1/sessions/{sid}/conclude", json=body, headers=token())
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert "2025-06-02" in r.json()["detail"] and "当天或之后" in r.json()["detail"]
+    assert "on or after" in r.json()["detail_en"] and r.json()["errors"][0]["field"] == "starts_at"
+    assert client.get(f"/v1/sessions/{sid}", headers=token()).json()["status"] == "scheduled"
+    assert not [e for e in outbox(client) if e.type == "session.concluded.v1"]
+    # The evening before its day is still before it (the day is Asia/Shanghai's).
+    eve = ahead.replace(hour=23, minute=59) - dt.timedelta(days=1)
+    monkeypatch.setattr(planner, "utcnow", lambda: eve.astimezone(dt.UTC))
+    assert client.post(f"/v1/sessions/{sid}/conclude", json=body, headers=token()).status_code == 409
+    # On its day, early in the morning before the set hour, the minutes can be recorded.
+    morning = ahead.replace(hour=0, minute=1)
+    monkeypatch.setattr(planner, "utcnow", lambda: morning.astimezone(dt.UTC))
+    r = client.post(f"/v1/sessions/{sid}/conclude", json=body, headers=token())
     assert r.status_code == 200 and r.json()["status"] == "concluded", r.text
-    assert dt.datetime.fromisoformat(client.get(f"/v1/sessions/{sid}", headers=token()).json()["starts_at"]) > (
-        dt.datetime.now(dt.UTC)
-    )
 
 
-def test_conclude_without_quorum_adjourns_and_requeues(client):
+def test_conclude_without_quorum_adjourns_and_requeues(client, monkeypatch):
     seed(client, triaged("mat_q1"), triaged("mat_q2"))
     sid = fixed_session(client)["id"]
+    on_the_day(monkeypatch, client, sid)
     attendance = {k: v for k, v in QUORUM.items() if k != "partner_unit"}
     r = client.post(
         f"/v1/sessions/{sid}/conclude",
@@ -276,9 +288,10 @@ def test_conclude_without_quorum_adjourns_and_requeues(client):
     ]
 
 
-def test_conclude_validation(client):
+def test_conclude_validation(client, monkeypatch):
     seed(client, triaged("mat_v1"), triaged("mat_v2"))
     sid = fixed_session(client)["id"]
+    on_the_day(monkeypatch, client, sid)
     url = f"/v1/sessions/{sid}/conclude"
     no_deadline = resolved("mat_v1")
     del no_deadline["deadline"]

@@ -25,6 +25,7 @@ from tests.integration.test_meeting_api import (  # noqa: F401 - fixtures
     token,
     triaged,
 )
+from tests.support import on_the_day
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +137,7 @@ def test_rescheduled_fixed_day_session_still_holds_its_fixed_day(client):
     assert s["id"] == sid and s["agenda_count"] == 2
 
 
-def test_site_inspection_convened_for_a_matter_with_positions_recorded(client):
+def test_site_inspection_convened_for_a_matter_with_positions_recorded(client, monkeypatch):
     seed(client, triaged("mat_site1"))
     fixed = fixed_session(client)["id"]
     r = client.post("/v1/sessions", json={"kind": "site_inspection", "matter_id": "mat_site1"}, headers=token())
@@ -172,6 +173,7 @@ def test_site_inspection_convened_for_a_matter_with_positions_recorded(client):
         "owners_committee": "同意动用维修资金",
     }
     body = {"attendance": QUORUM, "resolutions": [resolved("mat_site1", positions=positions)]}
+    on_the_day(monkeypatch, client, site["id"])
     r = client.post(f"/v1/sessions/{site['id']}/conclude", json=body, headers=token())
     assert r.status_code == 200, r.text
     concluded = [e for e in outbox(client) if e.type == "session.concluded.v1"][-1]

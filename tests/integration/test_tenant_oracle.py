@@ -49,7 +49,7 @@ BODIES = {
     ("POST", "/v1/matters/{matter_id}/owner-votes"): {
         "community": B,
         "question": "是否调整停车收费",
-        "kind": "ordinary",
+        "item": 4,
         "total_area_m2": "300",
         "total_owners": 3,
     },

@@ -225,3 +225,24 @@ def test_model_in_var_is_loaded_at_startup(hall_env, tmp_path, monkeypatch):
             assert r.json()["level"] == "red" and any(x.startswith("模型依据") for x in r.json()["reasons"])
     finally:
         grader.set_model(None)
+
+
+def test_a_matter_carries_the_earliest_12345_deadline_of_its_reports(client):
+    from tests.integration.test_meeting_api import outbox
+
+    text = "景湖花园3号楼下水道堵塞，污水漫到楼道"
+    later = dt.datetime(2030, 3, 20, 10, 0, tzinfo=dt.UTC)
+    earlier = dt.datetime(2030, 3, 13, 10, 0, tzinfo=dt.UTC)
+    for due in (later, None, earlier):
+        env, data = report_event(text)
+        data = data.model_copy(update={"channel": "hotline_12345", "due_by": due})
+
+        async def _go(env=env, data=data) -> None:
+            async with client.app.state.ctx.bus.uow(cause=env) as uow:
+                await handlers.on_report_received(uow, env, data)
+                await uow.commit()
+
+        client.portal.call(_go)
+    sent = [events.MatterTriaged.model_validate(e.data) for e in outbox(client) if e.type == "matter.triaged.v1"]
+    assert len({m.matter_id for m in sent}) == 1 and len(sent[-1].report_ids) == 3
+    assert [m.due_by for m in sent] == [later, later, earlier]

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from services.feedback.votes import Ballot, area, decimal_text, fraction_text, tally
+from services.feedback.votes import ITEMS, Ballot, area, decimal_text, fraction_text, item_label, kind_of, tally
 
 pytestmark = pytest.mark.unit
 
@@ -133,3 +133,52 @@ def test_invalid_tallies_are_refused():
 def test_texts():
     assert fraction_text(Fraction(2475, 2)) == "2475/2" and fraction_text(None) is None
     assert decimal_text(Fraction(2475, 2)) == "1237.50" and decimal_text(Fraction(2, 3)) == "0.67"
+
+
+# Civil Code art. 278: one case per item (1)-(9). 12 owners of 100 m², 8 take part (exactly 2/3).
+ITEM_RULES = {1: "ordinary", 2: "ordinary", 3: "ordinary", 4: "ordinary", 5: "ordinary"} | {
+    6: "major",
+    7: "major",
+    8: "major",
+    9: "ordinary",
+}
+EXACTLY_THREE_QUARTERS = [("100", "for")] * 6 + [("100", "against"), ("100", "abstain")]
+EXACTLY_HALF = [("100", "for")] * 4 + [("100", "against")] * 4
+JUST_OVER_HALF = [("100", "for")] * 5 + [("100", "against")] * 3  # 5/8 > 1/2, < 3/4
+HALF_BY_AREA_MORE_BY_HEAD = [("50", "for")] * 5 + [("100", "against"), ("100", "against"), ("50", "against")]
+
+
+def item_tally(item: int, spec, total_area: int = 1200):
+    return tally(ballots(*spec), kind=kind_of(item), total_area=Fraction(total_area), total_owners=12)
+
+
+@pytest.mark.parametrize("item", range(1, 10))
+def test_each_item_of_article_278_has_its_own_rule(item):
+    assert kind_of(item) == ITEM_RULES[item]
+    major = item in (6, 7, 8)
+    assert ("第（" in item_label(item)) and ITEMS[item] in item_label(item)
+    # Exactly three quarters of area and heads: enough for every item (3/4 >= 3/4, and 3/4 > 1/2).
+    assert item_tally(item, EXACTLY_THREE_QUARTERS).passed
+    # Exactly half is never enough: "more than half" is strict, and half is below three quarters.
+    t = item_tally(item, EXACTLY_HALF)
+    assert {c.name: c.value for c in t.checks}["approval_owners"] == Fraction(1, 2)
+    assert not t.passed and t.participation_met
+    # 5/8: more than half passes items (1)-(5) and (9); items (6)-(8) need three quarters.
+    assert item_tally(item, JUST_OVER_HALF).passed is not major
+    # More than half by head (5/8) but exactly half by area (250/500): both counts must pass.
+    t = item_tally(item, HALF_BY_AREA_MORE_BY_HEAD, total_area=700)
+    assert t.participation_met and {c.name: c.met for c in t.checks}["approval_owners"] is not major
+    assert {c.name: c.value for c in t.checks}["approval_area"] == Fraction(1, 2) and not t.passed
+
+
+def test_using_the_maintenance_fund_is_item_five_and_needs_more_than_half():
+    # 使用维修资金 (item 5) is decided by more than half; 筹集维修资金 (item 6) by three quarters.
+    assert ITEMS[5].startswith("使用") and kind_of(5) == "ordinary"
+    assert ITEMS[6].startswith("筹集") and kind_of(6) == "major"
+    assert item_tally(5, JUST_OVER_HALF).passed and not item_tally(6, JUST_OVER_HALF).passed
+
+
+@pytest.mark.parametrize("bad", [0, 10, -1])
+def test_article_278_has_nine_items(bad):
+    with pytest.raises(ValueError):
+        kind_of(bad)

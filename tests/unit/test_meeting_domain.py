@@ -372,3 +372,20 @@ def test_quorum_counts_the_five_parties_only():
     with pytest.raises(ValueError, match="五方"):
         domain.missing_parties(["department"], crowd)
     assert domain.clean_attendance({"party_org": [" 章文斌 ", ""], "resident_rep": [" "]}) == {"party_org": ["章文斌"]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "starts", "now", "ok"),
+    [
+        ("fixed_day", "2025-06-02T09:00", "2025-06-01T23:59", False),
+        ("fixed_day", "2025-06-02T09:00", "2025-06-02T00:00", True),
+        ("fixed_day", "2025-06-02T09:00", "2025-09-01T10:00", True),
+        ("site_inspection", "2025-06-02T09:30", "2025-03-04T10:00", False),
+        ("emergency", "2025-06-02T08:00", "2025-06-01T22:00", True),
+    ],
+)
+def test_a_session_is_concluded_on_or_after_its_local_day(kind, starts, now, ok):
+    at = lambda s: datetime.fromisoformat(s).replace(tzinfo=domain.TZ)  # noqa: E731
+    assert domain.may_conclude(kind, at(starts), at(now)) is ok
+    # The same instants in UTC: the day is Asia/Shanghai's, not UTC's (00:00 CST is 16:00 UTC the day before).
+    assert domain.may_conclude(kind, at(starts).astimezone(dt.UTC), at(now).astimezone(dt.UTC)) is ok

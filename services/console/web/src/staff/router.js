@@ -14,6 +14,7 @@ export const routes = [
   { path: '/votes', component: () => import('./pages/Votes.vue'), meta: { key: 'votes', action: 'evaluation.read' } },
   { path: '/dashboard', component: () => import('./pages/Dashboard.vue'), meta: { key: 'dashboard', action: 'ledger.read' } },
   { path: '/disclosures', component: () => import('./pages/Disclosures.vue'), meta: { key: 'disclosures', action: 'disclosure.read', optional: true } },
+  { path: '/workcal', component: () => import('./pages/Workcal.vue'), meta: { key: 'workcal', action: 'workcal.read' } },
 ]
 
 export const router = createRouter({

@@ -31,6 +31,8 @@ const MATRIX = {
   'ledger.assign_support': ['party_org'],
   'vote.manage': ['party_org'],
   'ballot.record': ['party_org', 'grid_worker'],
+  'workcal.read': EVERYONE,
+  'workcal.manage': ['county_operator'],
 }
 
 export function can(action) {
