@@ -17,6 +17,7 @@ from services.meeting import (
     workdays,
 )
 from services.meeting.api import router
+from services.meeting.conclusion import router as conclusion_router
 from services.meeting.models import metadata
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
@@ -69,6 +70,7 @@ def spec() -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         routers=[
             router,
+            conclusion_router,
             agenda.router,
             changes.router,
             halls.router,

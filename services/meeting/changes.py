@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from services.meeting import api, planner
+from services.meeting import api, conclusion, planner
 from services.meeting.models import QueuedMatter, aware, utc
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
@@ -41,12 +41,12 @@ class SessionCreateIn(BaseModel):
 
 def _when(value: dt.datetime, field: str) -> dt.datetime:
     """A time without a zone is Asia/Shanghai; it must lie ahead and within a year."""
-    value = api._deadline(value)
+    value = conclusion._deadline(value)
     now = planner.utcnow()
     if value <= now:
-        raise api._invalid([field_error(field, "时间须在当前时间之后", "must be in the future")])
+        raise conclusion._invalid([field_error(field, "时间须在当前时间之后", "must be in the future")])
     if value > now + MAX_AHEAD:
-        raise api._invalid([field_error(field, "时间不能超过一年之后", "must be within a year")])
+        raise conclusion._invalid([field_error(field, "时间不能超过一年之后", "must be within a year")])
     return value
 
 
@@ -65,7 +65,9 @@ async def reschedule_session(
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = await api._load_for_update(uow, session_id, principal)
         if utc(when) == aware(s.starts_at) and (place is None or place == s.place):
-            raise api._invalid([field_error("starts_at", "时间和地点均未改变", "neither time nor place changes")])
+            raise conclusion._invalid(
+                [field_error("starts_at", "时间和地点均未改变", "neither time nor place changes")]
+            )
         s.history = [
             *s.history,
             {
