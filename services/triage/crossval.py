@@ -60,14 +60,16 @@ def evaluate_split(train_rows: list[dict], test_rows: list[dict], modes=MODES, f
 
 
 def _fold(job: tuple) -> tuple:
-    """One fitted model's grades: (key, train rows, test rows, {mode: grades}); run in a worker process."""
+    """One fitted model's grades: (key, {train_rows, red_threshold}, test rows, {mode: grades}); in a worker."""
     key, train_rows, test_rows, modes, fit = job
     model = fit(train_rows)
-    return key, len(train_rows), test_rows, {m: grade_all(test_rows, m, model) for m in modes}
+    grades = {m: grade_all(test_rows, m, model) for m in modes}
+    fitted = {"train_rows": len(train_rows), "red_threshold": getattr(model, "red_threshold", None)}
+    return key, fitted, test_rows, grades
 
 
-def _result(train_n: int, test_rows: list[dict], grades: dict, misses: bool = True) -> dict:
-    result: dict = {"train_rows": train_n}
+def _result(fitted: dict, test_rows: list[dict], grades: dict, misses: bool = True) -> dict:
+    result: dict = dict(fitted)
     for mode, gs in grades.items():
         result[mode] = metrics.score(test_rows, gs)
         if misses and mode == "combined":
