@@ -123,9 +123,15 @@ def cmd_crossval(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m services.triage crossval")
     p.add_argument("--writers", default=None, help="comma-separated writers to hold out (default: every writer)")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    p.add_argument("--extra", type=Path, action="append", default=[],
+                   help="a writer's JSONL outside the corpus: graded, never trained on")  # fmt: skip
+    p.add_argument("--jobs", type=int, default=1, help="fit the folds in this many processes")
+    p.add_argument("--no-random", action="store_true", help="skip the random row split")
     args = p.parse_args(argv)
     rows = labelled.read_corpus()
-    out = crossval.crossval(rows, writers=args.writers.split(",") if args.writers else None)
+    extra = [r for path in args.extra for r in labelled.read_writer(path)]
+    writers = args.writers.split(",") if args.writers else None
+    out = crossval.crossval(rows, writers=writers, extra=extra, jobs=args.jobs, random=not args.no_random)
     text = json.dumps(out, ensure_ascii=False)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")

@@ -59,28 +59,67 @@ def evaluate_split(train_rows: list[dict], test_rows: list[dict], modes=MODES, f
     return out
 
 
-def crossval(rows: list[dict], modes=MODES, fit: Callable = train, writers: list[str] | None = None) -> dict:
-    """Leave-one-writer-out for every writer (or `writers`), pooled over the held-out writers, and a random split."""
+def _fold(job: tuple) -> tuple:
+    """One fitted model's grades: (key, {train_rows, red_threshold}, test rows, {mode: grades}); in a worker."""
+    key, train_rows, test_rows, modes, fit = job
+    model = fit(train_rows)
+    grades = {m: grade_all(test_rows, m, model) for m in modes}
+    fitted = {"train_rows": len(train_rows), "red_threshold": getattr(model, "red_threshold", None)}
+    return key, fitted, test_rows, grades
+
+
+def _result(fitted: dict, test_rows: list[dict], grades: dict, misses: bool = True) -> dict:
+    result: dict = dict(fitted)
+    for mode, gs in grades.items():
+        result[mode] = metrics.score(test_rows, gs)
+        if misses and mode == "combined":
+            result["combined_red_misses"] = _misses(test_rows, gs)
+    return result
+
+
+def crossval(rows: list[dict], modes=MODES, fit: Callable = train, writers: list[str] | None = None,
+             extra: list[dict] | None = None, jobs: int = 1, random: bool = True) -> dict:  # fmt: skip
+    """Leave-one-writer-out for every writer (or `writers`), pooled over the held-out writers, and a random split.
+
+    `extra` rows (writers outside the corpus, e.g. one written after the model was designed) are never trained
+    on: a model fitted on the whole corpus grades them, per writer, under `extra_writers`. `jobs` > 1 fits the
+    folds in that many processes (same results).
+    """
     names = writers or sorted({r["writer"] for r in rows})
+    work = [(w, [r for r in rows if r["writer"] != w], [r for r in rows if r["writer"] == w], modes, fit)
+            for w in names]  # fmt: skip
+    if random:
+        tr, te = random_split(rows)
+        work.append(("random", tr, te, modes, fit))
+    if extra:
+        work.append(("extra", rows, extra, modes, fit))
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            done = {key: (n, test, grades) for key, n, test, grades in pool.map(_fold, work)}
+    else:
+        done = {key: (n, test, grades) for key, n, test, grades in map(_fold, work)}
     by_writer, pooled_rows, pooled_grades = {}, [], {m: [] for m in modes}
     for w in names:
-        test_rows = [r for r in rows if r["writer"] == w]
-        train_rows = [r for r in rows if r["writer"] != w]
-        model = fit(train_rows)
-        result: dict = {"train_rows": len(train_rows)}
-        for mode in modes:
-            grades = grade_all(test_rows, mode, model)
-            result[mode] = metrics.score(test_rows, grades)
-            pooled_grades[mode] += grades
-            if mode == "combined":
-                result["combined_red_misses"] = _misses(test_rows, grades)
+        n, test_rows, grades = done[w]
+        by_writer[w] = _result(n, test_rows, grades)
         pooled_rows += test_rows
-        by_writer[w] = result
-    pooled = {m: metrics.score(pooled_rows, pooled_grades[m]) for m in modes}
-    tr, te = random_split(rows)
-    return {
+        for m in modes:
+            pooled_grades[m] += grades[m]
+    out = {
         "writers": {w: sum(r["writer"] == w for r in rows) for w in names},
         "leave_one_writer_out": by_writer,
-        "pooled_unseen_writers": pooled,
-        "random_split": evaluate_split(tr, te, modes, fit, misses=False),
+        "pooled_unseen_writers": {m: metrics.score(pooled_rows, pooled_grades[m]) for m in modes},
     }
+    if random:
+        n, test_rows, grades = done["random"]
+        out["random_split"] = _result(n, test_rows, grades, misses=False)
+    if extra:
+        n, test_rows, grades = done["extra"]
+        out["extra_writers"] = {}
+        for w in sorted({r["writer"] for r in extra}):
+            keep = [i for i, r in enumerate(test_rows) if r["writer"] == w]
+            sub = {m: [gs[i] for i in keep] for m, gs in grades.items()}
+            out["extra_writers"][w] = {"rows": len(keep), **_result(n, [test_rows[i] for i in keep], sub)}
+    return out

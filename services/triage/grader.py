@@ -15,7 +15,7 @@ from pathlib import Path
 from services.contracts import labels
 from services.triage import domain
 from services.triage.domain import CATEGORY_LABELS, Grade, PhraseAdditions
-from services.triage.model import Prediction, TriageModel, load
+from services.triage.model import DEFAULT_RED_THRESHOLD, Prediction, TriageModel, load
 
 log = logging.getLogger("triage.grader")
 
@@ -27,10 +27,12 @@ KIND_LABELS = labels.zh_map("kind")
 
 @dataclass(frozen=True)
 class Policy:
-    """How far the model is trusted against the rules (chosen by cross-validation on train, see docs/triage.md)."""
+    """How the model and the rules are combined (settings chosen by cross-validation, see docs/triage.md)."""
 
-    red_threshold: float = 0.1  # text-only P(red) at or above this makes a text red (with review); by-writer CV
-    level_trust: float = 0.5  # model's non-red level wins over the rules' at or above this probability
+    red_threshold: float | None = None  # P(red) at or above this is red; None: the model's own (nested by-writer CV)
+    sure_red: float = 0.5  # P(red) below this (and above the threshold) is red with a review flag
+    near_red: float = 0.5  # P(red) at or above near_red × threshold but below it: not red, flagged for review
+    level_trust: float = 0.0  # model's non-red level wins over the rules' at or above this probability
     category_trust: float = 0.2
     kind_trust: float = 0.5
     route_trust: float = 0.5
@@ -78,24 +80,55 @@ def model_only(text: str, p: Prediction, *, kind_hint: str | None = None) -> Gra
     return Grade(level, route, kind, category, reasons, conf, conf < domain.REVIEW_THRESHOLD)
 
 
+def red_threshold(p: Prediction, policy: Policy) -> float:
+    """The P(red) threshold in force: the policy's when set, else the model's own, else the default."""
+    if policy.red_threshold is not None:
+        return policy.red_threshold
+    return p.red_threshold if p.red_threshold is not None else DEFAULT_RED_THRESHOLD
+
+
+_RULE_RED_REASONS = ("等级：红", "规则：红色一律上会议事", "表述含糊（如")
+
+
 def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint: str | None,
             reporters: int, policy: Policy = POLICY) -> Grade:  # fmt: skip
-    """Merge a rules grade and a model prediction under `policy`; every change is explained in Chinese."""
+    """Merge a rules grade and a model prediction under `policy`; every change is explained in Chinese.
+
+    Red is the model's P(red) against a threshold set for 97.5 % red recall on writers held out of its own
+    training: at or above it the report is red (with review while P(red) is below `sure_red`), just below it the
+    report keeps a non-red level but is flagged. The rules' hazard reading is a feature of the model and the
+    explanation staff read; a rules red the model does not confirm is not forced to red but flagged for review.
+    """
     reasons = list(rules.reasons)
     notes: list[str] = []
     review = rules.needs_review
     p_red = p.text_red
+    t = red_threshold(p, policy)
     level_probs = (p.text_probs or p.probs)["level"]  # text-only: better on unseen writers, as for category
     m_level, m_lp = max(((k, v) for k, v in level_probs.items() if k != "red"), key=lambda kv: kv[1])
     bumped = any(r.startswith("等级：由绿升为黄") for r in reasons)
 
-    level = rules.level
-    if rules.level != "red" and p_red >= policy.red_threshold:
-        level, review = "red", True
-        notes.append(f"模型判断可能为红色（概率 {p_red:.2f} ≥ {policy.red_threshold}），按红色处理并请人工复核")
-    elif rules.level != "red" and not bumped and m_level != rules.level and m_lp >= policy.level_trust:
-        level = m_level
-        notes.append(f"等级：按模型改为{LEVEL_LABELS[level]}（概率 {m_lp:.2f}）")
+    if p_red >= t:
+        level = "red"
+        if p_red < policy.sure_red:
+            review = True
+            notes.append(f"模型判断可能为红色（概率 {p_red:.2f} ≥ {t:.2f}），按红色处理并请人工复核")
+        elif rules.level != "red":
+            notes.append(f"等级：按模型改为红（概率 {p_red:.2f}）")
+    else:
+        base = rules.level if rules.level != "red" else ("yellow" if bumped else m_level)
+        level = base
+        if rules.level == "red":  # the rules saw a hazard the model does not take as current: a person decides
+            review = True
+            reasons = [r for r in reasons if not r.startswith(_RULE_RED_REASONS)]
+            notes.append(f"规则提示危险，但模型判断不属当前急险（红色概率 {p_red:.2f} < {t:.2f}），"
+                         f"暂按{LEVEL_LABELS[level]}处理并请人工复核")  # fmt: skip
+        elif not bumped and m_level != level and m_lp >= policy.level_trust:
+            level = m_level
+            notes.append(f"等级：按模型改为{LEVEL_LABELS[level]}（概率 {m_lp:.2f}）")
+        if rules.level != "red" and p_red >= policy.near_red * t:
+            review = True
+            notes.append(f"红色概率 {p_red:.2f} 接近阈值 {t:.2f}，请人工复核是否为急难险重")
 
     # Category and route come from the text-only heads: on writers the model never saw they beat the hybrid
     # heads, which learn to echo the rules (leave-one-writer-out, docs/triage.md).
@@ -113,16 +146,17 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
         notes.append(f"性质：按模型改为{KIND_LABELS[kind]}（概率 {m_kp:.2f}）")
 
     route = rules.route
+    demoted = rules.level == "red" and level != "red"  # the rules' route was only "red deliberates"
     m_route, m_rp = p.best_text("route")
     if level == "red":
         route = "deliberate"
-    elif reporters < domain.MANY_REPORTERS and m_route != route and m_rp >= policy.route_trust:
+        if rules.level != "red":
+            notes.append("规则：红色一律上会议事")
+    elif reporters < domain.MANY_REPORTERS and m_route != route and (m_rp >= policy.route_trust or demoted):
         route = m_route
         notes.append(f"路线：按模型改为{ROUTE_LABELS[route]}（概率 {m_rp:.2f}）")
-    if route != rules.route and level == "red" and rules.level != "red":
-        notes.append("规则：红色一律上会议事")
 
-    model_p_final = max(p_red, p.probs["level"].get("red", 0.0)) if level == "red" else p.probs["level"].get(level, 0.0)
+    model_p_final = p_red if level == "red" else level_probs.get(level, 0.0)
     confidence = round(0.5 * rules.confidence + 0.5 * model_p_final, 2)
     reasons.append(f"模型依据：{_quote(p.level_ngrams)}" if p.level_ngrams else "模型依据：无明显特征")
     reasons.extend(notes)

@@ -230,9 +230,14 @@ def usable(row: dict) -> bool:
     return ok and (row["level"] != "red" or row["route"] == "deliberate")
 
 
+def read_writer(path: Path) -> list[dict]:
+    """One writer file's usable rows, each with its writer (the file's stem when the row names none)."""
+    return [r for r in ({**r, "writer": r.get("writer") or path.stem} for r in read_jsonl(path)) if usable(r)]
+
+
 def read_corpus(writers_dir: Path = WRITERS_DIR) -> list[dict]:
     """Every labelled row: the seeds' renderings as writer w0, then each writer file; unusable rows skipped."""
     rows = [{**r, "writer": SEED_WRITER} for path in (TRAIN, HELDOUT) for r in read_jsonl(path)]
     for path in sorted(writers_dir.glob("*.jsonl")) if writers_dir.exists() else ():
-        rows += [{**r, "writer": r.get("writer") or path.stem} for r in read_jsonl(path)]
+        rows += read_writer(path)
     return [r for r in rows if usable(r)]

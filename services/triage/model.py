@@ -24,7 +24,9 @@ from services.triage import domain, hazards, segment
 from services.triage.domain import Grade
 
 HEADS = ("level", "route", "kind", "category")
-FORMAT = 3
+FORMAT = 4
+RED_RECALL_TARGET = 0.975  # inner-CV red recall the threshold is set for: a margin above the 0.97 bar
+DEFAULT_RED_THRESHOLD = 0.1  # when the rows have a single writer and no threshold can be cross-validated
 _REASON_HEAD = re.compile(r"^([^：（“]{2,8})[：（]")
 # Channel furniture carries no label; dropping it keeps the model on what residents wrote.
 _BOILERPLATE = (
@@ -76,6 +78,7 @@ class Prediction:
     level_ngrams: tuple[str, ...]
     text_red: float = 0.0  # P(red) from the text-only head: the rules cannot talk it down
     text_probs: dict[str, dict[str, float]] | None = None  # the text-only heads (set when `probs` are hybrid)
+    red_threshold: float | None = None  # the model's own P(red) threshold, chosen by grouped CV on its training rows
 
     def best_text(self, head: str) -> tuple[str, float]:
         """The most probable label of a text-only head (the hybrid one when text-only is not available)."""
@@ -202,9 +205,13 @@ class TriageModel:
     """Char n-gram and word TF-IDF plus hazard features, and per head a text-only and a text+rules classifier."""
 
     def __init__(self, c: float = 4.0, rule_weight: float = 1.0, ngram_max: int = 3, red_c: float | None = 64.0,
-                 red_blend: bool = True, words: bool = True, hazard_weight: float = 0.3):  # fmt: skip
+                 red_blend: bool = False, words: bool = True, hazard_weight: float = 0.1,
+                 recall_target: float | None = RED_RECALL_TARGET):  # fmt: skip
         self.c, self.rule_weight, self.red_c, self.red_blend = c, rule_weight, red_c, red_blend
-        self.hazard_weight = hazard_weight
+        self.hazard_weight, self.ngram_max, self.words = hazard_weight, ngram_max, words
+        self.recall_target = recall_target
+        self.red_threshold: float | None = None  # set by fit (grouped CV over the training rows' writers)
+        self.red_selection: dict = {}
         self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, ngram_max), sublinear_tf=True, min_df=1)
         self.word_vectorizer = TfidfVectorizer(analyzer=segment.word_grams, sublinear_tf=True) if words else None
         self.hazard_vectorizer = DictVectorizer()
@@ -246,11 +253,46 @@ class TriageModel:
             for heads, x in ((self.text_heads, x_text), (self.hybrid_heads, x_hybrid)):
                 heads[head] = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000).fit(x, y)
         if self.red_c is not None:
-            y_red = ["red" if r["level"] == "red" else "not_red" for r in rows]
-            self.red_head = LogisticRegression(C=self.red_c, class_weight="balanced", max_iter=3000).fit(x_text, y_red)
+            self.red_head = self._red_fit(x_text, rows)
+            if self.recall_target is not None:
+                self.red_threshold, self.red_selection = self._choose_threshold(rows)
         digest = hashlib.sha256("".join(sorted(r["text"] for r in rows)).encode()).hexdigest()[:16]
         self.trained_on = {"rows": len(rows), "sha256": digest, "sklearn": sklearn.__version__}
         return self
+
+    def _red_fit(self, x_text, rows: list[dict]) -> LogisticRegression:
+        y_red = ["red" if r["level"] == "red" else "not_red" for r in rows]
+        return LogisticRegression(C=self.red_c, class_weight="balanced", max_iter=3000).fit(x_text, y_red)
+
+    def _choose_threshold(self, rows: list[dict]) -> tuple[float, dict]:
+        """The P(red) threshold for `recall_target`, from leave-one-writer-out over these rows only (nested CV).
+
+        Each inner fold fits the vectorisers and the red head on the other writers and scores the held-out one;
+        the pooled scores set the threshold. Rows of a single writer cannot be cross-validated this way: the
+        default threshold is kept and the selection says so.
+        """
+        groups = [str(r.get("writer") or r.get("source", "").split(":")[0] or "unknown") for r in rows]
+        names = sorted(set(groups))
+        if len(names) < 2 or self.red_blend:
+            return DEFAULT_RED_THRESHOLD, {"method": "default", "groups": names}
+        scores = np.zeros(len(rows))
+        for g in names:
+            test = [i for i, x in enumerate(groups) if x == g]
+            train_rows = [r for r, x in zip(rows, groups, strict=True) if x != g]
+            if not any(r["level"] == "red" for r in train_rows):
+                continue
+            inner = TriageModel(ngram_max=self.ngram_max, words=self.words, hazard_weight=self.hazard_weight,
+                                red_c=self.red_c, recall_target=None)  # fmt: skip
+            x_train = inner.text_matrix([r["text"] for r in train_rows], fit=True)
+            head = inner._red_fit(x_train, train_rows)
+            x_test = inner.text_matrix([rows[i]["text"] for i in test])
+            scores[test] = head.predict_proba(x_test)[:, list(head.classes_).index("red")]
+        is_red = np.array([r["level"] == "red" for r in rows])
+        t = threshold_for_recall(scores, is_red, self.recall_target)
+        flagged = scores >= t
+        return t, {"method": "leave-one-writer-out over the training rows", "groups": names,
+                   "recall_target": self.recall_target, "inner_recall": round(float(flagged[is_red].mean()), 4),
+                   "inner_false_red": int((flagged & ~is_red).sum())}  # fmt: skip
 
     def predict(self, text: str, rules: Grade | None = None, top: int = 3) -> Prediction:
         """Probabilities per head (text+rules when `rules` is given, else text only) and the level's evidence words."""
@@ -272,7 +314,8 @@ class TriageModel:
         if rules is not None:  # the text-only heads' scores are in the same product: no extra cost
             text_probs = {head: dict(zip(clf.classes_, map(float, w.proba(scores, f"text:{head}")), strict=True))
                           for head, clf in self.text_heads.items()}  # fmt: skip
-        return Prediction(probs, _evidence(w, idx, contrib, top), self._text_red(w, scores), text_probs)
+        red = self._text_red(w, scores)
+        return Prediction(probs, _evidence(w, idx, contrib, top), red, text_probs, self.__dict__.get("red_threshold"))
 
     def _text_red(self, w: _Weights, scores: np.ndarray) -> float:
         """P(red) from the text alone: the level head, the red-vs-rest head, or their mean (red_blend)."""
@@ -309,6 +352,15 @@ def load(path: Path) -> TriageModel | None:
     if not isinstance(model, TriageModel) or model.trained_on.get("sklearn") != sklearn.__version__:
         return None
     return model
+
+
+def threshold_for_recall(scores: np.ndarray, is_red: np.ndarray, target: float) -> float:
+    """The highest threshold whose share of red rows scored at or above it is at least `target`."""
+    reds = np.sort(np.asarray(scores, dtype=float)[np.asarray(is_red, dtype=bool)])
+    if reds.size == 0:
+        return DEFAULT_RED_THRESHOLD
+    k = int(np.floor((1.0 - target) * reds.size + 1e-9))  # at most k reds may fall below the threshold
+    return float(reds[min(k, reds.size - 1)])
 
 
 def train(rows: Iterable[dict], **params) -> TriageModel:

@@ -89,7 +89,7 @@ def test_model_predicts_probabilities_and_ngrams(small_model):
     assert p.level_ngrams and all(len(g) >= 2 for g in p.level_ngrams)
 
 
-def test_combined_grade_keeps_rule_overrides_and_explains_in_chinese(small_model):
+def test_combined_grade_of_a_calm_gas_smell_is_red_and_explained_in_chinese(small_model):
     g = grader.grade("家里闻到一点煤气味，不知道要不要紧", channel="wechat_group", model=small_model)
     assert g.level == "red" and g.route == "deliberate" and g.needs_review
     assert any(r.startswith("危险词") for r in g.reasons)
@@ -106,8 +106,8 @@ def test_model_red_probability_forces_red_with_review():
         "kind": {"problem": 0.9, "suggestion": 0.1},
         "category": {"public_facilities": 1.0},
     }
-    low = grader.Prediction(probs, ("长椅",), text_red=0.05)  # below the policy threshold (0.1)
-    high = grader.Prediction(probs, ("长椅",), text_red=0.6)
+    low = grader.Prediction(probs, ("长椅",), text_red=0.02)  # far below the default threshold (0.1)
+    high = grader.Prediction(probs, ("长椅",), text_red=0.3)  # above it, below the sure-red band (0.5)
     args = dict(kind_hint=None, category_hint=None, reporters=1)
     assert grader.combine(rules, low, **args).level == rules.level
     g = grader.combine(rules, high, **args)
