@@ -28,8 +28,9 @@ run: install  ## all five services with the demo county, SQLite under var/, Rabb
 test-env:  ## start RabbitMQ, Redis, PostgreSQL if they are down; install Chromium and CJK fonts if missing
 	bash tools/test_env.sh
 
-test: install test-env  ## lint, architecture and contract checks, then every test tier
+test: install test-env  ## lint, types of the shared packages, architecture and contract checks, then every test tier
 	$(VENV)/bin/ruff check services tests adapters bench tools
+	$(VENV)/bin/mypy services/contracts services/runtime
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
@@ -47,6 +48,7 @@ test-cluster: install test-env  ## 3 RabbitMQ nodes + a PostgreSQL standby on th
 
 lint: install
 	$(VENV)/bin/ruff check services tests adapters bench tools
+	$(VENV)/bin/mypy services/contracts services/runtime
 	$(VENV)/bin/ruff format --check services tests adapters bench tools
 
 format: install

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -280,13 +281,18 @@ def _event_table() -> str:
 README_BLOCKS = {"channels": _channel_table, "events": _event_table}
 
 
+def _between(block: str) -> Callable[[re.Match[str]], str]:
+    """A replacement that keeps a generated block's markers and puts `block` between them."""
+    return lambda m: m.group(1) + block + "\n" + m.group(2)
+
+
 def render_readme(text: str) -> str:
     """The README with every generated block rewritten from the vocabulary and the catalog."""
     for name, make in README_BLOCKS.items():
         pattern = re.compile(rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)", re.S)
         if not pattern.search(text):
             raise ValueError(f"docs/contracts/README.md lacks the generated block {name!r}")
-        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text)
+        text = pattern.sub(_between(make()), text)
     return text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
@@ -20,7 +21,7 @@ class EventType:
     """One entry of the catalog."""
 
     type: str
-    model: type[BaseModel]
+    model: builtins.type[BaseModel]  # `type` is also this class's first field
     exchange: str
     producer: str
     consumers: tuple[str, ...]

@@ -1,6 +1,6 @@
 """Closed vocabularies shared on the wire (identifiers from MECHANISM.md)."""
 
-from typing import Literal
+from typing import Literal, get_args
 
 Channel = Literal[
     "miniprogram", "wechat_group", "door_visit", "opinion_box", "wish_wall", "hotline_12345", "counter", "open311"
@@ -16,7 +16,7 @@ CHANNEL_USERS: dict[str, str] = {
     "counter": "staff at the community service counter (窗口), for residents who come in or call",
     "open311": "Open311 GeoReport v2 clients (county apps, other platforms)",
 }
-assert set(CHANNEL_USERS) == set(Channel.__args__)  # every channel is described, and only those
+assert set(CHANNEL_USERS) == set(get_args(Channel))  # every channel is described, and only those
 Kind = Literal["problem", "suggestion"]
 Level = Literal["red", "yellow", "green"]
 Route = Literal["direct", "deliberate"]

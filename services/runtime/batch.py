@@ -130,7 +130,7 @@ class GroupCommit:
         lease = self.relay.lease() if self.relay and outbox else None
         await write_outbox(session, self.tables, outbox, lease)
         await session.commit()
-        if lease:
+        if lease and self.relay:
             self.relay.adopt(outbox)  # published at once: no claim statement, no wait for the relay's loop
         if emitted > (len(outbox) if lease else 0):
             self.on_commit()  # events the relay's loop must claim (all of them, or those a savepoint wrote)

@@ -34,7 +34,7 @@ DB_PATIENCE_S = 120.0
 STOP_STEP_S = 5.0  # the longest any one step of a graceful stop may wait on the broker
 
 
-def database_unavailable(exc: BaseException) -> bool:
+def database_unavailable(exc: BaseException | None) -> bool:
     """Tell whether an error means the database is away (restart, lost connection, lock), not a bad message."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
@@ -88,7 +88,7 @@ class Consumer:
         self.sub, self.service, self.run, self.prefetch = sub, service, run, prefetch
         self.channel: AbstractChannel | None = None
         self._pub_channel: AbstractChannel | None = None
-        self._queue = None
+        self._queue: aio_pika.abc.AbstractQueue | None = None
         self._tag: str | None = None
         self.inflight = 0
 
@@ -218,7 +218,7 @@ class Consumer:
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         spec = self.sub.spec
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
+        attempt = int(str((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0))
         try:
             if attempt < len(spec.retry_delays_ms):
                 delay = spec.retry_delays_ms[attempt]

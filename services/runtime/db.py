@@ -98,7 +98,7 @@ class Database:
     async def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
         async with self.session() as s:
-            await s.exec(text("SELECT 1"))
+            await (await s.connection()).execute(text("SELECT 1"))
             await s.rollback()
 
     async def dispose(self) -> None:

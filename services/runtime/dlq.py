@@ -40,8 +40,9 @@ def _origin(msg: AbstractIncomingMessage, dlq: str) -> str:
     if headers.get(QUEUE_HEADER):
         return str(headers[QUEUE_HEADER])
     deaths = headers.get("x-death") or []
-    if deaths and isinstance(deaths[0], dict) and deaths[0].get("queue"):
-        return str(deaths[0]["queue"])
+    death = deaths[0] if isinstance(deaths, list) and deaths else None
+    if isinstance(death, dict) and death.get("queue"):
+        return str(death["queue"])
     return dlq.removesuffix(".dlq")
 
 
@@ -50,8 +51,9 @@ def _reason(msg: AbstractIncomingMessage) -> str:
     if headers.get(REASON_HEADER):
         return str(headers[REASON_HEADER])
     deaths = headers.get("x-death") or []
-    if deaths and isinstance(deaths[0], dict):
-        return f"broker: {deaths[0].get('reason')} (count {deaths[0].get('count')})"
+    death = deaths[0] if isinstance(deaths, list) and deaths else None
+    if isinstance(death, dict):
+        return f"broker: {death.get('reason')!s} (count {death.get('count')!s})"
     return "unknown"
 
 
@@ -148,7 +150,7 @@ async def _connect(url: str | Sequence[str]):
     return await amqp.connect([url] if isinstance(url, str) else url)
 
 
-async def _exists(url: str, queue: str) -> bool:
+async def _exists(url: str | Sequence[str], queue: str) -> bool:
     conn = await _connect(url)
     try:
         await (await conn.channel()).declare_queue(queue, passive=True)

@@ -74,8 +74,8 @@ def validate(year: int, source: str, holidays: list[dt.date], workdays: list[dt.
         raise HolidayError("holidays", "放假日期不能为空", "holidays must not be empty")
     both = set(holidays) & set(workdays)
     if both:
-        d = min(both).isoformat()
-        raise HolidayError("workdays", f"{d} 不能既放假又上班", f"{d} cannot be both a holiday and a workday")
+        day = min(both).isoformat()
+        raise HolidayError("workdays", f"{day} 不能既放假又上班", f"{day} cannot be both a holiday and a workday")
     for d in workdays:
         if d.weekday() < 5:
             raise HolidayError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import Any
 
 import structlog
 
@@ -42,7 +43,7 @@ class RedactUrls(logging.Filter):
 
 def configure(service: str, *, level: str = "INFO", json: bool = True) -> None:
     """Route stdlib and structlog logging through one JSON (or console) renderer."""
-    shared = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -64,7 +64,7 @@ async def upgrade(db: Database, script_location: Path) -> None:
 
 async def _autogenerate(service: str, message: str) -> None:
     pkg = importlib.import_module(f"services.{service}")
-    location = Path(pkg.__file__).parent / "migrations"
+    location = Path(str(pkg.__file__)).parent / "migrations"
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite+aiosqlite:///{tmp}/scratch.db")
         await upgrade(db, location)

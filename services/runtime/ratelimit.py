@@ -92,7 +92,9 @@ class RateLimiter:
             return Decision(True, limit, 0, 0)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                count, ttl_ms = await pipe.get(self._key(bucket, key)).pttl(self._key(bucket, key)).execute()
+                pipe.get(self._key(bucket, key))
+                pipe.pttl(self._key(bucket, key))
+                count, ttl_ms = await pipe.execute()
         except (RedisError, OSError) as exc:
             metrics.REDIS_DOWN.labels(self.service, "ratelimit").inc()
             log.warning("ratelimit.redis_unavailable bucket=%s: allowing (%s)", bucket, type(exc).__name__)

@@ -182,7 +182,8 @@ class Relay:
     async def pending(self) -> int:
         """Count events not yet published."""
         async with self.db.session() as s:
-            n = (await s.exec(select(func.count()).where(self.t.c.sent_at.is_(None)))).scalar_one()
+            q = select(func.count()).where(self.t.c.sent_at.is_(None))
+            n = (await (await s.connection()).execute(q)).scalar_one()
             await s.rollback()
         return int(n)
 

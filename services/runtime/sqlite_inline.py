@@ -91,7 +91,7 @@ class Connection:
 
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
-        self._connection = conn  # the dialect checks it to know the connection is open
+        self._connection: sqlite3.Connection | None = conn  # the dialect checks it to know the connection is open
         self._tx = _RunNow()
 
     @property
