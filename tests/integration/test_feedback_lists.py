@@ -34,7 +34,7 @@ def test_owner_votes_are_listed_with_their_tallies_in_scope(hall_env, tmp_path, 
     gen = links.client.__wrapped__(hall_env, tmp_path, monkeypatch)
     c = next(gen)
     try:
-        body = {"community": "jinshan", "question": "7号楼是否加装电梯", "kind": "major", "compound": "jinghuhuayuan"}
+        body = {"community": "jinshan", "question": "7号楼是否加装电梯", "item": 7, "compound": "jinghuhuayuan"}
         links.known_matter(c, "mat_lift")
         opened = c.post("/v1/matters/mat_lift/owner-votes", json={**body, "buildings": ["7"]}, headers=links.auth())
         assert opened.status_code == 201, opened.text

@@ -20,6 +20,7 @@ from tests.integration.test_meeting_api import (  # noqa: F401 - fixtures
     seed,
     token,
 )
+from tests.support import on_the_day
 
 pytestmark = pytest.mark.integration
 
@@ -81,13 +82,14 @@ def test_a_compound_matter_meets_at_the_compound_and_can_be_referred_up(client, 
     ]
 
     # A refer-up is for compound meetings only.
-    monkeypatch.setattr(planner, "utcnow", lambda: dt.datetime(2025, 3, 5, 21, 0, tzinfo=domain.TZ))
+    on_the_day(monkeypatch, client, hall["id"])  # a session is concluded on or after its day
     bad = client.post(
         f"/v1/sessions/{hall['id']}/conclude",
         json={"attendance": {}, "resolutions": [{"matter_id": "mat_road", "outcome": "refer_up", "reason": "x"}]},
         headers=token(communities=JS),
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "resolutions[0].outcome"
+    monkeypatch.setattr(planner, "utcnow", lambda: dt.datetime(2025, 3, 5, 21, 0, tzinfo=domain.TZ))
     # The compound's quorum: grid worker, property company, 楼栋长 (no partner unit needed).
     r = client.post(
         f"/v1/sessions/{small['id']}/conclude",
