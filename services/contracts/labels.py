@@ -212,6 +212,21 @@ VOTE_KIND: dict[str, Label] = {
     ),
     "ordinary": ("一般事项（三分之二参与、过半数同意）", "Ordinary (two-thirds take part, a majority agrees)"),
 }
+# Civil Code art. 278 §1: what the owners decide; items 6-8 need three quarters, the others more than half.
+VOTE_ITEM: dict[str, Label] = {
+    "1": ("（一）制定和修改业主大会议事规则", "(1) Rules of procedure of the owners' assembly"),
+    "2": ("（二）制定和修改管理规约", "(2) The management statute"),
+    "3": ("（三）选举业主委员会或者更换业主委员会成员", "(3) Electing or replacing the owners' committee"),
+    "4": ("（四）选聘和解聘物业服务企业或者其他管理人", "(4) Hiring or dismissing the property company"),
+    "5": ("（五）使用建筑物及其附属设施的维修资金", "(5) Using the maintenance fund"),
+    "6": ("（六）筹集建筑物及其附属设施的维修资金", "(6) Raising the maintenance fund"),
+    "7": ("（七）改建、重建建筑物及其附属设施", "(7) Rebuilding or altering the buildings and facilities"),
+    "8": (
+        "（八）改变共有部分的用途或者利用共有部分从事经营活动",
+        "(8) Changing the use of common parts or running a business in them",
+    ),
+    "9": ("（九）有关共有和共同管理权利的其他重大事项", "(9) Other major matters of common ownership and management"),
+}
 VOTE_CHOICE: dict[str, Label] = {"for": ("同意", "For"), "against": ("反对", "Against"), "abstain": ("弃权", "Abstain")}
 VOTE_STATUS: dict[str, Label] = {"open": ("表决中", "Open"), "closed": ("已计票", "Closed")}
 # Values of list filters that are not one of the sets above.
@@ -253,6 +268,7 @@ FIELD: dict[str, Label] = {
     "community": ("社区", "Community"),
     "compound": ("小区", "Compound"),
     "concerned": ("当事人", "Parties concerned"),
+    "item": ("表决事项（民法典第二百七十八条）", "Item of Civil Code art. 278"),
     "contact": ("联系方式", "Contact"),
     "deadline": ("办结时限", "Deadline"),
     "department": ("职能部门", "Department"),
@@ -342,6 +358,7 @@ GROUPS: dict[str, dict[str, Label]] = {
     "notice_kind": NOTICE_KIND,
     "notice_status": NOTICE_STATUS,
     "vote_kind": VOTE_KIND,
+    "vote_item": VOTE_ITEM,
     "vote_choice": VOTE_CHOICE,
     "vote_status": VOTE_STATUS,
     "filter": FILTER,
