@@ -42,7 +42,7 @@ const zh = {
   workcal: '节假日', year: '年份', workcal_source: '来源', workcal_holidays: '放假日期', workcal_workdays: '调休上班',
   workcal_notice: '依据（通知标题、文号）', workcal_enter: '录入', workcal_covered: '未来90天的放假调休安排均已覆盖',
   workcal_hint: '请按国务院办公厅发布的当年部分节假日安排通知逐日录入，不得估计。',
-  red: '红', yellow: '黄', green: '绿', reasons: '分级理由', regrade: '改判', level: '等级', route: '办理方式',
+  reasons: '分级理由', regrade: '改判', level: '等级', route: '办理方式',
   category: '类别', reason: '理由', submit: '提交', cancel: '取消', households: '涉及户数', reporters: '报事人数',
   status: '状态', text: '内容', channel: '渠道', tracking_code: '查询码', received_at: '收到时间', place: '地点',
   compound: '小区', building: '楼栋', kind: '类型', starts_at: '时间', agenda: '议程', attendance: '出席',
@@ -178,7 +178,7 @@ const en = {
   dev_login: 'Dev login', dev_login_hint: 'Development/test: tokens from the built-in issuer. Production uses the identity provider.',
   idp_login: 'Log in with the identity provider', inbox: 'Report inbox', triage: 'Triage board', review: 'Review queue',
   sessions: 'Sessions', ledger: 'Ledger', revisits: 'Revisits', dashboard: 'Dashboard',
-  disclosures: 'Monthly disclosure', refresh: 'Refresh', red: 'Red', yellow: 'Yellow', green: 'Green',
+  disclosures: 'Monthly disclosure', refresh: 'Refresh',
   workcal: 'Holidays', year: 'Year', workcal_source: 'Source', workcal_holidays: 'Days off', workcal_workdays: 'Weekend workdays (调休)',
   workcal_notice: 'Notice (title, number)', workcal_enter: 'Enter', workcal_covered: 'The next 90 days are covered by the official arrangement',
   workcal_hint: 'Enter each day from the State Council notice for the year; never estimate.',
@@ -321,10 +321,6 @@ export function options(group, only) {
 export function bilingual(label) {
   const [zhPart, enPart] = String(label || '').split(' / ')
   return lang.value === 'en' && enPart ? enPart : zhPart
-}
-
-export function categoryText(code) {
-  return word('category', code)
 }
 
 // A report's or an entry's status: the ledger's states and the report's tracking words are one list.
