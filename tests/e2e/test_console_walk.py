@@ -88,7 +88,7 @@ def menu_reached_by_tab(page: Page, phone: bool) -> None:
 
 
 def walk_opened(page: Page, base: str, tag: str, problems: list[str], opened: set[str]) -> None:
-    """Each row's detail drawer and dialogs (regrade, merge, split) as this role sees them: axe finds nothing serious."""
+    """A row's detail drawer and dialogs (regrade, merge, split) as this role sees them: nothing serious for axe."""
     for route, prefix, name in OPENED:
         page.goto(f"{base}/#/{route}")
         settle(page)
