@@ -7,6 +7,7 @@ the pages' own CSP allows only their bundles, so these contexts bypass it (test_
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -34,8 +35,9 @@ OPENED = (
     ("triage", "改判：", "triage-regrade"),
     ("triage", "合并：", "triage-merge"),
     ("triage", "拆分：", "triage-split"),
+    ("visits", "详情：", "visits-detail"),
 )
-MUST_OPEN = {"inbox-detail", "triage-detail", "triage-regrade", "triage-merge"}
+MUST_OPEN = {"inbox-detail", "triage-detail", "triage-regrade", "triage-merge", "visits-detail"}
 
 
 def axe(page: Page) -> list[str]:
@@ -183,6 +185,13 @@ def test_every_page_as_every_role_passes_axe_and_fits_a_phone(platform):
     WALK.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     opened: set[str] = set()
+    month = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")  # a Beijing month's campaign
+    r = platform.http.post(
+        platform.url("intake", "/v1/visit-campaigns"),
+        json={"community": "xueyuan", "name": "敲响邻里门", "month": month},
+        headers=platform.headers("party_org", ("xueyuan",)),
+    )
+    assert r.status_code == 201, r.text
     with sync_playwright() as pw:
         browser = launch(pw)
         try:
