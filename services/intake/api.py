@@ -109,6 +109,7 @@ class ReportOut(BaseModel):
     level: str | None
     provenance: dict = {}
     callback_consent: bool = False
+    photos: list[str] = []  # upload references (fetched with a staff token) or an adapter's http(s) link
 
 
 class Accepted(BaseModel):
@@ -177,6 +178,7 @@ def _out(r: Report) -> ReportOut:
         level=r.level,
         provenance=r.provenance,
         callback_consent=r.callback_consent,
+        photos=list(r.photos or []),
     )
 
 

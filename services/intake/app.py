@@ -5,7 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.contracts import CHANNELS_EXCHANGE
-from services.intake import door_visits, handlers, hotline, hotline_replies, open311, photos, reveal, visits
+from services.intake import (
+    door_visits,
+    handlers,
+    hotline,
+    hotline_replies,
+    open311,
+    photos,
+    reveal,
+    visit_lists,
+    visits,
+)
 from services.intake.api import router
 from services.intake.models import metadata
 from services.runtime.consumer import Subscription, subscribe
@@ -62,6 +72,7 @@ def spec() -> ServiceSpec:
             photos.router,
             reveal.router,
             visits.router,
+            visit_lists.router,
         ],
         upload_paths=(door_visits.PATH, photos.PATH),
         subscriptions=subscriptions,

@@ -14,18 +14,17 @@ import hashlib
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import func, select
+from sqlmodel import select
 
 from services.intake import domain
 from services.intake.handlers import Incoming, accept, vault
 from services.intake.models import Visit, VisitCampaign
 from services.runtime.auth import Principal
-from services.runtime.authz import in_scope, require, scope_filter
+from services.runtime.authz import in_scope, require
 from services.runtime.directory import Community, Grid, load_directory
-from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -209,26 +208,6 @@ async def create_campaign(
         except IntegrityError:
             raise Problem(409, "本月已有同名走访活动", "A campaign with this name exists for the month") from None
     return _campaign_out(c)
-
-
-@router.get("/visit-campaigns", response_model=Page[CampaignOut], summary="Visit campaigns (走访活动列表)")
-async def list_campaigns(
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("visit.read"))],
-    community: str | None = Query(None, max_length=64),
-    month: str | None = Query(None, max_length=7),
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Page[CampaignOut]:
-    """Campaigns of the communities the caller may see, newest month first."""
-    cond = [scope_filter(principal, VisitCampaign.community, community)]
-    if month:
-        cond.append(VisitCampaign.month == month)
-    q = select(VisitCampaign).where(*cond).order_by(VisitCampaign.month.desc(), VisitCampaign.created_at.desc())
-    async with ctx.db.session() as s:
-        total = (await s.exec(select(func.count()).select_from(VisitCampaign).where(*cond))).one()
-        rows = (await s.exec(q.offset(offset).limit(limit))).all()
-    return Page[CampaignOut](items=[_campaign_out(c) for c in rows], total=total, limit=limit, offset=offset)
 
 
 def _check_visit(community: Community, campaign: VisitCampaign, body: VisitIn) -> tuple[str, str, Grid, str, str]:

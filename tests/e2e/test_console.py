@@ -142,6 +142,16 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     expect(staff.locator("[data-testid=inbox-table]").get_by_text(red_code)).to_be_visible(timeout=30_000)
     assert "13800001234" not in staff.content()  # staff lists show masked contacts only
     shot(staff, "05-inbox")
+    # The resident's photo, shown to staff only: fetched with the staff token, drawn from an object URL.
+    report_row = staff.locator("[data-testid=inbox-table] tr", has_text=red_code)
+    report_row.get_by_role("button", name=re.compile("^详情")).click()
+    thumb = staff.locator("[data-testid=report-photos] img").first
+    expect(thumb).to_be_visible(timeout=15_000)
+    staff.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    assert thumb.evaluate("(img) => img.src.startsWith('blob:')")
+    shot(staff, "05a-report-photos")
+    staff.keyboard.press("Escape")
+    expect(staff.locator(".el-drawer:visible")).to_have_count(0)
     # 回电: only the consenting reporter can be called back; the number is shown for this call, then hidden.
     table = staff.locator("[data-testid=inbox-table]")
     expect(table.locator("tr", has_text=light_code).get_by_role("button", name="回电")).to_have_count(0)

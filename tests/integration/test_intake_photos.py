@@ -133,6 +133,10 @@ def test_an_uploaded_photo_is_re_encoded_without_exif_and_shown_to_staff_only(cl
     ok = client.post("/v1/reports", json=body(photos=[ref]), headers=auth())
     assert ok.status_code == 201, ok.text
     assert stored_photos(client) == [[ref]]
+    # Staff read the reference on the report (the console fetches it with their token); the tracking page never.
+    report = client.get(f"/v1/reports/{ok.json()['report_id']}", headers=auth()).json()
+    assert report["photos"] == [ref]
+    assert "uploads/" not in client.get(f"/v1/track/{ok.json()['tracking_code']}").text
     fake = f"uploads/xueyuan/2026/01/{'0' * 32}.jpg"
     assert_problem(client.post("/v1/reports", json=body(photos=[fake]), headers=auth()), 422, field="photos.0")
     other = _upload(client, raw, community="jinshan", headers=auth(("jinshan",))).json()["ref"]

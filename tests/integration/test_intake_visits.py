@@ -110,3 +110,50 @@ def test_visits_and_campaigns_are_checked_against_the_directory(client):
     )
     assert_problem(r, 409)  # 文庄社区 has no grids in the directory
     assert campaign(client, name="y", community="jinshan").status_code == 404  # not the caller's community
+
+
+def test_campaign_list_searches_pages_and_exports_in_words(client):
+    import io
+
+    from openpyxl import load_workbook
+
+    now = dt.datetime.now(CST).date()
+    earlier = (now.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    this = campaign(client).json()["id"]
+    assert campaign(client, name="夏季走访", month=earlier).status_code == 201
+    assert visit(client, this).status_code == 201
+    assert visit(client, this, room="502").status_code == 201
+    assert visit(client, this, room="502", visitor="艾伟东").status_code == 201  # the same household again
+    assert visit(client, this, unit=1, room="101", met=False, visitor="付丽娟").status_code == 201  # nobody in
+
+    page = client.get("/v1/visit-campaigns", headers=grid()).json()
+    assert page["total"] == 2 and [c["month"] for c in page["items"]] == [month(), earlier]
+    first = page["items"][0]
+    assert (first["visits"], first["visited"], first["households"]) == (4, 2, 406)
+    assert first["rate"] == round(2 / 406, 4)
+    assert page["items"][1]["visits"] == 0 and page["items"][1]["rate"] == 0.0
+    # Keyword (wildcards literal), months overlapping the days asked for, pages.
+    assert [
+        c["name"] for c in client.get("/v1/visit-campaigns", params={"q": "夏季"}, headers=grid()).json()["items"]
+    ] == ["夏季走访"]
+    assert client.get("/v1/visit-campaigns", params={"q": "%"}, headers=grid()).json()["total"] == 0
+    today = client.get("/v1/visit-campaigns", params={"since": str(now), "until": str(now)}, headers=grid()).json()
+    assert [c["id"] for c in today["items"]] == [this]
+    second = client.get("/v1/visit-campaigns", params={"limit": 1, "offset": 1}, headers=grid()).json()
+    assert second["total"] == 2 and [c["name"] for c in second["items"]] == ["夏季走访"]
+    assert client.get("/v1/visit-campaigns", params={"month": "2026-13x"}, headers=grid()).status_code == 422
+    assert client.get("/v1/visit-campaigns", headers=auth(("jinshan",))).json()["total"] == 0  # scope
+
+    r = client.get("/v1/visit-campaigns.xlsx", params={"q": "邻里门"}, headers=grid())
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    rows = [list(x) for x in load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True)]
+    assert rows[0] == ["走访活动", "社区", "月份", "走访次数", "走到户数", "总户数", "覆盖率", "创建时间"]
+    assert len(rows) == 2
+    assert rows[1][:7] == ["敲响邻里门·本月走访", "学苑社区", month(), 4, 2, 406, "0.5%"]
+    flat = " ".join(str(v) for row in rows for v in row if v is not None)
+    assert "vca_" not in flat and "xueyuan" not in flat and "u-staff" not in flat
+    english = client.get("/v1/visit-campaigns.xlsx", params={"lang": "en"}, headers=grid())
+    en_rows = list(load_workbook(io.BytesIO(english.content)).active.iter_rows(values_only=True))
+    assert en_rows[0][0] == "Campaign" and len(en_rows) == 3
+    outside = client.get("/v1/visit-campaigns.xlsx", headers=auth(("jinshan",)))
+    assert len(list(load_workbook(io.BytesIO(outside.content)).active.iter_rows(values_only=True))) == 1

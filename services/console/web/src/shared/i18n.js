@@ -19,7 +19,7 @@ const zh = {
   no_merge_target: '本社区暂无可合并的其他事项', act_merge: '合并', act_split: '拆分',
   visits: '敲响邻里门', campaign: '走访活动', new_campaign: '新建本月走访', campaign_name: '活动名称', coverage: '走访覆盖',
   households: '户数', visited: '已走访', rate: '覆盖率', doors: '已走访户', visitor: '走访人', role: '身份', visit_count: '走访次数',
-  reports_raised: '反映问题', grid: '网格',
+  reports_raised: '反映问题', grid: '网格', campaign_months: '活动月份', page_size: '每页条数', table: '表格（可左右滚动）',
   agenda_changes: '议程调整记录', move_up: '上移', move_down: '下移', remove_topic: '撤下', pin: '定为本月议题',
   unpin: '取消本月议题', pinned: '本月议题', add_topic: '增加议题', remove_reason: '请填写撤下理由', agenda_set: '议程已由党委确定',
   agenda_proposed: '议程为自动提议，可调整', departments_present: '列席职能部门', concerned: '当事人', concerned_label: '当事人（如一楼门市业主）',
@@ -42,7 +42,7 @@ const zh = {
   workcal: '节假日', year: '年份', workcal_source: '来源', workcal_holidays: '放假日期', workcal_workdays: '调休上班',
   workcal_notice: '依据（通知标题、文号）', workcal_enter: '录入', workcal_covered: '未来90天的放假调休安排均已覆盖',
   workcal_hint: '请按国务院办公厅发布的当年部分节假日安排通知逐日录入，不得估计。',
-  red: '红', yellow: '黄', green: '绿', reasons: '分级理由', regrade: '改判', level: '等级', route: '办理方式',
+  reasons: '分级理由', regrade: '改判', level: '等级', route: '办理方式',
   category: '类别', reason: '理由', submit: '提交', cancel: '取消', households: '涉及户数', reporters: '报事人数',
   status: '状态', text: '内容', channel: '渠道', tracking_code: '查询码', received_at: '收到时间', place: '地点',
   compound: '小区', building: '楼栋', kind: '类型', starts_at: '时间', agenda: '议程', attendance: '出席',
@@ -157,7 +157,7 @@ const en = {
   no_merge_target: 'No other open matter in this community', act_merge: 'Merged', act_split: 'Split',
   visits: 'Door-knocking', campaign: 'Campaign', new_campaign: "New campaign this month", campaign_name: 'Campaign name', coverage: 'Coverage',
   households: 'Households', visited: 'Visited', rate: 'Coverage', doors: 'Doors visited', visitor: 'Visitor', role: 'Role', visit_count: 'Visits',
-  reports_raised: 'Reports', grid: 'Grid',
+  reports_raised: 'Reports', grid: 'Grid', campaign_months: 'Campaign months', page_size: 'Rows per page', table: 'Table (scrolls sideways)',
   agenda_changes: 'Agenda changes', move_up: 'Up', move_down: 'Down', remove_topic: 'Remove', pin: "Make this month's topic",
   unpin: 'Unpin', pinned: "This month's topic", add_topic: 'Add topic', remove_reason: 'Why is it removed?', agenda_set: 'Agenda set by the convenor',
   agenda_proposed: 'Agenda proposed automatically; you may change it', departments_present: 'Departments present', concerned: 'Parties concerned',
@@ -178,7 +178,7 @@ const en = {
   dev_login: 'Dev login', dev_login_hint: 'Development/test: tokens from the built-in issuer. Production uses the identity provider.',
   idp_login: 'Log in with the identity provider', inbox: 'Report inbox', triage: 'Triage board', review: 'Review queue',
   sessions: 'Sessions', ledger: 'Ledger', revisits: 'Revisits', dashboard: 'Dashboard',
-  disclosures: 'Monthly disclosure', refresh: 'Refresh', red: 'Red', yellow: 'Yellow', green: 'Green',
+  disclosures: 'Monthly disclosure', refresh: 'Refresh',
   workcal: 'Holidays', year: 'Year', workcal_source: 'Source', workcal_holidays: 'Days off', workcal_workdays: 'Weekend workdays (调休)',
   workcal_notice: 'Notice (title, number)', workcal_enter: 'Enter', workcal_covered: 'The next 90 days are covered by the official arrangement',
   workcal_hint: 'Enter each day from the State Council notice for the year; never estimate.',
@@ -321,10 +321,6 @@ export function options(group, only) {
 export function bilingual(label) {
   const [zhPart, enPart] = String(label || '').split(' / ')
   return lang.value === 'en' && enPart ? enPart : zhPart
-}
-
-export function categoryText(code) {
-  return word('category', code)
 }
 
 // A report's or an entry's status: the ledger's states and the report's tracking words are one list.

@@ -12,6 +12,7 @@ const zh = {
   copy_code: '复制查询码', copied: '已复制', copy_failed: '复制失败，请手动记下', my_codes: '本机提交过的查询码',
   clear_codes: '清除记录', no_codes: '本机还没有提交过报事', submitted_on: '提交于',
   choose: '请选择', pick_community: '选择社区', pick_compound: '选择小区', pick_building: '选择楼栋', cancel: '取消',
+  photo_n: '照片', photo_loading: '照片加载中…', photo_missing: '照片无法显示', photo_link: '外部照片链接',
 }
 const en = {
   no_data: 'No data', open_backlog: 'Open', overdue_open: 'Overdue, open', kpi_entries: 'Entries',
@@ -24,6 +25,7 @@ const en = {
   copy_code: 'Copy code', copied: 'Copied', copy_failed: 'Could not copy; please note it down', my_codes: 'Codes sent from this phone',
   clear_codes: 'Clear list', no_codes: 'No reports sent from this phone yet', submitted_on: 'Sent',
   choose: 'Choose', pick_community: 'Choose a community', pick_compound: 'Choose a compound', pick_building: 'Choose a building', cancel: 'Cancel',
+  photo_n: 'Photo', photo_loading: 'Loading photos…', photo_missing: 'Photo cannot be shown', photo_link: 'External photo link',
 }
 
 export function w(key) {
