@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from services.runtime.directory import clear_cache
@@ -36,6 +41,13 @@ def _fresh_settings():
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+# The county's holiday table (deploy/holidays.yaml) is written by the workcal API: every test, and every
+# process a test starts, works on a private copy, so a test can never change the committed file.
+_HOLIDAYS = Path(tempfile.mkdtemp(prefix="hall-test-holidays-")) / "holidays.yaml"
+shutil.copy(Path(__file__).resolve().parents[1] / "deploy" / "holidays.yaml", _HOLIDAYS)
+os.environ["HALL_HOLIDAYS"] = str(_HOLIDAYS)
 
 
 # The default vhost belongs to `make run`: a test that reaches it leaves queues and events signed with its own
