@@ -300,7 +300,7 @@ async def amain(args: argparse.Namespace) -> int:
         sup.env["console"] = await console_env()
     if args.train and "triage" in names and not (s.var_dir / "triage-model.pkl").exists():
         # Triage grades with rules alone until a model exists; train one from the shipped corpus first.
-        print("launch   | training the triage model on every writer of the corpus (about 2 min, once)", flush=True)
+        print("launch   | training the triage model on every writer of the corpus (4-6 min, once)", flush=True)
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.triage", "train")
         if await proc.wait() != 0:
             print("launch   | triage model training failed; triage grades with rules alone", flush=True)
