@@ -32,13 +32,16 @@ test: install test-env  ## lint, types of the shared packages, architecture and 
 	$(VENV)/bin/ruff check services tests adapters bench tools
 	$(VENV)/bin/mypy services/contracts services/runtime
 	$(VENV)/bin/lint-imports
-	# The cluster tier (its own RabbitMQ nodes and PostgreSQL pair; mostly waiting on boots and failovers) runs
-	# beside the other tiers, which never touch its nodes: the whole run stays well under CI's half hour.
-	@mkdir -p results; rm -f results/cluster.rc; \
+	# The unit tier (no I/O) and the cluster tier (its own RabbitMQ nodes and PostgreSQL pair, mostly waiting on
+	# boots and failovers) run beside the integration and e2e tiers, which never touch either: the whole run stays
+	# well under CI's half hour. Their output is in results/{unit,cluster}.log, the tail printed at the end.
+	@mkdir -p results; rm -f results/unit.rc results/cluster.rc; \
+	( $(PY) -m pytest -m unit tests/unit > results/unit.log 2>&1; echo $$? > results/unit.rc ) & \
 	( $(PY) -m pytest -m cluster tests/cluster > results/cluster.log 2>&1; echo $$? > results/cluster.rc ) & \
-	$(PY) -m pytest -m "not cluster"; rc=$$?; wait; \
-	echo "==> cluster tier (tests/cluster, results/cluster.log):"; tail -n 40 results/cluster.log; \
-	crc=$$(cat results/cluster.rc 2>/dev/null || echo 1); [ $$rc -eq 0 ] && [ $$crc -eq 0 ]
+	$(PY) -m pytest -m "integration or e2e"; rc=$$?; wait; \
+	for tier in unit cluster; do echo "==> $$tier tier (results/$$tier.log):"; tail -n 25 results/$$tier.log; done; \
+	urc=$$(cat results/unit.rc 2>/dev/null || echo 1); crc=$$(cat results/cluster.rc 2>/dev/null || echo 1); \
+	echo "==> exit codes: integration+e2e $$rc, unit $$urc, cluster $$crc"; [ $$rc -eq 0 ] && [ $$urc -eq 0 ] && [ $$crc -eq 0 ]
 
 test-unit: install
 	$(PY) -m pytest -m unit
