@@ -305,7 +305,7 @@ async def export_matters(
     community: Annotated[str | None, Query(max_length=64)] = None,
     level: Level | None = None,
     route: Route | None = None,
-    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(open|closed|merged)$")] = None,
     needs_review: bool | None = None,
     category: Category | None = None,
     q: Keyword = None,
