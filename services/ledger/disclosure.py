@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 
 from services.contracts import labels
 from services.ledger import audit
@@ -287,6 +285,10 @@ def _text_cells(ws, row: int) -> None:
 def to_xlsx(content: dict, meta: dict) -> bytes:
     """An Excel workbook: the matters with level colours, and the month's summary."""
     content = public(content)
+    # Imported here: openpyxl (and numpy under it) would cost the service ~0.4 s CPU at every start.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
     wb = Workbook()
     ws = wb.active
     ws.title = "公示"

@@ -67,6 +67,7 @@ class Supervisor:
         self.env: dict[str, dict[str, str]] = {}  # extra environment per service (e.g. the console's intake key)
         self.stopping = False
         self._tasks: set[asyncio.Task] = set()
+        self._replaced: set[int] = set()  # pids restarted on purpose: their watchers must not start another
         (var_dir / "run").mkdir(parents=True, exist_ok=True)
         (var_dir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -82,8 +83,8 @@ class Supervisor:
         )
         self.procs[name] = proc
         (self.var_dir / "run" / f"{name}.pid").write_text(str(proc.pid))
-        for coro in (self._pipe(name, proc), self._watch(name, proc)):
-            task = asyncio.create_task(coro)
+        for role, coro in (("pipe", self._pipe(name, proc)), ("watch", self._watch(name, proc))):
+            task = asyncio.create_task(coro, name=f"{name}:{proc.pid}:{role}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -98,10 +99,20 @@ class Supervisor:
 
     async def _watch(self, name: str, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
-        if self.stopping or not self.restart:
+        if self.stopping or not self.restart or proc.pid in self._replaced:
             return
         print(f"launch   | {name} exited with {code}; restarting in 1 s", flush=True)
         await asyncio.sleep(1)
+        if not self.stopping:
+            await self.start(name)
+
+    async def restart_one(self, name: str) -> None:
+        """Stop one service gracefully and start it again (so it loads what changed on disk, e.g. a new model)."""
+        proc = self.procs[name]
+        self._replaced.add(proc.pid)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
         if not self.stopping:
             await self.start(name)
 
@@ -184,6 +195,19 @@ async def seed() -> None:
                 f"launch   | demo report {i} refused: {exc.code} {exc.read().decode(errors='replace')[:300]}",
                 flush=True,
             )
+
+
+async def _after_training(sup: Supervisor, training: asyncio.subprocess.Process | None, *, seed_demo: bool) -> None:
+    """When the model trained beside the running platform is ready, restart triage onto it; then seed the demo."""
+    if training is not None:
+        if await training.wait() == 0:
+            await sup.restart_one("triage")
+            await wait_ready(["triage"])
+            print("launch   | triage model trained; triage restarted and grades with rules + model", flush=True)
+        else:
+            print("launch   | triage model training failed; triage grades with its rules alone", flush=True)
+    if seed_demo:
+        await seed()
 
 
 async def console_env() -> dict[str, str]:
@@ -298,25 +322,31 @@ async def amain(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     if "console" in names:
         sup.env["console"] = await console_env()
+    training = None
     if args.train and "triage" in names and not (s.var_dir / "triage-model.pkl").exists():
-        # Triage grades with rules alone until a model exists; train one from the shipped corpus first.
-        print("launch   | training the triage model on every writer of the corpus (4-6 min, once)", flush=True)
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.triage", "train")
-        if await proc.wait() != 0:
-            print("launch   | triage model training failed; triage grades with rules alone", flush=True)
+        # Triage grades with the rules alone until a model exists: the platform is usable at once and the model is
+        # trained beside it, then triage restarts onto it (the demo reports wait for the model).
+        print(
+            "launch   | training the triage model on every writer of the corpus (4-6 min, once); until then "
+            "triage grades with its rules alone",
+            flush=True,
+        )
+        training = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.triage", "train")
     for n in names:
         await sup.start(n)
     try:
         await wait_ready(names)
-        if args.seed and "intake" in names:
-            await seed()
         (s.var_dir / "run" / "ready").write_text(str(os.getpid()))
+        seeding = asyncio.create_task(_after_training(sup, training, seed_demo=args.seed and "intake" in names))
         # Dead letters left from an earlier run (or another program on this vhost) are named at every start;
         # not for the test platforms, which start often on a fresh vhost of their own.
         dead = await dead_letters(names) if s.env != "test" else None
         print(banner(names, dead), flush=True)
         await stop.wait()
+        seeding.cancel()
     finally:
+        if training and training.returncode is None:
+            training.kill()
         (s.var_dir / "run" / "ready").unlink(missing_ok=True)
         await sup.stop()
     return 0

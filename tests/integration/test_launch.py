@@ -57,3 +57,40 @@ async def test_start_up_summary_counts_each_services_dead_letters(hall_env, monk
     assert "dead letters: ledger 3, meeting 0" in text
     assert "ledger.events.dlq holds 3: python -m services.ledger dlq list --queue ledger.events" in text
     assert "meeting.matters.dlq" not in text
+
+
+async def test_a_service_restarted_on_purpose_runs_once_again(hall_env, monkeypatch):
+    """`make run` restarts triage onto the model trained beside it: one new process, no second from its watcher."""
+    import asyncio
+    import socket
+
+    from services.runtime.launch import Supervisor, wait_ready
+    from services.runtime.settings import get_settings
+
+    with socket.socket() as s:  # a free port: other tests' platforms may hold the default one
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("FEEDBACK_PORT", str(s.getsockname()[1]))
+    get_settings.cache_clear()
+    sup = Supervisor(["feedback"], hall_env.var_dir)
+    await sup.start("feedback")
+    try:
+        await wait_ready(["feedback"], timeout=120)
+        first = sup.procs["feedback"]
+        await sup.restart_one("feedback")
+        await wait_ready(["feedback"], timeout=120)
+        second = sup.procs["feedback"]
+        assert first.returncode is not None and second.pid != first.pid
+
+        # The old process's watcher has finished: had it decided to restart, it would still be waiting its 1 s.
+        def watching(pid: int) -> bool:
+            return any(t.get_name() == f"feedback:{pid}:watch" and not t.done() for t in asyncio.all_tasks())
+
+        for _ in range(100):
+            if not watching(first.pid):
+                break
+            await asyncio.sleep(0.05)
+        assert not watching(first.pid)
+        assert sup.procs["feedback"] is second and second.returncode is None and watching(second.pid)
+        assert (hall_env.var_dir / "run" / "feedback.pid").read_text() == str(second.pid)
+    finally:
+        await sup.stop()
