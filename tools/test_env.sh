@@ -33,6 +33,14 @@ fi
 wait_for 120 "RabbitMQ" timeout 120 rabbitmqctl await_startup
 # A broker node can be up with its application stopped (e.g. after `rabbitmqctl stop_app`): start it.
 rabbitmqctl start_app >/dev/null 2>&1 || true
+# The management API lets each test make its private vhost in ~0.1 s instead of three rabbitmqctl calls (an Erlang
+# VM each); tests fall back to rabbitmqctl where it is missing. Enabling is idempotent and survives restarts.
+if rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_management; then
+    log "RabbitMQ management API already enabled"
+else
+    log "enabling RabbitMQ's management API: rabbitmq-plugins enable rabbitmq_management"
+    rabbitmq-plugins enable rabbitmq_management >/dev/null || log "could not enable it; tests use rabbitmqctl"
+fi
 
 # --- Redis (127.0.0.1:6379) ---
 if redis-cli ping >/dev/null 2>&1; then
