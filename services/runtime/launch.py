@@ -142,7 +142,7 @@ def _get(url: str, timeout: float = 2) -> tuple[int, str]:
         return 0, repr(e)
 
 
-async def wait_ready(names: list[str], timeout: float = 90) -> None:
+async def wait_ready(names: list[str], timeout: float = 180) -> None:
     """Wait until every service answers /readyz with 200."""
     s = get_settings()
     deadline = time.monotonic() + timeout
@@ -197,10 +197,23 @@ async def seed() -> None:
             )
 
 
-async def _after_training(sup: Supervisor, training: asyncio.subprocess.Process | None, *, seed_demo: bool) -> None:
-    """When the model trained beside the running platform is ready, restart triage onto it; then seed the demo."""
-    if training is not None:
-        if await training.wait() == 0:
+async def _train_then_seed(sup: Supervisor, *, train: bool, seed_demo: bool) -> None:
+    """Train the triage model beside the running platform and restart triage onto it; then seed the demo."""
+    if train:
+        # Triage grades with its rules alone until a model exists: the platform is usable at once, the model comes
+        # after (started once everything is ready, so training never slows the services' start).
+        print(
+            "launch   | training the triage model on every writer of the corpus (4-6 min, once); until then "
+            "triage grades with its rules alone",
+            flush=True,
+        )
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.triage", "train")
+        try:
+            code = await proc.wait()
+        finally:
+            if proc.returncode is None:  # the launcher is stopping
+                proc.kill()
+        if code == 0:
             await sup.restart_one("triage")
             await wait_ready(["triage"])
             print("launch   | triage model trained; triage restarted and grades with rules + model", flush=True)
@@ -322,22 +335,13 @@ async def amain(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     if "console" in names:
         sup.env["console"] = await console_env()
-    training = None
-    if args.train and "triage" in names and not (s.var_dir / "triage-model.pkl").exists():
-        # Triage grades with the rules alone until a model exists: the platform is usable at once and the model is
-        # trained beside it, then triage restarts onto it (the demo reports wait for the model).
-        print(
-            "launch   | training the triage model on every writer of the corpus (4-6 min, once); until then "
-            "triage grades with its rules alone",
-            flush=True,
-        )
-        training = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.triage", "train")
+    train = bool(args.train and "triage" in names and not (s.var_dir / "triage-model.pkl").exists())
     for n in names:
         await sup.start(n)
     try:
         await wait_ready(names)
         (s.var_dir / "run" / "ready").write_text(str(os.getpid()))
-        seeding = asyncio.create_task(_after_training(sup, training, seed_demo=args.seed and "intake" in names))
+        seeding = asyncio.create_task(_train_then_seed(sup, train=train, seed_demo=args.seed and "intake" in names))
         # Dead letters left from an earlier run (or another program on this vhost) are named at every start;
         # not for the test platforms, which start often on a fresh vhost of their own.
         dead = await dead_letters(names) if s.env != "test" else None
@@ -345,8 +349,6 @@ async def amain(args: argparse.Namespace) -> int:
         await stop.wait()
         seeding.cancel()
     finally:
-        if training and training.returncode is None:
-            training.kill()
         (s.var_dir / "run" / "ready").unlink(missing_ok=True)
         await sup.stop()
     return 0
@@ -360,7 +362,7 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--seed", action="store_true", help="submit a few demo reports once everything is ready")
-    parser.add_argument("--train", action="store_true", help="train the triage model first if var/ has none")
+    parser.add_argument("--train", action="store_true", help="train the triage model alongside if var/ has none")
     parser.add_argument("--only", help="comma-separated subset of services")
     parser.add_argument("--no-restart", action="store_true", help="do not restart a service that exits")
     raise SystemExit(asyncio.run(amain(parser.parse_args())))

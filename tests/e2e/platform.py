@@ -93,7 +93,7 @@ class Platform:
         self.settings = Settings(var_dir=self.var)
         self.http = httpx.Client(timeout=10)
 
-    def start(self, timeout: float = 120) -> Platform:
+    def start(self, timeout: float = 240) -> Platform:
         """Start the launcher and wait until it reports every service ready."""
         self.var.mkdir(parents=True, exist_ok=True)
         self._log = open(self.var / "launch.log", "ab")
