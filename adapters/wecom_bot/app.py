@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -94,7 +95,9 @@ def _opened(crypto: WeChatCrypto, signature: str, timestamp: str, nonce: str, en
         raise Refused("msg_signature does not match") from None
     except WeChatException:  # InvalidCorpIdException: encrypted for another receiver
         raise Refused("encrypted for another receiver") from None
-    except (ValueError, TypeError, UnicodeDecodeError, IndexError) as exc:  # not WeCom's AES-CBC text
+    # Not WeCom's AES-CBC text, or sealed with another key: garbage whose last byte passes for padding makes wechatpy
+    # read a length from too few bytes (struct.error), about one try in a few hundred.
+    except (ValueError, TypeError, UnicodeDecodeError, IndexError, struct.error) as exc:
         raise Refused(f"cannot decrypt: {type(exc).__name__}") from None
 
 

@@ -8,6 +8,8 @@ WeCom seals them (AES-256-CBC, msg_signature) and must come out as exactly one r
 # ruff: noqa: F811 - pytest fixtures imported from test_intake_api
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 
@@ -170,3 +172,20 @@ def test_ignored_malformed_and_unroutable_messages(adapter):
     assert garbage.status_code in (401, 422)
     # Nothing is bound to hall.channels in this fresh vhost: the mandatory publish comes back, WeCom must retry.
     assert post(group_message("msg-nobody", "路灯不亮")).status_code == 503
+
+
+def test_garbage_that_passes_for_padding_is_refused(adapter):
+    """Text that decrypts (with the right key) to garbage ending in a 0 byte: wechatpy reads a length from nothing."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = base64.b64decode(AES_KEY + "=")
+    for i in range(5000):  # about one random ciphertext in 256 decrypts to a last byte of 0
+        blob = hashlib.sha256(f"garbage-{i}".encode()).digest() * 2
+        dec = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+        if (dec.update(blob) + dec.finalize())[-1] == 0:
+            break
+    encrypted = base64.b64encode(blob).decode()
+    stamp, nonce = str(int(time.time())), "1372623149"
+    query = {"msg_signature": signature(TOKEN, stamp, nonce, encrypted), "timestamp": stamp, "nonce": nonce}
+    body = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
+    assert adapter.post("/wecom/callback", params=query, content=body).status_code == 401
