@@ -229,8 +229,8 @@ class SessionConcluded(Payload):
     )
 
 
-class TaskEvent(Payload):
-    """task.*.v1: the ledger entry of a matter changed (assigned, progressed, escalated, completed)."""
+class EntryEvent(Payload):
+    """entry.*.v1 (old names task.*.v1): a matter's ledger entry was assigned, progressed, escalated or completed."""
 
     entry_id: str = Id
     matter_id: str = Id

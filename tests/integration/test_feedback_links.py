@@ -35,7 +35,7 @@ def seed(client: TestClient, matter: str, **kw) -> None:
 
     async def run() -> None:
         async with ctx.bus.uow(cause=env) as uow:
-            await handlers.on_task_completed(uow, env, data)
+            await handlers.on_entry_completed(uow, env, data)
             await uow.commit()
 
     client.portal.call(run)

@@ -148,7 +148,7 @@ def test_feedback_answers_another_communitys_ids_like_unknown_ones(feedback):
             await feedback_handlers.on_matter_triaged(uow, t_env, triaged)
             await uow.commit()
         async with ctx.bus.uow(cause=env) as uow:
-            await feedback_handlers.on_task_completed(uow, env, data)
+            await feedback_handlers.on_entry_completed(uow, env, data)
             await uow.commit()
 
     feedback.portal.call(seed)
