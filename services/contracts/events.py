@@ -10,6 +10,7 @@ from services.contracts.vocabulary import (
     Category,
     Channel,
     Kind,
+    LedgerState,
     Level,
     Method,
     Outcome,
@@ -234,7 +235,7 @@ class EntryEvent(Payload):
 
     entry_id: str = Id
     matter_id: str = Id
-    state: str = Field(max_length=32)
+    state: LedgerState
     level: Level
     category: Category
     measures: str | None = Field(None, max_length=2000)

@@ -100,7 +100,6 @@ COMMITMENT_STATE: dict[str, Label] = {
     "broken": ("未兑现", "Broken"),
 }
 
-# Not Literals on the wire but closed sets owned by one service each; the words live here all the same.
 LEDGER_STATE: dict[str, Label] = {
     "registered": ("已登记", "Registered"),
     "assigned": ("已交办", "Assigned"),
@@ -113,6 +112,7 @@ LEDGER_STATE: dict[str, Label] = {
     "closed": ("已销号", "Closed"),
     "merged": ("已合并", "Merged"),
 }
+# Not Literals on the wire but closed sets owned by one service each; the words live here all the same.
 # What a report's tracking status reads (intake follows the matter through the other services).
 REPORT_STATUS: dict[str, Label] = {
     "received": ("已受理", "Received"),
@@ -387,6 +387,7 @@ LITERALS = {
     "stance": v.Stance,
     "stance_by": v.StanceBy,
     "commitment_state": v.CommitmentState,
+    "ledger_state": v.LedgerState,
 }
 for _group, _literal in LITERALS.items():
     assert set(GROUPS[_group]) == set(get_args(_literal)), f"labels.{_group} does not match its Literal"

@@ -298,3 +298,17 @@ def test_every_queue_taking_a_new_name_also_takes_the_old_one() -> None:
                 if entry.replaced_by in keys:
                     assert type_ in keys, (service, type_)
                     assert sub.handlers[type_] is sub.handlers[entry.replaced_by]
+
+
+def test_an_entry_event_state_is_one_of_the_ledger_states() -> None:
+    from typing import get_args
+
+    from services.contracts import events, labels
+    from services.contracts.vocabulary import LedgerState
+    from services.ledger.domain import STATES
+
+    base = {"entry_id": "e_1", "matter_id": "m_1", "level": "red", "category": "road", "actor": "u", "at": AT}
+    assert events.EntryEvent.model_validate(base | {"state": "in_progress"}).state == "in_progress"
+    with pytest.raises(ValueError):
+        events.EntryEvent.model_validate(base | {"state": "done"})
+    assert set(STATES) == set(get_args(LedgerState)) == set(labels.LEDGER_STATE)
