@@ -39,7 +39,7 @@ def latency_ms(values_s: list[float]) -> dict:
 
 
 # The events the benchmark's tap records (its arrival times measure the pipeline).
-KEYS = ("matter.triaged.v1", "task.assigned.v1", "session.scheduled.v1")
+KEYS = ("matter.triaged.v1", "entry.assigned.v1", "session.scheduled.v1")
 
 
 class Tap:

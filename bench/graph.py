@@ -2,7 +2,7 @@
 
 The chain ceiling (bench/ceiling.py) passes one message through three queues. A report takes more: intake's
 report.received goes to triage; triage's matter.triaged goes to the ledger, intake, meeting and feedback; the
-ledger's task.assigned goes to intake. Here every service is one process that consumes its real queues (declared
+ledger's entry.assigned goes to intake. Here every service is one process that consumes its real queues (declared
 from its own `subscriptions()`, so quorum queues with their retry and dead-letter queues), republishes what the
 service would emit with a confirm, then acks. The bench's tap is bound as in the pipeline run. What this carries is
 the most the pipeline could carry if every handler and database cost nothing.
@@ -28,7 +28,7 @@ from services.runtime.topology import declare_queue
 
 SERVICES = ("intake", "triage", "ledger", "meeting", "feedback")
 # What a service publishes when it handles a direct report's event (the rest it only records).
-EMITS = {"triage": {"report.received.v1": "matter.triaged.v1"}, "ledger": {"matter.triaged.v1": "task.assigned.v1"}}
+EMITS = {"triage": {"report.received.v1": "matter.triaged.v1"}, "ledger": {"matter.triaged.v1": "entry.assigned.v1"}}
 
 
 def _body(kind: str, i: int, t0: float) -> bytes:
@@ -107,7 +107,7 @@ async def measure(url: str, *, n: int = 2000, window: int = 256) -> dict:
                 msg = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type="report.received.v1")
                 await ex.publish(msg, routing_key="report.received.v1", mandatory=True)
 
-        assigned = tap.events.setdefault("task.assigned.v1", [])
+        assigned = tap.events.setdefault("entry.assigned.v1", [])
         await asyncio.gather(*(report(-i - 1) for i in range(100)))  # warm-up
         await tap.wait(lambda t: len(assigned) >= 100, 60)
         pids = cpu_pids([p.pid for p in procs.values()])

@@ -123,13 +123,13 @@ async def publish_channel_messages(amqp_url: str, n: int) -> None:
 
 
 def _index(tap: Tap) -> tuple[dict, dict, dict]:
-    """report -> matter, matter -> first task.assigned time, matter -> first session.scheduled time."""
+    """report -> matter, matter -> first entry.assigned time, matter -> first session.scheduled time."""
     report_matter = {}
     for _, body in tap.events["matter.triaged.v1"]:
         for rid in body["data"]["report_ids"]:
             report_matter.setdefault(rid, body["data"]["matter_id"])
     assigned: dict[str, float] = {}
-    for t, body in tap.events["task.assigned.v1"]:
+    for t, body in tap.events["entry.assigned.v1"]:
         assigned.setdefault(body["data"]["matter_id"], t)
     scheduled: dict[str, float] = {}
     for t, body in tap.events["session.scheduled.v1"]:
@@ -215,13 +215,13 @@ class Pipeline:
         """Post n direct reports as fast as intake accepts them (a share via hall.channels); rate to ledger."""
         communities = communities or ["jinshan"]
         n_channel = int(n * channel_share)
-        before = len(self.tap.events["task.assigned.v1"])
+        before = len(self.tap.events["entry.assigned.v1"])
         started = time.time()
         bodies = [_direct(communities[i % len(communities)]) for i in range(n - n_channel)]
         await asyncio.gather(*(self.load.post(k, b) for k, b in bodies), publish_channel_messages(self.url, n_channel))
         accepted_at = time.time()
-        ok = await self.tap.wait(lambda t: len(t.events["task.assigned.v1"]) - before >= n, timeout=240)
-        arrivals = [t for t, _ in self.tap.events["task.assigned.v1"][before:]]
+        ok = await self.tap.wait(lambda t: len(t.events["entry.assigned.v1"]) - before >= n, timeout=240)
+        arrivals = [t for t, _ in self.tap.events["entry.assigned.v1"][before:]]
         done = max(arrivals) if arrivals else time.time()
         return {
             "reports": n,

@@ -245,11 +245,11 @@ def on_the_day(monkeypatch, client, session_id: str) -> None:
     import datetime as dt
 
     from services.meeting import planner
-    from services.meeting.models import Session, aware
+    from services.meeting.models import MeetingSession, aware
 
     async def starts() -> dt.datetime:
         async with client.app.state.ctx.db.session() as s:
-            return aware((await s.get(Session, session_id)).starts_at)
+            return aware((await s.get(MeetingSession, session_id)).starts_at)
 
     when = client.portal.call(starts)
     monkeypatch.setattr(planner, "utcnow", lambda: when.astimezone(dt.UTC))

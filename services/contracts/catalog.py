@@ -26,6 +26,16 @@ class EventType:
     producer: str
     consumers: tuple[str, ...]
     summary: str
+    # Per-subject sequences are numbered per stream (default: the type's noun). A renamed event keeps the stream
+    # of its old name, so consumers that keep the last sequence seen do not drop the new name's events as stale.
+    stream: str = ""
+    # Set on an old name kept for one release: consumers take both, producers emit only `replaced_by`.
+    replaced_by: str = ""
+
+    @property
+    def sequence_stream(self) -> str:
+        """The name this event's per-subject sequence is counted under."""
+        return self.stream or self.type.rsplit(".", 2)[0]
 
 
 CATALOG: dict[str, EventType] = {
@@ -96,36 +106,76 @@ CATALOG: dict[str, EventType] = {
             "A session concluded with attendance and one resolution per matter.",
         ),
         EventType(
-            "task.assigned.v1",
-            ev.TaskEvent,
+            "entry.assigned.v1",
+            ev.EntryEvent,
             EVENTS_EXCHANGE,
             "ledger",
             ("intake",),
             "A ledger entry got its measures, responsible unit and deadline.",
+            stream="task",
         ),
         EventType(
-            "task.progressed.v1",
-            ev.TaskEvent,
+            "entry.progressed.v1",
+            ev.EntryEvent,
             EVENTS_EXCHANGE,
             "ledger",
             ("intake",),
             "Progress was recorded on a ledger entry.",
+            stream="task",
         ),
         EventType(
-            "task.escalated.v1",
-            ev.TaskEvent,
+            "entry.escalated.v1",
+            ev.EntryEvent,
             EVENTS_EXCHANGE,
             "ledger",
             ("intake",),
             "A partner unit referred the matter to a functional department (转办).",
+            stream="task",
         ),
         EventType(
-            "task.completed.v1",
-            ev.TaskEvent,
+            "entry.completed.v1",
+            ev.EntryEvent,
             EVENTS_EXCHANGE,
             "ledger",
             ("feedback", "intake"),
             "The responsible unit completed the matter (办结); revisits follow.",
+            stream="task",
+        ),
+        EventType(
+            "task.assigned.v1",
+            ev.EntryEvent,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("intake",),
+            "Old name of entry.assigned.v1: not emitted, consumed for one more release (architecture.md, Names).",
+            replaced_by="entry.assigned.v1",
+        ),
+        EventType(
+            "task.progressed.v1",
+            ev.EntryEvent,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("intake",),
+            "Old name of entry.progressed.v1: not emitted, consumed for one more release (architecture.md, Names).",
+            replaced_by="entry.progressed.v1",
+        ),
+        EventType(
+            "task.escalated.v1",
+            ev.EntryEvent,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("intake",),
+            "Old name of entry.escalated.v1: not emitted, consumed for one more release (architecture.md, Names).",
+            replaced_by="entry.escalated.v1",
+        ),
+        EventType(
+            "task.completed.v1",
+            ev.EntryEvent,
+            EVENTS_EXCHANGE,
+            "ledger",
+            ("feedback", "intake"),
+            "Old name of entry.completed.v1: not emitted, consumed for one more release (architecture.md, Names).",
+            replaced_by="entry.completed.v1",
         ),
         EventType(
             "evaluation.recorded.v1",

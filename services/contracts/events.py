@@ -10,6 +10,7 @@ from services.contracts.vocabulary import (
     Category,
     Channel,
     Kind,
+    LedgerState,
     Level,
     Method,
     Outcome,
@@ -229,12 +230,12 @@ class SessionConcluded(Payload):
     )
 
 
-class TaskEvent(Payload):
-    """task.*.v1: the ledger entry of a matter changed (assigned, progressed, escalated, completed)."""
+class EntryEvent(Payload):
+    """entry.*.v1 (old names task.*.v1): a matter's ledger entry was assigned, progressed, escalated or completed."""
 
     entry_id: str = Id
     matter_id: str = Id
-    state: str = Field(max_length=32)
+    state: LedgerState
     level: Level
     category: Category
     measures: str | None = Field(None, max_length=2000)

@@ -11,6 +11,7 @@ import re
 from typing import get_args
 
 from services.contracts import vocabulary as v
+from services.contracts.catalog import CATALOG
 
 Label = tuple[str, str]
 
@@ -99,7 +100,6 @@ COMMITMENT_STATE: dict[str, Label] = {
     "broken": ("未兑现", "Broken"),
 }
 
-# Not Literals on the wire but closed sets owned by one service each; the words live here all the same.
 LEDGER_STATE: dict[str, Label] = {
     "registered": ("已登记", "Registered"),
     "assigned": ("已交办", "Assigned"),
@@ -112,6 +112,7 @@ LEDGER_STATE: dict[str, Label] = {
     "closed": ("已销号", "Closed"),
     "merged": ("已合并", "Merged"),
 }
+# Not Literals on the wire but closed sets owned by one service each; the words live here all the same.
 # What a report's tracking status reads (intake follows the matter through the other services).
 REPORT_STATUS: dict[str, Label] = {
     "received": ("已受理", "Received"),
@@ -246,10 +247,10 @@ EVENT: dict[str, Label] = {
     "matter.regraded.v1": ("事项已改判", "Matter regraded"),
     "session.scheduled.v1": ("议事会已排期", "Session scheduled"),
     "session.concluded.v1": ("议事会已结束", "Session concluded"),
-    "task.assigned.v1": ("任务已交办", "Task assigned"),
-    "task.progressed.v1": ("任务有进展", "Task progressed"),
-    "task.escalated.v1": ("任务已转办", "Task escalated"),
-    "task.completed.v1": ("任务已办结", "Task completed"),
+    "entry.assigned.v1": ("台账已交办", "Entry assigned"),
+    "entry.progressed.v1": ("台账有进展", "Entry progressed"),
+    "entry.escalated.v1": ("台账已转办", "Entry escalated"),
+    "entry.completed.v1": ("台账已办结", "Entry completed"),
     "evaluation.recorded.v1": ("收到评价", "Evaluation recorded"),
     "matter.reopened.v1": ("事项已重办", "Matter reopened"),
     "matter.closed.v1": ("事项已销号", "Matter closed"),
@@ -258,6 +259,8 @@ EVENT: dict[str, Label] = {
     "matter.foreseen.v1": ("未诉先办议题", "Proactive topic"),
     "other": ("新动态", "New activity"),
 }
+# Old names of renamed events (still consumed for one release) read as their new names.
+EVENT |= {t: EVENT[e.replaced_by] for t, e in CATALOG.items() if e.replaced_by}
 # Field names in problem+json errors (the last named part of the path), in words.
 FIELD: dict[str, Label] = {
     "attendance": ("出席人员", "Attendance"),
@@ -384,6 +387,7 @@ LITERALS = {
     "stance": v.Stance,
     "stance_by": v.StanceBy,
     "commitment_state": v.CommitmentState,
+    "ledger_state": v.LedgerState,
 }
 for _group, _literal in LITERALS.items():
     assert set(GROUPS[_group]) == set(get_args(_literal)), f"labels.{_group} does not match its Literal"

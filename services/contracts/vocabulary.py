@@ -65,3 +65,16 @@ StanceBy = Literal[
     "party_org", "owners_committee", "property_company", "resident_rep", "partner_unit", "department", "concerned"
 ]
 CommitmentState = Literal["open", "kept", "broken"]
+# States of a handling ledger entry (办理台账): the ledger's state machine (ledger/domain.py) moves between them.
+LedgerState = Literal[
+    "registered",
+    "assigned",
+    "claimed",
+    "in_progress",
+    "escalated",
+    "completed",
+    "evaluated",
+    "reopened",
+    "closed",
+    "merged",
+]

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def subscriptions(settings: Settings) -> list[Subscription]:
     """Feedback's one queue: completions open revisits, crossing-off ends them."""
     consumed = {
-        "task.completed.v1": handlers.on_task_completed,
+        "entry.completed.v1": handlers.on_entry_completed,
         "matter.closed.v1": handlers.on_matter_closed,
         "matter.triaged.v1": handlers.on_matter_triaged,
     }

@@ -46,14 +46,14 @@ async def revisit_of(session: AsyncSession, matter_id: str, round: int) -> Revis
     return (await session.exec(q)).first()
 
 
-def _what_was_done(data: events.TaskEvent) -> str | None:
+def _what_was_done(data: events.EntryEvent) -> str | None:
     """The measures (具体举措) and the completion note (办结说明), which residents see on a questionnaire."""
     parts = [t.strip() for t in (data.measures, f"办结说明：{data.note.strip()}" if data.note else None) if t]
     # Neighbours read this on their questionnaire: scrubbed here too, whatever the ledger sent.
     return scrub_text("；".join(parts))[:2000] or None
 
 
-async def on_task_completed(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
+async def on_entry_completed(uow: UnitOfWork, env: Envelope, data: events.EntryEvent) -> None:
     """A completed matter (办结) gets a revisit for its round, with planned methods and a due time."""
     if load_directory().community(env.community) is None:
         raise Reject(f"unknown community {env.community!r}")
@@ -61,11 +61,11 @@ async def on_task_completed(uow: UnitOfWork, env: Envelope, data: events.TaskEve
     now = dt.datetime.now(dt.UTC)
     mr = await matter_round(s, data.matter_id, lock=True)
     if mr is not None and mr.community != env.community:
-        raise Reject(f"task.completed claims community {env.community!r} for a matter of another community")
+        raise Reject(f"{env.type} claims community {env.community!r} for a matter of another community")
     existing = await revisit_of(s, data.matter_id, data.round)
     if existing is not None:
         if existing.community != env.community:
-            raise Reject(f"task.completed claims community {env.community!r} for another community's revisit")
+            raise Reject(f"{env.type} claims community {env.community!r} for another community's revisit")
         return  # the same completion again: one revisit per (matter, round)
     if mr is not None and (mr.closed or data.round < mr.round):
         log.info("feedback.completion_ignored matter=%s round=%s (closed or stale)", data.matter_id, data.round)

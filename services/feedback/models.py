@@ -127,7 +127,7 @@ class OwnerVote(Table, table=True):
     matter_id: str = Field(index=True, max_length=64)
     community: str = Field(index=True, max_length=64)
     question: str = Field(max_length=500)
-    kind: str = Field(max_length=16)  # major | ordinary, derived from `item` (votes.kind_of)
+    kind: str = Field(max_length=16)  # major | ordinary, derived from `item` (ownervote_rules.kind_of)
     item: int | None = Field(default=None, ge=1, le=9)  # Civil Code art. 278 §1 item; None before items were asked
     total_area_m2: str = Field(max_length=20)  # exact decimal, e.g. "1237.50"
     total_owners: int = Field(ge=1)

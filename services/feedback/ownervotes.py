@@ -15,7 +15,7 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import events
-from services.feedback import votes
+from services.feedback import ownervote_rules
 from services.feedback.models import Ballot, MatterView, OwnerRoll, OwnerVote, UsedLink
 from services.feedback.questionnaire import signer
 from services.feedback.recording import clean_household, household_ref
@@ -137,7 +137,7 @@ class BallotOut(BaseModel):
 
 
 def _exact(value: Fraction) -> str:
-    return votes.fraction_text(value) or "0"
+    return ownervote_rules.fraction_text(value) or "0"
 
 
 async def _ballots(s: AsyncSession, vote_id: str) -> list[Ballot]:
@@ -146,10 +146,10 @@ async def _ballots(s: AsyncSession, vote_id: str) -> list[Ballot]:
 
 def report(vote: OwnerVote, ballots: list[Ballot]) -> VoteReport:
     """The vote's report from its ballots (pure: recomputed every time, never stored)."""
-    t = votes.tally(
-        [votes.Ballot(b.owner_ref, votes.area(b.area_m2), b.choice) for b in ballots],
+    t = ownervote_rules.tally(
+        [ownervote_rules.Ballot(b.owner_ref, ownervote_rules.area(b.area_m2), b.choice) for b in ballots],
         kind=vote.kind,
-        total_area=votes.area(vote.total_area_m2),
+        total_area=ownervote_rules.area(vote.total_area_m2),
         total_owners=vote.total_owners,
     )
     if vote.status != "closed":
@@ -166,24 +166,24 @@ def report(vote: OwnerVote, ballots: list[Ballot]) -> VoteReport:
         community=vote.community,
         question=vote.question,
         item=vote.item,
-        item_label=votes.item_label(vote.item) if vote.item else None,
+        item_label=ownervote_rules.item_label(vote.item) if vote.item else None,
         kind=vote.kind,
-        kind_label=votes.KIND_ZH[vote.kind],
+        kind_label=ownervote_rules.KIND_ZH[vote.kind],
         scope=vote.scope,
         status=vote.status,
         total_area_m2=vote.total_area_m2,
         total_owners=vote.total_owners,
-        voted_area_m2=votes.decimal_text(t.voted_area),
+        voted_area_m2=ownervote_rules.decimal_text(t.voted_area),
         voted_owners=t.voted_owners,
         choices=[
             ChoiceOut(
                 choice=c,
-                label=votes.CHOICE_ZH[c],
+                label=ownervote_rules.CHOICE_ZH[c],
                 owners=t.owners_by_choice[c],
-                area_m2=votes.decimal_text(t.area_by_choice[c]),
+                area_m2=ownervote_rules.decimal_text(t.area_by_choice[c]),
                 area_exact=_exact(t.area_by_choice[c]),
             )
-            for c in votes.CHOICES
+            for c in ownervote_rules.CHOICES
         ],
         checks=[
             CheckOut(
@@ -191,7 +191,7 @@ def report(vote: OwnerVote, ballots: list[Ballot]) -> VoteReport:
                 label=c.label_zh,
                 numerator=_exact(c.numerator),
                 denominator=_exact(c.denominator),
-                share=votes.fraction_text(c.value),
+                share=ownervote_rules.fraction_text(c.value),
                 bound=_exact(c.bound),
                 comparison=">" if c.strict else ">=",
                 met=c.met,
@@ -210,7 +210,7 @@ def _electorate(body: OwnerVoteIn) -> tuple[Fraction, int, str]:
     """Total exclusive area, owners and a scope label: from the directory's buildings, or as given."""
     if not body.buildings:
         assert body.total_area_m2 is not None and body.total_owners is not None
-        return votes.area(body.total_area_m2), body.total_owners, ""
+        return ownervote_rules.area(body.total_area_m2), body.total_owners, ""
     community = load_directory().community(body.community)
     compound = community.compound(body.compound or "") if community else None
     if compound is None:
@@ -225,7 +225,7 @@ def _electorate(body: OwnerVoteIn) -> tuple[Fraction, int, str]:
                 f"Building {code!r} is unknown or lacks area_m2 / households in the directory",
                 field="buildings",
             )
-        area += votes.area(str(b.area_m2))
+        area += ownervote_rules.area(str(b.area_m2))
         owners += b.households
         names.append(b.name)
     return area, owners, f"{compound.name} {'、'.join(names)}"[:200]
@@ -270,8 +270,8 @@ async def open_vote(
             community=body.community,
             question=body.question.strip(),
             item=body.item,
-            kind=votes.kind_of(body.item),
-            total_area_m2=votes.decimal_text(total_area),
+            kind=ownervote_rules.kind_of(body.item),
+            total_area_m2=ownervote_rules.decimal_text(total_area),
             total_owners=total_owners,
             scope=scope,
             status="open",
@@ -294,8 +294,8 @@ async def _record_ballot(
     duplicate = Problem(409, "该业主已投过票（一户一票）", "This owner has already voted", field="household")
     if any(b.owner_ref == ref for b in ballots):
         raise duplicate
-    voted = sum((votes.area(b.area_m2) for b in ballots), Fraction(0)) + votes.area(area_m2)
-    if len(ballots) + 1 > vote.total_owners or voted > votes.area(vote.total_area_m2):
+    voted = sum((ownervote_rules.area(b.area_m2) for b in ballots), Fraction(0)) + ownervote_rules.area(area_m2)
+    if len(ballots) + 1 > vote.total_owners or voted > ownervote_rules.area(vote.total_area_m2):
         raise Problem(
             422,
             "选票的户数或面积超过表决范围的总数",
@@ -403,9 +403,9 @@ async def issue_ballot_links(
         refs = [household_ref(vote.community, o.household) for o in body.owners]
         if len(set(refs)) != len(refs):
             raise Problem(422, "业主重复", "An owner appears twice", field="owners")
-        total = votes.area(vote.total_area_m2)
+        total = ownervote_rules.area(vote.total_area_m2)
         for ref, owner in zip(refs, body.owners, strict=True):
-            if votes.area(owner.area_m2) > total:
+            if ownervote_rules.area(owner.area_m2) > total:
                 raise Problem(422, "面积超过表决范围总面积", "Area exceeds the total exclusive area", field="owners")
             row = await s.get(OwnerRoll, (vote_id, ref))
             if row is None:
@@ -463,11 +463,11 @@ async def get_ballot(token: Token, ctx: Ctx) -> BallotForm:
         return BallotForm(
             vote_id=vote.id,
             question=public_text(vote.question),
-            kind_label=votes.KIND_ZH[vote.kind],
+            kind_label=ownervote_rules.KIND_ZH[vote.kind],
             scope=public_text(vote.scope),
             area_m2=row.area_m2,
             expires_at=link.expires_at,
-            choices=[{"value": k, "label": v} for k, v in votes.CHOICE_ZH.items()],
+            choices=[{"value": k, "label": v} for k, v in ownervote_rules.CHOICE_ZH.items()],
         )
 
 

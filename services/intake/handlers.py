@@ -284,7 +284,7 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
     await _reached(uow, env, data.matter_id, "graded", env.time)
 
 
-async def on_task(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
+async def on_entry(uow: UnitOfWork, env: Envelope, data: events.EntryEvent) -> None:
     """Keep the resident-visible status of each report in step with the ledger."""
     seq = env.sequence or 0
     # Closed is final until a reopen; the status read model only moves forward in the subject's sequence.

@@ -76,7 +76,7 @@ def satisfaction_text(rate: float | None) -> str | None:
     return f"{'满意' if rate >= 0.5 else '不满意'}（满意率 {rate:.0%}）"
 
 
-async def on_task(uow: UnitOfWork, env: Envelope, data: events.TaskEvent) -> None:
+async def on_entry(uow: UnitOfWork, env: Envelope, data: events.EntryEvent) -> None:
     """Completed: the result, unit and time; evaluated: the revisit and satisfaction (the reply is ready)."""
     rows = await _replies(uow.session, data.matter_id)
     now = dt.datetime.now(dt.UTC)

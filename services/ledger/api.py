@@ -57,12 +57,12 @@ DEFAULT_NOTES = {
     "close": "已销号",
 }
 EMITS = {
-    "claim": "task.progressed.v1",
-    "start": "task.progressed.v1",
-    "progress": "task.progressed.v1",
-    "return": "task.progressed.v1",
-    "escalate": "task.escalated.v1",
-    "complete": "task.completed.v1",
+    "claim": "entry.progressed.v1",
+    "start": "entry.progressed.v1",
+    "progress": "entry.progressed.v1",
+    "return": "entry.progressed.v1",
+    "escalate": "entry.escalated.v1",
+    "complete": "entry.completed.v1",
 }
 DONE_OR_LATER = frozenset({"completed", "evaluated", "closed"})
 FIRST_ACTIONS = frozenset({"claim", "start", "progress", "escalate", "complete"})  # a response to a red matter
@@ -399,7 +399,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
                 data=events.MatterClosed(matter_id=e.matter_id, entry_id=e.id, by=principal.sub, closed_at=now),
             )
         else:
-            await entries.emit_task(uow, EMITS[action], e, actor=principal.sub, note=note)
+            await entries.emit_entry(uow, EMITS[action], e, actor=principal.sub, note=note)
         if action == "escalate":
             await handover.notify_unit(uow, e, e.escalated_to, kind="handover", note=note, now=now)
         await s.flush()

@@ -9,9 +9,11 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 from services.contracts import labels
+from services.contracts.vocabulary import LedgerState
 from services.runtime import workcal
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -19,18 +21,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 END_OF_DAY = dt.time(18, 0)
 
 LEVELS = ("red", "yellow", "green")
-STATES = (
-    "registered",
-    "assigned",
-    "claimed",
-    "in_progress",
-    "escalated",
-    "completed",
-    "evaluated",
-    "reopened",
-    "closed",
-    "merged",
-)
+STATES: tuple[str, ...] = get_args(LedgerState)
 ACTIONS = (
     "assign",
     "claim",

@@ -98,11 +98,11 @@ def note_only(session: AsyncSession, entry: Entry, note: str, *, actor: str, eve
     append(session, entry, actor=actor, action="note", from_state=entry.state, note=note, event_id=event_id)
 
 
-def task_event(
+def entry_event(
     entry: Entry, *, actor: str, note: str | None = None, satisfaction: float | None = None
-) -> events.TaskEvent:
-    """The task.*.v1 payload describing an entry as it is now."""
-    return events.TaskEvent(
+) -> events.EntryEvent:
+    """The entry.*.v1 payload describing an entry as it is now."""
+    return events.EntryEvent(
         entry_id=entry.id,
         matter_id=entry.matter_id,
         state=entry.state,
@@ -121,11 +121,11 @@ def task_event(
     )
 
 
-async def emit_task(
+async def emit_entry(
     uow: UnitOfWork, type: str, entry: Entry, *, actor: str, note: str | None = None, satisfaction: float | None = None
 ) -> None:
-    """Emit a task.*.v1 event about an entry (subject = its matter)."""
-    data = task_event(entry, actor=actor, note=note, satisfaction=satisfaction)
+    """Emit an entry.*.v1 event about an entry (subject = its matter)."""
+    data = entry_event(entry, actor=actor, note=note, satisfaction=satisfaction)
     await uow.emit(type, community=entry.community, subject=entry.matter_id, data=data)
 
 

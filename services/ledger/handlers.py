@@ -19,7 +19,7 @@ from services.ledger.entries import (
     append,
     apply,
     clean,
-    emit_task,
+    emit_entry,
     new_entry,
     note_only,
     supporting_of,
@@ -104,7 +104,7 @@ async def _assign_direct(uow: UnitOfWork, entry: Entry, *, note: str, event_id: 
     entry.overdue = False
     note += await _order_deadline(uow.session, entry)
     apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
-    await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note=note)
+    await emit_entry(uow, "entry.assigned.v1", entry, actor=SYSTEM, note=note)
     if routed is not None and routed.lead_party in ("department", "partner_unit") and routed.lead_unit:
         await handover.notify_unit(uow, entry, routed.lead_unit, kind="assigned", note=measures, now=clock(uow))
 
@@ -132,7 +132,7 @@ async def _assign_red(uow: UnitOfWork, entry: Entry, *, event_id: str | None, no
         apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
     else:
         note_only(uow.session, entry, note, actor=SYSTEM, event_id=event_id)
-    await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note=note)
+    await emit_entry(uow, "entry.assigned.v1", entry, actor=SYSTEM, note=note)
     await alerts.open_alert(uow, entry, now)
 
 
@@ -316,7 +316,7 @@ async def _resolve(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry
     note = f"议事会议定：{entry.measures}" + await _order_deadline(uow.session, entry)
     apply(uow.session, entry, "assign", actor=actor, note=note, event_id=env.id)
     sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
-    await emit_task(uow, "task.assigned.v1", entry, actor=actor, note=note)
+    await emit_entry(uow, "entry.assigned.v1", entry, actor=actor, note=note)
 
 
 async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry, actor: str) -> None:
@@ -334,7 +334,7 @@ async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: 
     note = f"议事会重新议定：{entry.measures}"
     append(uow.session, entry, actor=actor, action="resolve", from_state=entry.state, note=note, event_id=env.id)
     sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
-    await emit_task(uow, "task.assigned.v1", entry, actor=actor, note=note)
+    await emit_entry(uow, "entry.assigned.v1", entry, actor=actor, note=note)
 
 
 async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None, actor: str) -> None:
@@ -351,7 +351,7 @@ async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entr
     entry.escalated_to = department[:128]
     note = f"转办至{department}" + (f"（{res.reason}）" if res.reason else "")
     apply(uow.session, entry, "escalate", actor=actor, note=note, event_id=env.id)
-    await emit_task(uow, "task.escalated.v1", entry, actor=actor, note=note)
+    await emit_entry(uow, "entry.escalated.v1", entry, actor=actor, note=note)
     await handover.notify_unit(uow, entry, entry.escalated_to, kind="handover", note=note, now=clock(uow))
 
 
@@ -402,7 +402,7 @@ async def on_evaluation_recorded(uow: UnitOfWork, env: Envelope, data: events.Ev
     entry.satisfied = True
     note = "居民评价满意" + (f"（满意率 {data.round_rate:.0%}）" if data.round_rate is not None else "")
     apply(uow.session, entry, "evaluate_satisfied", actor=SYSTEM, note=note, event_id=env.id)
-    await emit_task(uow, "task.progressed.v1", entry, actor=SYSTEM, note=note, satisfaction=data.round_rate)
+    await emit_entry(uow, "entry.progressed.v1", entry, actor=SYSTEM, note=note, satisfaction=data.round_rate)
 
 
 # A household's pseudonym (hh_…) identifies it to staff tools, never to people reading the entry.
@@ -451,7 +451,9 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
         measures = entry.measures or DIRECT_MEASURES
         await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=measures)
     else:
-        await emit_task(uow, "task.progressed.v1", entry, actor=SYSTEM, note=f"第{data.round}轮重办，待议事会重新议定")
+        await emit_entry(
+            uow, "entry.progressed.v1", entry, actor=SYSTEM, note=f"第{data.round}轮重办，待议事会重新议定"
+        )
 
 
 def party_org_unit(community: str) -> str | None:
@@ -470,7 +472,7 @@ async def _supervise(uow: UnitOfWork, entry: Entry, *, event_id: str | None) -> 
     entry.deadline = deadline_for(entry.level, now, deadline_policy())
     note = f"两轮评价不满意，升级为社区党组织督办（督办件），由{entry.lead_unit or '社区党组织'}牵头，新时限已设定"
     apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
-    await emit_task(uow, "task.assigned.v1", entry, actor=SYSTEM, note="升级为社区党组织督办")
+    await emit_entry(uow, "entry.assigned.v1", entry, actor=SYSTEM, note="升级为社区党组织督办")
     await alerts.notify_supervision(uow, entry, now)
 
 

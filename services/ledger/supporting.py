@@ -225,8 +225,8 @@ async def act_on_supporting(
             photos=list(body.photos),
             at=now,
         )
-        await entries.emit_task(
-            uow, "task.progressed.v1", e, actor=principal.sub, note=f"配合单位「{task.unit}」{text}"
+        await entries.emit_entry(
+            uow, "entry.progressed.v1", e, actor=principal.sub, note=f"配合单位「{task.unit}」{text}"
         )
         out = SupportingTaskOut.of(task)
         await uow.commit()

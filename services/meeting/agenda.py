@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from services.meeting import api, planner, tiers
-from services.meeting.models import AgendaItem, QueuedMatter, Session, TierChange, aware
+from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, TierChange, aware
 from services.runtime.auth import Principal
 from services.runtime.authz import require
 from services.runtime.directory import load_directory
@@ -40,7 +40,7 @@ class AgendaOrder(BaseModel):
     reason: str | None = Field(None, max_length=500)
 
 
-def _before_start(s: Session) -> None:
+def _before_start(s: MeetingSession) -> None:
     if aware(s.starts_at) <= planner.utcnow():
         raise Problem(409, "议事会已开始，议程不能再调整", "The session has started; its agenda is fixed")
 
@@ -51,7 +51,7 @@ async def _items(uow, session_id: str) -> list[AgendaItem]:
 
 
 async def _renumber(
-    uow, s: Session, order: list[AgendaItem], actor: str, reason: str | None, moved: str | None = None
+    uow, s: MeetingSession, order: list[AgendaItem], actor: str, reason: str | None, moved: str | None = None
 ) -> None:
     """Give the items their new positions; record the moved topic (or, for a new order, each that moved)."""
     for pos, item in enumerate(order, start=1):
@@ -65,19 +65,19 @@ async def _renumber(
         uow.session.add(item)
 
 
-def _set(s: Session, principal: Principal) -> None:
+def _set(s: MeetingSession, principal: Principal) -> None:
     if s.agenda_set_at is None:
         s.agenda_set_by, s.agenda_set_at = principal.sub[:128], planner.utcnow()
 
 
-async def _queued(uow, s: Session, matter_id: str) -> QueuedMatter:
+async def _queued(uow, s: MeetingSession, matter_id: str) -> QueuedMatter:
     qm = await uow.session.get(QueuedMatter, matter_id)
     if qm is None or qm.community != s.community:
         raise Problem(404, "本社区待议事项中没有该事项", "Matter not known in this community", field="matter_id")
     return qm
 
 
-async def _add(uow, s: Session, qm: QueuedMatter, principal: Principal, position: int | None) -> None:
+async def _add(uow, s: MeetingSession, qm: QueuedMatter, principal: Principal, position: int | None) -> None:
     if qm.session_id == s.id and qm.state == "scheduled":
         raise Problem(409, "该事项已在本次议程中", "Matter is already on this agenda", field="matter_id")
     if qm.state != "queued":
@@ -123,7 +123,7 @@ async def _add(uow, s: Session, qm: QueuedMatter, principal: Principal, position
     await planner.add_to_agenda(uow, s, qm, actor=principal.sub, position=position)
 
 
-async def _move(uow, s: Session, matter_id: str, position: int | None, principal: Principal, reason) -> None:
+async def _move(uow, s: MeetingSession, matter_id: str, position: int | None, principal: Principal, reason) -> None:
     if position is None:
         raise Problem(422, "调整顺序须指定位置", "A move needs a position", field="position")
     items = await _items(uow, s.id)
@@ -135,7 +135,7 @@ async def _move(uow, s: Session, matter_id: str, position: int | None, principal
     await _renumber(uow, s, rest, principal.sub, reason, moved=matter_id)
 
 
-async def _load(uow, session_id: str, principal: Principal) -> Session:
+async def _load(uow, session_id: str, principal: Principal) -> MeetingSession:
     s = await api._load_for_update(uow, session_id, principal)
     _before_start(s)
     return s

@@ -12,7 +12,7 @@ from sqlmodel import func, select
 from services.contracts import labels
 from services.meeting import planner, tier_api
 from services.meeting.agenda_log import AgendaChangeOut, changes_of
-from services.meeting.models import AgendaItem, QueuedMatter, Session, aware, utc
+from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, aware, utc
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import Community, load_directory
@@ -126,7 +126,7 @@ class CancelIn(BaseModel):
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def _summary(s: Session, count: int) -> dict:
+def _summary(s: MeetingSession, count: int) -> dict:
     return {
         "id": s.id,
         "community": s.community,
@@ -157,8 +157,8 @@ def session_not_found() -> Problem:
     return Problem(404, "未找到该议事会", "Session not found")
 
 
-async def _load_for_update(uow, session_id: str, principal: Principal) -> Session:
-    s = await uow.session.get(Session, session_id)
+async def _load_for_update(uow, session_id: str, principal: Principal) -> MeetingSession:
+    s = await uow.session.get(MeetingSession, session_id)
     if s is None:
         raise session_not_found()
     in_scope(principal, s.community, session_not_found())
@@ -197,22 +197,22 @@ def _tier_of(qm: QueuedMatter) -> dict:
 
 def _session_conditions(principal, community, status, kind, from_, to, q, since, until) -> list:
     """The WHERE of the session list and its export (same filters, same scope)."""
-    conds = [scope_filter(principal, Session.community, community)]
+    conds = [scope_filter(principal, MeetingSession.community, community)]
     if status:
-        conds.append(Session.status == status)
+        conds.append(MeetingSession.status == status)
     if kind:
-        conds.append(Session.kind == kind)
+        conds.append(MeetingSession.kind == kind)
     if from_ is not None:
-        conds.append(Session.starts_at >= utc(from_))
+        conds.append(MeetingSession.starts_at >= utc(from_))
     if to is not None:
-        conds.append(Session.starts_at < utc(to))
+        conds.append(MeetingSession.starts_at < utc(to))
     if q and q.strip():
-        conds.append(Session.place.like(like(q), escape="\\"))
+        conds.append(MeetingSession.place.like(like(q), escape="\\"))
     start, end = day_bounds(since, until)
     if start:
-        conds.append(Session.starts_at >= utc(start))
+        conds.append(MeetingSession.starts_at >= utc(start))
     if end:
-        conds.append(Session.starts_at < utc(end))
+        conds.append(MeetingSession.starts_at < utc(end))
     return conds
 
 
@@ -233,9 +233,15 @@ async def list_sessions(
 ) -> Page[SessionOut]:
     """Sessions of the communities the caller may see, by start time (q: the place; since/until: Beijing days)."""
     conds = _session_conditions(principal, community, status, kind, from_, to, q, since, until)
-    query = select(Session).where(*conds).order_by(Session.starts_at, Session.id).offset(offset).limit(limit)
+    query = (
+        select(MeetingSession)
+        .where(*conds)
+        .order_by(MeetingSession.starts_at, MeetingSession.id)
+        .offset(offset)
+        .limit(limit)
+    )
     async with ctx.db.session() as db:
-        total = (await db.exec(select(func.count()).select_from(Session).where(*conds))).one()
+        total = (await db.exec(select(func.count()).select_from(MeetingSession).where(*conds))).one()
         rows = (await db.exec(query)).all()
         ids = [s.id for s in rows]
         items = (await db.exec(select(AgendaItem.session_id).where(AgendaItem.session_id.in_(ids)))).all()
@@ -266,7 +272,7 @@ async def export_sessions(
 ):
     """The same sessions as the list, in words."""
     conds = _session_conditions(principal, community, status, kind, None, None, q, since, until)
-    query = select(Session).where(*conds).order_by(Session.starts_at, Session.id).limit(EXPORT_MAX)
+    query = select(MeetingSession).where(*conds).order_by(MeetingSession.starts_at, MeetingSession.id).limit(EXPORT_MAX)
     async with ctx.db.session() as db:
         rows = (await db.exec(query)).all()
         ids = [s.id for s in rows]
@@ -296,7 +302,7 @@ async def get_session(
 ) -> SessionDetail:
     """A session with its agenda (titles and levels), invitees, attendance and minutes."""
     async with ctx.db.session() as db:
-        s = await db.get(Session, session_id)
+        s = await db.get(MeetingSession, session_id)
         if s is None:
             raise session_not_found()
         in_scope(principal, s.community, session_not_found())

@@ -17,7 +17,7 @@ from icalendar import Calendar, Event, vCalAddress, vText
 from sqlmodel import select
 
 from services.meeting import domain, planner
-from services.meeting.models import AgendaItem, QueuedMatter, Session, aware
+from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, aware
 from services.runtime import signing
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, public, require
@@ -70,7 +70,7 @@ def uid_domain() -> str:
     return f"{load_directory().county.code}.hall"
 
 
-def session_event(s: Session, titles: list[str], community: Community, *, stamp: dt.datetime) -> Event:
+def session_event(s: MeetingSession, titles: list[str], community: Community, *, stamp: dt.datetime) -> Event:
     """One VEVENT for a session: stable UID, SEQUENCE, status, local start with TZID."""
     ev = Event()
     ev.add("uid", f"{s.id}@{uid_domain()}")
@@ -94,7 +94,9 @@ def session_event(s: Session, titles: list[str], community: Community, *, stamp:
     return ev
 
 
-def build_calendar(name: str, sessions: list[Session], titles: dict[str, list[str]], community: Community) -> bytes:
+def build_calendar(
+    name: str, sessions: list[MeetingSession], titles: dict[str, list[str]], community: Community
+) -> bytes:
     """A VCALENDAR with its VTIMEZONE and one VEVENT per session."""
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -110,12 +112,16 @@ def build_calendar(name: str, sessions: list[Session], titles: dict[str, list[st
     return cal.to_ical()
 
 
-async def _sessions(db, community: str) -> tuple[list[Session], dict[str, list[str]]]:
+async def _sessions(db, community: str) -> tuple[list[MeetingSession], dict[str, list[str]]]:
     since = planner.utcnow() - dt.timedelta(days=PAST_DAYS)
     q = (
-        select(Session)
-        .where(Session.community == community, Session.starts_at >= since, Session.status != "adjourned")
-        .order_by(Session.starts_at)
+        select(MeetingSession)
+        .where(
+            MeetingSession.community == community,
+            MeetingSession.starts_at >= since,
+            MeetingSession.status != "adjourned",
+        )
+        .order_by(MeetingSession.starts_at)
         .limit(MAX_EVENTS)
     )
     rows = list((await db.exec(q)).all())

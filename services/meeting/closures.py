@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import select
 
 from services.meeting import planner
-from services.meeting.models import AgendaItem, QueuedMatter, Session, utc
+from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, utc
 from services.runtime.directory import Community
 from services.runtime.uow import UnitOfWork
 
@@ -17,12 +17,16 @@ MERGED_NOTE = "议题事项已与同一问题的其他事项合并，撤出议�
 MERGED_CANCEL = "议题事项已与同一问题的其他事项合并，本次议事会取消"
 
 
-async def open_sessions_with(uow: UnitOfWork, community: str, matter_id: str) -> list[Session]:
+async def open_sessions_with(uow: UnitOfWork, community: str, matter_id: str) -> list[MeetingSession]:
     """The community's sessions not yet held whose agenda holds the matter."""
     q = (
-        select(Session)
-        .join(AgendaItem, AgendaItem.session_id == Session.id)
-        .where(AgendaItem.matter_id == matter_id, Session.community == community, Session.status == "scheduled")
+        select(MeetingSession)
+        .join(AgendaItem, AgendaItem.session_id == MeetingSession.id)
+        .where(
+            AgendaItem.matter_id == matter_id,
+            MeetingSession.community == community,
+            MeetingSession.status == "scheduled",
+        )
     )
     return list((await uow.session.exec(q)).all())
 

@@ -63,7 +63,7 @@ class QueuedMatter(Table, table=True):
     tier_override: str | None = Field(default=None, max_length=16)
 
 
-class Session(Table, table=True):
+class MeetingSession(Table, table=True):
     """One deliberation session (议事会): emergency, monthly fixed day or on-site inspection."""
 
     __tablename__ = "session"

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
 from services.meeting import domain
-from services.meeting.models import UTC, AgendaItem, Notice, QueuedMatter, Session, aware, utc
+from services.meeting.models import UTC, AgendaItem, MeetingSession, Notice, QueuedMatter, aware, utc
 from services.runtime.db import Database
 from services.runtime.directory import Community, load_directory
 from services.runtime.notify import Notifier, NotifyError, Recipient, Undeliverable, notifier_for
@@ -34,7 +34,7 @@ MAX_ATTEMPTS = 8
 GROUP = "group"
 
 
-def recipient_keys(community: Community, s: Session, notifier: Notifier) -> list[str]:
+def recipient_keys(community: Community, s: MeetingSession, notifier: Notifier) -> list[str]:
     """Who gets a notice: the group once for broadcast channels, else every invitee."""
     if notifier.broadcast:
         return [GROUP]
@@ -59,7 +59,7 @@ def recipient(community: Community, key: str) -> Recipient:
     return Recipient(name=name, key=key, email=email, phone=member.phone, wecom_id=member.wecom_id)
 
 
-async def enqueue(uow: UnitOfWork, s: Session, kind: str, community: Community, *, now: datetime) -> int:
+async def enqueue(uow: UnitOfWork, s: MeetingSession, kind: str, community: Community, *, now: datetime) -> int:
     """Queue one notice per recipient; already-queued (session, kind, recipient) rows are left alone."""
     notifier = notifier_for(community.notices)
     keys = recipient_keys(community, s, notifier)
@@ -91,7 +91,7 @@ def _local(value: datetime) -> str:
     return aware(value).astimezone(domain.TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def render(kind: str, s: Session, titles: list[str], community: Community) -> tuple[str, str]:
+def render(kind: str, s: MeetingSession, titles: list[str], community: Community) -> tuple[str, str]:
     """Subject and body of a notice (Chinese; agenda titles scrubbed of personal data)."""
     what = KIND_ZH.get(s.kind, s.kind)
     head = {
@@ -130,8 +130,10 @@ async def agenda_titles(db_session, session_id: str) -> list[str]:
 async def enqueue_reminders(uow: UnitOfWork, now: datetime) -> int:
     """Queue the 24 h and 1 h reminders of sessions that start soon (idempotent per start time)."""
     now = utc(now)
-    q = select(Session).where(
-        Session.status == "scheduled", Session.starts_at > now, Session.starts_at <= now + timedelta(hours=24)
+    q = select(MeetingSession).where(
+        MeetingSession.status == "scheduled",
+        MeetingSession.starts_at > now,
+        MeetingSession.starts_at <= now + timedelta(hours=24),
     )
     queued = 0
     directory = load_directory()
@@ -178,7 +180,7 @@ async def deliver_due(
     for n in await _claim(db, now):
         community = directory.community(n.community)
         async with db.session() as session:
-            s = await session.get(Session, n.session_id)
+            s = await session.get(MeetingSession, n.session_id)
             titles = await agenda_titles(session, n.session_id) if s else []
         values: dict = {}
         base = n.kind.split(".", 1)[0]

@@ -20,7 +20,7 @@ from sqlmodel import func, select
 
 from services.contracts import events
 from services.meeting import domain, notices, tiers
-from services.meeting.models import UTC, AgendaChange, AgendaItem, QueuedMatter, Session, aware, utc
+from services.meeting.models import UTC, AgendaChange, AgendaItem, MeetingSession, QueuedMatter, aware, utc
 from services.runtime import workcal
 from services.runtime.directory import PARTIES, Community, load_directory
 from services.runtime.uow import UnitOfWork
@@ -85,9 +85,14 @@ async def agenda_ids(uow: UnitOfWork, session_id: str) -> list[str]:
     return list((await uow.session.exec(q)).all())
 
 
-async def lock_session(uow: UnitOfWork, session_id: str) -> Session:
+async def lock_session(uow: UnitOfWork, session_id: str) -> MeetingSession:
     """Re-read a session under a row lock, so its agenda is changed by one planner at a time."""
-    q = select(Session).where(Session.id == session_id).with_for_update().execution_options(populate_existing=True)
+    q = (
+        select(MeetingSession)
+        .where(MeetingSession.id == session_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return (await uow.session.exec(q)).one()
 
 
@@ -121,7 +126,7 @@ def compound_invitees(community: Community, code: str) -> list[events.Invitee]:
 
 
 async def emit_scheduled(
-    uow: UnitOfWork, s: Session, *, status: str = "scheduled", agenda: list[str] | None = None
+    uow: UnitOfWork, s: MeetingSession, *, status: str = "scheduled", agenda: list[str] | None = None
 ) -> None:
     """Refresh the invitees and announce the session with its full agenda."""
     ids = agenda if agenda is not None else await agenda_ids(uow, s.id)
@@ -153,7 +158,7 @@ async def emit_scheduled(
         await notices.enqueue(uow, s, kind, community, now=utcnow())
 
 
-async def _insert_session(uow: UnitOfWork, s: Session) -> Session | None:
+async def _insert_session(uow: UnitOfWork, s: MeetingSession) -> MeetingSession | None:
     """Insert a session; None when a concurrent planner already created the same fixed-day session."""
     try:
         async with uow.session.begin_nested():
@@ -173,22 +178,22 @@ def hall_name(community: Community, hall: str) -> str:
 
 async def _fixed_day_at(
     uow: UnitOfWork, community: str, starts_at: datetime, hall: str = tiers.COMMUNITY
-) -> Session | None:
+) -> MeetingSession | None:
     # A rescheduled fixed-day session still stands for its fixed day (slot_at); rows from before
     # slot_at existed are found by their start.
     when = utc(starts_at)
-    q = select(Session).where(
-        Session.community == community,
-        Session.hall == hall,
-        Session.kind == "fixed_day",
-        or_(Session.slot_at == when, (Session.slot_at.is_(None)) & (Session.starts_at == when)),
+    q = select(MeetingSession).where(
+        MeetingSession.community == community,
+        MeetingSession.hall == hall,
+        MeetingSession.kind == "fixed_day",
+        or_(MeetingSession.slot_at == when, (MeetingSession.slot_at.is_(None)) & (MeetingSession.starts_at == when)),
     )
     return (await uow.session.exec(q)).first()
 
 
 async def fixed_day_session(
     uow: UnitOfWork, community: Community, now: datetime, hall: str = tiers.COMMUNITY
-) -> Session:
+) -> MeetingSession:
     """The next scheduled fixed-day session of a hall, created on demand (one per hall and fixed day)."""
     rule = rule_of(community, hall)
     compound = _compound_hall(community, hall)
@@ -198,7 +203,7 @@ async def fixed_day_session(
     for _ in range(24):
         found = await _fixed_day_at(uow, community.code, when, hall)
         if found is None:
-            s = Session(
+            s = MeetingSession(
                 id=new_session_id(),
                 community=community.code,
                 kind="fixed_day",
@@ -223,7 +228,7 @@ async def fixed_day_session(
 
 async def record(
     uow: UnitOfWork,
-    s: Session,
+    s: MeetingSession,
     action: str,
     matter_id: str,
     *,
@@ -249,7 +254,7 @@ async def record(
 
 
 async def add_to_agenda(
-    uow: UnitOfWork, s: Session, qm: QueuedMatter, *, actor: str = PLANNER, position: int | None = None
+    uow: UnitOfWork, s: MeetingSession, qm: QueuedMatter, *, actor: str = PLANNER, position: int | None = None
 ) -> bool:
     """Put a matter on a locked session's agenda (at the end, or at `position`); False when it is there."""
     exists = await uow.session.exec(
@@ -304,38 +309,38 @@ async def remove_from_agenda(
         item.position = pos
         uow.session.add(item)
     await uow.session.flush()
-    s = await uow.session.get(Session, session_id)
+    s = await uow.session.get(MeetingSession, session_id)
     if removed_at is not None and s is not None:
         await record(uow, s, action, matter_id, actor=actor, from_position=removed_at, reason=reason)
 
 
-async def open_session_of(uow: UnitOfWork, qm: QueuedMatter) -> Session | None:
+async def open_session_of(uow: UnitOfWork, qm: QueuedMatter) -> MeetingSession | None:
     """The not-yet-concluded session a matter is scheduled in, if any."""
     if qm.state != "scheduled" or not qm.session_id:
         return None
-    s = await uow.session.get(Session, qm.session_id)
+    s = await uow.session.get(MeetingSession, qm.session_id)
     return s if s is not None and s.status == "scheduled" else None
 
 
-async def schedule_emergency(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session:
+async def schedule_emergency(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> MeetingSession:
     """Put a red matter on an emergency session: join a near one of its compound, or convene one."""
     slot = domain.emergency_slot(now, within_hours=community.hall.emergency_within_hours)
     await lock_compound(uow, community.code, qm.compound)
-    target: Session | None = None
+    target: MeetingSession | None = None
     if qm.compound:
-        q = select(Session).where(
-            Session.community == community.code,
-            Session.kind == "emergency",
-            Session.status == "scheduled",
-            Session.compound == qm.compound,
-            Session.starts_at > utc(now),
+        q = select(MeetingSession).where(
+            MeetingSession.community == community.code,
+            MeetingSession.kind == "emergency",
+            MeetingSession.status == "scheduled",
+            MeetingSession.compound == qm.compound,
+            MeetingSession.starts_at > utc(now),
         )
-        for s in (await uow.session.exec(q.order_by(Session.starts_at))).all():
+        for s in (await uow.session.exec(q.order_by(MeetingSession.starts_at))).all():
             if domain.joins_emergency(aware(s.starts_at), s.compound, qm.compound, now, candidate=slot):
                 target = s
                 break
     if target is None:
-        target = Session(
+        target = MeetingSession(
             id=new_session_id(),
             community=community.code,
             kind="emergency",
@@ -364,7 +369,9 @@ async def lock_compound(uow: UnitOfWork, community: str, compound: str | None) -
     await uow.session.exec(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), params={"k": key})
 
 
-async def schedule_fixed_day(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session | None:
+async def schedule_fixed_day(
+    uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime
+) -> MeetingSession | None:
     """Put a yellow or green matter on its hall's next fixed-day session if it has room; else it stays queued."""
     s = await lock_session(uow, (await fixed_day_session(uow, community, now, hall_of(community, qm))).id)
     count = (await uow.session.exec(select(func.count()).where(AgendaItem.session_id == s.id))).one()
@@ -376,7 +383,7 @@ async def schedule_fixed_day(uow: UnitOfWork, community: Community, qm: QueuedMa
     return s
 
 
-async def place(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> Session | None:
+async def place(uow: UnitOfWork, community: Community, qm: QueuedMatter, now: datetime) -> MeetingSession | None:
     """Plan a queued matter by its level (a matter already on an open session is left where it is)."""
     current = await open_session_of(uow, qm)
     if current is not None:
@@ -428,21 +435,21 @@ async def schedule_site_inspection(
     *,
     starts_at: datetime | None = None,
     place: str | None = None,
-) -> Session:
+) -> MeetingSession:
     """Put a matter on an on-site inspection (现场勘察) at its building, by default next workday 09:30."""
     when = utc(starts_at or site_inspection_time(now))
     place_name = place or site_place(community, qm)
-    q = select(Session).where(
-        Session.community == community.code,
-        Session.kind == "site_inspection",
-        Session.status == "scheduled",
-        Session.starts_at == when,
-        Session.place == place_name,
-        Session.compound == qm.compound if qm.compound else Session.compound.is_(None),
+    q = select(MeetingSession).where(
+        MeetingSession.community == community.code,
+        MeetingSession.kind == "site_inspection",
+        MeetingSession.status == "scheduled",
+        MeetingSession.starts_at == when,
+        MeetingSession.place == place_name,
+        MeetingSession.compound == qm.compound if qm.compound else MeetingSession.compound.is_(None),
     )
     s = (await uow.session.exec(q)).first()
     if s is None:
-        s = Session(
+        s = MeetingSession(
             id=new_session_id(),
             community=community.code,
             kind="site_inspection",
@@ -543,7 +550,7 @@ async def plan_all(uow_factory: UowFactory, now: datetime | None = None) -> int:
     return total
 
 
-async def carry_over(uow: UnitOfWork, s: Session) -> None:
+async def carry_over(uow: UnitOfWork, s: MeetingSession) -> None:
     """A fixed-day session was held without them: every matter of its hall waiting since before it ages one step."""
     q = select(QueuedMatter).where(
         QueuedMatter.community == s.community,

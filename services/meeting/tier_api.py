@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from services.meeting import planner, tiers
-from services.meeting.models import QueuedMatter, Session, TierChange, aware
+from services.meeting.models import MeetingSession, QueuedMatter, TierChange, aware
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
 from services.runtime.directory import Community, load_directory
@@ -198,7 +198,7 @@ async def move(
         await planner.place(uow, community, qm, now)
 
 
-def refer_errors(s: Session, resolutions: list) -> list[dict]:
+def refer_errors(s: MeetingSession, resolutions: list) -> list[dict]:
     """Only a compound meeting can refer a matter up to the community hall."""
     if s.hall != tiers.COMMUNITY:
         return []
@@ -214,7 +214,14 @@ def refer_errors(s: Session, resolutions: list) -> list[dict]:
 
 
 async def refer_up(
-    uow: UnitOfWork, community: Community, s: Session, qm: QueuedMatter, *, actor: str, reason: str, now: dt.datetime
+    uow: UnitOfWork,
+    community: Community,
+    s: MeetingSession,
+    qm: QueuedMatter,
+    *,
+    actor: str,
+    reason: str,
+    now: dt.datetime,
 ) -> None:
     """大事不出社区: the compound meeting hands the matter to the community hall's next fixed day."""
     qm.state, qm.session_id = "queued", None

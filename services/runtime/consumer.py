@@ -14,7 +14,15 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import BaseModel
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
-from services.contracts import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE, ContractError, Envelope, parse
+from services.contracts import (
+    CATALOG,
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    RETRY_EXCHANGE,
+    ContractError,
+    Envelope,
+    parse,
+)
 from services.runtime import metrics
 from services.runtime.signing import SIGNATURE_HEADER, event_signed
 from services.runtime.topology import QueueSpec, declare_queue
@@ -68,8 +76,15 @@ class Subscription:
     handlers: dict[str, Handler]
 
 
+def with_old_names(handlers: dict[str, Handler]) -> dict[str, Handler]:
+    """The handlers plus, for a renamed event type, its old name with the same handler (kept for one release)."""
+    old = {t: handlers[e.replaced_by] for t, e in CATALOG.items() if e.replaced_by in handlers and t not in handlers}
+    return handlers | old
+
+
 def subscribe(name: str, handlers: dict[str, Handler], settings, *, exchange: str = EVENTS_EXCHANGE) -> Subscription:
     """One queue bound to every event type it handles (routing key = type), with the settings' retry policy."""
+    handlers = with_old_names(handlers)
     spec = QueueSpec(
         name,
         tuple((exchange, t) for t in handlers),

@@ -54,12 +54,14 @@ class UnitOfWork:
     async def emit(self, type: str, *, community: str, subject: str | None, data: BaseModel | dict) -> Envelope:
         """Validate a payload against its contract and add it to the outbox of this transaction."""
         entry = CATALOG[type]
+        if entry.replaced_by:
+            raise ValueError(f"{type} is an old name kept for consumers only: emit {entry.replaced_by}")
         payload = (
             data
             if isinstance(data, entry.model)
             else entry.model.model_validate(data.model_dump() if isinstance(data, BaseModel) else data)
         )
-        sequence = await self._next_sequence(f"{type.rsplit('.', 2)[0]}:{subject}") if subject else None
+        sequence = await self._next_sequence(f"{entry.sequence_stream}:{subject}") if subject else None
         env = Envelope.new(
             type=type,
             source=f"/services/{self.service}",

@@ -14,7 +14,7 @@ from sqlmodel import select
 from services.runtime.db import Database
 from services.runtime.migrate import upgrade
 from services.runtime.settings import get_settings
-from services.triage import crossval, grader, labelled, metrics
+from services.triage import crossval, grader, grader_scores, labelled
 from services.triage.model import HEADS, TriageModel, load, train
 from services.triage.models import Regrade
 
@@ -83,7 +83,7 @@ def cmd_evaluate(argv: list[str]) -> None:
     """Print one JSON object scoring the service's grader (or --mode) on a labelled JSONL file."""
     p = argparse.ArgumentParser(prog="python -m services.triage evaluate")
     p.add_argument("file", type=Path, nargs="?", default=labelled.HELDOUT)
-    p.add_argument("--mode", choices=metrics.MODES, default=None, help="default: combined if a model exists")
+    p.add_argument("--mode", choices=grader_scores.MODES, default=None, help="default: combined if a model exists")
     p.add_argument("--model", type=Path, default=None, help="default: var/triage-model.pkl")
     p.add_argument("--compare", action="store_true", help="also score every available mode")
     args = p.parse_args(argv)
@@ -92,10 +92,10 @@ def cmd_evaluate(argv: list[str]) -> None:
     if mode != "rules" and model is None:
         raise SystemExit("no trained model: run `python -m services.triage train` first")
     rows = list(labelled.read_jsonl(args.file))
-    out = metrics.evaluate(rows, mode, model)
+    out = grader_scores.evaluate(rows, mode, model)
     if args.compare:
-        modes = metrics.MODES if model else ("rules",)
-        out["alternatives"] = {m: metrics.evaluate(rows, m, model) for m in modes}
+        modes = grader_scores.MODES if model else ("rules",)
+        out["alternatives"] = {m: grader_scores.evaluate(rows, m, model) for m in modes}
     print(json.dumps(out, ensure_ascii=False))
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from services.triage import labelled, metrics
+from services.triage import grader_scores, labelled
 from services.triage.domain import Grade
 from services.triage.model import train
 
 RANDOM_SEED = 20261207
-MODES = metrics.MODES
+MODES = grader_scores.MODES
 
 
 def random_split(rows: list[dict], share: float = 0.2, seed: int = RANDOM_SEED) -> tuple[list[dict], list[dict]]:
@@ -42,7 +42,7 @@ def _misses(rows: list[dict], grades: list[Grade], limit: int = 40) -> list[dict
 
 def grade_all(rows: list[dict], mode: str, model) -> list[Grade]:
     """Grade every row the way `mode` does."""
-    run = metrics.grader_for(mode, model)
+    run = grader_scores.grader_for(mode, model)
     return [run(r) for r in rows]
 
 
@@ -53,7 +53,7 @@ def evaluate_split(train_rows: list[dict], test_rows: list[dict], modes=MODES, f
     out: dict = {"train_rows": len(train_rows)}
     for mode in modes:
         grades = grade_all(test_rows, mode, model)
-        out[mode] = metrics.score(test_rows, grades)
+        out[mode] = grader_scores.score(test_rows, grades)
         if misses and mode == "combined":
             out["combined_red_misses"] = _misses(test_rows, grades)
     return out
@@ -71,7 +71,7 @@ def _fold(job: tuple) -> tuple:
 def _result(fitted: dict, test_rows: list[dict], grades: dict, misses: bool = True) -> dict:
     result: dict = dict(fitted)
     for mode, gs in grades.items():
-        result[mode] = metrics.score(test_rows, gs)
+        result[mode] = grader_scores.score(test_rows, gs)
         if misses and mode == "combined":
             result["combined_red_misses"] = _misses(test_rows, gs)
     return result
@@ -110,7 +110,7 @@ def crossval(rows: list[dict], modes=MODES, fit: Callable = train, writers: list
     out = {
         "writers": {w: sum(r["writer"] == w for r in rows) for w in names},
         "leave_one_writer_out": by_writer,
-        "pooled_unseen_writers": {m: metrics.score(pooled_rows, pooled_grades[m]) for m in modes},
+        "pooled_unseen_writers": {m: grader_scores.score(pooled_rows, pooled_grades[m]) for m in modes},
     }
     if random:
         n, test_rows, grades = done["random"]

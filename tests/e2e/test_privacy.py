@@ -92,7 +92,7 @@ async def test_a_realistic_stream_leaks_no_personal_data(platform, vhost):
         await asyncio.to_thread(_feed, p)
         await asyncio.to_thread(_staff_handle_and_residents_answer, p)
         # Until the last kinds of event have passed the tap (a loaded machine delays them), then a little more.
-        expected = {"task.progressed.v1", "task.completed.v1", "matter.reopened.v1"}
+        expected = {"entry.progressed.v1", "entry.completed.v1", "matter.reopened.v1"}
         for _ in range(300):
             if expected <= {json.loads(b).get("type") for b in tap.bodies}:
                 break
@@ -107,7 +107,7 @@ async def test_a_realistic_stream_leaks_no_personal_data(platform, vhost):
         kind = json.loads(body).get("type", "?")
         kinds.add(kind)
         leaks += _leaks(body, f"event {kind}")
-    assert {"task.progressed.v1", "task.completed.v1", "matter.reopened.v1"} <= kinds, kinds
+    assert {"entry.progressed.v1", "entry.completed.v1", "matter.reopened.v1"} <= kinds, kinds
     for log in (p.var / "logs").glob("*.log"):
         leaks += _leaks(log.read_bytes(), f"log {log.name}")
     leaks += await asyncio.to_thread(_public_pages, p)

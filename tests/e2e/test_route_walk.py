@@ -234,7 +234,7 @@ def test_every_guarded_route_refuses_outsiders(platform):
 def _public_values(p, ids: dict, path: str) -> dict[str, list[str]]:
     """Every value a public route's path parameters take: the seed's real objects, both formats."""
     token = next((t for prefix, t in p.public_tokens.items() if path.startswith(prefix)), None)
-    matter = p.lamp_matter if path.startswith("/v1/votes/") else ids["matter_id"]
+    matter = p.lamp_matter if path.startswith(("/v1/wechat-votes/", "/v1/votes/")) else ids["matter_id"]
     return {
         "code": [ids["code"]],
         "fmt": ["json", "xml"],

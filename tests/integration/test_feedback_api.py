@@ -21,9 +21,9 @@ pytestmark = pytest.mark.integration
 COMPLETED_AT = dt.datetime(2025, 6, 3, 2, 0, tzinfo=dt.UTC)
 
 
-def completed(matter: str, *, households: int = 6, community: str = "jinshan"):
-    """A task.completed.v1 envelope and payload."""
-    data = events.TaskEvent(
+def completed(matter: str, *, households: int = 6, community: str = "jinshan", type: str = "entry.completed.v1"):
+    """An entry.completed.v1 envelope and payload (or the same under its old name, task.completed.v1)."""
+    data = events.EntryEvent(
         entry_id=f"ent_{matter}",
         matter_id=matter,
         state="completed",
@@ -33,9 +33,7 @@ def completed(matter: str, *, households: int = 6, community: str = "jinshan"):
         households=households,
         at=COMPLETED_AT,
     )
-    env = Envelope.new(
-        type="task.completed.v1", source="/services/ledger", community=community, subject=matter, data=data
-    )
+    env = Envelope.new(type=type, source="/services/ledger", community=community, subject=matter, data=data)
     return env, data
 
 
@@ -55,7 +53,7 @@ def seed(client: TestClient, matter: str, **kw) -> None:
 
     async def run() -> None:
         async with ctx.bus.uow(cause=env) as uow:
-            await handlers.on_task_completed(uow, env, data)
+            await handlers.on_entry_completed(uow, env, data)
             await uow.commit()
 
     client.portal.call(run)
@@ -103,8 +101,10 @@ def test_requests_without_a_token_get_401(client):
         assert resp.headers["content-type"].startswith("application/problem+json")
 
 
-def test_completion_over_the_broker_plans_a_revisit(client):
-    env, _ = completed("mat_bus")
+# The old name (task.completed.v1, from a ledger of the previous release or still queued) is consumed like the new.
+@pytest.mark.parametrize("type_", ["entry.completed.v1", "task.completed.v1"])
+def test_completion_over_the_broker_plans_a_revisit(client, type_):
+    env, _ = completed("mat_bus", type=type_)
 
     async def publish() -> None:
         conn = await client.app.state.ctx.bus.get_connection()

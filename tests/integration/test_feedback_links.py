@@ -35,7 +35,7 @@ def seed(client: TestClient, matter: str, **kw) -> None:
 
     async def run() -> None:
         async with ctx.bus.uow(cause=env) as uow:
-            await handlers.on_task_completed(uow, env, data)
+            await handlers.on_entry_completed(uow, env, data)
             await uow.commit()
 
     client.portal.call(run)
@@ -178,14 +178,15 @@ def test_issuing_links_checks_role_scope_and_input(client):
 def test_wechat_vote_counts_are_public_only_once_closed(client):
     seed(client, "mat_w", households=2)
     paths = links(client, "mat_w", HOUSES[:3], method="wechat_vote")  # three invited: the round awaits three
-    assert client.get("/v1/votes/mat_w").status_code == 404  # nothing yet
+    assert client.get("/v1/wechat-votes/mat_w").status_code == 404  # nothing yet
     assert answer(client, paths[0], solved="solved").status_code == 201
     assert answer(client, paths[1], rating="basically_satisfied").status_code == 201
-    early = client.get("/v1/votes/mat_w")
+    early = client.get("/v1/wechat-votes/mat_w")
     assert early.status_code == 409  # still open: no running count
     assert answer(client, paths[2]).status_code == 201  # three voices: the round is decided satisfied
-    tally = client.get("/v1/votes/mat_w")
+    tally = client.get("/v1/wechat-votes/mat_w")
     assert tally.status_code == 200, tally.text
+    assert client.get("/v1/votes/mat_w").json() == tally.json()  # the old path, an alias for one release
     body = tally.json()
     assert body["total"] == 3 and body["round"] == 1
     assert {c["value"]: c["count"] for c in body["ratings"]} == {

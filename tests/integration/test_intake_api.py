@@ -16,13 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from services.contracts import CHANNELS_EXCHANGE, Envelope, events
+from services.contracts import CHANNELS_EXCHANGE, EVENTS_EXCHANGE, Envelope, events
 from services.intake import domain, handlers
 from services.intake.app import create
 from services.intake.models import ApiKey
 from services.runtime.auth import mint
 from services.runtime.settings import REPO_ROOT, get_settings
-from tests.support import readable, wait_for
+from tests.support import readable, signed, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -180,10 +180,10 @@ def test_tracking_shows_each_step_with_the_date_it_was_first_reached(client):
         "deadline": "2024-03-20T18:00:00+08:00",
     }
     moves = [
-        ("task.assigned.v1", "assigned", "2024-03-10T10:00:00+08:00"),
-        ("task.progressed.v1", "claimed", "2024-03-11T09:00:00+08:00"),
-        ("task.progressed.v1", "in_progress", "2024-03-12T09:00:00+08:00"),  # same step: the first date stays
-        ("task.completed.v1", "completed", "2024-03-15T16:00:00+08:00"),
+        ("entry.assigned.v1", "assigned", "2024-03-10T10:00:00+08:00"),
+        ("entry.progressed.v1", "claimed", "2024-03-11T09:00:00+08:00"),
+        ("entry.progressed.v1", "in_progress", "2024-03-12T09:00:00+08:00"),  # same step: the first date stays
+        ("entry.completed.v1", "completed", "2024-03-15T16:00:00+08:00"),
     ]
 
     async def progress() -> None:
@@ -205,9 +205,9 @@ def test_tracking_shows_each_step_with_the_date_it_was_first_reached(client):
             env = Envelope.new(type="matter.triaged.v1", source="/services/triage", community="xueyuan", data=triaged)
             await handlers.on_matter_triaged(uow, env, triaged)
             for seq, (kind, state, at) in enumerate(moves, start=1):
-                data = events.TaskEvent.model_validate(task | {"state": state, "at": at})
+                data = events.EntryEvent.model_validate(task | {"state": state, "at": at})
                 env = Envelope.new(type=kind, source="/services/ledger", community="xueyuan", data=data, sequence=seq)
-                await handlers.on_task(uow, env, data)
+                await handlers.on_entry(uow, env, data)
             await uow.commit()
 
     client.portal.call(progress)
@@ -223,6 +223,67 @@ def test_tracking_shows_each_step_with_the_date_it_was_first_reached(client):
     assert steps["done"]["at"].startswith("2024-03-15T08:00:00")
     assert steps["evaluated"]["at"] is None
     assert all(s["label"] and "/" in s["label"] for s in doc["steps"])  # words, Chinese first, English after
+
+
+def test_entry_events_are_taken_under_their_old_and_new_names(client):
+    """task.*.v1 (the ledger's previous release) and entry.*.v1 move the same report, in one sequence."""
+    code = client.post("/v1/reports", json=body(), headers=auth()).json()["tracking_code"]
+    rid = all_reports(client)[0]["id"]
+    triaged = events.MatterTriaged.model_validate(
+        {
+            "matter_id": "m_re",
+            "report_ids": [rid],
+            "title": "下水道堵塞",
+            "place": {},
+            "kind": "problem",
+            "category": "drainage",
+            "level": "yellow",
+            "route": "direct",
+            "confidence": 0.9,
+            "triaged_at": "2024-03-10T09:00:00+08:00",
+        }
+    )
+    entry = {"entry_id": "e_re", "matter_id": "m_re", "level": "yellow", "category": "drainage", "actor": "u-party"}
+
+    def ledger_event(type_: str, state: str, seq: int) -> Envelope:
+        data = events.EntryEvent.model_validate(entry | {"state": state, "at": "2024-03-11T09:00:00+08:00"})
+        return Envelope.new(
+            type=type_, source="/services/ledger", community="xueyuan", subject="m_re", data=data, sequence=seq
+        )
+
+    async def publish(*envs: Envelope) -> None:
+        await client.app.state.ctx.bus.wait_ready()
+        conn = await client.app.state.ctx.bus.get_connection()
+        channel = await conn.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        for env in envs:
+            msg = aio_pika.Message(env.to_bytes(), message_id=env.id, headers=signed(env))
+            await exchange.publish(msg, routing_key=env.type)
+        await channel.close()
+
+    def status() -> str:
+        return client.get(f"/v1/track/{code}").json()["status"]
+
+    tri = Envelope.new(type="matter.triaged.v1", source="/services/triage", community="xueyuan", data=triaged)
+    client.portal.call(publish, tri)
+    wait_for(lambda: status() == "triaged")
+    old = ledger_event("task.progressed.v1", "claimed", 1)
+    client.portal.call(publish, old)
+    wait_for(lambda: status() == "claimed")
+    client.portal.call(publish, ledger_event("entry.completed.v1", "completed", 2))
+    wait_for(lambda: status() == "completed")
+    # An old-named event older in the sequence is taken (its inbox row) and changes nothing: one sequence.
+    late = ledger_event("task.assigned.v1", "assigned", 1)
+    client.portal.call(publish, late)
+
+    async def taken() -> bool:
+        async with client.app.state.ctx.bus.uow() as uow:
+            inbox = uow.tables.inbox
+            row = (await uow.session.exec(select(inbox.c.event_id).where(inbox.c.event_id == late.id))).first()
+            return row is not None
+
+    wait_for(lambda: client.portal.call(taken), what="the late task.assigned.v1 was handled")
+    assert status() == "completed"
 
 
 def test_rejections_are_problems_naming_the_field_and_store_nothing(client):
@@ -363,5 +424,3 @@ def publish(c: TestClient, env: Envelope) -> None:
             await ex.publish(aio_pika.Message(env.to_bytes(), message_id=env.id), routing_key=env.type)
 
     c.portal.call(_go)
-
-

@@ -62,12 +62,12 @@ def test_open311_xml_stays_well_formed_when_a_note_holds_control_characters(clie
             )  # fmt: skip
             env = Envelope.new(type="matter.triaged.v1", source="/services/triage", community="xueyuan", data=triaged)
             await handlers.on_matter_triaged(uow, env, triaged)
-            task = events.TaskEvent.model_validate(
+            task = events.EntryEvent.model_validate(
                 {"entry_id": "e_x", "matter_id": "m_x", "state": "in_progress", "level": "green",
                  "category": "lighting", "note": "已更换\x01灯头\x08", "actor": "u", "at": "2025-03-11T10:00:00+08:00"}
             )  # fmt: skip
-            env = Envelope.new(type="task.progressed.v1", source="/services/ledger", community="xueyuan", data=task)
-            await handlers.on_task(uow, env, task)
+            env = Envelope.new(type="entry.progressed.v1", source="/services/ledger", community="xueyuan", data=task)
+            await handlers.on_entry(uow, env, task)
             await uow.commit()
 
     client.portal.call(note)

@@ -34,7 +34,7 @@ def deliver(client, type: str, data, *steps) -> None:
     client.portal.call(go)
 
 
-def task(state: str, **over) -> events.TaskEvent:
+def task(state: str, **over) -> events.EntryEvent:
     base = {
         "entry_id": "ent_1",
         "matter_id": "mat_hot",
@@ -47,7 +47,7 @@ def task(state: str, **over) -> events.TaskEvent:
         "actor": "ledger",
         "at": NOW,
     }
-    return events.TaskEvent(**(base | over))
+    return events.EntryEvent(**(base | over))
 
 
 def test_an_order_gets_its_result_back_once_done_and_evaluated(client):
@@ -72,7 +72,7 @@ def test_an_order_gets_its_result_back_once_done_and_evaluated(client):
     )
     deliver(client, "matter.triaged.v1", triaged, handlers.on_matter_triaged)
     done = task("completed", note="排水管重铺完成，门市地面已恢复（联系人刘女士 13800002031）")
-    deliver(client, "task.completed.v1", done, handlers.on_task, hotline_replies.on_task)
+    deliver(client, "entry.completed.v1", done, handlers.on_entry, hotline_replies.on_entry)
     (reply,) = client.get("/v1/hotline-replies", headers=h).json()["items"]
     assert reply["state"] == "completed" and reply["unit"] == "江西锦程物业服务有限公司"
     assert "排水管重铺完成" in reply["result"] and "13800002031" not in reply["result"]
@@ -80,7 +80,7 @@ def test_an_order_gets_its_result_back_once_done_and_evaluated(client):
     assert client.get("/v1/hotline-replies", params={"state": "ready"}, headers=h).json()["total"] == 0
 
     evaluated = task("evaluated", note="居民评价满意（满意率 100%）", satisfaction=1.0)
-    deliver(client, "task.progressed.v1", evaluated, handlers.on_task, hotline_replies.on_task)
+    deliver(client, "entry.progressed.v1", evaluated, handlers.on_entry, hotline_replies.on_entry)
     (reply,) = client.get("/v1/hotline-replies", params={"state": "ready"}, headers=h).json()["items"]
     assert reply["satisfaction"] == "满意（满意率 100%）" and reply["revisit"].startswith("已回访")
 

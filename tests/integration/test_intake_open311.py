@@ -143,7 +143,7 @@ def test_status_from_the_ledger_read_model(client):
             )
             env = Envelope.new(type="matter.triaged.v1", source="/services/triage", community="xueyuan", data=triaged)
             await handlers.on_matter_triaged(uow, env, triaged)
-            task = events.TaskEvent.model_validate(
+            task = events.EntryEvent.model_validate(
                 {
                     "entry_id": "e_1",
                     "matter_id": "m_1",
@@ -159,9 +159,9 @@ def test_status_from_the_ledger_read_model(client):
                 }
             )
             env = Envelope.new(
-                type="task.assigned.v1", source="/services/ledger", community="xueyuan", data=task, sequence=1
+                type="entry.assigned.v1", source="/services/ledger", community="xueyuan", data=task, sequence=1
             )
-            await handlers.on_task(uow, env, task)
+            await handlers.on_entry(uow, env, task)
             await uow.commit()
 
     client.portal.call(progress)
@@ -245,14 +245,14 @@ def test_public_reads_show_no_personal_data_masked_or_not(client):
         triaged = events.MatterTriaged(matter_id="m_pii", report_ids=[rid], title="下水道堵塞", place=events.Place(),
                                        kind="problem", category="drainage", level="yellow", route="direct",
                                        confidence=0.9, triaged_at="2024-03-10T09:00:00+08:00")  # fmt: skip
-        task = events.TaskEvent(entry_id="e_pii", matter_id="m_pii", state="completed", level="yellow",
+        task = events.EntryEvent(entry_id="e_pii", matter_id="m_pii", state="completed", level="yellow",
                                 category="drainage", note=STAFF_NOTE, lead_unit="江西锦程物业服务有限公司",
                                 actor="u", at="2024-03-11T10:00:00+08:00")  # fmt: skip
         async with ctx.bus.uow() as uow:
             env = Envelope.new(type="matter.triaged.v1", source="/services/triage", community="xueyuan", data=triaged)
             await handlers.on_matter_triaged(uow, env, triaged)
-            env = Envelope.new(type="task.completed.v1", source="/services/ledger", community="xueyuan", data=task)
-            await handlers.on_task(uow, env, task)
+            env = Envelope.new(type="entry.completed.v1", source="/services/ledger", community="xueyuan", data=task)
+            await handlers.on_entry(uow, env, task)
             await uow.commit()
 
     client.portal.call(staff_note_arrives)

@@ -437,7 +437,7 @@ def test_staff_notes_are_scrubbed_before_they_are_kept_or_sent(client):
     detail = client.get(f"/v1/entries/{entry_id}", headers=org)
     assert detail.json()["timeline"][-1]["note"] == "已为居民（电话[电话]，身份证[证件号]）疏通下水道"
     sent = [e for e in _outbox(client) if e.subject == detail.json()["matter_id"]]
-    assert {"task.progressed.v1", "task.completed.v1"} <= {e.type for e in sent}
+    assert {"entry.progressed.v1", "entry.completed.v1"} <= {e.type for e in sent}
     # readable(): what a person could read, without ids and times where digits such as 502 occur by chance.
     for where, text in [("staff API", readable(detail.json()))] + [(e.type, readable(e.data)) for e in sent]:
         for secret in STAFF_SECRETS:

@@ -108,10 +108,10 @@ def test_start_progress_complete_emits_task_completed(client):
     assert body["timeline"][3]["photos"] == ["https://img.example/1.jpg"]
     types = [(e.type, e.subject) for e in outbox(client)]
     assert types == [
-        ("task.assigned.v1", "mat_api_1"),
-        ("task.progressed.v1", "mat_api_1"),
-        ("task.progressed.v1", "mat_api_1"),
-        ("task.completed.v1", "mat_api_1"),
+        ("entry.assigned.v1", "mat_api_1"),
+        ("entry.progressed.v1", "mat_api_1"),
+        ("entry.progressed.v1", "mat_api_1"),
+        ("entry.completed.v1", "mat_api_1"),
     ]
     done = outbox(client)[-1]
     assert done.data["state"] == "completed" and done.data["actor"] == "property_company_1"

@@ -14,7 +14,7 @@ from sqlmodel import select
 from services.contracts import Envelope, events
 from services.meeting import domain, handlers, planner
 from services.meeting.app import spec
-from services.meeting.models import QueuedMatter, Session
+from services.meeting.models import MeetingSession, QueuedMatter
 from services.runtime import settings as settings_mod
 from services.runtime.db import Database
 from services.runtime.migrate import upgrade
@@ -238,7 +238,7 @@ def test_a_session_is_concluded_on_its_day_not_before(client, monkeypatch):
 
     async def move():
         async with client.app.state.ctx.db.session() as s:
-            row = await s.get(Session, sid)
+            row = await s.get(MeetingSession, sid)
             row.starts_at = ahead.astimezone(dt.UTC)
             await s.commit()
 
@@ -401,7 +401,7 @@ async def _two_planners(url: str) -> None:
         results = await asyncio.gather(*(planner.plan_all(s.uow) for s in stores for _ in range(2)))
         assert sum(results) == 12
         async with first.session() as s:
-            rows = (await s.exec(select(Session))).all()
+            rows = (await s.exec(select(MeetingSession))).all()
             assert sorted(r.community for r in rows) == ["jinshan", "wenzhuang", "xueyuan"]
             assert all(r.kind == "fixed_day" for r in rows)
             queued = (await s.exec(select(QueuedMatter).where(QueuedMatter.state != "scheduled"))).all()

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from services.meeting import handlers, notices, planner
 from services.meeting.app import spec
-from services.meeting.models import Notice, Session
+from services.meeting.models import MeetingSession, Notice
 from services.runtime import directory
 from services.runtime.notify import NotifyError, Recipient, WeComNotifier
 from tests.integration.notify_servers import Hook, Smtp, use_channel
@@ -100,7 +100,7 @@ async def test_failing_webhook_never_breaks_scheduling(store, tmp_path, monkeypa
         use_channel(tmp_path, monkeypatch, {"channel": "wecom", "webhook_url": broken.url})
         await store.handle(handlers.on_matter_triaged, *triaged("mat_f1", level="red"))
         async with store.db.session() as s:
-            (session,) = (await s.exec(select(Session))).all()
+            (session,) = (await s.exec(select(MeetingSession))).all()
         assert session.status == "scheduled"
         now = NOW.astimezone(dt.UTC)
         assert (await notices.deliver_due(store.db, now))["retry"] == 1

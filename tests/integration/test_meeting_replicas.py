@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from services.meeting import handlers, planner
 from services.meeting.app import spec
-from services.meeting.models import AgendaItem, Session
+from services.meeting.models import AgendaItem, MeetingSession
 from services.runtime.db import Database
 from services.runtime.migrate import upgrade
 from tests.support import ServiceStore, create_pg_database, drop_pg_database
@@ -48,7 +48,7 @@ async def test_two_replicas_two_red_matters_one_emergency_session(pg_url):
                 stores[0].handle(handlers.on_matter_triaged, *a), stores[1].handle(handlers.on_matter_triaged, *b)
             )
         async with first.session() as s:
-            rows = (await s.exec(select(Session).where(Session.kind == "emergency"))).all()
+            rows = (await s.exec(select(MeetingSession).where(MeetingSession.kind == "emergency"))).all()
             by_compound = {r.compound: r for r in rows}
             assert len(rows) == len(by_compound) == 3, [(r.compound, r.id) for r in rows]
             items = (await s.exec(select(AgendaItem.session_id, AgendaItem.matter_id))).all()

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 A, B = "jinshan", "xueyuan"
 IDS = ("matter_id", "session_id", "revisit_id", "vote_id")
 # The public WeChat-vote results page takes a matter id by design (anyone holding the link sees the tallies).
-PUBLIC = {("GET", "/v1/votes/{matter_id}")}
+PUBLIC = {("GET", "/v1/wechat-votes/{matter_id}"), ("GET", "/v1/votes/{matter_id}")}
 FUTURE = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).replace(microsecond=0).isoformat()
 BODIES = {
     ("POST", "/v1/matters/{matter_id}/evaluations"): {
@@ -148,7 +148,7 @@ def test_feedback_answers_another_communitys_ids_like_unknown_ones(feedback):
             await feedback_handlers.on_matter_triaged(uow, t_env, triaged)
             await uow.commit()
         async with ctx.bus.uow(cause=env) as uow:
-            await feedback_handlers.on_task_completed(uow, env, data)
+            await feedback_handlers.on_entry_completed(uow, env, data)
             await uow.commit()
 
     feedback.portal.call(seed)

@@ -265,3 +265,50 @@ def test_catalog_consumers_are_the_services_subscriptions() -> None:
             for type_ in sub.handlers:
                 bound.setdefault(type_, set()).add(service)
     assert {t: set(e.consumers) for t, e in CATALOG.items() if e.consumers} == bound
+
+
+# --------------------------------------------------------------------------- renamed events (task.* -> entry.*)
+
+
+def test_an_old_event_name_is_its_new_name_in_all_but_name() -> None:
+    old = {t: e for t, e in CATALOG.items() if e.replaced_by}
+    assert set(old) == {f"task.{v}.v1" for v in ("assigned", "progressed", "escalated", "completed")}
+    for entry in old.values():
+        new = CATALOG[entry.replaced_by]
+        assert (entry.model, entry.exchange, entry.producer, entry.consumers) == (
+            new.model,
+            new.exchange,
+            new.producer,
+            new.consumers,
+        )
+        # One per-subject sequence for both names: a consumer keeping the last one seen drops neither as stale.
+        assert entry.sequence_stream == new.sequence_stream == "task"
+
+
+def test_every_queue_taking_a_new_name_also_takes_the_old_one() -> None:
+    import importlib
+
+    from services.runtime.settings import Settings
+
+    for service in ("intake", "triage", "ledger", "meeting", "feedback"):
+        app = importlib.import_module(f"services.{service}.app")
+        for sub in app.subscriptions(Settings()):
+            keys = {key for _, key in sub.spec.bindings}
+            for type_, entry in CATALOG.items():
+                if entry.replaced_by in keys:
+                    assert type_ in keys, (service, type_)
+                    assert sub.handlers[type_] is sub.handlers[entry.replaced_by]
+
+
+def test_an_entry_event_state_is_one_of_the_ledger_states() -> None:
+    from typing import get_args
+
+    from services.contracts import events, labels
+    from services.contracts.vocabulary import LedgerState
+    from services.ledger.domain import STATES
+
+    base = {"entry_id": "e_1", "matter_id": "m_1", "level": "red", "category": "road", "actor": "u", "at": AT}
+    assert events.EntryEvent.model_validate(base | {"state": "in_progress"}).state == "in_progress"
+    with pytest.raises(ValueError):
+        events.EntryEvent.model_validate(base | {"state": "done"})
+    assert set(STATES) == set(get_args(LedgerState)) == set(labels.LEDGER_STATE)

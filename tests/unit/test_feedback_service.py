@@ -40,8 +40,8 @@ async def store(tmp_path, monkeypatch) -> ServiceStore:
 
 
 def completed(matter: str = "mat_1", *, round: int = 1, households: int = 1, community: str = "jinshan", **kw):
-    """A task.completed.v1 envelope and payload from the ledger."""
-    data = events.TaskEvent(
+    """An entry.completed.v1 envelope and payload from the ledger."""
+    data = events.EntryEvent(
         entry_id=kw.pop("entry_id", f"ent_{matter}"),
         matter_id=matter,
         state="completed",
@@ -54,7 +54,7 @@ def completed(matter: str = "mat_1", *, round: int = 1, households: int = 1, com
         **kw,
     )
     env = Envelope.new(
-        type="task.completed.v1", source="/services/ledger", community=community, subject=matter, data=data
+        type="entry.completed.v1", source="/services/ledger", community=community, subject=matter, data=data
     )
     return env, data
 
@@ -104,7 +104,7 @@ async def revisits(store: ServiceStore) -> list[Revisit]:
 
 async def test_completion_plans_a_revisit_with_methods_and_due_time(store):
     env, data = completed(households=12, category="parking", level="yellow")
-    await store.handle(handlers.on_task_completed, env, data)
+    await store.handle(handlers.on_entry_completed, env, data)
     [rev] = await revisits(store)
     assert rev.id.startswith("rev_")
     assert (rev.matter_id, rev.entry_id, rev.community, rev.round) == ("mat_1", "ent_mat_1", "jinshan", 1)
@@ -116,7 +116,7 @@ async def test_completion_plans_a_revisit_with_methods_and_due_time(store):
 
 async def test_red_single_household_gets_a_home_visit(store):
     env, data = completed(households=1, level="red", category="safety_fire")
-    await store.handle(handlers.on_task_completed, env, data)
+    await store.handle(handlers.on_entry_completed, env, data)
     [rev] = await revisits(store)
     assert rev.methods == ["home_visit"]
     assert rev.due_at == revisit_due(COMPLETED_AT, "home_visit")
@@ -124,25 +124,25 @@ async def test_red_single_household_gets_a_home_visit(store):
 
 async def test_duplicate_completion_gives_one_revisit(store):
     env, data = completed()
-    await store.handle(handlers.on_task_completed, env, data)
+    await store.handle(handlers.on_entry_completed, env, data)
     again, _ = completed()  # a different event id for the same (matter, round)
-    await store.handle(handlers.on_task_completed, again, data)
-    await store.handle(handlers.on_task_completed, env, data)
+    await store.handle(handlers.on_entry_completed, again, data)
+    await store.handle(handlers.on_entry_completed, env, data)
     assert len(await revisits(store)) == 1
 
 
 async def test_completion_from_another_community_is_rejected(store):
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     with pytest.raises(Reject):
-        await store.handle(handlers.on_task_completed, *completed(round=2, community="xueyuan"))
+        await store.handle(handlers.on_entry_completed, *completed(round=2, community="xueyuan"))
     with pytest.raises(Reject):
         await store.handle(handlers.on_matter_closed, *closed(community="xueyuan"))
     with pytest.raises(Reject):
-        await store.handle(handlers.on_task_completed, *completed("mat_x", community="nowhere"))
+        await store.handle(handlers.on_entry_completed, *completed("mat_x", community="nowhere"))
 
 
 async def test_satisfied_evaluation_is_recorded_and_ends_the_revisit(store):
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     out = await evaluate(store, rating="satisfied", solved="solved", is_reporter=True)
     assert out.round_outcome == "satisfied" and out.round_rate == 1.0
     [ev] = await store.outbox()
@@ -154,7 +154,7 @@ async def test_satisfied_evaluation_is_recorded_and_ends_the_revisit(store):
 
 
 async def test_unsatisfied_evaluation_reopens_into_round_two(store):
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     out = await evaluate(store, rating="unsatisfied", solved="partly", comment="下水道还是堵")
     assert out.round_outcome == "reopen" and out.reopened_round == 2
     recorded, reopened = await store.outbox()
@@ -172,7 +172,7 @@ async def test_unsatisfied_evaluation_reopens_into_round_two(store):
 
 
 async def test_reporter_veto_reopens_even_when_others_are_satisfied(store):
-    await store.handle(handlers.on_task_completed, *completed(households=6))
+    await store.handle(handlers.on_entry_completed, *completed(households=6))
     first = await evaluate(store, household="金泰和庄12-2-201", rating="satisfied")
     second = await evaluate(store, household="金泰和庄12-2-202", rating="basically_satisfied")
     assert first.round_outcome == second.round_outcome == "pending"  # waiting for enough voices
@@ -184,7 +184,7 @@ async def test_reporter_veto_reopens_even_when_others_are_satisfied(store):
 
 
 async def test_enough_satisfied_voices_decide_the_round(store):
-    await store.handle(handlers.on_task_completed, *completed(households=6))
+    await store.handle(handlers.on_entry_completed, *completed(households=6))
     for room in ("201", "202"):
         assert (await evaluate(store, household=f"金泰和庄12-2-{room}")).round_outcome == "pending"
     assert (await evaluate(store, household="金泰和庄12-2-203")).round_outcome == "satisfied"
@@ -192,9 +192,9 @@ async def test_enough_satisfied_voices_decide_the_round(store):
 
 
 async def test_second_round_failure_escalates_to_party_org(store):
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     await evaluate(store, rating="unsatisfied")
-    await store.handle(handlers.on_task_completed, *completed(round=2))
+    await store.handle(handlers.on_entry_completed, *completed(round=2))
     out = await evaluate(store, rating="unsatisfied", solved="unsolved", is_reporter=True)
     assert out.round == 2 and out.round_outcome == "escalate" and out.escalate_to == "party_org"
     reopened = [e for e in await store.outbox() if e.type == "matter.reopened.v1"]
@@ -204,7 +204,7 @@ async def test_second_round_failure_escalates_to_party_org(store):
 
 
 async def test_one_household_one_voice_per_round(store):
-    await store.handle(handlers.on_task_completed, *completed(households=6))
+    await store.handle(handlers.on_entry_completed, *completed(households=6))
     await evaluate(store, rating="satisfied")
     with pytest.raises(Problem) as exc:
         await evaluate(store, household=" 金泰和庄 12-2-301 ", rating="unsatisfied")  # same household, spaced
@@ -218,7 +218,7 @@ async def test_no_evaluation_without_an_open_revisit(store):
         await evaluate(store, matter="mat_unknown")
     # Unknown: answered exactly like another community's matter (no existence oracle).
     assert exc.value.status == 404 and exc.value.detail_zh == "未找到该事项的回访记录"
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     await store.handle(handlers.on_matter_closed, *closed())
     with pytest.raises(Problem) as exc:
         await evaluate(store)
@@ -230,7 +230,7 @@ async def test_no_evaluation_without_an_open_revisit(store):
 
 
 async def test_another_communitys_staff_cannot_evaluate(store):
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     other = Principal(sub="grid-li", role="grid_worker", communities=frozenset({"xueyuan"}))
     with pytest.raises(Problem) as exc:
         await evaluate(store, principal=other)
@@ -239,12 +239,12 @@ async def test_another_communitys_staff_cannot_evaluate(store):
 
 async def test_closed_matter_opens_no_revisit_on_a_late_completion(store):
     await store.handle(handlers.on_matter_closed, *closed())
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     assert await revisits(store) == []
 
 
 async def test_household_is_pseudonymous_everywhere(store):
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     out = await evaluate(
         store, rating="unsatisfied", solved="unsolved", is_reporter=True, comment=f"我家{HOUSE}还是堵，电话13800001234"
     )
@@ -262,8 +262,8 @@ async def test_household_is_pseudonymous_everywhere(store):
 
 
 async def test_overdue_sweep_is_idempotent(store):
-    await store.handle(handlers.on_task_completed, *completed())
-    await store.handle(handlers.on_task_completed, *completed("mat_2"))
+    await store.handle(handlers.on_entry_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed("mat_2"))
     later = COMPLETED_AT + dt.timedelta(days=30)
     async with store.db.session() as s:
         assert await handlers.mark_overdue(s, COMPLETED_AT) == 0
@@ -277,8 +277,8 @@ async def test_overdue_sweep_is_idempotent(store):
 
 
 async def test_reminder_job_marks_due_revisits_once(store):
-    await store.handle(handlers.on_task_completed, *completed("mat_1", households=1, level="red"))
-    await store.handle(handlers.on_task_completed, *completed("mat_2", households=12))
+    await store.handle(handlers.on_entry_completed, *completed("mat_1", households=1, level="red"))
+    await store.handle(handlers.on_entry_completed, *completed("mat_2", households=12))
     [home, questionnaire] = sorted(await revisits(store), key=lambda r: r.due_at)
     # The home visit (3 workdays) is within a day of its due time; the questionnaire (5 workdays) is not yet.
     now = home.due_at - dt.timedelta(hours=2)
@@ -304,7 +304,7 @@ async def remind(store, now: dt.datetime) -> int:
 
 
 async def test_completion_keeps_measures_and_triage_gives_the_title(store):
-    await store.handle(handlers.on_task_completed, *completed(measures="更换7号楼1单元楼道声控灯", note=" 已修好 "))
+    await store.handle(handlers.on_entry_completed, *completed(measures="更换7号楼1单元楼道声控灯", note=" 已修好 "))
     [rev] = await revisits(store)
     assert rev.measures == "更换7号楼1单元楼道声控灯；办结说明：已修好"
     env, data = triaged("mat_1", "景湖花园7号楼楼道灯不亮了")
@@ -322,7 +322,7 @@ async def test_completion_keeps_measures_and_triage_gives_the_title(store):
 
 
 async def test_voices_recorded_together_are_all_or_nothing(store):
-    await store.handle(handlers.on_task_completed, *completed(households=5))
+    await store.handle(handlers.on_entry_completed, *completed(households=5))
     await evaluate(store, household="景湖花园7-1-101")
     voices = [
         Voice(household_ref=household_ref("jinshan", h), rating="satisfied", method="group_forum")
@@ -357,7 +357,7 @@ def test_home_visit_needs_evidence():
 
 
 async def test_home_visit_evidence_and_recorder_are_stored(store):
-    await store.handle(handlers.on_task_completed, *completed())
+    await store.handle(handlers.on_entry_completed, *completed())
     await evaluate(store, evidence={"photos": ["https://img.example.cn/a.jpg"], "signature": "sig/a.png"})
     async with store.db.session() as s:
         [row] = (await s.exec(select(EvaluationRow))).all()

@@ -40,17 +40,17 @@ async def tri(store, matter_id: str, ids: list[str], *, community: str = "xueyua
     )
 
 
-async def on_task(store, matter_id: str, state: str, seq: int, *, note: str | None = None, community: str = "xueyuan"):
+async def on_entry(store, matter_id: str, state: str, seq: int, *, note: str | None = None, community: str = "xueyuan"):
     a = task(matter_id, state, note=note)
-    await store.handle(handlers.on_task, _event(f"task.{state}.v1", a, sequence=seq, community=community), a)
+    await store.handle(handlers.on_entry, _event(f"entry.{state}.v1", a, sequence=seq, community=community), a)
 
 
 async def joined_report_takes_the_matters_status(store) -> None:
     """The scenario, shared with the PostgreSQL run in tests/integration."""
     first = await file(store, "金泰和庄12号楼2单元下水道又堵了", "m-join-1")
     await tri(store, "mat_j", [first])
-    await on_task(store, "mat_j", "assigned", 1)
-    await on_task(store, "mat_j", "in_progress", 2, note="已联系施工队，周三进场")
+    await on_entry(store, "mat_j", "assigned", 1)
+    await on_entry(store, "mat_j", "in_progress", 2, note="已联系施工队，周三进场")
 
     late = await file(store, "12号楼2单元下水道堵了好几天了", "m-join-2")
     await tri(store, "mat_j", [first, late])
@@ -64,9 +64,9 @@ async def joined_report_takes_the_matters_status(store) -> None:
     before = await one_report(store, first)
     assert (before.status, before.status_seq, before.responsible) == ("in_progress", 2, r.responsible)
     # A stale task event cannot move the joined report back; a newer one moves both.
-    await on_task(store, "mat_j", "assigned", 1)
+    await on_entry(store, "mat_j", "assigned", 1)
     assert (await one_report(store, late)).status == "in_progress"
-    await on_task(store, "mat_j", "completed", 3, note="主管道已更换")
+    await on_entry(store, "mat_j", "completed", 3, note="主管道已更换")
     assert {(x.status, x.status_note) for x in await reports(store)} == {("completed", "主管道已更换")}
 
 
@@ -77,7 +77,7 @@ async def test_a_report_joining_an_assigned_matter_shows_its_status_and_unit(sto
 async def test_a_report_joining_a_reopened_matter_shows_reopened(store):
     first = await file(store, "金泰和庄12号楼2单元下水道又堵了", "m-ro-1")
     await tri(store, "mat_r", [first])
-    await on_task(store, "mat_r", "completed", 1)
+    await on_entry(store, "mat_r", "completed", 1)
     ro = events.MatterReopened(matter_id="mat_r", round=2, reasons=["仍然反水"], reopened_at=dt.datetime.now(dt.UTC))
     await store.handle(handlers.on_matter_reopened, _event("matter.reopened.v1", ro, source="feedback"), ro)
     late = await file(store, "下水道还是反水", "m-ro-2")
@@ -96,7 +96,7 @@ async def test_another_communitys_reports_never_lend_their_status(store):
     # A forged or misrouted event naming another community's matter id: nothing of that community leaks.
     theirs = await file(store, "金湖花园3号楼路灯不亮", "m-other-1", community="jinshan")
     await tri(store, "mat_x", [theirs], community="jinshan")
-    await on_task(store, "mat_x", "assigned", 1, community="jinshan")
+    await on_entry(store, "mat_x", "assigned", 1, community="jinshan")
     ours = await file(store, "金泰和庄路灯不亮", "m-ours-1")
     await tri(store, "mat_x", [ours])
     r = await one_report(store, ours)
@@ -106,7 +106,7 @@ async def test_another_communitys_reports_never_lend_their_status(store):
 async def test_joining_still_costs_one_statement(store):
     first = await file(store, "金泰和庄12号楼2单元下水道又堵了", "m-one-1")
     await tri(store, "mat_o", [first])
-    await on_task(store, "mat_o", "assigned", 1)
+    await on_entry(store, "mat_o", "assigned", 1)
     late = await file(store, "下水道堵了", "m-one-2")
     statements: list[str] = []
 

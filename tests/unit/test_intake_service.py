@@ -272,8 +272,8 @@ def triaged(matter_id: str, report_ids: list[str]) -> events.MatterTriaged:
     )
 
 
-def task(matter_id: str, state: str, *, note: str | None = None) -> events.TaskEvent:
-    return events.TaskEvent(
+def task(matter_id: str, state: str, *, note: str | None = None) -> events.EntryEvent:
+    return events.EntryEvent(
         entry_id="ent_1",
         matter_id=matter_id,
         state=state,
@@ -305,13 +305,13 @@ async def test_status_follows_triage_ledger_and_close(store):
         assert (r.matter_id, r.status, r.level) == ("mat_1", "triaged", "yellow")
 
     a = task("mat_1", "assigned")
-    await store.handle(handlers.on_task, _event("task.assigned.v1", a, sequence=1), a)
+    await store.handle(handlers.on_entry, _event("entry.assigned.v1", a, sequence=1), a)
     r = await one_report(store, ids[0])
     assert r.status == "assigned" and r.responsible == "江西锦程物业服务有限公司" and r.status_seq == 1
     assert r.status_note == a.measures and r.expected_at.replace(tzinfo=dt.UTC) == a.deadline
 
     c = task("mat_1", "completed", note="主管道已更换，地面已恢复")
-    await store.handle(handlers.on_task, _event("task.completed.v1", c, sequence=2), c)
+    await store.handle(handlers.on_entry, _event("entry.completed.v1", c, sequence=2), c)
     assert (await one_report(store, ids[1])).status == "completed"
     assert (await one_report(store, ids[1])).status_note == "主管道已更换，地面已恢复"
 
@@ -328,9 +328,9 @@ async def test_stale_task_event_does_not_overwrite_a_newer_one(store):
     t = triaged("mat_2", [rid])
     await store.handle(handlers.on_matter_triaged, _event("matter.triaged.v1", t, source="triage"), t)
     done = task("mat_2", "completed", note="已修好")
-    await store.handle(handlers.on_task, _event("task.completed.v1", done, sequence=3), done)
+    await store.handle(handlers.on_entry, _event("entry.completed.v1", done, sequence=3), done)
     late = task("mat_2", "in_progress", note="正在维修")
-    await store.handle(handlers.on_task, _event("task.progressed.v1", late, sequence=2), late)
+    await store.handle(handlers.on_entry, _event("entry.progressed.v1", late, sequence=2), late)
     r = await one_report(store, rid)
     assert (r.status, r.status_note, r.status_seq) == ("completed", "已修好", 3)
 
@@ -342,7 +342,7 @@ async def test_late_task_event_does_not_reopen_a_closed_report(store):
     closed = events.MatterClosed(matter_id="mat_3", entry_id="ent_1", by="u-party", closed_at=dt.datetime.now(dt.UTC))
     await store.handle(handlers.on_matter_closed, _event("matter.closed.v1", closed), closed)
     late = task("mat_3", "completed")
-    await store.handle(handlers.on_task, _event("task.completed.v1", late, sequence=5), late)
+    await store.handle(handlers.on_entry, _event("entry.completed.v1", late, sequence=5), late)
     assert (await one_report(store, rid)).status == "closed"
 
 
@@ -385,7 +385,7 @@ async def test_status_event_of_another_community_is_rejected(store, kind):
     t = triaged("mat_6", [rid])
     await store.handle(handlers.on_matter_triaged, _event("matter.triaged.v1", t, source="triage"), t)
     if kind == "task":
-        data, handler, type_ = task("mat_6", "assigned"), handlers.on_task, "task.assigned.v1"
+        data, handler, type_ = task("mat_6", "assigned"), handlers.on_entry, "entry.assigned.v1"
     elif kind == "closed":
         data = events.MatterClosed(matter_id="mat_6", entry_id="e", by="x", closed_at=dt.datetime.now(dt.UTC))
         handler, type_ = handlers.on_matter_closed, "matter.closed.v1"
@@ -410,14 +410,14 @@ async def test_a_matter_of_many_reports_moves_them_all_in_one_statement(store):
     t = triaged("mat_40", ids)
     await store.handle(handlers.on_matter_triaged, _event("matter.triaged.v1", t, source="triage"), t)
     a = task("mat_40", "assigned")
-    await store.handle(handlers.on_task, _event("task.assigned.v1", a, sequence=1), a)
+    await store.handle(handlers.on_entry, _event("entry.assigned.v1", a, sequence=1), a)
     assert statements == ["UPDATE", "UPDATE"]
     assert {(r.matter_id, r.status, r.status_seq) for r in await reports(store)} == {("mat_40", "assigned", 1)}
 
 
 async def test_status_events_for_unknown_matter_are_ignored(store):
     a = task("mat_none", "assigned")
-    await store.handle(handlers.on_task, _event("task.assigned.v1", a, sequence=1), a)
+    await store.handle(handlers.on_entry, _event("entry.assigned.v1", a, sequence=1), a)
     t = triaged("mat_none", ["rpt_missing"])
     await store.handle(handlers.on_matter_triaged, _event("matter.triaged.v1", t, source="triage"), t)
     assert await reports(store) == []

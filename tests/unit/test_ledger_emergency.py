@@ -141,7 +141,7 @@ async def test_a_red_matter_is_an_assigned_entry_with_owner_clock_and_pages_at_g
     assert e.first_action_due == MONDAY_10 + dt.timedelta(hours=4)
     assert e.deadline is not None and e.measures == handlers.RED_MEASURES
     assert [t.action for t in await timeline(store, e.id)] == ["register", "assign", "page"]
-    (assigned,) = [x for x in await store.outbox() if x.type == "task.assigned.v1"]
+    (assigned,) = [x for x in await store.outbox() if x.type == "entry.assigned.v1"]
     assert assigned.data["lead_unit"] == "江西锦程物业服务有限公司" and assigned.data["state"] == "assigned"
     pages = await sent(store, e.id)
     assert [p["recipient"]["name"] for p in pages] == ["罗小兵", "傅振宇"]

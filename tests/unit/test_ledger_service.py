@@ -105,9 +105,9 @@ async def test_direct_matter_is_assigned_to_the_property_company(store):
         ("assign", "registered", "assigned"),
     ]
     out = await store.outbox()
-    assert [o.type for o in out] == ["task.assigned.v1"]
+    assert [o.type for o in out] == ["entry.assigned.v1"]
     assert out[0].subject == "mat_1" and out[0].community == "jinshan"
-    task = events.TaskEvent.model_validate(out[0].data)
+    task = events.EntryEvent.model_validate(out[0].data)
     assert task.entry_id == e.id and task.state == "assigned" and task.round == 1
 
 
@@ -137,7 +137,7 @@ async def test_duplicate_and_grown_matter_keep_one_entry(store):
         rows = (await s.exec(select(Entry))).all()
     assert [r.id for r in rows] == [first.id]
     assert rows[0].households == 7
-    assert await types(store) == ["task.assigned.v1"]
+    assert await types(store) == ["entry.assigned.v1"]
 
 
 async def test_regrade_updates_view_and_entry(store):
@@ -194,11 +194,11 @@ async def test_session_resolution_creates_an_assigned_entry(store):
     assert e.state == "assigned" and e.measures.startswith("物业全面修复")
     assert e.supporting_units == ["金山社区党委"] and e.deadline == deadline
     out = await store.outbox()
-    assert [o.type for o in out] == ["task.assigned.v1"] and out[0].subject == "mat_2"
+    assert [o.type for o in out] == ["entry.assigned.v1"] and out[0].subject == "mat_2"
     # The same resolution again (e.g. a re-sent conclusion) does not assign twice.
     data2 = concluded(res, session_id="ses_2")
     await run(store, handlers.on_session_concluded, env("session.concluded.v1", data2, subject="ses_2"), data2)
-    assert await types(store) == ["task.assigned.v1"]
+    assert await types(store) == ["entry.assigned.v1"]
 
 
 async def test_resolution_for_unknown_matter_is_retried_not_lost(store):
@@ -219,7 +219,7 @@ async def test_session_escalation(store):
     assert e.state == "escalated" and e.escalated_to == "县住房保障中心"
     assert [i.action for i in await timeline(store, e.id)] == ["register", "assign", "escalate"]
     out = await store.outbox()
-    assert [o.type for o in out] == ["task.escalated.v1"]
+    assert [o.type for o in out] == ["entry.escalated.v1"]
     assert out[0].data["state"] == "escalated"
 
 
@@ -229,7 +229,7 @@ async def test_other_outcomes_only_note(store):
     await run(store, handlers.on_session_concluded, env("session.concluded.v1", data, subject="ses_1"), data)
     assert (await entry(store)).state == "assigned"
     assert "暂缓" in (await timeline(store, e.id))[-1].note
-    assert await types(store) == ["task.assigned.v1"]
+    assert await types(store) == ["entry.assigned.v1"]
 
 
 def evaluation(outcome: str = "satisfied", round: int = 1) -> events.EvaluationRecorded:
@@ -270,7 +270,7 @@ async def test_reopen_direct_matter_reassigns_round_two(store):
     actions = [(i.action, i.to_state) for i in await timeline(store, e.id)]
     assert actions[-2:] == [("evaluate_unsatisfied", "reopened"), ("assign", "assigned")]
     out = await store.outbox()
-    assert [o.type for o in out] == ["task.assigned.v1", "task.assigned.v1"]
+    assert [o.type for o in out] == ["entry.assigned.v1", "entry.assigned.v1"]
     assert out[-1].data["round"] == 2 and out[-1].data["measures"] == handlers.DIRECT_MEASURES
 
 
@@ -313,13 +313,13 @@ async def test_reopen_deliberate_waits_for_the_next_session(store):
     await run(store, handlers.on_matter_reopened, env("matter.reopened.v1", reopen, subject="mat_2"), reopen)
     waiting = await entry(store, "mat_2")
     assert waiting.state == "reopened" and waiting.deadline is not None  # the round's own clock runs already
-    assert await types(store) == ["task.assigned.v1", "task.progressed.v1"]
+    assert await types(store) == ["entry.assigned.v1", "entry.progressed.v1"]
     data2 = concluded(res.model_copy(update={"measures": "改造管道坡度"}), session_id="ses_2")
     await run(store, handlers.on_session_concluded, env("session.concluded.v1", data2, subject="ses_2"), data2)
     got = await entry(store, "mat_2")
     assert got.state == "assigned" and got.round == 2 and got.measures == "改造管道坡度"
     out = await store.outbox()
-    assert out[-1].type == "task.assigned.v1" and out[-1].data["round"] == 2
+    assert out[-1].type == "entry.assigned.v1" and out[-1].data["round"] == 2
 
 
 async def test_tenant_mismatch_is_rejected(store):
@@ -372,5 +372,5 @@ async def test_session_decision_supersedes_a_direct_reassignment(store):
     got = await entry(store)
     assert got.state == "assigned" and got.round == 2 and got.lead_unit == "供电公司"
     out = await store.outbox()
-    assert [o.type for o in out] == ["task.assigned.v1"] * 3
+    assert [o.type for o in out] == ["entry.assigned.v1"] * 3
     assert out[-1].data["measures"] == "供电公司更换线路" and out[-1].data["lead_party"] == "partner_unit"

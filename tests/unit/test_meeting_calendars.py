@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from services.meeting import calendars, domain, handlers, planner
 from services.meeting.app import spec
-from services.meeting.models import Session
+from services.meeting.models import MeetingSession
 from services.runtime.directory import load_directory
 from tests.support import sqlite_store
 from tests.unit.test_meeting_service import NOW, triaged
@@ -34,7 +34,7 @@ async def store(tmp_path):
     await s.db.dispose()
 
 
-async def _calendar(store) -> tuple[Calendar, list[Session]]:
+async def _calendar(store) -> tuple[Calendar, list[MeetingSession]]:
     community = load_directory().community("xueyuan")
     async with store.db.session() as db:
         rows, titles = await calendars._sessions(db, "xueyuan")
@@ -69,7 +69,7 @@ async def test_calendar_parses_back_with_required_properties(store, monkeypatch)
 async def test_cancel_and_reschedule_bump_sequence_and_status(store):
     await store.handle(handlers.on_matter_triaged, *triaged("mat_ics3", level="red"))
     async with store.uow() as uow:
-        (s,) = (await uow.session.exec(select(Session))).all()
+        (s,) = (await uow.session.exec(select(MeetingSession))).all()
         s.starts_at, s.sequence = s.starts_at + dt.timedelta(hours=2), s.sequence + 1
         uow.session.add(s)
         await planner.emit_scheduled(uow, s, status="rescheduled")
@@ -78,7 +78,7 @@ async def test_cancel_and_reschedule_bump_sequence_and_status(store):
     (ev,) = cal.walk("VEVENT")
     assert int(ev["SEQUENCE"]) == 1 and ev.decoded("DTSTART") == domain.emergency_slot(NOW) + dt.timedelta(hours=2)
     async with store.uow() as uow:
-        s = await uow.session.get(Session, s.id)
+        s = await uow.session.get(MeetingSession, s.id)
         s.status, s.sequence = "cancelled", s.sequence + 1
         uow.session.add(s)
         await uow.commit()

@@ -10,7 +10,7 @@ from sqlmodel import select
 from services.contracts import Envelope, events
 from services.meeting import closures, handlers, notices, planner
 from services.meeting.app import spec, subscriptions
-from services.meeting.models import Notice, QueuedMatter, Session
+from services.meeting.models import MeetingSession, Notice, QueuedMatter
 from services.runtime.consumer import Reject
 from services.runtime.notify import Recipient
 from services.runtime.settings import Settings
@@ -43,9 +43,9 @@ def closed(matter_id: str, *, community: str = "xueyuan") -> tuple[Envelope, eve
     return env, data
 
 
-async def session_of(store, session_id: str) -> Session:
+async def session_of(store, session_id: str) -> MeetingSession:
     async with store.db.session() as s:
-        return await s.get(Session, session_id)
+        return await s.get(MeetingSession, session_id)
 
 
 async def notice_kinds(store, session_id: str) -> set[str]:
@@ -130,7 +130,7 @@ async def test_concluded_sessions_are_left_alone(store):
     await store.handle(handlers.on_matter_triaged, *triaged("mat_y1"))
     (fixed,) = await sessions(store)
     async with store.db.session() as s:
-        row = await s.get(Session, fixed.id)
+        row = await s.get(MeetingSession, fixed.id)
         row.status = "concluded"
         s.add(row)
         q = await s.get(QueuedMatter, "mat_y1")
@@ -203,7 +203,7 @@ async def test_a_late_close_of_an_earlier_round_does_not_withdraw_the_reopened_m
 def test_reschedule_notice_reads_the_last_move_not_a_closure_note():
     from services.runtime.directory import load_directory
 
-    s = Session(
+    s = MeetingSession(
         id="ses_x",
         community="xueyuan",
         kind="fixed_day",

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from services.meeting import notices
-from services.meeting.models import Session
+from services.meeting.models import MeetingSession
 from services.runtime.directory import DirectoryError, Notices, load_directory, parse_directory
 from services.runtime.notify import LogNotifier, Recipient, SmtpNotifier, WeComNotifier, notifier_for
 
@@ -46,7 +46,7 @@ def test_bad_notices_block_names_the_field(block, message):
 
 def test_notice_text_is_chinese_and_scrubbed():
     community = load_directory().community("xueyuan")
-    s = Session(
+    s = MeetingSession(
         id="ses_x",
         community="xueyuan",
         kind="site_inspection",
@@ -68,7 +68,7 @@ def test_notice_text_is_chinese_and_scrubbed():
 
 def test_recipient_keys_per_invitee_or_once_for_a_group():
     community = load_directory().community("xueyuan")
-    s = Session(id="s", community="xueyuan", kind="emergency", starts_at=dt.datetime.now(dt.UTC), place="p")
+    s = MeetingSession(id="s", community="xueyuan", kind="emergency", starts_at=dt.datetime.now(dt.UTC), place="p")
     s.invitees = [{"party": "party_org", "name": "章文斌"}, {"party": "department", "name": "县住房保障中心"}]
     assert notices.recipient_keys(community, s, LogNotifier()) == ["party_org:章文斌", "department:县住房保障中心"]
     assert notices.recipient_keys(community, s, WeComNotifier("http://127.0.0.1:9/")) == ["group"]

@@ -10,7 +10,7 @@ from sqlmodel import select
 from services.contracts import Envelope, events
 from services.meeting import domain, handlers, planner
 from services.meeting.app import spec
-from services.meeting.models import AgendaItem, QueuedMatter, Session, aware
+from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, aware
 from services.runtime.consumer import Reject
 from services.runtime.directory import PARTIES, load_directory
 from tests.support import sqlite_store
@@ -65,9 +65,9 @@ def scheduled(outbox: list[Envelope]) -> list[Envelope]:
     return [e for e in outbox if e.type == "session.scheduled.v1"]
 
 
-async def sessions(store) -> list[Session]:
+async def sessions(store) -> list[MeetingSession]:
     async with store.db.session() as s:
-        return list((await s.exec(select(Session).order_by(Session.created_at))).all())
+        return list((await s.exec(select(MeetingSession).order_by(MeetingSession.created_at))).all())
 
 
 async def agenda(store, session_id: str) -> list[str]:
@@ -225,7 +225,7 @@ async def test_reopened_matter_is_queued_again_and_planned(store):
     env = Envelope.new(type="matter.reopened.v1", source="/services/feedback", community="xueyuan", data=data)
     (fixed,) = await sessions(store)
     async with store.db.session() as s:  # the old session is over
-        row = await s.get(Session, fixed.id)
+        row = await s.get(MeetingSession, fixed.id)
         row.status = "concluded"
         s.add(row)
         await s.commit()

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from services.triage import cli, domain, grader, labelled, metrics
+from services.triage import cli, domain, grader, grader_scores, labelled
 from services.triage.model import load, train
 from services.triage.rules import CATEGORIES
 
@@ -150,7 +150,7 @@ def test_evaluate_output_shape(tmp_path, small_model, corpus, capsys):
     assert conf["labels"] == ["red", "yellow", "green"] and len(conf["matrix"]) == 3
     assert sum(map(sum, conf["matrix"])) == 40
     assert 0 <= out["red_recall"] <= 1
-    assert set(out["alternatives"]) == set(metrics.MODES)
+    assert set(out["alternatives"]) == set(grader_scores.MODES)
 
 
 def test_scores_are_computed_not_assumed():
@@ -164,7 +164,7 @@ def test_scores_are_computed_not_assumed():
         domain.Grade("yellow", "direct", "problem", "road", (), 1.0, False),
         domain.Grade("green", "direct", "problem", "road", (), 1.0, False),
     ]
-    out = metrics.score(rows, grades)
+    out = grader_scores.score(rows, grades)
     assert out["red_recall"] == 0.5
     assert out["level_confusion"]["matrix"] == [[1, 1, 0], [0, 0, 0], [0, 0, 1]]
     assert out["level"]["accuracy"] == round(2 / 3, 4)

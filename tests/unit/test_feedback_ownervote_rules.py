@@ -6,7 +6,16 @@ from fractions import Fraction
 
 import pytest
 
-from services.feedback.votes import ITEMS, Ballot, area, decimal_text, fraction_text, item_label, kind_of, tally
+from services.feedback.ownervote_rules import (
+    ITEMS,
+    Ballot,
+    area,
+    decimal_text,
+    fraction_text,
+    item_label,
+    kind_of,
+    tally,
+)
 
 pytestmark = pytest.mark.unit
 
