@@ -170,7 +170,7 @@ class Pipeline:
         if self.model is not None:
             platform.var.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.model, platform.var / MODEL_FILE)
-        self.p = await asyncio.to_thread(platform.start)
+        self.p = await asyncio.to_thread(platform.start, 300)  # a busy shared machine starts five processes slowly
         try:
             for service, count in self.replicas.items():
                 for k in range(1, count):

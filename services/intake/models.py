@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Boolean, Column, LargeBinary, UniqueConstraint, fal
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.defaults import empty_dict, empty_list
 from services.runtime.tables import BusTables
 
 
@@ -33,15 +34,15 @@ class Report(Table, table=True):
     building: str | None = Field(default=None, max_length=32)
     unit: str | None = Field(default=None, max_length=16)
     room_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    unparsed: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    unparsed: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     category_hint: str | None = Field(default=None, max_length=32)
-    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    photos: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     reporter_ref: str = Field(index=True, max_length=64)
     reporter_name_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     reporter_phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     reporter_name_masked: str | None = Field(default=None, max_length=64)
     reporter_phone_masked: str | None = Field(default=None, max_length=32)
-    provenance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    provenance: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     # The reporter agreed to be called back by community staff (同意回电); only then may staff reveal the phone.
     callback_consent: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false(), default=False)
@@ -81,7 +82,7 @@ class VisitCampaign(Table, table=True):
     community: str = Field(index=True, max_length=64)
     name: str = Field(max_length=100)
     month: str = Field(max_length=7)  # YYYY-MM
-    grids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # empty: every grid
+    grids: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))  # empty: every grid
     created_by: str = Field(max_length=128)
     created_at: dt.datetime
 
@@ -103,7 +104,7 @@ class Visit(Table, table=True):
     visitor: str = Field(max_length=64)  # the grid member who knocked (网格员, 楼栋长, 党员)
     visitor_role: str = Field(max_length=16)
     met: bool = True  # somebody opened the door
-    report_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    report_ids: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     entered_by: str = Field(max_length=128)
     visited_at: dt.datetime
 
@@ -140,7 +141,7 @@ class RevealRecord(Table, table=True):
     role: str = Field(max_length=32)
     report_id: str = Field(index=True, max_length=40)
     reason: str = Field(max_length=16)
-    revealed: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    revealed: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     expires_at: dt.datetime
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.defaults import empty_list
 from services.runtime.notices import NoticeQueue
 from services.runtime.tables import BusTables
 
@@ -38,7 +39,9 @@ class MatterView(Table, table=True):
     due_by: dt.datetime | None = None  # the earliest 12345 承办时限 of its reports: caps the first round's deadline
     # Timeline notes that arrived before the matter had an entry (an owners' vote held ahead of the session);
     # the entry takes them when it is registered.
-    pending_notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    pending_notes: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class Entry(Table, table=True):
@@ -59,7 +62,7 @@ class Entry(Table, table=True):
     measures: str | None = Field(default=None, max_length=2000)
     lead_party: str | None = Field(default=None, max_length=32)
     lead_unit: str | None = Field(default=None, max_length=128)
-    supporting_units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    supporting_units: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     deadline: dt.datetime | None = None
     round: int = 1
     households: int = 1
@@ -95,7 +98,7 @@ class TimelineItem(Table, table=True):
     from_state: str | None = Field(default=None, max_length=32)
     to_state: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, max_length=2000)
-    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    photos: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     event_id: str | None = Field(default=None, max_length=128)
 
 
@@ -113,7 +116,7 @@ class SupportingTask(Table, table=True):
     deadline: dt.datetime | None = None
     state: str = Field(default="assigned", max_length=16)
     # Each note: {"at": ISO time, "actor": who, "note": what, "photos": [URLs]}
-    progress: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    progress: list[dict] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     overdue: bool = False
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, 
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.defaults import empty_dict, empty_list
 from services.runtime.tables import BusTables
 
 UTC = dt.UTC
@@ -102,14 +103,14 @@ class MeetingSession(Table, table=True):
     capacity: int = 5
     created_at: dt.datetime = Field(sa_column=_ts())
     concluded_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    invitees: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    attendance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    minutes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    invitees: list[dict] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    attendance: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
+    minutes: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     slot_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     sequence: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
     )  # iCalendar SEQUENCE: bumped on every reschedule and on cancel
-    history: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    history: list[dict] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     # Set by the convenor's first agenda change: from then on the planner proposes nothing more for it.
     agenda_set_by: str | None = Field(default=None, max_length=128)
     agenda_set_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
@@ -179,7 +180,7 @@ class ForesightProposal(Table, table=True):
     kind: str = Field(max_length=16)  # recurring | seasonal
     season: str | None = Field(default=None, max_length=16)
     evidence_zh: str = Field(max_length=2000)
-    evidence: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # dates, matter ids
+    evidence: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))  # dates, matter ids
     status: str = Field(default="proposed", max_length=16)  # proposed | accepted | dismissed
     created_at: dt.datetime = Field(sa_column=_ts())
     decided_by: str | None = Field(default=None, max_length=128)

@@ -142,8 +142,10 @@ def _get(url: str, timeout: float = 2) -> tuple[int, str]:
         return 0, repr(e)
 
 
-async def wait_ready(names: list[str], timeout: float = 180) -> None:
-    """Wait until every service answers /readyz with 200."""
+async def wait_ready(names: list[str], timeout: float | None = None) -> None:
+    """Wait until every service answers /readyz with 200 (HALL_LAUNCH_READY_S, default 180 s)."""
+    # A shared 2-core machine under a load average of 15 can take longer than 90 s to start five services.
+    timeout = timeout if timeout is not None else float(os.environ.get("HALL_LAUNCH_READY_S") or 180)
     s = get_settings()
     deadline = time.monotonic() + timeout
     pending = set(names)

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Column
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.defaults import empty_dict, empty_list
 from services.runtime.tables import BusTables
 
 
@@ -30,7 +31,7 @@ class Matter(Table, table=True):
     category: str = Field(max_length=32)
     level: str = Field(index=True, max_length=16)
     route: str = Field(max_length=16)
-    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reasons: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     confidence: float = 0.0
     needs_review: bool = Field(default=False, index=True)
     households: int = 1
@@ -70,8 +71,8 @@ class Regrade(Table, table=True):
     by: str = Field(max_length=128)
     reason: str = Field(max_length=500)
     text: str = Field(default="", max_length=5000)
-    before: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    after: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    before: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
+    after: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     at: dt.datetime
     # 'regrade' (staff change), 'confirm' (staff accepted the grade as is), 'auto' (headcount), 'merge' or 'split'
     # (staff moved reports between matters: audited here, never a grading label); None = legacy.
