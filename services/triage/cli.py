@@ -130,6 +130,8 @@ def cmd_crossval(argv: list[str]) -> None:
     args = p.parse_args(argv)
     rows = labelled.read_corpus()
     extra = [r for path in args.extra for r in labelled.read_writer(path)]
+    held = {r["writer"] for r in extra}  # a writer given as --extra is never trained on, even if in the corpus
+    rows = [r for r in rows if r["writer"] not in held]
     writers = args.writers.split(",") if args.writers else None
     out = crossval.crossval(rows, writers=writers, extra=extra, jobs=args.jobs, random=not args.no_random)
     text = json.dumps(out, ensure_ascii=False)

@@ -35,7 +35,7 @@ class Policy:
     level_trust: float = 0.0  # model's non-red level wins over the rules' at or above this probability
     category_trust: float = 0.2
     kind_trust: float = 0.5
-    route_trust: float = 0.5
+    route_trust: float = 0.7  # below it the rules' route stands (leave-one-writer-out: 0.5 → 0.7 route F1 +0.01)
 
 
 POLICY = Policy()

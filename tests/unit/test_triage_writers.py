@@ -5,7 +5,9 @@ from __future__ import annotations
 import collections
 import json
 
+import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from services.triage import cli, crossval, labelled
 from services.triage.model import load, train
@@ -84,3 +86,39 @@ def test_train_command_uses_every_writer(tmp_path, monkeypatch, capsys, rows):
     cli.cmd_train(["--out", str(tmp_path / "m.pkl")])
     out = json.loads(capsys.readouterr().out)
     assert out["corpus_rows"] == len(sample) == load(tmp_path / "m.pkl").trained_on["rows"]
+
+
+def test_crossval_extra_writer_is_never_trained_on(tmp_path, monkeypatch, capsys, rows):
+    """`crossval --extra w4.jsonl` holds that writer out of every fold, although its file sits in the corpus."""
+    sample = _sample(rows, per_writer=12)
+    monkeypatch.setattr(labelled, "read_corpus", lambda: sample)
+    extra = tmp_path / "w9.jsonl"
+    labelled.write_jsonl(extra, [{**r, "writer": "w9"} for r in sample if r["writer"] == "w1"])
+    sample += [{**r, "writer": "w9"} for r in sample if r["writer"] == "w1"]  # as if w9 were in writers/ too
+    seen: list[set[str]] = []
+
+    def fake(rows_, **kw):
+        seen.append({r["writer"] for r in rows_})
+        return {"writers": {}}
+
+    monkeypatch.setattr(crossval, "crossval", fake)
+    cli.cmd_crossval(["--extra", str(extra), "--no-random"])
+    assert seen and "w9" not in seen[0] and "w1" in seen[0]
+
+
+def test_red_head_is_a_calibrated_svm_with_a_nested_threshold(rows):
+    """The red head is a linear SVM mapped to P(red) by Platt scaling fitted on the inner held-out writers' scores."""
+    sample = _sample(rows, per_writer=40)
+    m = train(sample)
+    sel = m.red_selection
+    assert sel["red_loss"] == "svm" and len(sel["platt"]) == 2 and sel["platt"][0] > 0
+    assert 0.0 < m.red_threshold < 1.0 and sel["inner_recall"] >= 0.96
+    # P(red) grows with the SVM's margin; the route head below red never saw a red row.
+    texts = ["家里燃气管嘶嘶响，闻到很浓的煤气味", "小区路灯坏了一盏"]
+    assert m.predict(texts[0]).text_red > m.predict(texts[1]).text_red
+    calm = [r for r in sample if r["level"] != "red"]
+    x = m.text_matrix([r["text"] for r in calm])
+    again = LogisticRegression(C=m.c, class_weight="balanced", max_iter=3000).fit(x, [r["route"] for r in calm])
+    assert np.allclose(m.text_heads["route"].coef_, again.coef_, atol=1e-4)
+    logistic = train(sample, red_loss="logistic", red_c=64.0)
+    assert "platt" not in logistic.red_selection and 0.0 < logistic.red_threshold < 1.0
