@@ -74,6 +74,7 @@ def spec() -> ServiceSpec:
         subscriptions=subscriptions,
         periodic=periodic,
         on_start=on_start,
+        production_needs=("signing_secret", "link_key", "pii_key", "pseudonym_key"),
     )
 
 

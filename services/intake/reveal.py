@@ -9,12 +9,10 @@ hash-chained audit log (who, role, report, reason, when; never the phone) in the
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel
 from sqlalchemy import update
 from sqlmodel import func, select
 
@@ -28,24 +26,15 @@ from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
+from services.runtime.settings import IntakeVars, get_settings
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class RevealSettings(BaseSettings):
-    """INTAKE_REVEAL_PER_HOUR (per staff member) and INTAKE_REVEAL_TTL_S (how long the console shows it)."""
-
-    model_config = SettingsConfigDict(env_prefix="INTAKE_REVEAL_", extra="ignore")
-
-    per_hour: int = Field(20, ge=1, le=1000)
-    ttl_s: int = Field(600, ge=30, le=3600)
-
-
-@lru_cache
-def reveal_settings() -> RevealSettings:
-    """The process's reveal settings (tests clear the cache after changing the environment)."""
-    return RevealSettings()
+def reveal_settings() -> IntakeVars:
+    """INTAKE_REVEAL_PER_HOUR (per staff member) and INTAKE_REVEAL_TTL_S, from the process's settings."""
+    return get_settings().intake
 
 
 class RevealIn(BaseModel):
@@ -139,15 +128,15 @@ async def verify(db, communities: set[str] | None = None) -> tuple[int, list[has
 async def _allowance(ctx, principal: Principal) -> None:
     """Count the reveal against the caller's hourly allowance; refuse over it, and when it cannot be counted."""
     cfg = reveal_settings()
-    d = await limits.limiter(ctx).hit("reveal-staff", principal.sub, limit=cfg.per_hour, window_s=3600)
+    d = await limits.limiter(ctx).hit("reveal-staff", principal.sub, limit=cfg.reveal_per_hour, window_s=3600)
     if d.degraded:
         # Unlike a resident's report, a reveal can wait: without the counter there is no limit, so refuse.
         raise Problem(503, "暂时无法核验查看次数，请稍后再试", "Reveal allowance cannot be checked now; try later")
     if not d.allowed:
         raise Problem(
             429,
-            f"查看联系电话过于频繁（每小时最多 {cfg.per_hour} 次），请 {d.retry_after} 秒后再试",
-            f"Too many reveals (at most {cfg.per_hour} per hour); retry after {d.retry_after} s",
+            f"查看联系电话过于频繁（每小时最多 {cfg.reveal_per_hour} 次），请 {d.retry_after} 秒后再试",
+            f"Too many reveals (at most {cfg.reveal_per_hour} per hour); retry after {d.retry_after} s",
             headers={"Retry-After": str(d.retry_after), **NO_STORE},
             extra={"retry_after": d.retry_after},
         )
@@ -182,7 +171,7 @@ async def reveal(
         v = vault()
         phone, name = v.decrypt(r.reporter_phone_enc), v.decrypt(r.reporter_name_enc)
         now = dt.datetime.now(dt.UTC)
-        expires = now + dt.timedelta(seconds=reveal_settings().ttl_s)
+        expires = now + dt.timedelta(seconds=reveal_settings().reveal_ttl_s)
         await append(
             s,
             community=r.community,

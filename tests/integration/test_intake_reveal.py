@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake import reveal
-from services.runtime.settings import REPO_ROOT
+from services.runtime.settings import REPO_ROOT, get_settings
 from tests.integration.test_intake_api import assert_problem, auth, body, client, db_url  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -23,9 +23,9 @@ GRID = {"role": "grid_worker", "sub": "u-grid"}
 @pytest.fixture(autouse=True)
 def _settings(monkeypatch):
     monkeypatch.setenv("INTAKE_REVEAL_PER_HOUR", "3")
-    reveal.reveal_settings.cache_clear()
+    get_settings.cache_clear()
     yield
-    reveal.reveal_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def submit(c: TestClient, **over) -> str:
