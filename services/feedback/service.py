@@ -22,8 +22,8 @@ from services.feedback.models import ROUND_OUTCOME_ZH, EvaluationRow, MatterRoun
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope
 from services.runtime.directory import load_directory
+from services.runtime.errors import Problem
 from services.runtime.privacy import Vault, scrub_text
-from services.runtime.problems import Problem
 from services.runtime.settings import Settings, get_settings
 from services.runtime.uow import UnitOfWork
 
