@@ -10,7 +10,7 @@ from services.contracts.media import safe_photo
 from services.feedback.service import Evidence
 from services.intake.api import ReportIn
 from services.ledger.api import ActionIn
-from services.ledger.supporting import SupportActionIn
+from services.ledger.supporting_api import SupportActionIn
 
 pytestmark = pytest.mark.unit
 
