@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,15 +12,12 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def _upstream_urls(settings: Settings) -> dict[str, str]:
-    return {
-        name: os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{settings.port(name)}").rstrip("/")
-        for name in UPSTREAMS
-    }
+    return {name: settings.url_of(name) for name in UPSTREAMS}
 
 
 @dataclass(frozen=True)
 class ConsoleConfig:
-    """What the console process needs; read once from the environment."""
+    """What the console process needs, taken from the process's Settings."""
 
     settings: Settings
     upstreams: dict[str, str] = field(default_factory=dict)
@@ -37,12 +33,12 @@ class ConsoleConfig:
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> ConsoleConfig:
-        """Read CONSOLE_* and <SERVICE>_URL from the environment."""
+        """Take CONSOLE_* and <SERVICE>_URL from the settings."""
         settings = settings or get_settings()
         return cls(
             settings=settings,
             upstreams=_upstream_urls(settings),
-            intake_api_key=os.environ.get("CONSOLE_INTAKE_API_KEY") or None,
-            idp_login_url=os.environ.get("CONSOLE_IDP_LOGIN_URL") or None,
+            intake_api_key=settings.console.intake_api_key or None,
+            idp_login_url=settings.console.idp_login_url or None,
             port=settings.port("console"),
         )

@@ -15,7 +15,7 @@ from services.contracts.vocabulary import Category, Level, Method, Rating, Solve
 from services.feedback import domain
 from services.feedback.handlers import PENDING_STATUSES, revisit_of
 from services.feedback.models import REVISIT_STATUS_ZH, ROUND_OUTCOME_ZH, EvaluationRow, Forum, MatterRound, Revisit
-from services.feedback.recording import (
+from services.feedback.service import (
     MIN_VOICES,
     SATISFACTION_THRESHOLD,
     EvaluationIn,

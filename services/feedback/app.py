@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from services.feedback import handlers, ownervotes, questionnaire
+from services.feedback import handlers, ownervotes_api, questionnaire, questionnaire_api
 from services.feedback.api import router
 from services.feedback.models import metadata, notices
-from services.feedback.recording import vault
+from services.feedback.service import vault
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
@@ -70,10 +70,11 @@ def spec() -> ServiceSpec:
         title="Feedback 回访评价",
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, questionnaire.router, ownervotes.router],
+        routers=[router, questionnaire_api.router, ownervotes_api.router],
         subscriptions=subscriptions,
         periodic=periodic,
         on_start=on_start,
+        production_needs=("signing_secret", "link_key", "pii_key", "pseudonym_key"),
     )
 
 

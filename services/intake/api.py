@@ -15,10 +15,11 @@ from services.contracts import labels
 from services.contracts.media import Photo
 from services.contracts.refs import ledger_ref
 from services.contracts.vocabulary import Category, Channel, Kind, Level
-from services.intake import domain, limits
-from services.intake.handlers import STEP_OF_STATE, STEPS, Incoming, accept
+from services.intake import domain, limits_api
+from services.intake.handlers import STEP_OF_STATE, STEPS
 from services.intake.models import ApiKey, MatterStep, Report
 from services.intake.photo_store import PREFIX, stored
+from services.intake.service import Incoming, accept
 from services.runtime.auth import Principal, api_key_matches, hash_api_key, new_api_key
 from services.runtime.authz import KeyGrant, in_scope, public, require, require_or_key, scope_filter
 from services.runtime.directory import load_directory
@@ -199,7 +200,7 @@ async def admit(ctx, who: Principal | KeyGrant, community: str, channel: str) ->
     """Check a submitter's scope for a community and channel, apply its rate limit; return the actor."""
     if isinstance(who, KeyGrant):
         who.check(community, channel)
-        await limits.enforce(ctx, "apikey", who.id, ctx.settings.ratelimit_per_api_key)
+        await limits_api.enforce(ctx, "apikey", who.id, ctx.settings.ratelimit_per_api_key)
         return who.actor
     in_scope(who, community)
     return who.sub
@@ -220,7 +221,7 @@ async def submit_report(
     # entering a report for a resident are never limited by it.
     reporter = re.sub(r"\D", "", body.phone) if body.phone and isinstance(who, KeyGrant) else None
     if reporter:
-        await limits.enforce_spent(ctx, "reporter", reporter, ctx.settings.ratelimit_per_reporter)
+        await limits_api.enforce_spent(ctx, "reporter", reporter, ctx.settings.ratelimit_per_reporter)
     provenance: dict = {"submitted_by": actor, "consent": body.consent}
     if body.channel in BOXED:
         p = body.provenance or ProvenanceIn()
@@ -266,7 +267,7 @@ async def submit_report(
     )
     report, created = await ctx.bus.run(lambda uow: accept(uow, inc), actor=actor)
     if reporter and created:
-        await limits.check(ctx, "reporter", reporter, ctx.settings.ratelimit_per_reporter)
+        await limits_api.check(ctx, "reporter", reporter, ctx.settings.ratelimit_per_reporter)
     return Accepted(report_id=report.id, tracking_code=report.tracking_code, created=created)
 
 
@@ -376,7 +377,7 @@ async def get_report(
 )
 async def track(code: str, ctx: Ctx, request: Request) -> TrackOut:
     """Public lookup by tracking code: status only."""
-    await limits.enforce(ctx, "track-ip", limits.client_ip(request), ctx.settings.ratelimit_per_ip)
+    await limits_api.enforce(ctx, "track-ip", limits_api.client_ip(request), ctx.settings.ratelimit_per_ip)
     code = code.strip().upper()
     if len(code) != 8 or any(c not in domain.TRACKING_ALPHABET for c in code):
         raise Problem(404, "查询码不存在", "Unknown tracking code")

@@ -6,15 +6,16 @@ from pathlib import Path
 
 from services.contracts import CHANNELS_EXCHANGE
 from services.intake import (
-    door_visits,
+    door_visits_api,
     handlers,
-    hotline,
+    hotline_api,
     hotline_replies,
-    open311,
-    photos,
-    reveal,
-    visit_lists,
-    visits,
+    hotline_replies_api,
+    open311_api,
+    photos_api,
+    reveal_api,
+    visit_lists_api,
+    visits_api,
 )
 from services.intake.api import router
 from services.intake.models import metadata
@@ -65,16 +66,16 @@ def spec() -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         routers=[
             router,
-            door_visits.router,
-            hotline.router,
-            hotline_replies.router,
-            open311.router,
-            photos.router,
-            reveal.router,
-            visits.router,
-            visit_lists.router,
+            door_visits_api.router,
+            hotline_api.router,
+            hotline_replies_api.router,
+            open311_api.router,
+            photos_api.router,
+            reveal_api.router,
+            visits_api.router,
+            visit_lists_api.router,
         ],
-        upload_paths=(door_visits.PATH, photos.PATH),
+        upload_paths=(door_visits_api.PATH, photos_api.PATH),
         subscriptions=subscriptions,
     )
 

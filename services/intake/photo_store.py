@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -12,7 +11,7 @@ REF = re.compile(r"uploads/([a-z0-9_\-]{1,64})/(\d{4})/(\d{2})/([0-9a-f]{32})\.j
 
 def photo_dir(settings) -> Path:
     """Where intake keeps uploaded photos: INTAKE_PHOTO_DIR, or var/intake-photos."""
-    return Path(os.environ.get("INTAKE_PHOTO_DIR") or settings.var_dir / "intake-photos")
+    return Path(settings.intake.photo_dir or settings.var_dir / "intake-photos")
 
 
 def path_of(settings, ref: str) -> Path | None:

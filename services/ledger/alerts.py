@@ -17,9 +17,9 @@ import logging
 from sqlmodel import and_, func, or_, select
 
 from services.ledger.domain import DONE_STATES, TZ
-from services.ledger.entries import SYSTEM, append
 from services.ledger.models import Alert, Entry, Reminder, notices
 from services.ledger.oncall import TIER_ZH, TIERS, contacts_of, next_tier, on_duty, secretary, tier_people
+from services.ledger.service import SYSTEM, append
 from services.runtime import metrics
 from services.runtime.directory import Community, Directory, Member, load_directory
 from services.runtime.links import link_signer

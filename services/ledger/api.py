@@ -12,9 +12,9 @@ from sqlmodel import func, or_, select
 from services.contracts import events, labels
 from services.contracts.media import Photo
 from services.contracts.vocabulary import Category, Level
-from services.ledger import alerts, commitments, entries, handover, routing
+from services.ledger import alerts, commitments, handover, routing, service
 from services.ledger.alerts import alert_id
-from services.ledger.commitments import CommitmentOut
+from services.ledger.commitments_api import CommitmentOut
 from services.ledger.config import deadline_policy
 from services.ledger.domain import (
     STATE_LABELS_ZH,
@@ -26,7 +26,7 @@ from services.ledger.domain import (
 )
 from services.ledger.models import Alert, Entry, TimelineItem, notices
 from services.ledger.oncall import TIER_ZH, TIERS
-from services.ledger.supporting import SupportingTaskOut
+from services.ledger.supporting_api import SupportingTaskOut
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import load_directory
@@ -305,7 +305,7 @@ async def _alert_of(s, e: Entry) -> AlertOut | None:
 async def _detail(s, e: Entry) -> EntryDetail:
     items = (await s.exec(select(TimelineItem).where(TimelineItem.entry_id == e.id).order_by(TimelineItem.seq))).all()
     allowed = allowed_actions(e.state)
-    tasks = [SupportingTaskOut.of(t) for t in await entries.supporting_of(s, e.id)]
+    tasks = [SupportingTaskOut.of(t) for t in await service.supporting_of(s, e.id)]
     sent = [
         PageOut(
             kind=n["kind"],
@@ -319,7 +319,7 @@ async def _detail(s, e: Entry) -> EntryDetail:
         )
         for n in await notices.of(s, e.id)
     ]
-    now = entries.utcnow()
+    now = service.utcnow()
     promises = [CommitmentOut.of(c, now) for c in await commitments.of_entry(s, e.id)]
     return EntryDetail(
         commitments=promises,
@@ -329,7 +329,7 @@ async def _detail(s, e: Entry) -> EntryDetail:
         timeline=[TimelineOut(**t.model_dump(include=set(TimelineOut.model_fields))) for t in items],
         allowed_actions=allowed,
         available_actions=[a for a in API_ACTIONS if a in allowed],
-        deadline_status=deadline_status(e.deadline, entries.utcnow(), e.state, deadline_policy())
+        deadline_status=deadline_status(e.deadline, service.utcnow(), e.state, deadline_policy())
         if e.deadline
         else None,
         supporting_tasks=tasks,
@@ -368,7 +368,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             raise Problem(409, zh, en or zh, extra={"state": e.state, "allowed": exc.allowed}) from None
         if action == "close":
             await commitments.refuse_close_with_open(s, e)
-        now = entries.utcnow()
+        now = service.utcnow()
         note = (body.note or "").strip() or DEFAULT_NOTES.get(action)
         if action in FIRST_ACTIONS:
             alerts.first_action(e, now)
@@ -378,7 +378,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
         if action == "start" and e.state == "assigned":
             note = (body.note or "").strip() or "认领并开始办理"  # starting unclaimed work claims it too
         if action == "claim" or (action == "start" and e.state == "assigned"):
-            if principal.role in entries.RESPONSIBLE_PARTIES:
+            if principal.role in service.RESPONSIBLE_PARTIES:
                 e.lead_party = principal.role
             e.lead_unit = principal.unit or e.lead_unit
         elif action == "progress" and principal.role == "department":
@@ -390,7 +390,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             e.completed_at = now
         elif action == "close":
             e.closed_at = now
-        entries.apply(s, e, action, actor=principal.sub, note=note, photos=body.photos)
+        service.apply(s, e, action, actor=principal.sub, note=note, photos=body.photos)
         if action == "close":
             await uow.emit(
                 "matter.closed.v1",
@@ -399,7 +399,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
                 data=events.MatterClosed(matter_id=e.matter_id, entry_id=e.id, by=principal.sub, closed_at=now),
             )
         else:
-            await entries.emit_entry(uow, EMITS[action], e, actor=principal.sub, note=note)
+            await service.emit_entry(uow, EMITS[action], e, actor=principal.sub, note=note)
         if action == "escalate":
             await handover.notify_unit(uow, e, e.escalated_to, kind="handover", note=note, now=now)
         await s.flush()
@@ -486,7 +486,7 @@ async def ack_entry(
         alert = await s.get(Alert, alert_id(e.id, e.round))
         if alert is None:
             raise Problem(409, "该台账没有红色警报", "This entry has no red alert")
-        await alerts.acknowledge(s, e, alert, by=principal.sub, via="console", now=entries.utcnow())
+        await alerts.acknowledge(s, e, alert, by=principal.sub, via="console", now=service.utcnow())
         await s.flush()
         detail = await _detail(s, e)
         await uow.commit()

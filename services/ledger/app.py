@@ -7,14 +7,14 @@ from pathlib import Path
 from services.ledger import alerts, handlers, ownervotes, publicity, regroup, reminders
 from services.ledger.ack_api import router as ack_router
 from services.ledger.api import router
-from services.ledger.commitments import router as commitments_router
+from services.ledger.commitments_api import router as commitments_router
 from services.ledger.disclosure_api import router as disclosure_router
-from services.ledger.figures import router as figures_router
-from services.ledger.handover import router as handover_router
+from services.ledger.figures_api import router as figures_router
+from services.ledger.handover_api import router as handover_router
 from services.ledger.models import metadata, notices
 from services.ledger.publicity_api import router as publicity_router
 from services.ledger.replay import recorded
-from services.ledger.supporting import router as supporting_router
+from services.ledger.supporting_api import router as supporting_router
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app

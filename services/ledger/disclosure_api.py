@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import func, select
 
 from services.ledger import disclosure
-from services.ledger.entries import utcnow
 from services.ledger.figures import month_range
 from services.ledger.models import Disclosure, Entry, SupportingTask, TimelineItem
+from services.ledger.service import utcnow
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
 from services.runtime.problems import Problem

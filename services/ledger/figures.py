@@ -7,9 +7,8 @@ import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Date, and_, case, cast, func, literal_column, not_
 from sqlmodel import select
@@ -17,13 +16,8 @@ from sqlmodel import select
 from services.ledger.domain import DONE_STATES, TZ
 from services.ledger.models import Entry, EvaluationView
 from services.runtime import workcal
-from services.runtime.auth import Principal
-from services.runtime.authz import require, scope_filter
+from services.runtime.errors import Problem
 from services.runtime.inputs import check_year
-from services.runtime.problems import Problem
-from services.runtime.service import Ctx
-
-router = APIRouter(prefix="/v1", tags=["ledger"])
 
 GroupKey = Literal["community", "compound", "category", "level", "month"]
 GROUP_KEYS = ("community", "compound", "category", "level", "month")
@@ -47,15 +41,6 @@ class FigureRow(BaseModel):
         0, description="督办件数: entries the party organisation supervises after two unsatisfied rounds"
     )
     households_evaluated: int
-
-
-class Figures(FigureRow):
-    """Figures over the entries in scope, and per group when group_by is given."""
-
-    community: str | None
-    month: str | None
-    group_by: list[str]
-    groups: list[FigureRow]
 
 
 @dataclass
@@ -216,29 +201,3 @@ def month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
     check_year(start.year, "month")  # 0001-01 minus a day, 9999-12 plus a month: both overflow
     end = (start + dt.timedelta(days=32)).replace(day=1)
     return start, end
-
-
-@router.get("/figures", response_model=Figures, summary="Headline figures (办结率、满意率)")
-async def figures(
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("ledger.read"))],
-    community: str | None = Query(None, max_length=64),
-    month: str | None = Query(None, max_length=7, description="YYYY-MM: entries registered that month (Beijing)"),
-    group_by: Annotated[list[GroupKey] | None, Query(max_length=3)] = None,
-) -> Figures:
-    """Figures over the entries in scope (county-wide for the county operator), optionally grouped."""
-    keys = list(dict.fromkeys(group_by or []))
-    cond = [scope_filter(principal, Entry.community, community)]
-    if month:
-        start, end = month_range(month)
-        cond += [Entry.created_at >= start, Entry.created_at < end]
-    async with ctx.db.session() as s:
-        total, groups = await tally(s, cond, keys)
-    order = sorted(groups, key=lambda values: tuple("" if v is None else str(v) for v in values))
-    return Figures(
-        **total.row().model_dump(),
-        community=community,
-        month=month,
-        group_by=keys,
-        groups=[groups[values].row(dict(zip(keys, values, strict=True))) for values in order],
-    )

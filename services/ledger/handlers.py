@@ -14,7 +14,10 @@ from services.contracts import Envelope, events
 from services.ledger import alerts, commitments, handover
 from services.ledger.config import deadline_policy
 from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for, first_action_due
-from services.ledger.entries import (
+from services.ledger.models import Entry, EvaluationView, MatterView
+from services.ledger.oncall import on_duty
+from services.ledger.routing import route_direct
+from services.ledger.service import (
     SYSTEM,
     append,
     apply,
@@ -26,9 +29,6 @@ from services.ledger.entries import (
     sync_supporting,
     utcnow,
 )
-from services.ledger.models import Entry, EvaluationView, MatterView
-from services.ledger.oncall import on_duty
-from services.ledger.routing import route_direct
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
 from services.runtime.privacy import scrub_text

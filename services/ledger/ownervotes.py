@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from services.contracts import Envelope, events
-from services.ledger.entries import SYSTEM, clean, note_only
 from services.ledger.handlers import _view_of, entry_of
+from services.ledger.service import SYSTEM, clean, note_only
 from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

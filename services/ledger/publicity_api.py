@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from sqlmodel import func, select
 
 from services.ledger import disclosure, publicity
-from services.ledger.entries import utcnow
 from services.ledger.figures import month_range
 from services.ledger.models import BoardNotice
+from services.ledger.service import utcnow
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
 from services.runtime.directory import load_directory

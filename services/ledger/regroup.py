@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.contracts import Envelope, events
-from services.ledger.entries import append, note_only, utcnow
 from services.ledger.handlers import _view_of, entry_of
+from services.ledger.service import append, note_only, utcnow
 from services.runtime.uow import UnitOfWork
 
 

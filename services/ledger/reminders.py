@@ -12,8 +12,8 @@ from sqlmodel import select
 from services.ledger import alerts, audit, commitments, handlers
 from services.ledger.config import deadline_policy
 from services.ledger.domain import DONE_STATES, DeadlinePolicy, deadline_status
-from services.ledger.entries import SYSTEM, append, utcnow
 from services.ledger.models import Entry, Reminder, SupportingTask
+from services.ledger.service import SYSTEM, append, utcnow
 from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -7,37 +7,13 @@ change, the planner's included, is an `agenda_change` row shown with the session
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from services.meeting import api, planner, tiers
 from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, TierChange, aware
 from services.runtime.auth import Principal
-from services.runtime.authz import require
 from services.runtime.directory import load_directory
-from services.runtime.problems import Problem
-from services.runtime.service import Ctx
-
-router = APIRouter(prefix="/v1", tags=["meeting"])
-
-
-class AgendaOp(BaseModel):
-    """One change of a session's agenda by the convenor."""
-
-    op: Literal["add", "remove", "move", "pin", "unpin"]
-    matter_id: str = Field(min_length=1, max_length=64)
-    position: int | None = Field(None, ge=1, le=200, description="add/move: 1-based place on the agenda")
-    reason: str | None = Field(None, max_length=500, description="Required for remove")
-
-
-class AgendaOrder(BaseModel):
-    """The whole agenda in its new order (every topic exactly once)."""
-
-    matter_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=200)
-    reason: str | None = Field(None, max_length=500)
+from services.runtime.errors import Problem
 
 
 def _before_start(s: MeetingSession) -> None:
@@ -45,12 +21,12 @@ def _before_start(s: MeetingSession) -> None:
         raise Problem(409, "议事会已开始，议程不能再调整", "The session has started; its agenda is fixed")
 
 
-async def _items(uow, session_id: str) -> list[AgendaItem]:
+async def items_of(uow, session_id: str) -> list[AgendaItem]:
     q = select(AgendaItem).where(AgendaItem.session_id == session_id).order_by(AgendaItem.position)
     return list((await uow.session.exec(q)).all())
 
 
-async def _renumber(
+async def renumber(
     uow, s: MeetingSession, order: list[AgendaItem], actor: str, reason: str | None, moved: str | None = None
 ) -> None:
     """Give the items their new positions; record the moved topic (or, for a new order, each that moved)."""
@@ -65,19 +41,19 @@ async def _renumber(
         uow.session.add(item)
 
 
-def _set(s: MeetingSession, principal: Principal) -> None:
+def set_agenda(s: MeetingSession, principal: Principal) -> None:
     if s.agenda_set_at is None:
         s.agenda_set_by, s.agenda_set_at = principal.sub[:128], planner.utcnow()
 
 
-async def _queued(uow, s: MeetingSession, matter_id: str) -> QueuedMatter:
+async def queued_of(uow, s: MeetingSession, matter_id: str) -> QueuedMatter:
     qm = await uow.session.get(QueuedMatter, matter_id)
     if qm is None or qm.community != s.community:
         raise Problem(404, "本社区待议事项中没有该事项", "Matter not known in this community", field="matter_id")
     return qm
 
 
-async def _add(uow, s: MeetingSession, qm: QueuedMatter, principal: Principal, position: int | None) -> None:
+async def add_item(uow, s: MeetingSession, qm: QueuedMatter, principal: Principal, position: int | None) -> None:
     if qm.session_id == s.id and qm.state == "scheduled":
         raise Problem(409, "该事项已在本次议程中", "Matter is already on this agenda", field="matter_id")
     if qm.state != "queued":
@@ -123,94 +99,19 @@ async def _add(uow, s: MeetingSession, qm: QueuedMatter, principal: Principal, p
     await planner.add_to_agenda(uow, s, qm, actor=principal.sub, position=position)
 
 
-async def _move(uow, s: MeetingSession, matter_id: str, position: int | None, principal: Principal, reason) -> None:
+async def move_item(uow, s: MeetingSession, matter_id: str, position: int | None, principal: Principal, reason) -> None:
     if position is None:
         raise Problem(422, "调整顺序须指定位置", "A move needs a position", field="position")
-    items = await _items(uow, s.id)
+    items = await items_of(uow, s.id)
     item = next((i for i in items if i.matter_id == matter_id), None)
     if item is None:
         raise Problem(404, "该事项不在本次议程中", "Matter is not on this agenda", field="matter_id")
     rest = [i for i in items if i is not item]
     rest.insert(min(position, len(items)) - 1, item)
-    await _renumber(uow, s, rest, principal.sub, reason, moved=matter_id)
+    await renumber(uow, s, rest, principal.sub, reason, moved=matter_id)
 
 
-async def _load(uow, session_id: str, principal: Principal) -> MeetingSession:
+async def load_session(uow, session_id: str, principal: Principal) -> MeetingSession:
     s = await api._load_for_update(uow, session_id, principal)
     _before_start(s)
     return s
-
-
-@router.post("/sessions/{session_id}/agenda", response_model=api.SessionDetail, summary="Change the agenda (调整议程)")
-async def change_agenda(
-    session_id: str,
-    body: AgendaOp,
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("session.manage"))],
-) -> api.SessionDetail:
-    """Add a queued matter, remove a topic (with a reason), move it, or pin it as the month's topic."""
-    reason = body.reason.strip() if body.reason else None
-    if body.op == "remove" and not reason:
-        raise Problem(422, "撤下议题须说明理由", "A reason is required to remove a topic", field="reason")
-    async with ctx.bus.uow(actor=principal.sub) as uow:
-        s = await _load(uow, session_id, principal)
-        qm = await _queued(uow, s, body.matter_id)
-        agenda = await planner.agenda_ids(uow, s.id)
-        if body.op == "add":
-            await _add(uow, s, qm, principal, body.position)
-        elif body.op == "remove":
-            if body.matter_id not in agenda:
-                raise Problem(404, "该事项不在本次议程中", "Matter is not on this agenda", field="matter_id")
-            await planner.remove_from_agenda(
-                uow, s.id, qm.matter_id, actor=principal.sub, action="remove", reason=reason
-            )
-            # Back to the queue without a carry-over: it was not passed over by a held session.
-            qm.state, qm.session_id, qm.pinned, qm.updated_at = "queued", None, False, planner.utcnow()
-            uow.session.add(qm)
-        elif body.op == "move":
-            await _move(uow, s, body.matter_id, body.position, principal, reason)
-        else:
-            if body.matter_id not in agenda:
-                if body.op == "unpin":
-                    raise Problem(404, "该事项不在本次议程中", "Matter is not on this agenda", field="matter_id")
-                await _add(uow, s, qm, principal, body.position)  # pinning a queued matter puts it on too
-            pin = body.op == "pin"
-            if qm.pinned != pin:
-                qm.pinned = pin
-                uow.session.add(qm)
-                await planner.record(uow, s, body.op, qm.matter_id, actor=principal.sub, reason=reason)
-        _set(s, principal)
-        uow.session.add(s)
-        await uow.session.flush()
-        await planner.emit_scheduled(uow, s)
-        await uow.commit()
-    return await api.get_session(session_id, ctx, principal)
-
-
-@router.put("/sessions/{session_id}/agenda", response_model=api.SessionDetail, summary="Reorder the agenda (议程排序)")
-async def reorder_agenda(
-    session_id: str,
-    body: AgendaOrder,
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("session.manage"))],
-) -> api.SessionDetail:
-    """Put every topic in a new order; the list must name each topic on the agenda exactly once."""
-    async with ctx.bus.uow(actor=principal.sub) as uow:
-        s = await _load(uow, session_id, principal)
-        items = await _items(uow, s.id)
-        by_id = {i.matter_id: i for i in items}
-        if len(body.matter_ids) != len(set(body.matter_ids)) or set(body.matter_ids) != set(by_id):
-            raise Problem(
-                422,
-                "新顺序须包含本次议程的每个议题，且各一次",
-                "The new order must list every topic on the agenda exactly once",
-                field="matter_ids",
-            )
-        reason = body.reason.strip() if body.reason else None
-        await _renumber(uow, s, [by_id[m] for m in body.matter_ids], principal.sub, reason)
-        _set(s, principal)
-        uow.session.add(s)
-        await uow.session.flush()
-        await planner.emit_scheduled(uow, s)
-        await uow.commit()
-    return await api.get_session(session_id, ctx, principal)

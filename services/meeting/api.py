@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
 from services.contracts import labels
-from services.meeting import planner, tier_api
+from services.meeting import planner, service, tier_api
 from services.meeting.agenda_log import AgendaChangeOut, changes_of
 from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, aware, utc
 from services.runtime.auth import Principal
@@ -359,7 +359,7 @@ async def get_queue(
     )
     async with ctx.db.session() as db:
         rows = list((await db.exec(q)).all())
-    ordered = planner.in_agenda_order(rows, planner.utcnow())
+    ordered = service.in_agenda_order(rows, planner.utcnow())
     out = [
         QueuedOut(
             rank=i + 1,

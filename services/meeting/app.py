@@ -5,19 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.meeting import (
-    agenda,
-    calendars,
-    changes,
+    agenda_api,
+    calendars_api,
+    changes_api,
     foresight_api,
-    halls,
+    halls_api,
     handlers,
     notices,
-    planner,
+    service,
     tier_api,
-    workdays,
+    workdays_api,
 )
 from services.meeting.api import router
-from services.meeting.conclusion import router as conclusion_router
+from services.meeting.conclusion_api import router as conclusion_router
 from services.meeting.models import metadata
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
@@ -46,7 +46,7 @@ def periodic(ctx: Context) -> list[Periodic]:
     """The fixed-day planner, notice delivery and 未诉先办 proposals, each by one replica at a time."""
 
     async def plan() -> None:
-        await planner.plan_all(ctx.bus.uow)
+        await service.plan_all(ctx.bus.uow)
 
     async def deliver() -> None:
         await notices.run(ctx.bus.uow, ctx.db)
@@ -71,13 +71,13 @@ def spec() -> ServiceSpec:
         routers=[
             router,
             conclusion_router,
-            agenda.router,
-            changes.router,
-            halls.router,
-            calendars.router,
+            agenda_api.router,
+            changes_api.router,
+            halls_api.router,
+            calendars_api.router,
             tier_api.router,
             foresight_api.router,
-            workdays.router,
+            workdays_api.router,
         ],
         subscriptions=subscriptions,
         periodic=periodic,

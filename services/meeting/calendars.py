@@ -9,31 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
-from fastapi.responses import Response
 from icalendar import Calendar, Event, vCalAddress, vText
 from sqlmodel import select
 
 from services.meeting import domain, planner
 from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, aware
 from services.runtime import signing
-from services.runtime.auth import Principal
-from services.runtime.authz import in_scope, public, require
 from services.runtime.directory import PARTIES, Community, Member, load_directory
 from services.runtime.privacy import scrub_text
-from services.runtime.problems import Problem
-from services.runtime.service import Ctx
-
-router = APIRouter(prefix="/v1/calendars", tags=["calendars"])
 
 PRODID = "-//Jinxi County//Five-Party Deliberation Hall 五方议事厅//ZH"
 KIND_ZH = {"emergency": "紧急议事会", "fixed_day": "固定议事日议事会", "site_inspection": "现场勘察"}
 FEED_PURPOSE = "meeting.calendar.participant"
 PAST_DAYS = 90  # feeds carry the last three months and everything ahead
 MAX_EVENTS = 500
-ICS = "text/calendar; charset=utf-8"
 
 
 def feed_token(community: str, party: str, name: str) -> str:
@@ -112,7 +102,7 @@ def build_calendar(
     return cal.to_ical()
 
 
-async def _sessions(db, community: str) -> tuple[list[MeetingSession], dict[str, list[str]]]:
+async def sessions_of(db, community: str) -> tuple[list[MeetingSession], dict[str, list[str]]]:
     since = planner.utcnow() - dt.timedelta(days=PAST_DAYS)
     q = (
         select(MeetingSession)
@@ -135,45 +125,3 @@ async def _sessions(db, community: str) -> tuple[list[MeetingSession], dict[str,
     for sid, title in (await db.exec(q2)).all():
         titles[sid].append(title)
     return rows, titles
-
-
-def _ics(body: bytes, filename: str) -> Response:
-    return Response(
-        body,
-        media_type=ICS,
-        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private, max-age=300"},
-    )
-
-
-@router.get(
-    "/participants/{token}.ics",
-    summary="A participant's sessions (个人议事日历订阅)",
-    dependencies=[Depends(public("calendar apps subscribe with an unguessable per-member HMAC feed token"))],
-)
-async def participant_calendar(ctx: Ctx, token: Annotated[str, Path(min_length=16, max_length=64)]) -> Response:
-    """Sessions the roster member is invited to; the token in the URL is the credential."""
-    found = find_member(token)
-    if found is None:
-        raise Problem(404, "未找到该日历", "Calendar not found")
-    community, party, member = found
-    async with ctx.db.session() as db:
-        rows, titles = await _sessions(db, community.code)
-    mine = [s for s in rows if any(i["party"] == party and i["name"] == member.name for i in s.invitees)]
-    body = build_calendar(f"{community.name}议事日历（{member.name}）", mine, titles, community)
-    return _ics(body, "hall.ics")
-
-
-@router.get("/{community}.ics", summary="A community's sessions (社区议事日历)")
-async def community_calendar(
-    community: Annotated[str, Path(max_length=64)],
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("session.read"))],
-) -> Response:
-    """Every session of a community (last 90 days and ahead) as iCalendar."""
-    found = load_directory().community(community)
-    if found is None or found.code != community:
-        raise Problem(404, "未找到该社区", "Community not found")
-    in_scope(principal, community)
-    async with ctx.db.session() as db:
-        rows, titles = await _sessions(db, community)
-    return _ics(build_calendar(f"{found.name}议事日历", rows, titles, found), f"{community}.ics")

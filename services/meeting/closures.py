@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from services.meeting import planner
+from services.meeting import planner, service
 from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, utc
 from services.runtime.directory import Community
 from services.runtime.uow import UnitOfWork
@@ -71,4 +71,4 @@ async def drop_closed(
     uow.session.add(qm)
     if freed:
         await uow.session.flush()
-        await planner.plan_community(uow, community, planner.utcnow())
+        await service.plan_community(uow, community, planner.utcnow())

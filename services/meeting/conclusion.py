@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from services.contracts import events
-from services.contracts.vocabulary import Outcome, Party, ResponsibleParty
-from services.meeting import domain, minutes, planner, tier_api
-from services.meeting.api import STATUS_ZH, Name, Unit, _community, _load_for_update, _requeue
-from services.meeting.models import QueuedMatter, aware
-from services.runtime.auth import Principal
-from services.runtime.authz import require
+from services.contracts.vocabulary import Outcome, ResponsibleParty
+from services.meeting import domain, minutes
+from services.meeting.api import Unit
+from services.runtime.errors import Problem, field_error
 from services.runtime.inputs import Moment
-from services.runtime.problems import Problem, field_error
-from services.runtime.service import Ctx
-
-router = APIRouter(prefix="/v1", tags=["meeting"])
 
 
 class ResolutionIn(BaseModel):
@@ -41,55 +34,35 @@ class ResolutionIn(BaseModel):
     commitments: list[minutes.CommitmentIn] = Field(default_factory=list, max_length=20)
 
 
-class ConcludeIn(BaseModel):
-    """Who attended (the five parties, invited departments, parties concerned) and what was decided."""
-
-    attendance: dict[Party, Annotated[list[Name], Field(max_length=50)]] = Field(default_factory=dict)
-    departments: list[minutes.DepartmentIn] = Field(default_factory=list, max_length=20)
-    concerned: list[minutes.ConcernedIn] = Field(default_factory=list, max_length=20)
-    resolutions: list[ResolutionIn] = Field(default_factory=list, max_length=200)
-    notes: str | None = Field(None, max_length=5000)
-
-
-class ConcludeOut(BaseModel):
-    """The result of concluding: concluded, or adjourned without quorum."""
-
-    session_id: str
-    status: Literal["concluded", "adjourned"]
-    status_label: str
-    missing_parties: list[str] = Field(default_factory=list)
-    follow_up_sessions: list[str] = Field(default_factory=list)
-
-
-def _has(value: str | None) -> bool:
+def has_value(value: str | None) -> bool:
     return value is not None and bool(value.strip())
 
 
-def _check_resolution(i: int, r: ResolutionIn) -> list[dict]:
+def check_resolution(i: int, r: ResolutionIn) -> list[dict]:
     """Field errors of one resolution (which fields its outcome needs)."""
     needs: list[tuple[str, bool, str, str]] = []
     if r.outcome == "resolved":
         needs += [
-            ("measures", _has(r.measures), "议定「解决」须写明具体举措", "outcome resolved needs measures"),
+            ("measures", has_value(r.measures), "议定「解决」须写明具体举措", "outcome resolved needs measures"),
             ("lead_party", r.lead_party is not None, "须指定牵头方", "outcome resolved needs lead_party"),
-            ("lead_unit", _has(r.lead_unit), "须指定责任单位", "outcome resolved needs lead_unit"),
+            ("lead_unit", has_value(r.lead_unit), "须指定责任单位", "outcome resolved needs lead_unit"),
             ("deadline", r.deadline is not None, "须写明办结时限", "outcome resolved needs a deadline"),
         ]
     elif r.outcome in ("deferred", "not_actionable", "refer_up"):
-        needs.append(("reason", _has(r.reason), "须说明理由", f"outcome {r.outcome} needs a reason"))
+        needs.append(("reason", has_value(r.reason), "须说明理由", f"outcome {r.outcome} needs a reason"))
     elif r.outcome == "escalate":
-        needs.append(("department", _has(r.department), "转办须指定职能部门", "outcome escalate needs department"))
+        needs.append(("department", has_value(r.department), "转办须指定职能部门", "outcome escalate needs department"))
     return [field_error(f"resolutions[{i}].{f}", zh, en) for f, ok, zh, en in needs if not ok]
 
 
-def _deadline(value: dt.datetime | None) -> dt.datetime | None:
+def deadline_of(value: dt.datetime | None) -> dt.datetime | None:
     """A deadline without a zone is local time in the community (Asia/Shanghai)."""
     if value is None:
         return None
     return (value if value.tzinfo else value.replace(tzinfo=domain.TZ)).astimezone(dt.UTC)
 
 
-def _invalid(errors: list[dict]) -> Problem:
+def invalid(errors: list[dict]) -> Problem:
     first = errors[0]
     return Problem(
         422,
@@ -99,150 +72,9 @@ def _invalid(errors: list[dict]) -> Problem:
     )
 
 
-def _present(departments: list[events.DepartmentPresent], concerned: list[events.ConcernedPresent]) -> dict:
+def present_of(departments: list[events.DepartmentPresent], concerned: list[events.ConcernedPresent]) -> dict:
     """Who else sat at the table, for the minutes."""
     return {
         "departments": [d.model_dump(mode="json") for d in departments],
         "concerned": [c.model_dump(mode="json") for c in concerned],
     }
-
-
-@router.post("/sessions/{session_id}/conclude", response_model=ConcludeOut, summary="Conclude a session (议事结果)")
-async def conclude_session(
-    session_id: str,
-    body: ConcludeIn,
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require("session.manage"))],
-) -> ConcludeOut:
-    """Record attendance and resolutions; without quorum the session is adjourned and its agenda requeued."""
-    async with ctx.bus.uow(actor=principal.sub) as uow:
-        s = await _load_for_update(uow, session_id, principal)
-        if not domain.may_conclude(s.kind, aware(s.starts_at), planner.utcnow()):
-            day = aware(s.starts_at).astimezone(domain.TZ).date().isoformat()
-            raise Problem(
-                409,
-                f"议事会定于{day}召开，当天或之后才能记录议事结果；如已提前召开，请先改期",
-                f"The session is set for {day}; conclude it on or after that day (reschedule it if it met earlier)",
-                field="starts_at",
-                extra={"starts_on": day},
-            )
-        community = _community(s.community)
-        agenda = await planner.agenda_ids(uow, s.id)
-        on_agenda = set(agenda)
-        errors: list[dict] = []
-        seen: set[str] = set()
-        for i, r in enumerate(body.resolutions):
-            if r.matter_id not in on_agenda:
-                errors.append(
-                    field_error(f"resolutions[{i}].matter_id", "该事项不在本次议程中", "Matter is not on the agenda")
-                )
-            elif r.matter_id in seen:
-                errors.append(
-                    field_error(f"resolutions[{i}].matter_id", "同一事项只能有一项决议", "Duplicate resolution")
-                )
-            seen.add(r.matter_id)
-            errors += _check_resolution(i, r)
-        attendance = domain.clean_attendance(body.attendance)
-        departments, more = minutes.departments_present(community, body.departments)
-        errors += more
-        concerned, more = minutes.concerned_present(body.concerned)
-        errors += more
-        if errors:
-            raise _invalid(errors)
-        errors += tier_api.refer_errors(s, body.resolutions)
-        if errors:
-            raise _invalid(errors)
-        missing = domain.missing_parties(planner.quorum_of(community, s.hall), attendance)
-        now = planner.utcnow()
-        s.attendance, s.concluded_at = attendance, now
-        if missing:
-            # 不足法定方: nothing is decided; the matters wait for the next session, one step older.
-            s.status = "adjourned"
-            s.minutes = {
-                "notes": body.notes,
-                "missing_parties": missing,
-                "resolutions": [],
-                **_present(departments, concerned),
-            }
-            uow.session.add(s)
-            await _requeue(uow, agenda, carry=True)
-            await uow.commit()
-            return ConcludeOut(
-                session_id=s.id, status="adjourned", status_label=STATUS_ZH["adjourned"], missing_parties=missing
-            )
-        unresolved = [m for m in agenda if m not in seen]
-        if unresolved:
-            # Named by their titles: a person never reads a matter id.
-            titles = [(await uow.session.get(QueuedMatter, m)) for m in unresolved[:10]]
-            names = "、".join(f"「{q.title}」" if q else "（未知议题）" for q in titles)
-            raise _invalid(
-                [
-                    field_error(
-                        "resolutions",
-                        f"议程事项缺少决议：{names}",
-                        f"Every agenda matter needs a resolution; missing: {names}",
-                    )
-                ]
-            )
-        resolutions: list[events.Resolution] = []
-        for i, r in enumerate(body.resolutions):
-            field = f"resolutions[{i}]"
-            stances, more = minutes.stances_of(field, r.stances, attendance, departments, concerned)
-            errors += more
-            promises, more = minutes.commitments_of(field, s.id, r.matter_id, r.outcome, r.commitments, now)
-            errors += more
-            plain = r.model_dump(exclude={"deadline", "stances", "commitments"})
-            if r.outcome == "escalate" and _has(r.department):
-                plain["department"] = minutes.handover_unit(community, r.department)
-                if plain["department"] is None:
-                    msg = ("名录中没有该单位，请从职能部门或结对共建单位中选择", "Not a department or partner unit")
-                    errors.append(field_error(f"{field}.department", *msg))
-            resolutions.append(
-                events.Resolution(**plain, deadline=_deadline(r.deadline), stances=stances, commitments=promises)
-            )
-        if errors:
-            raise _invalid(errors)
-        s.status = "concluded"
-        s.minutes = {
-            "notes": body.notes,
-            "resolutions": [r.model_dump(mode="json") for r in resolutions],
-            **_present(departments, concerned),
-        }
-        uow.session.add(s)
-        if s.kind == "fixed_day":
-            # Before the deferred ones rejoin the queue: they get their own single step below.
-            await planner.carry_over(uow, s)
-        follow_ups: list[str] = []
-        for r in resolutions:
-            qm = await uow.session.get(QueuedMatter, r.matter_id)
-            if qm is None:  # pragma: no cover - agenda matters are always known
-                continue
-            if r.outcome in ("resolved", "escalate", "not_actionable"):
-                qm.state, qm.pinned, qm.updated_at = "resolved", False, now
-                uow.session.add(qm)
-            elif r.outcome == "deferred":
-                await _requeue(uow, [qm.matter_id], carry=True)
-            elif r.outcome == "refer_up":
-                await tier_api.refer_up(uow, community, s, qm, actor=principal.sub, reason=r.reason or "", now=now)
-            else:  # site_inspection
-                site = await planner.schedule_site_inspection(uow, community, qm, now)
-                if site.id not in follow_ups:
-                    follow_ups.append(site.id)
-        await uow.emit(
-            "session.concluded.v1",
-            community=s.community,
-            subject=s.id,
-            data=events.SessionConcluded(
-                session_id=s.id,
-                kind=s.kind,
-                concluded_at=now,
-                attendance=attendance,
-                resolutions=resolutions,
-                departments=departments,
-                concerned=concerned,
-            ),
-        )
-        await uow.commit()
-    return ConcludeOut(
-        session_id=s.id, status="concluded", status_label=STATUS_ZH["concluded"], follow_up_sessions=follow_ups
-    )

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
 from services.contracts import events
-from services.meeting import domain, foresight, planner
+from services.meeting import domain, foresight, planner, service
 from services.meeting.models import ForesightProposal, QueuedMatter, aware, utc
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
@@ -308,7 +308,7 @@ async def accept(
                 accepted_at=now,
             ),
         )
-        s = await planner.place(uow, community, qm, now)
+        s = await service.place(uow, community, qm, now)
         await uow.commit()
     return _out(p, s.id if s is not None else None)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.contracts import Envelope, events
-from services.meeting import closures, planner
+from services.meeting import closures, planner, service
 from services.meeting.models import QueuedMatter, aware, utc
 from services.runtime.consumer import Reject
 from services.runtime.directory import Community, load_directory
@@ -95,10 +95,10 @@ async def _on_grade(
             return
         qm.state, qm.queued_at = "queued", utc(at)  # regraded to deliberate: it joins the queue now
     if route != "deliberate":
-        await planner.withdraw(uow, qm, state="closed")
+        await service.withdraw(uow, qm, state="closed")
         return
     await uow.session.flush()
-    await planner.place(uow, community, qm, now)
+    await service.place(uow, community, qm, now)
 
 
 async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
@@ -160,7 +160,7 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
         if current is None:
             qm.state, qm.session_id, qm.queued_at = "queued", None, utc(data.reopened_at)
         uow.session.add(qm)
-    await planner.place(uow, community, qm, now)
+    await service.place(uow, community, qm, now)
 
 
 async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterClosed) -> None:

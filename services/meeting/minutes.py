@@ -17,7 +17,7 @@ from services.contracts import events
 from services.contracts.vocabulary import ResponsibleParty, Stance, StanceBy
 from services.meeting import domain
 from services.runtime.directory import Community
-from services.runtime.problems import field_error
+from services.runtime.errors import field_error
 
 STANCE_ZH = {"support": "支持", "oppose": "反对", "conditional": "有条件同意"}
 Name = Annotated[str, Field(min_length=1, max_length=64)]

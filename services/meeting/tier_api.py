@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from services.meeting import planner, tiers
+from services.meeting import planner, service, tiers
 from services.meeting.models import MeetingSession, QueuedMatter, TierChange, aware
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
@@ -195,7 +195,7 @@ async def move(
     )
     uow.session.add(qm)
     if after != before or qm.state == "queued":
-        await planner.place(uow, community, qm, now)
+        await service.place(uow, community, qm, now)
 
 
 def refer_errors(s: MeetingSession, resolutions: list) -> list[dict]:

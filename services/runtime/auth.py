@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from services.runtime.settings import Settings, create_once, get_settings
+from services.runtime.settings import NotReadyForProduction, Settings, create_once, get_settings, require_for_production
 
 ROLES = (
     "county_operator",
@@ -72,7 +72,10 @@ def builtin_private_key(settings: Settings | None = None) -> Ed25519PrivateKey:
     path = _private_key_path(settings)
     if not path.exists():
         if settings.env == "production" and settings.jwt_private_key_file is None:
-            raise AuthError("no signing key configured (HALL_JWT_PRIVATE_KEY_FILE) in production")
+            try:
+                require_for_production(settings, "jwt_private_key_file")
+            except NotReadyForProduction as e:
+                raise AuthError(str(e)) from e
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

@@ -227,7 +227,8 @@ async def _train_then_seed(sup: Supervisor, *, train: bool, seed_demo: bool) -> 
 
 async def console_env() -> dict[str, str]:
     """The console's intake API key: the operator's CONSOLE_INTAKE_API_KEY, or in development a fresh one."""
-    if os.environ.get("CONSOLE_INTAKE_API_KEY") or get_settings().env == "production":
+    settings = get_settings()
+    if settings.console.intake_api_key or settings.env == "production":
         return {}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.runtime.settings import Settings, create_once, get_settings
+from services.runtime.settings import Settings, create_once, get_settings, require_for_production
 
 MAX_TOKEN_CHARS = 1024
 MAX_FIELD_CHARS = 128
@@ -144,8 +144,7 @@ def load_link_keys(settings: Settings | None = None) -> list[bytes]:
             return keys
     path = _key_file(settings)
     if not path.exists():
-        if settings.env == "production":
-            raise RuntimeError("HALL_LINK_KEY must be set in production")
+        require_for_production(settings, "link_key")
         create_once(path, secrets.token_urlsafe(32).encode() + b"\n")
     return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, MultiFernet
 
 from services.runtime.scrub import scrub
-from services.runtime.settings import Settings, create_once, get_settings
+from services.runtime.settings import Settings, create_once, get_settings, require_for_production
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -54,8 +54,7 @@ def load_keys(settings: Settings | None = None) -> list[bytes]:
         return [k.strip().encode() for k in settings.pii_key.split(",") if k.strip()]
     path = _key_file(settings)
     if not path.exists():
-        if settings.env == "production":
-            raise RuntimeError("HALL_PII_KEY must be set in production")
+        require_for_production(settings, "pii_key")
         create_once(path, Fernet.generate_key() + b"\n")
     return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
 
@@ -67,8 +66,7 @@ def load_pseudonym_key(settings: Settings | None = None) -> bytes:
         return settings.pseudonym_key.encode()
     path = settings.var_dir / "keys" / "pseudonym.key"
     if not path.exists():
-        if settings.env == "production":
-            raise RuntimeError("HALL_PSEUDONYM_KEY must be set in production")
+        require_for_production(settings, "pseudonym_key")
         create_once(path, base64.urlsafe_b64encode(os.urandom(32)) + b"\n")
     return path.read_bytes().strip()
 

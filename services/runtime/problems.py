@@ -11,6 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.contracts.labels import field_words
+from services.runtime.errors import Problem, field_error
+
+__all__ = ["MEDIA_TYPE", "Problem", "field_error", "problem_body", "problem_response"]
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -54,32 +57,6 @@ _MESSAGES = {
     "less_than_equal": ("数值过大", "Value too large"),
     "extra_forbidden": ("不认识的字段", "Unknown field"),
 }
-
-
-class Problem(Exception):
-    """An error the API reports as problem+json; raise it anywhere in a request."""
-
-    def __init__(
-        self,
-        status: int,
-        detail_zh: str,
-        detail_en: str,
-        *,
-        field: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ):
-        super().__init__(detail_en)
-        self.status, self.detail_zh, self.detail_en = status, detail_zh, detail_en
-        self.errors = errors or ([field_error(field, detail_zh, detail_en)] if field else [])
-        self.headers = headers
-        self.extra = extra or {}
-
-
-def field_error(field: str, zh: str, en: str) -> dict[str, str]:
-    """One field-level error entry."""
-    return {"field": field, "message": zh, "message_en": en}
 
 
 def problem_body(

@@ -27,7 +27,7 @@ from services.runtime.directory import load_directory
 from services.runtime.locks import Periodic, run_periodic
 from services.runtime.proxies import TrustedProxies
 from services.runtime.ratelimit import RateLimitHeaders
-from services.runtime.settings import Settings, get_settings
+from services.runtime.settings import Settings, get_settings, require_for_production
 from services.runtime.tables import BusTables
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class ServiceSpec:
     periodic: Callable[[Context], list[Periodic]] = lambda _c: []
     on_start: Callable[[Context], Any] | None = None
     upload_paths: tuple[str, ...] = ()  # routes whose body may reach settings.upload_max_bytes
+    production_needs: tuple[str, ...] = ("signing_secret",)  # settings.NEEDS checked before a production start
 
 
 async def get_ctx(request: Request) -> Context:
@@ -139,7 +140,9 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from services.runtime.migrate import upgrade
 
-        # Every service signs and checks events: no secret in production stops the start (not the first event).
+        # Every service signs and checks events: no secret in production stops the start (not the first event);
+        # one check names everything missing at once.
+        require_for_production(settings, *spec.production_needs)
         signing.server_secret(settings)
         # Parse and validate the county directory before serving: a broken file stops the start, and the
         # first request does not pay for parsing a large county.

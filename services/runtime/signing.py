@@ -8,12 +8,7 @@ import hmac
 import secrets
 from pathlib import Path
 
-from services.runtime.settings import Settings, create_once, get_settings
-
-MISSING_IN_PRODUCTION = (
-    "HALL_SIGNING_SECRET must be set in production: the secret that signs every event and calendar link "
-    "(the same value for every service; e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-)
+from services.runtime.settings import Settings, create_once, get_settings, require_for_production
 
 
 def _secret_file(settings: Settings) -> Path:
@@ -27,9 +22,8 @@ def server_secret(settings: Settings | None = None) -> bytes:
         return settings.signing_secret.encode()
     path = _secret_file(settings)
     if not path.exists():
-        if settings.env == "production":
-            # Every service must hold the same secret, or each would dead-letter the others' events as forged.
-            raise RuntimeError(MISSING_IN_PRODUCTION)
+        # Every service must hold the same secret, or each would dead-letter the others' events as forged.
+        require_for_production(settings, "signing_secret")
         create_once(path, secrets.token_urlsafe(48).encode() + b"\n")
     return path.read_bytes().strip()
 

@@ -34,12 +34,10 @@ from services.triage.grader import grade
 from services.triage.handlers import (
     LEVEL_LABELS,
     ROUTE_LABELS,
-    RegradeError,
-    apply_regrade,
-    confirm_grade,
     phrase_additions,
 )
 from services.triage.models import Matter, MatterReport, Regrade
+from services.triage.service import RegradeError, apply_regrade, confirm_grade
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 STATUS_LABELS = {"open": "办理中", "closed": "已销号", "merged": "已合并"}

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.triage import hazards, rules
+from services.triage.reading import HOUSEHOLDS, affirmed, cn_number, first_of, longest_duration, normalise, quoted
 from services.triage.rules import CATEGORIES, CATEGORY_LABELS
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "Grade", "PhraseAdditions", "cluster_key", "grade"]
@@ -44,122 +45,6 @@ class Grade:
 
 
 # --- text helpers ------------------------------------------------------------------------------------
-
-_NOISE_TOKENS = re.compile(r"\[[^\]\[]{1,6}\]|@\S+?(?=\s|$)")
-_CLAUSE_SPLIT = re.compile(r"[，,。.！!？?；;、\n]")
-_CN_DIGITS = {
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_NUM = r"(\d+|[零一二两三四五六七八九十几半]+)"
-_DURATION = re.compile(_NUM + r"(多)?(个)?(小时|天|晚|星期|礼拜|周|月|年)")
-_HOUSEHOLDS = re.compile(_NUM + r"多?户")
-_DAYS_PER_UNIT = {"小时": 1 / 24, "天": 1, "晚": 1, "星期": 7, "礼拜": 7, "周": 7, "月": 30, "年": 365}
-
-
-def _normalise(text: str) -> str:
-    """Fold full-width forms, drop chat artefacts ([图片], @物业) and all whitespace."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = _NOISE_TOKENS.sub(" ", text)
-    return re.sub(r"\s+", "", text)
-
-
-def _cn_number(token: str) -> float:
-    """Parse '12', '三', '十几', '半' into a number; '几' counts as 3 (a cautious 'several')."""
-    if token.isdigit():
-        return float(token)
-    if token == "半":
-        return 0.5
-    total, current = 0.0, 0.0
-    for ch in token:
-        if ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch == "几":
-            current = 3
-        elif ch == "半":
-            current += 0.5
-        else:
-            current = _CN_DIGITS.get(ch, 0)
-    return total + current
-
-
-def _occurrences(text: str, phrase: str) -> Iterable[int]:
-    start = text.find(phrase)
-    while start != -1:
-        yield start
-        start = text.find(phrase, start + 1)
-
-
-def _is_negated(text: str, start: int, phrase: str) -> bool:
-    """True when the phrase is denied/prevented just before it, or reported resolved just after it."""
-    before = text[max(0, start - 4) : start]
-    after = text[start + len(phrase) : start + len(phrase) + 10]
-    lead_in = text[_clause_start(text, start) : start][-8:]
-    return (
-        any(before.endswith(n) for n in rules.NEGATION_PREFIXES)
-        or any(w in lead_in for w in rules.PREVENTION_WORDS)
-        or any(r in after[: len(r) + 6] for r in rules.RESOLVED_SUFFIXES)
-    )
-
-
-def _clause_start(text: str, start: int) -> int:
-    return max((m.end() for m in _CLAUSE_SPLIT.finditer(text, 0, start)), default=0)
-
-
-def _clause_at(text: str, start: int) -> str:
-    left = _clause_start(text, start)
-    right_match = _CLAUSE_SPLIT.search(text, start)
-    return text[left : right_match.start() if right_match else len(text)]
-
-
-def _affirmed(text: str, phrases: Iterable[str]) -> list[tuple[str, bool]]:
-    """Non-negated hits as (phrase, hedged); a phrase inside a longer hit is dropped."""
-    hits: dict[str, bool] = {}
-    for phrase in dict.fromkeys(p for p in phrases if p):
-        if phrase not in text:  # most phrases are absent, and `in` is far cheaper than starting the search
-            continue
-        for start in _occurrences(text, phrase):
-            if _is_negated(text, start, phrase):
-                continue
-            clause = _clause_at(text, start)
-            hedged = any(h in clause for h in rules.HEDGE_WORDS)
-            hits[phrase] = hits.get(phrase, True) and hedged
-    return [(p, h) for p, h in hits.items() if not any(p != q and p in q for q in hits)]
-
-
-def _first(text: str, phrases: Iterable[str]) -> str | None:
-    hits = [p for p, _ in _affirmed(text, phrases)]
-    return hits[0] if hits else None
-
-
-def _longest_duration(text: str) -> tuple[float, str] | None:
-    """Longest stated duration in days, with the phrase, e.g. (3, '三天'); dates like '5月' are skipped."""
-    best: tuple[float, str] | None = None
-    for m in _DURATION.finditer(text):
-        number, _more, ge, unit = m.groups()
-        if unit == "月" and not ge:  # '5月3日' is a date, '三个月' is a duration
-            continue
-        value = _cn_number(number)
-        if unit == "年" and value > 50:  # '2023年' is a year
-            continue
-        days = value * _DAYS_PER_UNIT[unit]
-        if best is None or days > best[0]:
-            best = (days, m.group(0))
-    return best
-
-
-def _quote(phrases: Iterable[str]) -> str:
-    return "、".join(f"“{p}”" for p in phrases)
 
 
 # --- category ----------------------------------------------------------------------------------------
@@ -202,7 +87,7 @@ def _choose_category(
         reasons.append("类别：其他（未命中任何类别关键词）")
         return "other", 0.3
     best, (score, hits) = ranked[0]
-    reasons.append(f"类别：{CATEGORY_LABELS[best]}（命中{_quote(hits)}）")
+    reasons.append(f"类别：{CATEGORY_LABELS[best]}（命中{quoted(hits)}）")
     # Category confidence: 0.5 + 0.5 * relative margin over the runner-up (1.0 when unopposed).
     return best, 0.5 + 0.5 * (score - second) / score
 
@@ -225,22 +110,22 @@ def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str], raw: str 
     # Weak (red with review): a hedged cue, an object+state pair, or a hazard red only through its exposure.
     taxonomy = found.red_hits()
     danger = [(h.cue, h.status == "hedged" or not h.sign or hazards.BY_ID[h.hazard].when != "always") for h in taxonomy]
-    danger = list(dict(reversed(danger)).items())[::-1] + _affirmed(text, extra.danger)
+    danger = list(dict(reversed(danger)).items())[::-1] + affirmed(text, extra.danger)
     if taxonomy:
         kinds = dict.fromkeys(f"{hazards.BY_ID[h.hazard].label}（{hazards.STATUS_LABELS[h.status]}）" for h in taxonomy)
         reasons.append("危险：" + "；".join(kinds))
     for h in found.hits:
         if h.status in ("negated", "resolved", "past", "prevention"):
             reasons.append(f"危险已排除或非当前：“{h.cue}”（{hazards.STATUS_LABELS[h.status]}）")
-    vulnerable = _first(text, (*rules.VULNERABLE_PHRASES, *extra.vulnerable))
+    vulnerable = first_of(text, (*rules.VULNERABLE_PHRASES, *extra.vulnerable))
     planned = any(m in text for m in rules.PLANNED_OUTAGE_MARKERS)
-    outage = None if planned else _first(text, rules.OUTAGE_PHRASES)
-    flood = _first(text, rules.MILD_FLOOD_PHRASES)
-    risk = _first(text, rules.VULNERABLE_RISK_PHRASES)
-    scope = _first(text, rules.SCOPE_PHRASES)
-    weather = _first(text, rules.WEATHER_PHRASES)
-    night = _first(text, rules.NIGHT_PHRASES)
-    duration = _longest_duration(text)
+    outage = None if planned else first_of(text, rules.OUTAGE_PHRASES)
+    flood = first_of(text, rules.MILD_FLOOD_PHRASES)
+    risk = first_of(text, rules.VULNERABLE_RISK_PHRASES)
+    scope = first_of(text, rules.SCOPE_PHRASES)
+    weather = first_of(text, rules.WEATHER_PHRASES)
+    night = first_of(text, rules.NIGHT_PHRASES)
+    duration = longest_duration(text)
     long_time = duration[1] if duration and duration[0] >= 1 else None
 
     if planned:
@@ -257,7 +142,7 @@ def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str], raw: str 
         red.is_red = True
 
     if danger:
-        reasons.append(f"危险词：{_quote(p for p, _ in danger)}")
+        reasons.append(f"危险词：{quoted(p for p, _ in danger)}")
         hedged = all(weak for _, weak in danger)
         if hedged:
             reasons.append("表述含糊（如“一点”“好像”“怕”），仍按红色处理并请人工复核")
@@ -267,10 +152,10 @@ def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str], raw: str 
         strong = [x for x in (scope, weather, long_time) if x]
         weak_amp = [x for x in (vulnerable, night) if x]
         if strong:
-            reasons.append(f"停供叠加：“{outage}”+{_quote(strong + weak_amp)}")
+            reasons.append(f"停供叠加：“{outage}”+{quoted(strong + weak_amp)}")
             fire(min(0.9, 0.75 + 0.05 * len(strong + weak_amp)), False)
         elif weak_amp:
-            reasons.append(f"停供叠加：“{outage}”+{_quote(weak_amp)}，按红色处理并请人工复核")
+            reasons.append(f"停供叠加：“{outage}”+{quoted(weak_amp)}，按红色处理并请人工复核")
             fire(0.55, True)
     if flood and not danger:
         if weather:
@@ -292,7 +177,7 @@ def _assess_red(text: str, extra: PhraseAdditions, reasons: list[str], raw: str 
 
 
 def _households_from_text(text: str, households: int) -> int:
-    counts = [int(_cn_number(m.group(1))) for m in _HOUSEHOLDS.finditer(text)]
+    counts = [int(cn_number(m.group(1))) for m in HOUSEHOLDS.finditer(text)]
     return max([households, *counts])
 
 
@@ -312,7 +197,7 @@ def _choose_route(text: str, level: str, kind: str, reporters: int, reasons: lis
         ("群众反映强烈", rules.STRONG_REACTION),
         ("需集体决策", rules.COLLECTIVE_DECISION),
     ):
-        hit = _first(text, phrases)
+        hit = first_of(text, phrases)
         if hit:
             triggers.append(f"{label}（“{hit}”）")
     if reporters >= MANY_REPORTERS:
@@ -329,7 +214,7 @@ def _choose_kind(text: str, channel: str, kind_hint: str | None, reasons: list[s
     if kind_hint in ("problem", "suggestion"):
         reasons.append(f"性质：{'意见建议' if kind_hint == 'suggestion' else '问题'}（上报时标注）")
         return kind_hint
-    hit = _first(text, rules.SUGGESTION_PHRASES)
+    hit = first_of(text, rules.SUGGESTION_PHRASES)
     if hit:
         reasons.append(f"性质：意见建议（“{hit}”）")
         return "suggestion"
@@ -354,7 +239,7 @@ def grade(
 ) -> Grade:
     """Grade one report: level, route, kind, category, with reasons, confidence and a review flag."""
     extra = extra or PhraseAdditions()
-    norm = _normalise(text)
+    norm = normalise(text)
     reasons: list[str] = []
 
     category, cat_conf = _choose_category(norm, category_hint, extra, reasons)
@@ -366,11 +251,11 @@ def grade(
         level, level_conf = "red", red.level_conf
         reasons.append("等级：红（急难险重，需立即处置）")
     else:
-        alarm = _first(norm, rules.ALARM_WORDS)
+        alarm = first_of(norm, rules.ALARM_WORDS)
         if alarm:
             reasons.append(f"情绪词“{alarm}”不作为危险依据")
-        own = _first(norm, rules.INDIVIDUAL_PHRASES)
-        many = _first(norm, rules.COLLECTIVE_PHRASES)
+        own = first_of(norm, rules.INDIVIDUAL_PHRASES)
+        many = first_of(norm, rules.COLLECTIVE_PHRASES)
         if category in rules.YELLOW_CATEGORIES and own and not many:
             level, level_conf = "green", 0.65
             reasons.append(f"等级：绿（“{own}”：个别住户的需求）")
@@ -446,7 +331,7 @@ def cluster_key(community: str, compound: str | None, building: str | None, cate
     numbers = _BUILDING_UNITS.findall(bld) if bld != "-" else []
     # '12号楼', '12栋', '十二幢' all mean building 12; '12号楼2单元' keeps the entrance as '12-2'.
     if numbers:
-        bld = "-".join(str(int(_cn_number(n))) for n in numbers[:2])
+        bld = "-".join(str(int(cn_number(n))) for n in numbers[:2])
     community_key = _norm_place(community, ("社区",))
     compound_key = _norm_place(compound, _PLACE_SUFFIXES)
     return f"{community_key}|{compound_key}|{bld}|{category}"

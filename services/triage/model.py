@@ -44,7 +44,7 @@ _CJK_GRAM = re.compile(r"[\u4e00-\u9fff]{2,6}")  # evidence shown to staff: Chin
 
 def clean(text: str) -> str:
     """The model's view of a text: normalised like the rules, channel boilerplate removed."""
-    norm = domain._normalise(text)
+    norm = domain.normalise(text)
     for phrase in _BOILERPLATE:
         norm = norm.replace(phrase, " ")
     return _DIGITS.sub("#", norm)  # building numbers, dates and order numbers carry no label

@@ -10,7 +10,6 @@ from services.triage.domain import cluster_key
 from services.triage.grader import grade
 from services.triage.handlers import (
     LEVEL_RANK,
-    RegradeError,
     _audit,
     _new_matter,
     _now,
@@ -22,6 +21,7 @@ from services.triage.handlers import (
     stated_households,
 )
 from services.triage.models import Matter, MatterReport
+from services.triage.service import RegradeError
 
 MAX_SPLIT = 1000
 _STATUS_WORDS = {"closed": "已销号", "merged": "已合并到其他事项"}

@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from services.contracts import CHANNELS_EXCHANGE, EVENTS_EXCHANGE, Envelope, events
 from services.intake import domain, handlers
+from services.intake import service as intake_service
 from services.intake.app import create
 from services.intake.models import ApiKey
 from services.runtime.auth import mint
@@ -39,7 +40,7 @@ def client(hall_env, db_url, monkeypatch):
     """The intake app with lifespan (migrations, consumers, relay) on a private SQLite file and vhost."""
     monkeypatch.setenv("INTAKE_DATABASE_URL", db_url)
     monkeypatch.setenv("HALL_RATELIMIT_PREFIX", f"hall:test:{uuid.uuid4().hex}")  # no counts shared between tests
-    monkeypatch.setattr(handlers, "_vault", None)  # PII keys of this test's var dir
+    monkeypatch.setattr(intake_service, "_vault", None)  # PII keys of this test's var dir
     get_settings.cache_clear()
     with TestClient(create()) as c:
         yield c
@@ -381,7 +382,7 @@ def test_apikey_cli(hall_env, db_url, tmp_path, monkeypatch):
     assert Path(tmp_path / "intake.db").exists()
 
     monkeypatch.setenv("INTAKE_DATABASE_URL", db_url)
-    monkeypatch.setattr(handlers, "_vault", None)
+    monkeypatch.setattr(intake_service, "_vault", None)
     get_settings.cache_clear()
     with TestClient(create()) as c:
         msg = body(community="jinshan", channel="wechat_group", text="景湖花园5号楼楼道灯不亮", room=None)

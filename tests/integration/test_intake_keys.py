@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from services.contracts import Envelope, events
 from services.intake import handlers
+from services.intake import service as intake_service
 from services.intake.app import spec
 from services.intake.models import Report, Visit
 from services.runtime.db import Database
@@ -45,7 +46,7 @@ async def test_rotation_moves_every_secret_to_the_new_key(tmp_path, monkeypatch)
     from services.runtime.settings import get_settings
 
     get_settings.cache_clear()
-    monkeypatch.setattr(handlers, "_vault", None)
+    monkeypatch.setattr(intake_service, "_vault", None)
     store = await sqlite_store(spec(), tmp_path)
     for i in range(1, 8):
         await store.handle(handlers.on_channel_message, *_msg(i))

@@ -14,7 +14,7 @@ from services.contracts import Envelope, events
 from services.contracts.refs import ledger_ref
 from services.intake import handlers
 from services.intake.models import Report
-from services.ledger.entries import entry_id_for
+from services.ledger.service import entry_id_for
 from tests.integration.test_intake_api import auth, client, db_url  # noqa: F401 - fixtures
 from tests.support import readable
 

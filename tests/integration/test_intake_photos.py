@@ -74,7 +74,7 @@ def stored_photos(c) -> list[list[str]]:
     return c.portal.call(run)
 
 
-# --- Residents' uploaded photos (services/intake/photos.py) ---
+# --- Residents' uploaded photos (services/intake/photos_api.py) ---
 
 
 def _jpeg_with_gps() -> bytes:

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
-from services.intake import handlers
+from services.intake import service as intake_service
 from services.intake.app import create
 from services.runtime import metrics
 from services.runtime.ratelimit import RateLimiter
@@ -66,7 +66,7 @@ def limited(hall_env, db_url, monkeypatch):
         monkeypatch.setenv("HALL_RATELIMIT_PREFIX", f"hall:test:{uuid.uuid4().hex}")
         for k, v in env.items():
             monkeypatch.setenv(k, v)
-        monkeypatch.setattr(handlers, "_vault", None)
+        monkeypatch.setattr(intake_service, "_vault", None)
         get_settings.cache_clear()
         return TestClient(create())
 

@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake import reveal
-from services.runtime.settings import REPO_ROOT
+from services.intake import service as intake_service
+from services.runtime.settings import REPO_ROOT, get_settings
 from tests.integration.test_intake_api import assert_problem, auth, body, client, db_url  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -23,9 +24,9 @@ GRID = {"role": "grid_worker", "sub": "u-grid"}
 @pytest.fixture(autouse=True)
 def _settings(monkeypatch):
     monkeypatch.setenv("INTAKE_REVEAL_PER_HOUR", "3")
-    reveal.reveal_settings.cache_clear()
+    get_settings.cache_clear()
     yield
-    reveal.reveal_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def submit(c: TestClient, **over) -> str:
@@ -164,13 +165,12 @@ async def test_concurrent_reveals_make_one_unbroken_chain_on_postgres():
 
 
 def test_redis_down_refuses_reveals(hall_env, db_url, monkeypatch):
-    from services.intake import handlers
     from services.intake.app import create
     from services.runtime.settings import get_settings
 
     monkeypatch.setenv("INTAKE_DATABASE_URL", db_url)
     monkeypatch.setenv("HALL_REDIS_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(handlers, "_vault", None)
+    monkeypatch.setattr(intake_service, "_vault", None)
     get_settings.cache_clear()
     with TestClient(create()) as c:
         rid = submit(c, callback_consent=True)

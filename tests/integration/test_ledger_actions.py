@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from services.contracts import Envelope, events
-from services.ledger import audit, entries, handlers
+from services.ledger import audit, handlers, service
 from services.ledger.api import API_ACTIONS
 from services.ledger.app import spec
 from services.ledger.domain import STATES, TRANSITIONS, allowed_actions
@@ -97,7 +97,7 @@ def new_entry(client: TestClient, route: str = "direct", supporting: list[str] |
         )
         data = events.SessionConcluded(session_id="ses_1", kind="fixed_day", concluded_at=NOW, resolutions=[res])
         feed(client, handlers.on_session_concluded, "session.concluded.v1", data, "ses_1")
-    return entries.entry_id_for(matter_id)
+    return service.entry_id_for(matter_id)
 
 
 def set_state(client: TestClient, entry_id: str, state: str) -> None:

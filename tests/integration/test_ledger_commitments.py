@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from services.contracts import events
-from services.ledger import entries, handlers, reminders
+from services.ledger import handlers, reminders, service
 from tests.integration.test_ledger_actions import (  # noqa: F401 - fixtures
     NOW,
     PARTY,
@@ -79,7 +79,7 @@ def test_promises_are_tracked_and_the_entry_is_crossed_off_only_when_each_is_che
     data = concluded(matter_id, made)
     feed(client, handlers.on_session_concluded, "session.concluded.v1", data, "ses_site")
     feed(client, handlers.on_session_concluded, "session.concluded.v1", data, "ses_site")  # a redelivery
-    entry_id = entries.entry_id_for(matter_id)
+    entry_id = service.entry_id_for(matter_id)
     e = entry(client, entry_id)
     assert e["state"] == "assigned"
     assert [(c["text"], c["owner"], c["state"], c["state_label"]) for c in e["commitments"]] == [
@@ -129,7 +129,7 @@ def test_an_entry_without_promises_closes_as_before(client):
     matter_id = f"mat_{uuid.uuid4().hex[:10]}"
     feed(client, handlers.on_matter_triaged, "matter.triaged.v1", triaged(matter_id, "deliberate"), matter_id)
     feed(client, handlers.on_session_concluded, "session.concluded.v1", concluded(matter_id, []), "ses_site")
-    entry_id = entries.entry_id_for(matter_id)
+    entry_id = service.entry_id_for(matter_id)
     assert entry(client, entry_id)["commitments"] == []
     set_state(client, entry_id, "evaluated")
     assert act(client, entry_id, "close", token("party_org", PARTY), note="销号").status_code == 200
@@ -140,7 +140,7 @@ def test_a_promise_past_its_due_time_is_brought_to_the_party_secretary_once(clie
     feed(client, handlers.on_matter_triaged, "matter.triaged.v1", triaged(matter_id, "deliberate"), matter_id)
     made = promises()
     feed(client, handlers.on_session_concluded, "session.concluded.v1", concluded(matter_id, made), "ses_site")
-    entry_id = entries.entry_id_for(matter_id)
+    entry_id = service.entry_id_for(matter_id)
     r = check(client, entry_id, made[1].id, result="kept", note="施工期间无人用水")
     assert r.status_code == 200
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from services.contracts import events
-from services.ledger import entries, handlers
+from services.ledger import handlers, service
 from tests.integration.test_ledger_actions import NOW, PARTY, act, client, feed, token  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ def direct(client, category: str, title: str) -> dict:
         triaged_at=NOW,
     )
     feed(client, handlers.on_matter_triaged, "matter.triaged.v1", data, matter_id)
-    return detail(client, entries.entry_id_for(matter_id))
+    return detail(client, service.entry_id_for(matter_id))
 
 
 def detail(client, entry_id: str) -> dict:
@@ -106,6 +106,6 @@ def test_a_session_escalating_a_matter_tells_the_department(client):
     res = events.Resolution(matter_id=matter_id, outcome="escalate", department="县城管局", reason="市政道路")
     concluded = events.SessionConcluded(session_id="ses_h", kind="fixed_day", concluded_at=NOW, resolutions=[res])
     feed(client, handlers.on_session_concluded, "session.concluded.v1", concluded, "ses_h")
-    e = detail(client, entries.entry_id_for(matter_id))
+    e = detail(client, service.entry_id_for(matter_id))
     assert (e["state"], e["escalated_to"]) == ("escalated", "县城管局")
     assert [(n["kind"], n["to"]) for n in e["notices"]] == [("handover", "城管局指挥中心")]

@@ -9,14 +9,14 @@ import uuid
 
 import pytest
 
-from services.ledger import entries, handlers
+from services.ledger import handlers, service
 from tests.integration.test_ledger_actions import NOW, PARTY, client, feed, token, triaged  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 
 def entry(client, matter_id: str) -> dict:
-    r = client.get(f"/v1/entries/{entries.entry_id_for(matter_id)}", headers=token("party_org", PARTY))
+    r = client.get(f"/v1/entries/{service.entry_id_for(matter_id)}", headers=token("party_org", PARTY))
     assert r.status_code == 200, r.text
     return r.json()
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from services.contracts import events
-from services.ledger import entries, handlers, ownervotes
+from services.ledger import handlers, ownervotes, service
 from tests.integration.test_ledger_actions import (  # noqa: F401 - fixtures
     NOW,
     PARTY,
@@ -43,7 +43,7 @@ def result(matter_id: str, *, item: int = 5, passed: bool = True) -> events.Owne
 
 
 def notes(client, matter_id: str) -> list[str]:
-    r = client.get(f"/v1/entries/{entries.entry_id_for(matter_id)}", headers=token("party_org", PARTY))
+    r = client.get(f"/v1/entries/{service.entry_id_for(matter_id)}", headers=token("party_org", PARTY))
     assert r.status_code == 200, r.text
     return [t["note"] or "" for t in r.json()["timeline"]]
 
@@ -69,7 +69,7 @@ def test_a_vote_held_before_the_session_reaches_the_entry_it_opens(client):
         matter_id,
     )
     assert (
-        client.get(f"/v1/entries/{entries.entry_id_for(matter_id)}", headers=token("party_org", PARTY)).status_code
+        client.get(f"/v1/entries/{service.entry_id_for(matter_id)}", headers=token("party_org", PARTY)).status_code
         == 404
     )
     feed(client, handlers.on_session_concluded, "session.concluded.v1", concluded(matter_id, []), "ses_site")

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from services.contracts import events
-from services.meeting import planner
+from services.meeting import planner, service
 from tests.integration.test_meeting_api import (  # noqa: F401 - fixtures
     NOW,
     QUORUM,
@@ -38,7 +38,7 @@ def change(c, sid: str, headers=None, **body):
 
 
 def plan(c) -> int:
-    return c.portal.call(planner.plan_all, c.app.state.ctx.bus.uow)
+    return c.portal.call(service.plan_all, c.app.state.ctx.bus.uow)
 
 
 def test_convenor_adds_moves_and_removes_topics_every_change_audited(client):

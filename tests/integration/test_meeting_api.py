@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from services.contracts import Envelope, events
-from services.meeting import domain, handlers, planner
+from services.meeting import domain, handlers, planner, service
 from services.meeting.app import spec
 from services.meeting.models import MeetingSession, QueuedMatter
 from services.runtime import settings as settings_mod
@@ -281,7 +281,7 @@ def test_conclude_without_quorum_adjourns_and_requeues(client, monkeypatch):
     assert {q["matter_id"] for q in queue} == {"mat_q1", "mat_q2"}
     assert client.get(f"/v1/sessions/{sid}", headers=token()).json()["status"] == "adjourned"
     # The next planning run puts them on the following fixed day (April), not the adjourned one.
-    assert client.portal.call(planner.plan_all, client.app.state.ctx.bus.uow) == 2
+    assert client.portal.call(service.plan_all, client.app.state.ctx.bus.uow) == 2
     upcoming = client.get("/v1/sessions", params={"status": "scheduled"}, headers=token()).json()["items"]
     assert [dt.datetime.fromisoformat(s["starts_at"]) for s in upcoming] == [
         dt.datetime(2025, 4, 10, 14, 30, tzinfo=domain.TZ)
@@ -398,7 +398,7 @@ async def _two_planners(url: str) -> None:
         await upgrade(first, spec().migrations)
         await _seed_queue(first)
         stores = [ServiceStore(spec(), first), ServiceStore(spec(), second)]
-        results = await asyncio.gather(*(planner.plan_all(s.uow) for s in stores for _ in range(2)))
+        results = await asyncio.gather(*(service.plan_all(s.uow) for s in stores for _ in range(2)))
         assert sum(results) == 12
         async with first.session() as s:
             rows = (await s.exec(select(MeetingSession))).all()

@@ -125,14 +125,14 @@ def test_reschedule_bumps_sequence_emits_rescheduled_and_notifies(client):
 
 
 def test_rescheduled_fixed_day_session_still_holds_its_fixed_day(client):
-    from services.meeting import planner
+    from services.meeting import service
 
     seed(client, triaged("mat_fd1"))
     sid = fixed_session(client)["id"]
     body = {"starts_at": "2025-03-13T16:00:00+08:00", "reason": "会场占用"}
     assert client.post(f"/v1/sessions/{sid}/reschedule", json=body, headers=token()).status_code == 200
     seed(client, triaged("mat_fd2"))
-    assert client.portal.call(planner.plan_all, client.app.state.ctx.bus.uow) == 0
+    assert client.portal.call(service.plan_all, client.app.state.ctx.bus.uow) == 0
     s = fixed_session(client)  # still one fixed-day session, holding both
     assert s["id"] == sid and s["agenda_count"] == 2
 

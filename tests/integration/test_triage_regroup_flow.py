@@ -12,7 +12,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake import handlers as intake_handlers
+from services.intake import service as intake_service
 from services.intake.app import create as intake_app
 from services.intake.handlers import MERGED_NOTE, SPLIT_NOTE
 from services.ledger.app import spec as ledger_spec
@@ -32,7 +32,7 @@ def apps(hall_env, tmp_path, monkeypatch):
     for name in ("intake", "triage", "ledger"):
         monkeypatch.setenv(f"{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}")
     monkeypatch.setenv("HALL_RATELIMIT_PREFIX", f"hall:test:{uuid.uuid4().hex}")
-    monkeypatch.setattr(intake_handlers, "_vault", None)
+    monkeypatch.setattr(intake_service, "_vault", None)
     get_settings.cache_clear()
     directory.clear_cache()
     with (

@@ -14,7 +14,7 @@ from services.feedback.api import EvaluationIn, record_evaluation
 from services.feedback.app import spec
 from services.feedback.domain import TZ, revisit_due
 from services.feedback.models import EvaluationRow, MatterRound, MatterView, Revisit, notices
-from services.feedback.recording import Voice, household_ref, open_round, record_voices
+from services.feedback.service import Voice, household_ref, open_round, record_voices
 from services.runtime.auth import Principal
 from services.runtime.consumer import Reject
 from services.runtime.problems import Problem

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.intake import door_visits as dv
-from services.intake.hotline import HotlineOrderIn
+from services.intake.hotline_api import HotlineOrderIn
 from services.intake.models import Report
 from services.intake.open311 import SERVICES, masked_address, published
 from services.runtime.directory import load_directory

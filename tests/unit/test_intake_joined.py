@@ -9,6 +9,7 @@ from sqlalchemy import event
 
 from services.contracts import events
 from services.intake import handlers
+from services.intake import service as intake_service
 from services.intake.app import spec
 from services.runtime.settings import get_settings
 from tests.support import sqlite_store
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 async def store(tmp_path, monkeypatch):
     monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setattr(handlers, "_vault", None)
+    monkeypatch.setattr(intake_service, "_vault", None)
     get_settings.cache_clear()
     s = await sqlite_store(spec(), tmp_path)
     yield s

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from services.contracts import Envelope, events
 from services.intake import handlers
+from services.intake import service as intake_service
 from services.intake.app import spec
 from services.intake.models import Report
 from services.runtime.consumer import Reject
@@ -29,7 +30,7 @@ HEX_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 async def store(tmp_path, monkeypatch):
     """A migrated intake store; PII keys in this test's own var dir."""
     monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setattr(handlers, "_vault", None)
+    monkeypatch.setattr(intake_service, "_vault", None)
     get_settings.cache_clear()
     s = await sqlite_store(spec(), tmp_path)
     yield s

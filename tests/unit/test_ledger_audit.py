@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from services.contracts import Envelope, events
-from services.ledger import audit, entries, handlers
+from services.ledger import audit, handlers, service
 from services.ledger.app import spec
 from services.ledger.models import AuditRecord, TimelineItem
 from tests.support import sqlite_store
@@ -72,7 +72,7 @@ async def test_every_timeline_item_has_a_chained_audit_record(store):
     assert [r.action for r in rows[:2]] == ["register", "assign"]
     assert rows[0].before is None and rows[0].after["state"] == "registered"
     assert rows[1].before["state"] == "registered" and rows[1].after["state"] == "assigned"
-    assert rows[1].actor == entries.SYSTEM and rows[1].entry_id == entries.entry_id_for("mat_0")
+    assert rows[1].actor == service.SYSTEM and rows[1].entry_id == service.entry_id_for("mat_0")
     checked, broken = await audit.verify(store.db)
     assert checked == 8 and broken == []
 
@@ -99,7 +99,7 @@ async def test_many_changes_of_two_communities_in_one_commit_chain_like_one_by_o
         await uow.commit()
     jinshan, xueyuan = await records(store), await records(store, "xueyuan")
     assert [r.seq for r in jinshan] == list(range(1, 13)) and [r.seq for r in xueyuan] == list(range(1, 7))
-    assert [r.entry_id for r in jinshan[6:]] == [entries.entry_id_for(f"mat_g{i}") for i in (0, 0, 2, 2, 4, 4)]
+    assert [r.entry_id for r in jinshan[6:]] == [service.entry_id_for(f"mat_g{i}") for i in (0, 0, 2, 2, 4, 4)]
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(jinshan))
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(xueyuan))
     checked, broken = await audit.verify(store.db)

@@ -12,6 +12,7 @@ from services.ledger import config, handlers, reminders
 from services.ledger.app import spec
 from services.ledger.models import Entry, Reminder, SupportingTask, TimelineItem, notices
 from services.runtime import workcal
+from services.runtime.settings import get_settings
 from tests.support import sqlite_store
 
 pytestmark = pytest.mark.unit
@@ -31,8 +32,10 @@ async def store(tmp_path):
 @pytest.fixture(autouse=True)
 def fresh_policy():
     config.deadline_policy.cache_clear()
+    get_settings.cache_clear()
     yield
     config.deadline_policy.cache_clear()
+    get_settings.cache_clear()
 
 
 def test_the_official_2026_calendar_is_known():

@@ -37,7 +37,7 @@ async def store(tmp_path):
 async def _calendar(store) -> tuple[Calendar, list[MeetingSession]]:
     community = load_directory().community("xueyuan")
     async with store.db.session() as db:
-        rows, titles = await calendars._sessions(db, "xueyuan")
+        rows, titles = await calendars.sessions_of(db, "xueyuan")
     return Calendar.from_ical(calendars.build_calendar("学苑社区议事日历", rows, titles, community)), rows
 
 

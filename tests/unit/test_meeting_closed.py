@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from services.contracts import Envelope, events
-from services.meeting import closures, handlers, notices, planner
+from services.meeting import closures, handlers, notices, planner, service
 from services.meeting.app import spec, subscriptions
 from services.meeting.models import MeetingSession, Notice, QueuedMatter
 from services.runtime.consumer import Reject
@@ -87,7 +87,7 @@ async def test_closed_matter_leaves_the_waiting_queue(store):
     assert (await matter(store, "mat_y6")).state == "closed"
     # The periodic planner never picks it up again, even when places free up.
     async with store.uow() as uow:
-        assert await planner.queued_matters(uow, "xueyuan") == []
+        assert await service.queued_matters(uow, "xueyuan") == []
 
 
 async def test_emergency_session_whose_only_matter_closed_is_cancelled_with_a_reason(store):

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from services.contracts import Envelope, events
-from services.meeting import domain, handlers, planner
+from services.meeting import domain, handlers, planner, service
 from services.meeting.app import spec
 from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, aware
 from services.runtime.consumer import Reject
@@ -278,8 +278,8 @@ async def test_planner_fills_free_places_by_agenda_priority_and_is_idempotent(st
                 )
             )
         await s.commit()
-    assert await planner.plan_all(store.uow) == 3
-    assert await planner.plan_all(store.uow) == 0
+    assert await service.plan_all(store.uow) == 3
+    assert await service.plan_all(store.uow) == 0
     (fixed,) = await sessions(store)
     # The twice carried-over green outranks the fresh yellow.
     assert await agenda(store, fixed.id) == ["mat_q1", "mat_q0", "mat_q2"]

@@ -7,10 +7,10 @@ from pydantic import BaseModel, ValidationError
 
 from services.console.resident import ResidentReportIn
 from services.contracts.media import safe_photo
-from services.feedback.recording import Evidence
+from services.feedback.service import Evidence
 from services.intake.api import ReportIn
 from services.ledger.api import ActionIn
-from services.ledger.supporting import SupportActionIn
+from services.ledger.supporting_api import SupportActionIn
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,10 @@ from sqlmodel import select
 
 from services.contracts import events
 from services.triage import handlers, regroup
+from services.triage import service as triage_service
 from services.triage.app import spec
-from services.triage.handlers import RegradeError
 from services.triage.models import Matter, MatterReport, Regrade
+from services.triage.service import RegradeError
 from tests.support import sqlite_store
 from tests.unit.test_triage_service import closed, matters, report
 
@@ -146,5 +147,7 @@ async def test_merged_matter_is_not_joined_regraded_or_closed(store):
     async with store.uow() as uow:
         m = await uow.session.get(Matter, a.id)
         with pytest.raises(RegradeError) as err:
-            await handlers.apply_regrade(uow, m, by="u", level="yellow", route="direct", category=None, reason="xx")
+            await triage_service.apply_regrade(
+                uow, m, by="u", level="yellow", route="direct", category=None, reason="xx"
+            )
     assert err.value.status == 409 and "合并" in err.value.zh

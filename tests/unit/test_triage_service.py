@@ -12,6 +12,7 @@ from sqlmodel import select
 from services.contracts import Envelope, events
 from services.runtime.consumer import Reject
 from services.triage import handlers
+from services.triage import service as triage_service
 from services.triage.app import spec
 from services.triage.models import Matter, MatterReport, Regrade
 from tests.support import sqlite_store
@@ -225,7 +226,7 @@ async def test_regrade_flow(store):
     async with store.uow(actor="staff-1") as uow:
         m = await uow.session.get(Matter, m.id)
         m.needs_review = True
-        audit = await handlers.apply_regrade(
+        audit = await triage_service.apply_regrade(
             uow, m, by="staff-1", level="red", route="deliberate", category="safety_fire", reason="灯下有裸露电线"
         )
         await uow.commit()
@@ -246,7 +247,7 @@ async def test_regrade_supersedes_the_reasons_it_contradicts(store):
     assert m.level == "red" and any(r.startswith("等级：红") for r in m.reasons)
     async with store.uow(actor="staff-1") as uow:
         m = await uow.session.get(Matter, m.id)
-        await handlers.apply_regrade(uow, m, by="staff-1", level="yellow", route="direct", category=None,
+        await triage_service.apply_regrade(uow, m, by="staff-1", level="yellow", route="direct", category=None,
                                      reason="已核实：电梯停运，无人被困")  # fmt: skip
         await uow.commit()
     [m] = await matters(store)
@@ -263,12 +264,16 @@ async def test_regrade_refuses_closed_and_red_direct(store):
     [m] = await matters(store)
     async with store.uow() as uow:
         m = await uow.session.get(Matter, m.id)
-        with pytest.raises(handlers.RegradeError) as err:
-            await handlers.apply_regrade(uow, m, by="x", level="red", route="direct", category=None, reason="试试")
+        with pytest.raises(triage_service.RegradeError) as err:
+            await triage_service.apply_regrade(
+                uow, m, by="x", level="red", route="direct", category=None, reason="试试"
+            )
         assert err.value.status == 422
         m.status = "closed"
-        with pytest.raises(handlers.RegradeError) as err:
-            await handlers.apply_regrade(uow, m, by="x", level="green", route="direct", category=None, reason="试试")
+        with pytest.raises(triage_service.RegradeError) as err:
+            await triage_service.apply_regrade(
+                uow, m, by="x", level="green", route="direct", category=None, reason="试试"
+            )
         assert err.value.status == 409
 
 
@@ -342,7 +347,7 @@ async def test_confirm_clears_review_keeps_grade_and_is_a_label(store):
     assert m.needs_review and m.level == "red"
     async with store.uow() as uow:
         row = await uow.session.get(Matter, m.id)
-        await handlers.confirm_grade(uow, row, by="u-party", note="已上门核实")
+        await triage_service.confirm_grade(uow, row, by="u-party", note="已上门核实")
         await uow.commit()
     [after] = await matters(store)
     assert not after.needs_review and (after.level, after.route, after.category) == (m.level, m.route, m.category)
@@ -352,8 +357,8 @@ async def test_confirm_clears_review_keeps_grade_and_is_a_label(store):
     assert not [e for e in await store.outbox() if e.type == "matter.regraded.v1"]  # nothing changed downstream
     async with store.uow() as uow:
         row = await uow.session.get(Matter, m.id)
-        with pytest.raises(handlers.RegradeError) as err:
-            await handlers.confirm_grade(uow, row, by="u-party", note=None)
+        with pytest.raises(triage_service.RegradeError) as err:
+            await triage_service.confirm_grade(uow, row, by="u-party", note=None)
     assert err.value.status == 409
     from services.triage.cli import accepted_regrades
 
@@ -371,7 +376,7 @@ async def test_staff_regrades_are_exported_and_retrained_on(store, tmp_path, mon
     [m] = await matters(store)
     async with store.uow() as uow:
         row = await uow.session.get(Matter, m.id)
-        await handlers.apply_regrade(
+        await triage_service.apply_regrade(
             uow, row, by="u-party", level="yellow", route="deliberate", category="drainage", reason="影响整栋"
         )
         await uow.commit()

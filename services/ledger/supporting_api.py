@@ -1,4 +1,4 @@
-"""Supporting units (配合单位): their own part of an entry, deadline and progress, claimed (认领) by the unit."""
+"""HTTP routes of supporting: parse, call supporting, map refusals to problem+json."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from services.contracts.media import Photo
-from services.ledger import audit, entries, handlers
+from services.ledger import audit, handlers, service
 from services.ledger.domain import DONE_STATES
 from services.ledger.models import Entry, SupportingTask
 from services.runtime.auth import Principal
@@ -22,8 +22,10 @@ from services.runtime.service import Ctx
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 
-SUPPORT_STATES = ("assigned", "claimed", "in_progress", "completed")
+
 SUPPORT_LABELS_ZH = {"assigned": "待认领", "claimed": "已认领", "in_progress": "配合办理中", "completed": "已完成"}
+
+
 # state -> action -> next state
 SUPPORT_TRANSITIONS: dict[str, dict[str, str]] = {
     "assigned": {"claim": "claimed"},
@@ -31,9 +33,17 @@ SUPPORT_TRANSITIONS: dict[str, dict[str, str]] = {
     "in_progress": {"progress": "in_progress", "complete": "completed"},
     "completed": {},
 }
+
+
 SupportAction = Literal["claim", "progress", "complete"]
+
+
 ACTION_ZH = {"claim": "认领", "progress": "进展", "complete": "完成"}
+
+
 MAX_TASKS = 20
+
+
 MAX_NOTES = 200
 
 
@@ -118,7 +128,7 @@ async def list_supporting(
     """The supporting units of an entry with their deadlines and progress."""
     async with ctx.db.session() as s:
         e = await _entry(s, principal, entry_id)
-        return window([SupportingTaskOut.of(t) for t in await entries.supporting_of(s, e.id)], limit, offset)
+        return window([SupportingTaskOut.of(t) for t in await service.supporting_of(s, e.id)], limit, offset)
 
 
 @router.post(
@@ -142,7 +152,7 @@ async def add_supporting(
         e = await _entry(s, principal, entry_id, lock=True)
         if e.state in DONE_STATES:
             raise Problem(409, "台账已办结，不能再增加配合单位", "The entry is done; no supporting unit can be added")
-        tasks = await entries.supporting_of(s, e.id)
+        tasks = await service.supporting_of(s, e.id)
         if any(t.unit == unit for t in tasks):
             raise Problem(409, "该单位已是配合单位", "This unit already supports the entry", field="unit")
         if len(tasks) >= MAX_TASKS:
@@ -151,10 +161,10 @@ async def add_supporting(
         deadline = body.deadline
         if deadline is not None and deadline.tzinfo is None:
             raise Problem(422, "时限须带时区", "deadline must carry a timezone offset", field="deadline")
-        entries.sync_supporting(s, e, tasks, actor=principal.sub, deadline=deadline)
-        task = next(t for t in await entries.supporting_of(s, e.id) if t.unit == unit)
+        service.sync_supporting(s, e, tasks, actor=principal.sub, deadline=deadline)
+        task = next(t for t in await service.supporting_of(s, e.id) if t.unit == unit)
         local = task.deadline.astimezone(handlers.TZ).strftime("%Y-%m-%d %H:%M") if task.deadline else "未定"
-        entries.note_only(s, e, f"增加配合单位「{unit}」，时限 {local}", actor=principal.sub, event_id=None)
+        service.note_only(s, e, f"增加配合单位「{unit}」，时限 {local}", actor=principal.sub, event_id=None)
         out = SupportingTaskOut.of(task)
         await uow.commit()
     return out
@@ -201,8 +211,8 @@ async def act_on_supporting(
             raise Problem(409, "台账当前状态不接受配合进展", f"The entry is {e.state}; supporting work is not open")
         if len(task.progress) >= MAX_NOTES:
             raise Problem(422, "进展记录已达上限", "Too many progress notes on this task")
-        now = entries.utcnow()
-        text = entries.clean(note) or "已认领"
+        now = service.utcnow()
+        text = service.clean(note) or "已认领"
         if action == "claim" and task.party is None and principal.unit == task.unit:
             task.party = principal.role  # a unit the directory does not know says which party it is by claiming
         if action == "complete":
@@ -215,7 +225,7 @@ async def act_on_supporting(
         audit.stage(
             s, task, community=e.community, actor=principal.sub, action=f"support_{action}", entry_id=e.id, at=now
         )
-        entries.append(
+        service.append(
             s,
             e,
             actor=principal.sub,
@@ -225,7 +235,7 @@ async def act_on_supporting(
             photos=list(body.photos),
             at=now,
         )
-        await entries.emit_entry(
+        await service.emit_entry(
             uow, "entry.progressed.v1", e, actor=principal.sub, note=f"配合单位「{task.unit}」{text}"
         )
         out = SupportingTaskOut.of(task)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from services.meeting import api, conclusion, planner
+from services.meeting import api, conclusion, planner, service
 from services.meeting.models import QueuedMatter, aware, utc
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
@@ -41,12 +41,12 @@ class SessionCreateIn(BaseModel):
 
 def _when(value: dt.datetime, field: str) -> dt.datetime:
     """A time without a zone is Asia/Shanghai; it must lie ahead and within a year."""
-    value = conclusion._deadline(value)
+    value = conclusion.deadline_of(value)
     now = planner.utcnow()
     if value <= now:
-        raise conclusion._invalid([field_error(field, "时间须在当前时间之后", "must be in the future")])
+        raise conclusion.invalid([field_error(field, "时间须在当前时间之后", "must be in the future")])
     if value > now + MAX_AHEAD:
-        raise conclusion._invalid([field_error(field, "时间不能超过一年之后", "must be within a year")])
+        raise conclusion.invalid([field_error(field, "时间不能超过一年之后", "must be within a year")])
     return value
 
 
@@ -65,9 +65,7 @@ async def reschedule_session(
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = await api._load_for_update(uow, session_id, principal)
         if utc(when) == aware(s.starts_at) and (place is None or place == s.place):
-            raise conclusion._invalid(
-                [field_error("starts_at", "时间和地点均未改变", "neither time nor place changes")]
-            )
+            raise conclusion.invalid([field_error("starts_at", "时间和地点均未改变", "neither time nor place changes")])
         s.history = [
             *s.history,
             {
@@ -125,7 +123,7 @@ async def create_session(
                 uow, current.id, qm.matter_id, actor=principal.sub, action="remove", reason="改为现场勘察"
             )
             await planner.emit_scheduled(uow, current)
-        s = await planner.schedule_site_inspection(
+        s = await service.schedule_site_inspection(
             uow, community, qm, now, starts_at=when, place=body.place.strip() if body.place else None
         )
         count = len(await planner.agenda_ids(uow, s.id))

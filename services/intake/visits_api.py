@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from services.intake import domain
-from services.intake.handlers import Incoming, accept, vault
 from services.intake.models import Visit, VisitCampaign
+from services.intake.service import Incoming, accept, vault
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
 from services.runtime.directory import Community, Grid, load_directory

@@ -9,7 +9,7 @@ from sqlalchemy import case, distinct
 from sqlmodel import func, select
 
 from services.intake.models import Visit, VisitCampaign
-from services.intake.visits import CampaignOut, _campaign_out, _grids, _rate
+from services.intake.visits_api import CampaignOut, _campaign_out, _grids, _rate
 from services.runtime.auth import Principal
 from services.runtime.authz import require, scope_filter
 from services.runtime.directory import load_directory

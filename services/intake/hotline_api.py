@@ -10,7 +10,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from services.intake import domain, hotline_replies
 from services.intake.api import Accepted, Submitter, admit
-from services.intake.handlers import Incoming, accept
+from services.intake.service import Incoming, accept
 from services.runtime.directory import load_directory
 from services.runtime.inputs import Moment, refuse_controls
 from services.runtime.problems import Problem

@@ -22,8 +22,8 @@ from services.feedback.models import ROUND_OUTCOME_ZH, EvaluationRow, MatterRoun
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope
 from services.runtime.directory import load_directory
+from services.runtime.errors import Problem
 from services.runtime.privacy import Vault, scrub_text
-from services.runtime.problems import Problem
 from services.runtime.settings import Settings, get_settings
 from services.runtime.uow import UnitOfWork
 
@@ -220,24 +220,7 @@ async def record_voices(
     if (await s.exec(taken)).first() is not None:
         raise _duplicate(mr.round)
     now = dt.datetime.now(dt.UTC)
-    rows = [
-        EvaluationRow(
-            id=f"evl_{uuid.uuid4().hex[:20]}",
-            matter_id=mr.matter_id,
-            community=mr.community,
-            round=mr.round,
-            household_ref=v.household_ref,
-            rating=v.rating,
-            solved=v.solved,
-            is_reporter=v.is_reporter,
-            comment=scrub_text(v.comment.strip()),
-            method=v.method,
-            recorded_by=recorded_by,
-            recorded_at=now,
-            evidence=v.evidence,
-        )
-        for v in voices
-    ]
+    rows = _rows(mr, voices, recorded_by, now)
     try:
         async with s.begin_nested():
             s.add_all(rows)
@@ -277,6 +260,42 @@ async def record_voices(
         )
         for row in rows
     ]
+    await _follow_decision(uow, mr, revisit, decision, out, already_reopened, now)
+    return out
+
+
+def _rows(mr: MatterRound, voices: Sequence[Voice], recorded_by: str, now: dt.datetime) -> list[EvaluationRow]:
+    """One evaluation row per voice (comments scrubbed of PII)."""
+    return [
+        EvaluationRow(
+            id=f"evl_{uuid.uuid4().hex[:20]}",
+            matter_id=mr.matter_id,
+            community=mr.community,
+            round=mr.round,
+            household_ref=v.household_ref,
+            rating=v.rating,
+            solved=v.solved,
+            is_reporter=v.is_reporter,
+            comment=scrub_text(v.comment.strip()),
+            method=v.method,
+            recorded_by=recorded_by,
+            recorded_at=now,
+            evidence=v.evidence,
+        )
+        for v in voices
+    ]
+
+
+async def _follow_decision(
+    uow: UnitOfWork,
+    mr: MatterRound,
+    revisit: Revisit,
+    decision: domain.Decision,
+    out: list[Recorded],
+    already_reopened: bool,
+    now: dt.datetime,
+) -> None:
+    """Reopen (or escalate) once when the round is not satisfied; close the revisit when it is decided."""
     if decision.outcome in ("reopen", "escalate") and not already_reopened:
         escalate_to = "party_org" if decision.outcome == "escalate" else None
         await uow.emit(
@@ -297,7 +316,6 @@ async def record_voices(
             o.reopened_round, o.escalate_to = mr.round + 1, escalate_to
     elif decision.outcome == "satisfied":
         revisit.status = "done"
-    return out
 
 
 async def record_evaluation(uow: UnitOfWork, principal: Principal, matter_id: str, body: EvaluationIn) -> Recorded:
