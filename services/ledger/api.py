@@ -64,7 +64,6 @@ EMITS = {
     "escalate": "task.escalated.v1",
     "complete": "task.completed.v1",
 }
-DONE_OR_LATER = frozenset({"completed", "evaluated", "closed"})
 FIRST_ACTIONS = frozenset({"claim", "start", "progress", "escalate", "complete"})  # a response to a red matter
 
 

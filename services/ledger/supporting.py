@@ -22,7 +22,6 @@ from services.runtime.service import Ctx
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 
-SUPPORT_STATES = ("assigned", "claimed", "in_progress", "completed")
 SUPPORT_LABELS_ZH = {"assigned": "待认领", "claimed": "已认领", "in_progress": "配合办理中", "completed": "已完成"}
 # state -> action -> next state
 SUPPORT_TRANSITIONS: dict[str, dict[str, str]] = {
