@@ -71,7 +71,30 @@ async def find_existing(uow: UnitOfWork, channel: str, channel_message_id: str) 
 
 async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
     """Normalise, store (PII encrypted) and emit report.received.v1; return (report, created)."""
-    # Every channel's report passes here: control characters are refused once, before anything is stored.
+    _refuse_bad_input(inc)
+    if not inc.fresh_id:
+        existing = await find_existing(uow, inc.channel, inc.channel_message_id)
+        if existing is not None:
+            return existing, False
+    report = _new_report(inc)
+    if inc.fresh_id:
+        uow.session.add(report)  # cannot collide: skip the savepoint that guards the replica race below
+    else:
+        try:
+            async with uow.session.begin_nested():
+                uow.session.add(report)
+        except IntegrityError:
+            # Another replica stored the same channel message a moment ago: same report, not a new one.
+            existing = await find_existing(uow, inc.channel, inc.channel_message_id)
+            if existing is None:
+                raise
+            return existing, False
+    await _emit_received(uow, report, inc.due_by)
+    return report, True
+
+
+def _refuse_bad_input(inc: Incoming) -> None:
+    """Every channel's report passes here: control characters and absurd years are refused before anything is stored."""
     refuse_controls(
         {
             "text": inc.text,
@@ -88,38 +111,57 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
     for moment in (inc.occurred_at, inc.received_at):
         if moment is not None:
             check_year(moment.year, "occurred_at" if moment is inc.occurred_at else "received_at")
-    if not inc.fresh_id:
-        existing = await find_existing(uow, inc.channel, inc.channel_message_id)
-        if existing is not None:
-            return existing, False
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a report is, from the channel's fields or else parsed from its text (room: also the parsed one)."""
+
+    compound: str | None
+    building: str | None
+    unit: str | None
+    room: str | None
+    parsed_room: str | None
+
+
+def _place(inc: Incoming, text: str) -> _Place:
     community = load_directory().community(inc.community)
-    text = domain.clean_text(inc.text)
     parsed = domain.parse_place(text, community)
     compound = inc.compound or parsed.compound
     if community is not None and compound is not None:
         # Accept names and aliases as well as codes; keep the code.
         found = community.compound(compound)
         compound = found.code if found else compound
-    building = inc.building or parsed.building
-    unit = inc.unit or parsed.unit
-    room = inc.room or parsed.room
-    unparsed = [k for k, v in (("compound", compound), ("building", building), ("unit", unit)) if v is None]
+    return _Place(
+        compound=compound,
+        building=inc.building or parsed.building,
+        unit=inc.unit or parsed.unit,
+        room=inc.room or parsed.room,
+        parsed_room=parsed.room,
+    )
+
+
+def _new_report(inc: Incoming) -> Report:
+    """The report to store: text cleaned and redacted, place resolved, personal data encrypted and masked."""
+    text = domain.clean_text(inc.text)
+    where = _place(inc, text)
+    unparsed = [k for k in ("compound", "building", "unit") if getattr(where, k) is None]
     v = vault()
     contact = inc.phone or inc.sender_id or f"{inc.channel}:{inc.channel_message_id}"
     now = dt.datetime.now(dt.UTC)
-    report = Report(
+    return Report(
         id=f"rpt_{uuid.uuid4().hex[:20]}",
         community=inc.community,
         tracking_code=domain.new_tracking_code(),
         channel=inc.channel,
         channel_message_id=inc.channel_message_id,
         kind=domain.infer_kind(text, inc.kind_hint, inc.channel),
-        text=scrub_text(domain.redact_known(text, names=[inc.name], rooms=[room, parsed.room])),
+        text=scrub_text(domain.redact_known(text, names=[inc.name], rooms=[where.room, where.parsed_room])),
         text_raw_enc=v.encrypt(inc.text),
-        compound=compound,
-        building=building,
-        unit=unit,
-        room_enc=v.encrypt(room),
+        compound=where.compound,
+        building=where.building,
+        unit=where.unit,
+        room_enc=v.encrypt(where.room),
         unparsed=unparsed,
         category_hint=inc.category_hint,
         photos=[p for p in inc.photos if safe_photo(p)],  # an adapter's script link is dropped, the report kept
@@ -134,18 +176,9 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
         occurred_at=inc.occurred_at,
         updated_at=now,
     )
-    if inc.fresh_id:
-        uow.session.add(report)  # cannot collide: skip the savepoint that guards the replica race below
-    else:
-        try:
-            async with uow.session.begin_nested():
-                uow.session.add(report)
-        except IntegrityError:
-            # Another replica stored the same channel message a moment ago: same report, not a new one.
-            existing = await find_existing(uow, inc.channel, inc.channel_message_id)
-            if existing is None:
-                raise
-            return existing, False
+
+
+async def _emit_received(uow: UnitOfWork, report: Report, due_by: dt.datetime | None) -> None:
     await uow.emit(
         "report.received.v1",
         community=report.community,
@@ -157,7 +190,7 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
             channel_message_id=report.channel_message_id,
             kind=report.kind,
             text=report.text,
-            place=events.Place(compound=compound, building=building, unit=unit),
+            place=events.Place(compound=report.compound, building=report.building, unit=report.unit),
             category_hint=report.category_hint,
             photos=report.photos,
             received_at=report.received_at,
@@ -165,10 +198,9 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
             reporter=events.MaskedReporter(
                 ref=report.reporter_ref, name=report.reporter_name_masked, phone=report.reporter_phone_masked
             ),
-            due_by=inc.due_by,
+            due_by=due_by,
         ),
     )
-    return report, True
 
 
 async def on_channel_message(uow: UnitOfWork, env: Envelope, msg: events.ChannelMessage) -> None:
