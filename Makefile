@@ -28,8 +28,9 @@ run: install  ## all five services with the demo county, SQLite under var/, Rabb
 test-env:  ## start RabbitMQ, Redis, PostgreSQL if they are down; install Chromium and CJK fonts if missing
 	bash tools/test_env.sh
 
-test: install test-env  ## lint, types of the shared packages, architecture and contract checks, then every test tier
+test: install test-env  ## lint, format, types of the shared packages, architecture and contract checks, then every test tier
 	$(VENV)/bin/ruff check services tests adapters bench tools
+	$(VENV)/bin/ruff format --check services tests adapters bench tools
 	$(VENV)/bin/mypy services/contracts services/runtime
 	$(VENV)/bin/lint-imports
 	# The unit tier (no I/O) and the cluster tier (its own RabbitMQ nodes and PostgreSQL pair, mostly waiting on
