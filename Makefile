@@ -34,6 +34,7 @@ NOT_DISRUPTIVE := $(foreach f,$(DISRUPTIVE),--ignore=$(f))
 
 test: install test-env  ## lint, types of the shared packages, architecture and contract checks, then every test tier
 	$(VENV)/bin/ruff check services tests adapters bench tools
+	$(VENV)/bin/ruff format --check services tests adapters bench tools
 	$(VENV)/bin/mypy services/contracts services/runtime
 	$(VENV)/bin/lint-imports
 	# Four tiers run side by side (they mostly wait on processes, brokers and browsers, not on the CPU): unit (no I/O),

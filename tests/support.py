@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -10,7 +12,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -26,14 +28,66 @@ PG_ADMIN_URL = os.environ.get("HALL_TEST_PG_ADMIN", "postgresql://postgres@127.0
 AMQP_BASE = os.environ.get("HALL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 
 
-def wait_for(check, timeout: float = 15.0, *, what: str = ""):
-    """Poll a synchronous `check` until it returns something truthy; return that, or fail the test."""
+def wait_for(
+    check: Callable[[], object],
+    timeout: float = 15.0,
+    *,
+    interval: float = 0.05,
+    what: str = "",
+    ignoring: tuple[type[BaseException], ...] = (),
+):
+    """Poll a synchronous `check` until it returns something truthy; return that, or fail the test.
+
+    The one wait-until of the test tiers. Exceptions of the `ignoring` types count as "not yet" (a service
+    still starting answers with a connection error); the last value or exception is shown on failure.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
+    while True:
+        try:
+            if value := check():
+                return value
+        except ignoring as exc:
+            value = exc
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not true within {timeout:g} s: {what or check}; last: {value!r}")
+        time.sleep(interval)
+
+
+async def wait_for_async(check: Callable[[], object], timeout: float = 15.0, *, interval: float = 0.05, what: str = ""):
+    """`wait_for` for async tests: `check` may return an awaitable, and the event loop runs between polls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
             return value
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {timeout}s: {what or check}")
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not true within {timeout:g} s: {what or check}; last: {value!r}")
+        await asyncio.sleep(interval)
+
+
+def consumer_count(queue: str, outcome: str, metrics_text: str | None = None) -> float:
+    """Deliveries the consumers of `queue` finished with `outcome`, from the runtime's metrics.
+
+    `outcome` is a handler result ("ok", "duplicate") or a dead-letter reason ("rejected", "forged", ...); the
+    metrics are this process's, or another process's /metrics text. A test that proves a non-event waits until
+    the delivery that must change nothing is counted, then asserts: a positive barrier, neither a sleep that
+    wastes time nor one that passes by luck.
+    """
+    from prometheus_client import REGISTRY
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = REGISTRY.collect() if metrics_text is None else text_string_to_metric_families(metrics_text)
+    return sum(
+        sample.value
+        for metric in families
+        if metric.name in ("hall_events_consumed", "hall_events_dead_lettered")
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+        and sample.labels.get("queue") == queue
+        and outcome in (sample.labels.get("result"), sample.labels.get("why"))
+    )
 
 
 # Connections a test tried to open to the broker's default vhost (refused; the autouse fixture fails the test).

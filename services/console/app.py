@@ -29,7 +29,7 @@ from services.console.login import DevLoginIn, dev_token, public_directory
 from services.console.resident import PHOTO_PATH
 from services.console.resident import router as resident_router
 from services.runtime import logs, problems
-from services.runtime.auth import AuthError, verify
+from services.runtime.auth import AuthError, Principal, verify
 from services.runtime.problems import Problem
 from services.runtime.proxies import TrustedProxies
 from services.runtime.service import BodyLimit, Measure
@@ -63,6 +63,17 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     )
     app.state.config = config
     problems.install(app)
+    _add_middleware(app, config)
+    _mount_ops(app, config)
+    _mount_auth(app, config)
+    app.include_router(resident_router)  # before the catch-all proxy route of _mount_api
+    _mount_api(app, config)
+    _mount_pages(app, config)
+    return app
+
+
+def _add_middleware(app: FastAPI, config: ConsoleConfig) -> None:
+    """Body limits, the trusted TLS proxy, metrics and security headers (the last added runs first)."""
     app.add_middleware(
         BodyLimit,
         max_bytes=config.settings.max_body_bytes,
@@ -73,6 +84,10 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     app.add_middleware(TrustedProxies, trusted=config.settings.trusted_proxies)  # the TLS proxy in front, if any
     app.add_middleware(Measure, service="console")
     app.add_middleware(SecurityHeaders)  # CSP, framing, referrer, sniffing, permissions: every response
+
+
+def _mount_ops(app: FastAPI, config: ConsoleConfig) -> None:
+    """Metrics, liveness and readiness."""
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus() -> Response:
@@ -94,19 +109,17 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
             {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
         )
 
+
+def _mount_auth(app: FastAPI, config: ConsoleConfig) -> None:
+    """How to log in, who a token is, the development login."""
+
     @app.get("/auth/config", tags=["auth"], summary="How to log in (登录方式)")
     async def auth_config() -> dict:
         return {"dev_login": config.dev_login, "idp_login_url": config.idp_login_url, "env": config.settings.env}
 
     @app.get("/auth/whoami", tags=["auth"], summary="Who a token belongs to (当前用户)")
     async def whoami(request: Request) -> dict:
-        token = _bearer(request)
-        if not token:
-            raise Problem(401, "请先登录（缺少令牌）", "Token required", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            p = verify(token, config.settings)
-        except AuthError as exc:
-            raise Problem(401, "登录凭证无效或已过期", f"Invalid token: {exc}") from exc
+        p = _principal(_bearer(request), config)
         return {"sub": p.sub, "role": p.role, "communities": sorted(p.communities), "name": p.name, "unit": p.unit}
 
     @app.post("/auth/dev-login", tags=["auth"], summary="Development login with the built-in issuer (开发登录)")
@@ -115,11 +128,13 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
             raise Problem(404, "生产环境请通过统一身份认证登录", "Dev login is disabled in production")
         return dev_token(body, config)
 
+
+def _mount_api(app: FastAPI, config: ConsoleConfig) -> None:
+    """The public directory, the proxy to the services' APIs and the live events stream."""
+
     @app.get("/api/directory", tags=["public"], summary="Communities, compounds and buildings (names only)")
     async def directory() -> JSONResponse:
         return JSONResponse(public_directory(), headers={"Cache-Control": "public, max-age=300"})
-
-    app.include_router(resident_router)  # before the catch-all proxy route below
 
     @app.api_route("/api/{service}/{path:path}", methods=list(proxy.METHODS), tags=["proxy"], include_in_schema=False)
     async def api_proxy(service: str, path: str, request: Request) -> Response:
@@ -134,13 +149,7 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
         community: Annotated[str | None, Query(max_length=64)] = None,
         access_token: Annotated[str | None, Query(max_length=4096)] = None,
     ) -> StreamingResponse:
-        token = access_token or _bearer(request)
-        if not token:
-            raise Problem(401, "请先登录（缺少令牌）", "Token required", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            principal = verify(token, config.settings)
-        except AuthError as exc:
-            raise Problem(401, "登录凭证无效或已过期", f"Invalid token: {exc}") from exc
+        principal = _principal(access_token or _bearer(request), config)
         if community is not None and not principal.sees(community):
             raise Problem(403, f"无权查看社区「{community}」", f"No access to community {community!r}")
         frames = request.app.state.live.stream(principal, community, request.is_disconnected)
@@ -150,8 +159,15 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    _mount_pages(app, config)
-    return app
+
+def _principal(token: str | None, config: ConsoleConfig) -> Principal:
+    """The verified user of a bearer token, else 401."""
+    if not token:
+        raise Problem(401, "请先登录（缺少令牌）", "Token required", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return verify(token, config.settings)
+    except AuthError as exc:
+        raise Problem(401, "登录凭证无效或已过期", f"Invalid token: {exc}") from exc
 
 
 def _bearer(request: Request) -> str | None:

@@ -142,23 +142,61 @@ def build_asyncapi() -> dict[str, Any]:
                 raise ValueError(f"two different payload models are both called {name}")
             schemas[name] = sub
         schemas[type_] = schema
-        messages[type_] = {
-            "name": type_,
-            "title": _camel(type_),
-            "summary": entry.summary,
-            "description": _event_description(entry),
-            "contentType": CONTENT_TYPE,
-            "payload": {"$ref": f"#/components/schemas/{type_}"},
-            "correlationId": {"$ref": "#/components/correlationIds/correlationid"},
-            "bindings": {"amqp": {"messageType": type_, "bindingVersion": AMQP_BINDING_VERSION}},
-            "x-producer": entry.producer,
-            "x-consumers": list(entry.consumers),
-        }
+        messages[type_] = _message(type_, entry)
         channel_messages[entry.exchange][type_] = {"$ref": f"#/components/messages/{type_}"}
+        operations.update(_operations(type_, entry))
 
-        channel_ref = {"$ref": f"#/channels/{entry.exchange}"}
-        message_ref = [{"$ref": f"#/channels/{entry.exchange}/messages/{type_}"}]
-        operations[f"publish{_camel(type_)}"] = {
+    channels = {
+        exchange: {
+            "address": exchange,
+            "title": exchange,
+            "description": _EXCHANGE_DESCRIPTIONS[exchange],
+            "servers": [{"$ref": "#/servers/local"}],
+            "messages": dict(sorted(channel_messages[exchange].items())),
+            "bindings": _channel_binding(exchange),
+        }
+        for exchange in (EVENTS_EXCHANGE, CHANNELS_EXCHANGE)
+    }
+
+    return {
+        **_document_header(),
+        "channels": channels,
+        "operations": dict(sorted(operations.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "messages": dict(sorted(messages.items())),
+            "correlationIds": {
+                "correlationid": {
+                    "description": "The CloudEvents extension correlationid: one id across a whole flow.",
+                    "location": "$message.payload#/correlationid",
+                }
+            },
+        },
+    }
+
+
+def _message(type_: str, entry: EventType) -> dict[str, Any]:
+    """The message of one event type (components/messages)."""
+    return {
+        "name": type_,
+        "title": _camel(type_),
+        "summary": entry.summary,
+        "description": _event_description(entry),
+        "contentType": CONTENT_TYPE,
+        "payload": {"$ref": f"#/components/schemas/{type_}"},
+        "correlationId": {"$ref": "#/components/correlationIds/correlationid"},
+        "bindings": {"amqp": {"messageType": type_, "bindingVersion": AMQP_BINDING_VERSION}},
+        "x-producer": entry.producer,
+        "x-consumers": list(entry.consumers),
+    }
+
+
+def _operations(type_: str, entry: EventType) -> dict[str, Any]:
+    """The producer's send and every consumer's receive of one event type, by operation id."""
+    channel_ref = {"$ref": f"#/channels/{entry.exchange}"}
+    message_ref = [{"$ref": f"#/channels/{entry.exchange}/messages/{type_}"}]
+    out: dict[str, Any] = {
+        f"publish{_camel(type_)}": {
             "action": "send",
             "title": f"{entry.producer} publishes {type_}",
             "summary": entry.summary,
@@ -174,29 +212,22 @@ def build_asyncapi() -> dict[str, Any]:
             },
             "x-producer": entry.producer,
         }
-        for consumer in sorted(entry.consumers):
-            operations[f"{_service_camel(consumer)}Receive{_camel(type_)}"] = {
-                "action": "receive",
-                "title": f"{consumer} consumes {type_}",
-                "summary": entry.summary,
-                "channel": channel_ref,
-                "messages": message_ref,
-                "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
-                "x-consumer": consumer,
-            }
-
-    channels = {
-        exchange: {
-            "address": exchange,
-            "title": exchange,
-            "description": _EXCHANGE_DESCRIPTIONS[exchange],
-            "servers": [{"$ref": "#/servers/local"}],
-            "messages": dict(sorted(channel_messages[exchange].items())),
-            "bindings": _channel_binding(exchange),
-        }
-        for exchange in (EVENTS_EXCHANGE, CHANNELS_EXCHANGE)
     }
+    for consumer in sorted(entry.consumers):
+        out[f"{_service_camel(consumer)}Receive{_camel(type_)}"] = {
+            "action": "receive",
+            "title": f"{consumer} consumes {type_}",
+            "summary": entry.summary,
+            "channel": channel_ref,
+            "messages": message_ref,
+            "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
+            "x-consumer": consumer,
+        }
+    return out
 
+
+def _document_header() -> dict[str, Any]:
+    """The document's version, info, default content type and servers."""
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -223,18 +254,6 @@ def build_asyncapi() -> dict[str, Any]:
                 "protocolVersion": "0.9.1",
                 "description": "RabbitMQ on a development machine (vhost /).",
             }
-        },
-        "channels": channels,
-        "operations": dict(sorted(operations.items())),
-        "components": {
-            "schemas": dict(sorted(schemas.items())),
-            "messages": dict(sorted(messages.items())),
-            "correlationIds": {
-                "correlationid": {
-                    "description": "The CloudEvents extension correlationid: one id across a whole flow.",
-                    "location": "$message.payload#/correlationid",
-                }
-            },
         },
     }
 

@@ -51,6 +51,7 @@ SessionKind = Literal["emergency", "fixed_day", "site_inspection"]
 Outcome = Literal["resolved", "site_inspection", "escalate", "deferred", "not_actionable", "refer_up"]
 Method = Literal["home_visit", "questionnaire", "wechat_vote", "group_forum"]
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
+GOOD_RATINGS = frozenset({"satisfied", "basically_satisfied"})  # the numerator of every satisfaction rate (满意率)
 Solved = Literal["solved", "partly", "unsolved"]
 
 # Why staff may reveal a reporter's phone to call them back (see docs/security.md "Calling a resident back").

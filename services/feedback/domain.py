@@ -10,20 +10,21 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import get_args
 from zoneinfo import ZoneInfo
 
-from services.contracts import labels
+from services.contracts import labels, vocabulary
+from services.contracts.vocabulary import GOOD_RATINGS
 from services.runtime import workcal
 from services.runtime.directory import Compound
 
 TZ = ZoneInfo("Asia/Shanghai")
 END_OF_DAY = dt.time(18, 0)
 
-LEVELS = ("red", "yellow", "green")
-RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")  # 满意 / 基本满意 / 不满意
-SOLVED = ("solved", "partly", "unsolved")  # 解决 / 部分解决 / 未解决
-METHODS = ("home_visit", "questionnaire", "wechat_vote", "group_forum")
-OUTCOMES = ("satisfied", "reopen", "escalate", "pending")
+LEVELS = get_args(vocabulary.Level)
+RATINGS = get_args(vocabulary.Rating)  # 满意 / 基本满意 / 不满意
+SOLVED = get_args(vocabulary.Solved)  # 解决 / 部分解决 / 未解决
+METHODS = get_args(vocabulary.Method)
 
 RATING_LABELS_ZH = labels.zh_map("rating")
 # Matters that touch shared property and money tend to split opinion, so they merit a sit-down forum.
@@ -58,9 +59,6 @@ def latest_per_household(evals: Sequence[Evaluation]) -> list[Evaluation]:
     for ev in evals:
         latest[ev.household] = ev
     return list(latest.values())
-
-
-GOOD_RATINGS = frozenset({"satisfied", "basically_satisfied"})
 
 
 def satisfaction_counts(evals: Sequence[Evaluation]) -> tuple[int, int]:

@@ -12,7 +12,6 @@ from services.contracts import labels
 from services.runtime.notices import NoticeQueue
 from services.runtime.tables import BusTables
 
-REVISIT_STATUSES = ("open", "done", "overdue")
 REVISIT_STATUS_ZH = labels.zh_map("revisit_status")
 ROUND_OUTCOME_ZH = labels.zh_map("round_outcome")
 

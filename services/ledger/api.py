@@ -64,7 +64,6 @@ EMITS = {
     "escalate": "entry.escalated.v1",
     "complete": "entry.completed.v1",
 }
-DONE_OR_LATER = frozenset({"completed", "evaluated", "closed"})
 FIRST_ACTIONS = frozenset({"claim", "start", "progress", "escalate", "complete"})  # a response to a red matter
 
 

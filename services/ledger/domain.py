@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import get_args
 from zoneinfo import ZoneInfo
 
-from services.contracts import labels
+from services.contracts import labels, vocabulary
 from services.contracts.vocabulary import LedgerState
 from services.runtime import workcal
 
@@ -20,7 +20,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 # Deadlines fall at the close of the office day, so a unit has the whole N-th workday to finish.
 END_OF_DAY = dt.time(18, 0)
 
-LEVELS = ("red", "yellow", "green")
+LEVELS = get_args(vocabulary.Level)
 STATES: tuple[str, ...] = get_args(LedgerState)
 ACTIONS = (
     "assign",

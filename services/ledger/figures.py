@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Date, and_, case, cast, func, literal_column, not_
 from sqlmodel import select
 
+from services.contracts.vocabulary import GOOD_RATINGS
 from services.ledger.domain import DONE_STATES, TZ
 from services.ledger.models import Entry, EvaluationView
 from services.runtime import workcal
@@ -20,8 +21,6 @@ from services.runtime.errors import Problem
 from services.runtime.inputs import check_year
 
 GroupKey = Literal["community", "compound", "category", "level", "month"]
-GROUP_KEYS = ("community", "compound", "category", "level", "month")
-GOOD_RATINGS = frozenset({"satisfied", "basically_satisfied"})
 
 
 class FigureRow(BaseModel):

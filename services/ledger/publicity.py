@@ -17,6 +17,7 @@ from html import escape
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from services.contracts.vocabulary import GOOD_RATINGS
 from services.ledger import audit, disclosure
 from services.ledger.disclosure_api import _latest, freeze
 from services.ledger.domain import TZ
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 MONTHLY = "system:monthly"
 PARTY = "party"
 PUBLISH_AT = dt.time(8, 0)  # the 1st of the month, 08:00 Beijing time: last month's notices go up
-GOOD = ("satisfied", "basically_satisfied")
 TXT_LIMIT = 1000
 KIND_ZH = {"compound": "小区公告栏", "party_building": "支部党建宣传栏"}
 
@@ -53,7 +53,7 @@ def satisfaction(ratings: Sequence[tuple[int, str]]) -> dict | None:
         return None
     last = max(r for r, _ in ratings)
     round_ratings = [rating for r, rating in ratings if r == last]
-    good = sum(1 for rating in round_ratings if rating in GOOD)
+    good = sum(1 for rating in round_ratings if rating in GOOD_RATINGS)
     n = len(round_ratings)
     return {"round": last, "good": good, "evaluated": n, "text": f"满意{good}/{n}户（{round(100 * good / n)}%）"}
 

@@ -19,7 +19,6 @@ from services.meeting import domain
 from services.runtime.directory import Community
 from services.runtime.errors import field_error
 
-STANCE_ZH = {"support": "支持", "oppose": "反对", "conditional": "有条件同意"}
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 COMMITTING = ("resolved", "escalate")  # outcomes that give the matter a ledger entry to track promises on
 

@@ -254,9 +254,6 @@ class Emergency(_Model):
     pages_per_tier: int = Field(default=2, ge=1, le=10)  # unacknowledged pages before escalating a tier
 
 
-GRID_ROLES = ("grid_worker", "building_head", "party_member")  # 网格员, 楼栋长, 党员 (敲响邻里门)
-
-
 class GridMember(_Model):
     """Somebody who knocks on the grid's doors: a grid worker, a building head or a party member."""
 

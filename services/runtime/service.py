@@ -192,6 +192,15 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(Measure, service=spec.name)
 
+    _mount_ops(app, spec)
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _mount_ops(app: FastAPI, spec: ServiceSpec) -> None:
+    """Liveness, readiness (database, broker, calendar coverage) and Prometheus metrics."""
+
     @app.get("/healthz", tags=["ops"], summary="Alive (存活检查)")
     async def healthz() -> dict:
         return {"status": "ok", "service": spec.name}
@@ -218,10 +227,6 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         except Exception:
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    for router in spec.routers:
-        app.include_router(router)
-    return app
 
 
 def serve(spec_factory: Callable[[], ServiceSpec]) -> None:

@@ -46,19 +46,6 @@ def grade_all(rows: list[dict], mode: str, model) -> list[Grade]:
     return [run(r) for r in rows]
 
 
-def evaluate_split(train_rows: list[dict], test_rows: list[dict], modes=MODES, fit: Callable = train,
-                   misses: bool = True) -> dict:  # fmt: skip
-    """Fit on `train_rows`, score every mode on `test_rows`; the combined mode's red misses listed."""
-    model = fit(train_rows)
-    out: dict = {"train_rows": len(train_rows)}
-    for mode in modes:
-        grades = grade_all(test_rows, mode, model)
-        out[mode] = grader_scores.score(test_rows, grades)
-        if misses and mode == "combined":
-            out["combined_red_misses"] = _misses(test_rows, grades)
-    return out
-
-
 def _fold(job: tuple) -> tuple:
     """One fitted model's grades: (key, {train_rows, red_threshold}, test rows, {mode: grades}); in a worker."""
     key, train_rows, test_rows, modes, fit = job

@@ -22,7 +22,6 @@ CLUSTER_WINDOW = dt.timedelta(hours=72)
 MAX_CANDIDATES = 50  # open matters of one compound compared with a new report (the newest)
 MAX_REPORT_IDS = 1000  # matter.triaged.v1 carries at most this many report ids (the newest)
 LEVEL_RANK = {"green": 0, "yellow": 1, "red": 2}
-ROUTE_RANK = {"direct": 0, "deliberate": 1}
 LEVEL_LABELS = labels.zh_map("level")
 ROUTE_LABELS = labels.zh_map("route")
 _MERGE_PREFIX = "合并报事"

@@ -240,7 +240,6 @@ DURATION: tuple[str, ...] = ("好几天", "两天", "三天", "几天", "一整�
 AMPLIFIERS: tuple[str, ...] = WEATHER + DURATION
 # fmt: on
 
-STATUSES = ("active", "imminent", "hedged", "negated", "resolved", "past", "prevention")
 STATUS_LABELS = {"active": "正在发生", "imminent": "即将发生", "hedged": "表述含糊", "negated": "已否定",
                  "resolved": "已处理", "past": "过去的事", "prevention": "预防性表述"}  # fmt: skip
 _CLAUSE = re.compile(r"[，,。.！!？?；;、\n～~]|……|\.\.\.")
@@ -253,7 +252,7 @@ class Hit:
 
     hazard: str
     cue: str
-    status: str  # one of STATUSES
+    status: str  # one of STATUS_LABELS
     clause: str
     sign: bool = True  # False: an object+state pair (weaker evidence)
 

@@ -12,7 +12,9 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
+from services.contracts import vocabulary
 from services.triage.rules import CATEGORIES
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
@@ -25,9 +27,9 @@ HEADS = ("level", "route", "kind", "category")
 SPLIT_SEED = 20261130
 HELDOUT_SHARE = 0.2
 RENDERINGS = 3  # channel styles per seed
-LEVELS = ("red", "yellow", "green")
-ROUTES = ("direct", "deliberate")
-KINDS = ("problem", "suggestion")
+LEVELS = get_args(vocabulary.Level)
+ROUTES = get_args(vocabulary.Route)
+KINDS = get_args(vocabulary.Kind)
 
 COMPOUNDS = (
     "金泰和庄", "锦湖花园", "秀谷新城", "临川苑", "书香门第", "御景湾", "翠园小区", "象山家园", "东门老街小区",

@@ -114,6 +114,30 @@ async def merge(uow: UnitOfWork, source_id: str, into_id: str, *, by: str, reaso
     return target, True
 
 
+async def _divide(
+    uow: UnitOfWork, source: Matter, wanted: list[str], rows: dict[str, MatterReport]
+) -> tuple[list[MatterReport], list[MatterReport]]:
+    """The reports that move and those that stay; refused unless the matter is open, owns them all and keeps one."""
+    _refuse_not_open(source, "该事项")
+    foreign = [i for i in wanted if i not in rows or rows[i].matter_id != source.id]
+    if foreign:
+        raise RegradeError(
+            422,
+            f"以下报事不属于该事项：{'、'.join(foreign[:5])}",
+            f"Reports not in this matter: {', '.join(foreign[:5])}",
+            field="report_ids",
+        )
+    current = await report_rows(uow, source.id)
+    if len(wanted) >= len(current):
+        raise RegradeError(
+            422,
+            "拆分后原事项至少要保留一条报事",
+            "At least one report must stay with the matter",
+            field="report_ids",
+        )
+    return [r for r in current if r.report_id in set(wanted)], [r for r in current if r.report_id not in set(wanted)]
+
+
 async def split(uow: UnitOfWork, source_id: str, report_ids: list[str], *, by: str, reason: str) -> tuple[Matter, bool]:
     """Move `report_ids` of a matter to a new matter graded like any; returns it and whether anything changed."""
     wanted = list(dict.fromkeys(report_ids))
@@ -133,25 +157,7 @@ async def split(uow: UnitOfWork, source_id: str, report_ids: list[str], *, by: s
             left = await report_rows(uow, earlier.id)
             if {r.report_id for r in left} == set(wanted):
                 return earlier, False
-    _refuse_not_open(source, "该事项")
-    foreign = [i for i in wanted if i not in rows or rows[i].matter_id != source.id]
-    if foreign:
-        raise RegradeError(
-            422,
-            f"以下报事不属于该事项：{'、'.join(foreign[:5])}",
-            f"Reports not in this matter: {', '.join(foreign[:5])}",
-            field="report_ids",
-        )
-    current = await report_rows(uow, source.id)
-    if len(wanted) >= len(current):
-        raise RegradeError(
-            422,
-            "拆分后原事项至少要保留一条报事",
-            "At least one report must stay with the matter",
-            field="report_ids",
-        )
-    moved = [r for r in current if r.report_id in set(wanted)]
-    staying = [r for r in current if r.report_id not in set(wanted)]
+    moved, staying = await _divide(uow, source, wanted, rows)
     before = snapshot(source)
     now = _now()
     first = moved[0]

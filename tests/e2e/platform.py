@@ -17,24 +17,17 @@ import httpx
 
 from services.runtime.auth import mint
 from services.runtime.settings import PORTS, Settings
+from tests.support import consumer_count, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "triage", "meeting", "ledger", "feedback")
 
 
 def eventually(check, *, timeout: float = 60, interval: float = 0.25, what: str = "condition"):
-    """Poll `check` until it returns a truthy value; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (httpx.HTTPError, AssertionError, KeyError, IndexError) as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+    """`wait_for` with the e2e tier's patience: processes answer slowly and refuse connections while starting."""
+    return wait_for(
+        check, timeout, interval=interval, what=what, ignoring=(httpx.HTTPError, AssertionError, KeyError, IndexError)
+    )
 
 
 def _free_port_base() -> int:
@@ -177,6 +170,10 @@ class Platform:
         """GET on a service as the county operator unless headers are given."""
         kw.setdefault("headers", self.headers())
         return self.http.get(self.url(service, path), **kw)
+
+    def consumer_count(self, service: str, queue: str, outcome: str) -> float:
+        """`tests.support.consumer_count` of one service's process, from its /metrics."""
+        return consumer_count(queue, outcome, self.get(service, "/metrics").text)
 
     def post(self, service: str, path: str, json=None, **kw) -> httpx.Response:
         """POST JSON on a service as the county operator unless headers are given."""

@@ -14,6 +14,7 @@ from services.runtime import dlq
 from services.runtime.settings import Settings
 from services.runtime.signing import SIGNATURE_HEADER, sign_event
 from tests.e2e.platform import eventually
+from tests.support import wait_for_async
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +59,8 @@ def test_hostile_events_change_nothing(platform, vhost):
         report_id = r.json()["report_id"]
         matter_id = eventually(lambda: p.get("intake", f"/v1/reports/{report_id}").json()["matter_id"], what="matter")
         entry = eventually(lambda: p.get("ledger", "/v1/entries").json()["items"], what="entry")[0]
-        loop.run_until_complete(asyncio.sleep(0.5))
+        # The capture's deliveries are handled while this loop runs.
+        loop.run_until_complete(wait_for_async(lambda: captured, what="report.received.v1 captured"))
     finally:
         loop.run_until_complete(conn.close())
 
@@ -85,6 +87,7 @@ def test_hostile_events_change_nothing(platform, vhost):
     # 3. A well-formed close for the right community, but not signed by a service (an outsider with broker access).
     send(closed("jinshan", "outsider"), sign=False)
     # 4. A replay of a real, already handled event: same id, same bytes, same signature.
+    replays = p.consumer_count("triage", "triage.reports", "duplicate")
     original = captured[0]
     loop.run_until_complete(
         _publish(vhost, original.body, original.message_id, key="report.received.v1", headers=dict(original.headers))
@@ -95,7 +98,7 @@ def test_hostile_events_change_nothing(platform, vhost):
         reasons = [d.reason for d in loop.run_until_complete(dlq.list_dead(vhost, queue))]
         for expected in ("rejected", "unknown event type", "forged"):
             assert any(expected in x for x in reasons), (queue, reasons)
-    loop.run_until_complete(asyncio.sleep(1))
+    eventually(lambda: p.consumer_count("triage", "triage.reports", "duplicate") > replays, what="the replay handled")
     assert dlq.run_depth(vhost, "triage.reports") == 0, "a replay is deduplicated, not dead-lettered"
     matter = p.get("triage", f"/v1/matters/{matter_id}").json()
     assert matter["status"] == "open" and matter["report_ids"] == [report_id]

@@ -6,9 +6,7 @@ event, with a fresh id, so only the inbox can stop a duplicate from adding a sec
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +26,7 @@ from services.runtime.settings import Settings
 from services.runtime.signing import SIGNATURE_HEADER, sign_event
 from services.runtime.tables import BusTables
 from services.runtime.topology import QueueSpec, declare_exchanges
-from tests.support import create_pg_database, drop_pg_database
+from tests.support import create_pg_database, drop_pg_database, wait_for_async
 
 EVENT = "matter.closed.v1"
 QUEUE = "probe.work"
@@ -36,17 +34,8 @@ COMMUNITY = "jinshan"
 
 
 async def eventually(predicate: Callable[[], object], *, timeout: float = 20, interval: float = 0.05, what: str = ""):
-    """Poll `predicate` (sync or async) until it returns something truthy; return that, or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {what or predicate}")
-        await asyncio.sleep(interval)
+    """`wait_for_async` with the bus tests' patience."""
+    return await wait_for_async(predicate, timeout, interval=interval, what=what)
 
 
 # --- the probe's database -------------------------------------------------------------------

@@ -13,7 +13,6 @@ import importlib
 import json
 import os
 import tempfile
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
@@ -36,7 +35,7 @@ from services.contracts.catalog import CATALOG
 from services.runtime import dlq
 from services.runtime.settings import Settings
 from services.runtime.topology import declare_exchanges, declare_queue
-from tests.support import AMQP_BASE, rabbitmqctl
+from tests.support import AMQP_BASE, rabbitmqctl, wait_for, wait_for_async
 from tools.broker_definitions import OUT, SERVICES, USERS, placeholder
 
 pytestmark = pytest.mark.integration
@@ -77,11 +76,12 @@ def broker() -> Callable[[str], str]:
 
 def _wait_for_import(vhost: str, topic_rules: int) -> None:
     # The import runs asynchronously in the broker; topic permissions are among the last things it sets.
-    for _ in range(100):
-        if rabbitmqctl("list_topic_permissions", "-q", "-p", vhost).count("\n") > topic_rules:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the definitions were not imported")
+    wait_for(
+        lambda: rabbitmqctl("list_topic_permissions", "-q", "-p", vhost).count("\n") > topic_rules,
+        timeout=10,
+        interval=0.1,
+        what="the definitions imported",
+    )
 
 
 def subscriptions(service: str):
@@ -228,11 +228,7 @@ async def test_console_user_follows_events_and_touches_no_queue(broker):
     hub = LiveHub(broker("console"))
     await hub.start()
     try:
-        for _ in range(100):
-            if hub.is_connected:
-                break
-            await asyncio.sleep(0.1)
-        assert hub.is_connected
+        await wait_for_async(lambda: hub.is_connected, timeout=10, interval=0.1, what="the live hub connected")
     finally:
         await hub.stop()
     await refused(broker("console"), lambda ch: get(ch, "triage.reports"))

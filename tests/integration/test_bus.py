@@ -392,8 +392,13 @@ async def test_a_restarted_process_takes_over_the_leases_its_previous_run_died_h
             async with running(probe_bus(store, settings)):
                 await eventually(lambda: mine in t.ids, timeout=15, what="its own orphaned event")
                 assert time.monotonic() - started < 15  # the lease would hold it for 30 s
-                await asyncio.sleep(1.5)  # a poll later: the other instance's lease still holds
-                assert theirs not in t.ids
+                # A row free for any relay, written after theirs: once it is out, a poll passed theirs over.
+                [marker] = await _outbox_rows(store, "marker")
+                async with store.db.session() as s:
+                    await write_outbox(s, store.tables, [marker])
+                    await s.commit()
+                await eventually(lambda: marker["event_id"] in t.ids, timeout=15, what="the marker, a poll later")
+                assert theirs not in t.ids  # the other instance's lease still holds
     finally:
         await conn.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import aio_pika
 import pytest
@@ -14,7 +13,7 @@ from services.feedback import handlers
 from services.feedback.app import spec
 from services.runtime.auth import mint
 from services.runtime.service import create_app
-from tests.support import signed
+from tests.support import signed, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -116,11 +115,10 @@ def test_completion_over_the_broker_plans_a_revisit(client, type_):
         await channel.close()
 
     client.portal.call(publish)
-    deadline = time.monotonic() + 15
-    found = []
-    while time.monotonic() < deadline and not found:
-        found = client.get("/v1/revisits", params={"status": "open"}, headers=auth()).json()["items"]
-        time.sleep(0.1)
+    found = wait_for(
+        lambda: client.get("/v1/revisits", params={"status": "open"}, headers=auth()).json()["items"],
+        what="the revisit planned from the bus",
+    )
     assert [r["matter_id"] for r in found] == ["mat_bus"]
     assert found[0]["methods"] == ["questionnaire"] and found[0]["status_label"] == "待回访"
 

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -23,9 +22,10 @@ from services.intake.app import create
 from services.intake.models import ApiKey
 from services.runtime.auth import mint
 from services.runtime.settings import REPO_ROOT, get_settings
-from tests.support import readable, signed, wait_for
+from tests.support import consumer_count, readable, signed, wait_for
 
 pytestmark = pytest.mark.integration
+CHANNELS = "intake.channels"  # the queue of channel adapters' messages
 
 PROBLEM = "application/problem+json"
 
@@ -399,6 +399,7 @@ def test_channel_message_over_the_broker_becomes_a_report(client):
         text="@物业 12栋2单元楼道灯又不亮了[图片]",
         sender=events.Sender(id="wxid_liu", name="刘秀英", phone="13800002031"),
     )
+    rejected, duplicates = consumer_count(CHANNELS, "rejected"), consumer_count(CHANNELS, "duplicate")
     stranger = Envelope.new(type="channel.message.v1", source="/adapters/wecom", community="nowhere", data=data)
     publish(client, stranger)  # rejected: dead-lettered, nothing stored
     env = Envelope.new(type="channel.message.v1", source="/adapters/wecom", community="xueyuan", data=data)
@@ -406,7 +407,10 @@ def test_channel_message_over_the_broker_becomes_a_report(client):
     publish(client, env)  # redelivery of the same event
 
     rows = wait_for(lambda: all_reports(client))
-    time.sleep(0.5)
+    wait_for(
+        lambda: consumer_count(CHANNELS, "rejected") > rejected and consumer_count(CHANNELS, "duplicate") > duplicates,
+        what="the stranger dead-lettered and the redelivery handled as a duplicate",
+    )
     [row] = all_reports(client)
     assert row["channel"] == "wechat_group" and row["community"] == "xueyuan"
     assert (row["building"], row["unit"], row["unparsed"]) == ("12", "2", ["compound"])

@@ -16,7 +16,7 @@ from services.intake import handlers
 from services.intake.models import Report
 from services.ledger.service import entry_id_for
 from tests.integration.test_intake_api import auth, client, db_url  # noqa: F401 - fixtures
-from tests.support import readable
+from tests.support import readable, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -312,7 +312,6 @@ def _publish_domain_event(c, env: Envelope) -> None:
 def test_every_channels_request_carries_the_graded_service(client):
     # Issue 22: a report from another channel (here staff at the counter, no service chosen) showed
     # service_code/service_name null although open311.md lists every channel's reports with their category.
-    import time
 
     sent = client.post(
         "/v1/reports", json={"community": "xueyuan", "text": "金泰和庄3号楼下水道堵了，污水冒到路面"}, headers=auth()
@@ -323,13 +322,11 @@ def test_every_channels_request_carries_the_graded_service(client):
     assert before["service_code"] is None  # not graded yet: nothing to claim
 
     def graded(code: str) -> dict:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            [one] = client.get(f"/open311/v2/requests/{rid}.json").json()
-            if one["service_code"] == code:
-                return one
-            time.sleep(0.1)
-        raise AssertionError(f"service_code never became {code}: {one}")
+        def one() -> dict:
+            [request] = client.get(f"/open311/v2/requests/{rid}.json").json()
+            return request
+
+        return wait_for(lambda: (r := one())["service_code"] == code and r, what=f"service_code {code}")
 
     data = events.MatterTriaged(
         matter_id="mat_o311", report_ids=[rid], title="下水道堵塞", place=events.Place(compound="jintaihezhuang"),

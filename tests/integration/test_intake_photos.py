@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from services.contracts import Envelope, events
 from tests.integration.test_intake_api import (  # noqa: F401
+    CHANNELS,
     all_reports,
     assert_problem,
     auth,
@@ -20,6 +20,7 @@ from tests.integration.test_intake_api import (  # noqa: F401
     wait_for,
 )
 from tests.integration.test_intake_open311 import FORM, form, open311_key, spec_error
+from tests.support import consumer_count
 
 pytestmark = pytest.mark.integration
 
@@ -54,9 +55,9 @@ def test_a_channel_adapters_script_photo_is_dropped_and_the_report_kept(client):
         text="12栋2单元楼道灯又不亮了[图片]",
         photos=["https://img.example/lamp.jpg", SCRIPT],
     )
+    handled = consumer_count(CHANNELS, "ok")
     publish(client, Envelope.new(type="channel.message.v1", source="/adapters/wecom", community="xueyuan", data=data))
-    wait_for(lambda: all_reports(client))
-    time.sleep(0.3)
+    wait_for(lambda: consumer_count(CHANNELS, "ok") > handled, what="the message handled")
     assert len(all_reports(client)) == 1
     assert stored_photos(client) == [["https://img.example/lamp.jpg"]]
 

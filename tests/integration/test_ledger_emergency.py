@@ -96,8 +96,6 @@ def red(client: TestClient, community: str, compound: str, matter_id: str = "mat
     return next(e["id"] for e in r.json()["items"] if e["matter_id"] == matter_id)
 
 
-
-
 def test_pages_reach_the_webhook_at_once_and_the_link_acknowledges(tmp_path, monkeypatch):
     hook = Hook()
     try:

@@ -20,7 +20,7 @@ from services.runtime.db import Database
 from services.runtime.migrate import upgrade
 from services.runtime.service import create_app
 from services.runtime.tables import BusTables
-from tests.support import ServiceStore, create_pg_database, drop_pg_database, on_the_day, signed
+from tests.support import ServiceStore, create_pg_database, drop_pg_database, on_the_day, signed, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -433,13 +433,10 @@ def test_triaged_event_over_the_broker_is_planned(client):
     env, _ = triaged(f"mat_bus_{uuid.uuid4().hex[:8]}", level="red")
 
     publish_over_broker(client, env)
-    for _ in range(100):
-        m = matter(client, env.subject)
-        if m is not None and m.state == "scheduled":
-            break
-        client.portal.call(asyncio.sleep, 0.1)
-    else:
-        pytest.fail("the broker-delivered matter was never planned")
+    m = wait_for(
+        lambda: (x := matter(client, env.subject)) is not None and x.state == "scheduled" and x,
+        what="the broker-delivered matter planned",
+    )
     detail = client.get(f"/v1/sessions/{m.session_id}", headers=token()).json()
     assert detail["kind"] == "emergency" and [a["matter_id"] for a in detail["agenda"]] == [env.subject]
 
@@ -454,12 +451,7 @@ def test_closed_event_over_the_broker_cancels_the_emergency_session(client):
     )
 
     publish_over_broker(client, closed)
-    for _ in range(100):
-        if matter(client, env.subject).state == "closed":
-            break
-        client.portal.call(asyncio.sleep, 0.1)
-    else:
-        pytest.fail("meeting never heard matter.closed.v1")
+    wait_for(lambda: matter(client, env.subject).state == "closed", what="meeting hears matter.closed.v1")
     detail = client.get(f"/v1/sessions/{session_id}", headers=token()).json()
     assert detail["status"] == "cancelled" and "销号" in detail["minutes"]["reason"]
 

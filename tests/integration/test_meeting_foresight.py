@@ -146,7 +146,7 @@ def test_the_ledger_learns_the_topic_over_the_broker_and_its_resolution_opens_an
     from services.runtime.service import create_app
     from services.runtime.settings import get_settings
     from tests.integration.test_ledger_api import token as ledger_token
-    from tests.integration.test_ledger_emergency import wait_for
+    from tests.support import wait_for
 
     monkeypatch.setenv("HALL_AMQP_URL", vhost)
     monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path))

@@ -83,8 +83,6 @@ def seed(c: TestClient, text: str, community: str = "jinshan", building: str = "
     return next(m["id"] for m in r.json()["items"] if m["title"] == text)
 
 
-
-
 def test_report_over_the_broker_becomes_a_matter_and_closes(client):
     env, data = report_event("3号楼电梯困人了，快来人")
     publish(client, env)

@@ -6,7 +6,7 @@ entry as 合并 and moves the reports on the tracking page; a split makes a new 
 
 from __future__ import annotations
 
-import time
+import functools
 import uuid
 
 import pytest
@@ -21,6 +21,7 @@ from services.runtime.auth import mint
 from services.runtime.service import create_app
 from services.runtime.settings import get_settings
 from services.triage.app import spec as triage_spec
+from tests import support
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -49,15 +50,8 @@ def auth(role: str = "party_org", communities: tuple[str, ...] = ("xueyuan",), s
     return {"Authorization": f"Bearer {mint(sub=sub, role=role, communities=list(communities))}"}
 
 
-def wait_for(fn, timeout: float = 60.0, what: str = "condition"):
-    """Poll until `fn` returns something truthy (events cross the broker and three services)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not met in time")
+# Events cross the broker and three services: more patience than the default.
+wait_for = functools.partial(support.wait_for, timeout=60.0, interval=0.2)
 
 
 def submit(intake: TestClient, text: str) -> str:

@@ -20,7 +20,8 @@ from wechatpy.enterprise.crypto import PrpCrypto
 
 from adapters.wecom_bot.app import Config, create_app
 from services.contracts import CHANNELS_EXCHANGE, Envelope, events
-from tests.integration.test_intake_api import all_reports, client, db_url, wait_for  # noqa: F401 - fixtures
+from tests.integration.test_intake_api import CHANNELS, all_reports, client, db_url, wait_for  # noqa: F401 - fixtures
+from tests.support import consumer_count
 from tests.unit.test_wecom_crypto import WECOM_SAMPLE, signature
 
 pytestmark = pytest.mark.integration
@@ -100,6 +101,7 @@ def test_signed_callback_becomes_one_report_in_intake(client, hall_env):
             await q.bind(await ch.get_exchange(CHANNELS_EXCHANGE), routing_key="channel.message.v1")
 
     client.portal.call(tap)
+    duplicates = consumer_count(CHANNELS, "duplicate")
     with TestClient(create_app(config(hall_env.amqp_url))) as a:
         plain = group_message("msg-20240308-0001", "@物业 金泰和庄12栋2单元楼道灯又不亮了，我电话13800002031[图片]")
         query, body = sealed(plain)
@@ -111,7 +113,7 @@ def test_signed_callback_becomes_one_report_in_intake(client, hall_env):
         assert again.headers["X-Hall-Event-Id"] == r.headers["X-Hall-Event-Id"]
 
         rows = wait_for(lambda: all_reports(client))
-        time.sleep(0.5)
+        wait_for(lambda: consumer_count(CHANNELS, "duplicate") > duplicates, what="the retry handled as a duplicate")
         [row] = all_reports(client)
         assert row["id"] == rows[0]["id"] and row["channel"] == "wechat_group" and row["community"] == "xueyuan"
         assert (row["compound"], row["building"], row["unit"]) == ("jintaihezhuang", "12", "2")
