@@ -255,11 +255,22 @@ async def post_answer(token: Token, body: AnswerIn, ctx: Ctx) -> AnswerOut:
     return AnswerOut(recorded=True, message="感谢您的评价！ / Thank you for your evaluation.")
 
 
+_TALLY_IS_PUBLIC = Depends(public("counts only, and only after the vote has closed; no household is shown"))
+
+
+@router.get(
+    "/wechat-votes/{matter_id}",
+    response_model=VoteTally,
+    summary="A closed WeChat vote's counts (public)",
+    dependencies=[_TALLY_IS_PUBLIC],
+)
+# The path before WeChat votes (微信投票) and owners' votes (/v1/owner-votes) had distinct names; kept as an alias.
 @router.get(
     "/votes/{matter_id}",
     response_model=VoteTally,
-    summary="A closed WeChat vote's counts (public)",
-    dependencies=[Depends(public("counts only, and only after the vote has closed; no household is shown"))],
+    summary="A closed WeChat vote's counts (public; old path of /v1/wechat-votes/{matter_id})",
+    deprecated=True,
+    dependencies=[_TALLY_IS_PUBLIC],
 )
 async def vote_tally(matter_id: Annotated[str, Path(min_length=1, max_length=64)], ctx: Ctx) -> VoteTally:
     """Counts of the latest closed round with WeChat votes; nothing while voting is open, never who voted what."""
