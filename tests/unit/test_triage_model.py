@@ -15,6 +15,8 @@ from services.triage.model import load, train
 from services.triage.rules import CATEGORIES
 
 pytestmark = pytest.mark.unit
+# Trains models: 20-35 s of CPU on a quiet machine, many times that while the other tiers run beside (make test).
+TRAINS = pytest.mark.timeout(1200)
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +227,7 @@ def test_saved_model_leaves_its_caches_out(small_model, tmp_path):
     assert again.probs == before.probs and again.level_ngrams == before.level_ngrams
 
 
+@TRAINS
 def test_red_head_probability_matches_scikit_learn(corpus):
     """The text-only P(red) used by the policy is the red-vs-rest head (or its mean with the level head)."""
     rows = corpus[0][::6]

@@ -13,6 +13,8 @@ from services.triage import cli, crossval, labelled
 from services.triage.model import load, train
 
 pytestmark = pytest.mark.unit
+# Trains models: 20-35 s of CPU on a quiet machine, many times that while the other tiers run beside (make test).
+TRAINS = pytest.mark.timeout(1200)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,7 @@ def _sample(rows: list[dict], per_writer: int = 45) -> list[dict]:
     return out
 
 
+@TRAINS
 def test_leave_one_writer_out_never_trains_on_the_held_out_writer(rows):
     sample = _sample(rows, per_writer=25)
     seen: list[set[str]] = []
@@ -80,6 +83,7 @@ def test_leave_one_writer_out_never_trains_on_the_held_out_writer(rows):
     assert out["random_split"]["combined"]["n"] + out["random_split"]["train_rows"] == len(sample)
 
 
+@TRAINS
 def test_train_command_uses_every_writer(tmp_path, monkeypatch, capsys, rows):
     sample = _sample(rows, per_writer=30)
     monkeypatch.setattr(labelled, "read_corpus", lambda: sample)  # a small corpus keeps the fit quick
@@ -106,6 +110,7 @@ def test_crossval_extra_writer_is_never_trained_on(tmp_path, monkeypatch, capsys
     assert seen and "w9" not in seen[0] and "w1" in seen[0]
 
 
+@TRAINS
 def test_red_head_is_a_calibrated_svm_with_a_nested_threshold(rows):
     """The red head is a linear SVM mapped to P(red) by Platt scaling fitted on the inner held-out writers' scores."""
     sample = _sample(rows, per_writer=40)
