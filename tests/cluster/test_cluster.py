@@ -13,6 +13,7 @@ its connections go to whichever accepts writes.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 
@@ -107,14 +108,17 @@ def _all_running(cluster: RabbitCluster) -> None:
     """Every node sees every node running (asked of each: a node that paused itself answers for itself only)."""
     want = str(len(cluster.nodes))
 
+    def running(n) -> str:
+        try:
+            return n.ctl("eval", "length(rabbit_nodes:all_running()).", check=False, timeout=60).strip()
+        except subprocess.TimeoutExpired:  # rabbitmqctl boots an Erlang VM: on a loaded machine, "not yet"
+            return ""
+
     def check() -> bool:
-        return all(
-            n.ctl("eval", "length(rabbit_nodes:all_running()).", check=False, timeout=30).strip() == want
-            for n in cluster.nodes
-        )
+        return all(running(n) == want for n in cluster.nodes)
 
     try:
-        eventually(check, timeout=240, what="every node of the cluster running")
+        eventually(check, timeout=240, interval=2, what="every node of the cluster running")
     except AssertionError:
         for n in cluster.nodes:  # what each node thinks, and the end of its log, before the directories go
             print(n.name, n.ctl("cluster_status", check=False, timeout=30), n.log_tail(), sep="\n", file=sys.stderr)
@@ -128,7 +132,7 @@ def _rejoined(cluster: RabbitCluster, vhost: str, background) -> None:
     assert not thread.is_alive(), "the node did not come back"
     assert not errors, errors
     _all_running(cluster)
-    eventually(_idle(cluster, vhost), timeout=60, what="every queue drained and acked")
+    eventually(_idle(cluster, vhost), timeout=60, interval=2, what="every queue drained and acked")
 
 
 def _urls(cluster: RabbitCluster, url: str) -> list[str]:
@@ -150,7 +154,7 @@ def test_queues_are_quorum_with_three_replicas(cluster_platform, rabbit_cluster,
         assert kind == "quorum", name
         assert set(members.strip("[]").replace(" ", "").split(",")) == names, (name, members)
     settle("baseline", cluster_platform, stream, _urls(rabbit_cluster, url), time.monotonic(), db_urls)
-    eventually(_idle(rabbit_cluster, vhost), timeout=60, what="every queue drained and acked")
+    eventually(_idle(rabbit_cluster, vhost), timeout=60, interval=2, what="every queue drained and acked")
 
 
 def test_leader_node_crashes_and_comes_back(cluster_platform, rabbit_cluster, cluster_vhost, stream, db_urls):
@@ -229,4 +233,4 @@ def test_database_standby_promoted(cluster_platform, rabbit_cluster, cluster_vho
     thread.join(120)
     assert not errors, errors
     assert asyncio.run(_is_primary(pg_pair.single_url(1, "postgres").replace("+asyncpg", "")))
-    eventually(_idle(rabbit_cluster, vhost), timeout=60, what="every queue drained and acked")
+    eventually(_idle(rabbit_cluster, vhost), timeout=60, interval=2, what="every queue drained and acked")

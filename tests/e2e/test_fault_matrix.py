@@ -61,7 +61,7 @@ def _check_stores(p: Platform, amqp_url: str, db_urls: dict[str, str] | None = N
         assert not busy, busy
         return True
 
-    eventually(queues_empty, timeout=60, what="every queue drained and acked")
+    eventually(queues_empty, timeout=60, interval=2, what="every queue drained and acked")  # rabbitmqctl: a VM each
 
 
 def _finish(case: str, p: Platform, ids: list[str], amqp_url: str, fault_at: float, db_urls=None) -> None:
