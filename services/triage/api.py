@@ -20,9 +20,9 @@ from services.runtime.export import (
     Lang,
     Since,
     Until,
-    day_bounds,
     like,
     place_words,
+    within,
     xlsx_response,
 )
 from services.runtime.pages import Limit, Offset, Page
@@ -230,11 +230,7 @@ def _matter_conditions(principal, community, level, route, status, needs_review,
         conds.append(Matter.category == category)
     if q and q.strip():
         conds.append(Matter.title.like(like(q), escape="\\"))
-    start, end = day_bounds(since, until)
-    if start:
-        conds.append(Matter.created_at >= start)
-    if end:
-        conds.append(Matter.created_at < end)
+    conds += within(Matter.created_at, since, until)
     return conds
 
 
