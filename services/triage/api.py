@@ -384,6 +384,7 @@ async def regrade_matter(
                 uow,
                 m,
                 by=principal.sub,
+                who=principal.words(),
                 level=body.level,
                 route=body.route,
                 category=body.category,
@@ -413,7 +414,7 @@ async def review_matter(
             raise _not_found()
         in_scope(principal, m.community)
         try:
-            await confirm_grade(uow, m, by=principal.sub, note=(body.note or "").strip() or None)
+            await confirm_grade(uow, m, by=principal.sub, who=principal.words(), note=(body.note or "").strip() or None)
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
         await uow.commit()
@@ -438,7 +439,9 @@ async def merge_matter(
             raise _not_found()
         in_scope(principal, m.community)
         try:
-            survivor, _ = await regroup.merge(uow, matter_id, body.into.strip(), by=principal.sub, reason=body.reason)
+            survivor, _ = await regroup.merge(
+                uow, matter_id, body.into.strip(), by=principal.sub, who=principal.words(), reason=body.reason
+            )
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
         await uow.commit()
@@ -463,7 +466,9 @@ async def split_matter(
             raise _not_found()
         in_scope(principal, m.community)
         try:
-            new, _ = await regroup.split(uow, matter_id, body.report_ids, by=principal.sub, reason=body.reason)
+            new, _ = await regroup.split(
+                uow, matter_id, body.report_ids, by=principal.sub, who=principal.words(), reason=body.reason
+            )
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
         await uow.commit()
