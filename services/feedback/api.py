@@ -38,9 +38,9 @@ from services.runtime.export import (
     Lang,
     Since,
     Until,
-    day_bounds,
     like,
     place_words,
+    within,
     xlsx_response,
 )
 from services.runtime.inputs import Moment
@@ -348,11 +348,7 @@ def _revisit_conditions(principal, community, status, assignee, due_before, leve
         conds.append(Revisit.category == category)
     if q and q.strip():
         conds.append(Revisit.measures.like(like(q), escape="\\"))
-    start, end = day_bounds(since, until)
-    if start:
-        conds.append(Revisit.due_at >= start)
-    if end:
-        conds.append(Revisit.due_at < end)
+    conds += within(Revisit.due_at, since, until)
     return conds
 
 

@@ -29,9 +29,9 @@ from services.runtime.export import (
     Lang,
     Since,
     Until,
-    day_bounds,
     like,
     place_words,
+    within,
     xlsx_response,
 )
 from services.runtime.inputs import Moment
@@ -283,11 +283,7 @@ def _report_conditions(principal, community, status, channel, level, q, since, u
     if q and q.strip():
         pattern = like(q)
         conds.append(or_(Report.text.like(pattern, escape="\\"), Report.tracking_code == q.strip().upper()))
-    start, end = day_bounds(since, until)
-    if start:
-        conds.append(Report.received_at >= start)
-    if end:
-        conds.append(Report.received_at < end)
+    conds += within(Report.received_at, since, until)
     return conds
 
 

@@ -36,9 +36,9 @@ from services.runtime.export import (
     Lang,
     Since,
     Until,
-    day_bounds,
     like,
     place_words,
+    within,
     xlsx_response,
 )
 from services.runtime.pages import Limit, Offset, Page
@@ -195,11 +195,7 @@ def _entry_conditions(principal, community, state, level, category, overdue, q, 
                 Entry.lead_unit.like(pattern, escape="\\"),
             )
         )
-    start, end = day_bounds(since, until)
-    if start:
-        cond.append(Entry.created_at >= start)
-    if end:
-        cond.append(Entry.created_at < end)
+    cond += within(Entry.created_at, since, until)
     return cond
 
 

@@ -22,9 +22,9 @@ from services.runtime.export import (
     Lang,
     Since,
     Until,
-    day_bounds,
     like,
     place_words,
+    within,
     xlsx_response,
 )
 from services.runtime.inputs import Moment
@@ -208,11 +208,7 @@ def _session_conditions(principal, community, status, kind, from_, to, q, since,
         conds.append(MeetingSession.starts_at < utc(to))
     if q and q.strip():
         conds.append(MeetingSession.place.like(like(q), escape="\\"))
-    start, end = day_bounds(since, until)
-    if start:
-        conds.append(MeetingSession.starts_at >= utc(start))
-    if end:
-        conds.append(MeetingSession.starts_at < utc(end))
+    conds += within(MeetingSession.starts_at, since, until, utc)
     return conds
 
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from services.contracts import labels
 from services.runtime.settings import NotReadyForProduction, Settings, create_once, get_settings, require_for_production
 
 ROLES = (
@@ -52,6 +53,11 @@ class Principal:
     def county_wide(self) -> bool:
         """Tell whether this principal sees every community."""
         return ALL_COMMUNITIES in self.communities
+
+    def words(self) -> str:
+        """The principal as people read it: name and role, never the subject id (reasons shown to staff)."""
+        role = labels.zh("role", self.role, "工作人员")
+        return f"{self.name}（{role}）" if self.name else role
 
     def sees(self, community: str) -> bool:
         """Tell whether this principal may see a community's data."""

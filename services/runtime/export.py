@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -27,6 +27,13 @@ def day_bounds(since: dt.date | None, until: dt.date | None) -> tuple[dt.datetim
     start = dt.datetime.combine(since, dt.time(), BEIJING).astimezone(dt.UTC) if since else None
     end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), BEIJING).astimezone(dt.UTC) if until else None
     return start, end
+
+
+def within(column: Any, since: dt.date | None, until: dt.date | None, stored: Callable = lambda t: t) -> list:
+    """Conditions keeping `column` inside Beijing days since..until (none when both are open); `stored` converts
+    an instant to the column's form (e.g. naive UTC)."""
+    start, end = day_bounds(since, until)
+    return [*([column >= stored(start)] if start else []), *([column < stored(end)] if end else [])]
 
 
 def like(text: str) -> str:

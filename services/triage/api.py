@@ -20,9 +20,9 @@ from services.runtime.export import (
     Lang,
     Since,
     Until,
-    day_bounds,
     like,
     place_words,
+    within,
     xlsx_response,
 )
 from services.runtime.pages import Limit, Offset, Page
@@ -230,11 +230,7 @@ def _matter_conditions(principal, community, level, route, status, needs_review,
         conds.append(Matter.category == category)
     if q and q.strip():
         conds.append(Matter.title.like(like(q), escape="\\"))
-    start, end = day_bounds(since, until)
-    if start:
-        conds.append(Matter.created_at >= start)
-    if end:
-        conds.append(Matter.created_at < end)
+    conds += within(Matter.created_at, since, until)
     return conds
 
 
@@ -388,6 +384,7 @@ async def regrade_matter(
                 uow,
                 m,
                 by=principal.sub,
+                who=principal.words(),
                 level=body.level,
                 route=body.route,
                 category=body.category,
@@ -417,7 +414,7 @@ async def review_matter(
             raise _not_found()
         in_scope(principal, m.community)
         try:
-            await confirm_grade(uow, m, by=principal.sub, note=(body.note or "").strip() or None)
+            await confirm_grade(uow, m, by=principal.sub, who=principal.words(), note=(body.note or "").strip() or None)
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
         await uow.commit()
@@ -442,7 +439,9 @@ async def merge_matter(
             raise _not_found()
         in_scope(principal, m.community)
         try:
-            survivor, _ = await regroup.merge(uow, matter_id, body.into.strip(), by=principal.sub, reason=body.reason)
+            survivor, _ = await regroup.merge(
+                uow, matter_id, body.into.strip(), by=principal.sub, who=principal.words(), reason=body.reason
+            )
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
         await uow.commit()
@@ -467,7 +466,9 @@ async def split_matter(
             raise _not_found()
         in_scope(principal, m.community)
         try:
-            new, _ = await regroup.split(uow, matter_id, body.report_ids, by=principal.sub, reason=body.reason)
+            new, _ = await regroup.split(
+                uow, matter_id, body.report_ids, by=principal.sub, who=principal.words(), reason=body.reason
+            )
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
         await uow.commit()

@@ -48,7 +48,9 @@ async def _lock(uow: UnitOfWork, ids: list[str]) -> dict[str, Matter]:
     return found
 
 
-async def merge(uow: UnitOfWork, source_id: str, into_id: str, *, by: str, reason: str) -> tuple[Matter, bool]:
+async def merge(
+    uow: UnitOfWork, source_id: str, into_id: str, *, by: str, reason: str, who: str = "工作人员"
+) -> tuple[Matter, bool]:
     """Merge `source_id` into `into_id`; returns the survivor and whether anything changed (False: done before)."""
     if source_id == into_id:
         raise RegradeError(422, "不能把事项合并到它自己", "A matter cannot be merged into itself", field="into")
@@ -81,11 +83,11 @@ async def merge(uow: UnitOfWork, source_id: str, into_id: str, *, by: str, reaso
     if target.level == "red" or source.route == "deliberate":
         target.route = "deliberate"
     target.needs_review = target.needs_review or source.needs_review
-    note = f"合并事项（{by}）：并入「{source.title[:40]}」的 {len(moved)} 条报事；理由：{reason}"
+    note = f"合并事项（{who}）：并入「{source.title[:40]}」的 {len(moved)} 条报事；理由：{reason}"
     target.reasons = [*list(target.reasons)[:48], note[:500]]
     target.updated_at, target.version = now, target.version + 1
     source.status, source.merged_into = "merged", target.id
-    source.reasons = [*list(source.reasons)[:48], f"已合并到事项「{target.title[:40]}」（{by}）：{reason}"[:500]]
+    source.reasons = [*list(source.reasons)[:48], f"已合并到事项「{target.title[:40]}」（{who}）：{reason}"[:500]]
     source.updated_at, source.version = now, source.version + 1
     uow.session.add_all([source, target])
     why = f"合并到「{target.title[:40]}」：{reason}"
@@ -138,7 +140,9 @@ async def _divide(
     return [r for r in current if r.report_id in set(wanted)], [r for r in current if r.report_id not in set(wanted)]
 
 
-async def split(uow: UnitOfWork, source_id: str, report_ids: list[str], *, by: str, reason: str) -> tuple[Matter, bool]:
+async def split(
+    uow: UnitOfWork, source_id: str, report_ids: list[str], *, by: str, reason: str, who: str = "工作人员"
+) -> tuple[Matter, bool]:
     """Move `report_ids` of a matter to a new matter graded like any; returns it and whether anything changed."""
     wanted = list(dict.fromkeys(report_ids))
     locked = await _lock(uow, [source_id])
@@ -168,7 +172,7 @@ async def split(uow: UnitOfWork, source_id: str, report_ids: list[str], *, by: s
     key = cluster_key(source.community, source.compound, source.building, g.category)
     new = _new_matter(source.community, place, first.text, g, key, stated_households(text), now)
     new.split_from = source.id
-    new.reasons = [*list(new.reasons)[:48], f"拆分事项（{by}）：自「{source.title[:40]}」拆出；理由：{reason}"[:500]]
+    new.reasons = [*list(new.reasons)[:48], f"拆分事项（{who}）：自「{source.title[:40]}」拆出；理由：{reason}"[:500]]
     _headcount(new, moved)
     uow.session.add(new)
     for r in moved:
@@ -177,7 +181,7 @@ async def split(uow: UnitOfWork, source_id: str, report_ids: list[str], *, by: s
     _headcount(source, staying)
     source.reasons = [
         *list(source.reasons)[:48],
-        f"拆分事项（{by}）：{len(moved)} 条报事另立事项「{new.title[:40]}」；理由：{reason}"[:500],
+        f"拆分事项（{who}）：{len(moved)} 条报事另立事项「{new.title[:40]}」；理由：{reason}"[:500],
     ]
     source.updated_at, source.version = now, source.version + 1
     uow.session.add(source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.contracts import labels
 from services.runtime.uow import UnitOfWork
 from services.triage.domain import CATEGORIES, cluster_key
 from services.triage.handlers import (
@@ -30,6 +31,7 @@ async def apply_regrade(
     m: Matter,
     *,
     by: str,
+    who: str = "工作人员",
     level: str,
     route: str,
     category: str | None,
@@ -45,9 +47,13 @@ async def apply_regrade(
     if category not in CATEGORIES:
         raise RegradeError(422, f"未知类别「{category}」", f"Unknown category {category!r}", field="category")
     before = snapshot(m)
-    changes = [
-        f"{name} {old}→{new}"
-        for name, old, new in (("等级", m.level, level), ("路线", m.route, route), ("类别", m.category, category))
+    changes = [  # in words: staff read these reasons (红→黄, never red→yellow)
+        f"{name} {labels.zh(group, old)}→{labels.zh(group, new)}"
+        for name, group, old, new in (
+            ("等级", "level", m.level, level),
+            ("办理方式", "route", m.route, route),
+            ("类别", "category", m.category, category),
+        )
         if old != new
     ]
     changed = {h for h, old, new in (("level", m.level, level), ("route", m.route, route),
@@ -59,7 +65,7 @@ async def apply_regrade(
         m.cluster_key = cluster_key(m.community, m.compound, m.building, category)
     m.needs_review = False
     m.confidence = 1.0
-    note = f"{_STAFF_PREFIX}（{by}）：{'，'.join(changes) or '维持原分级'}；理由：{reason}"
+    note = f"{_STAFF_PREFIX}（{who}）：{'，'.join(changes) or '维持原分级'}；理由：{reason}"
     m.reasons = [*list(m.reasons)[:48], note[:500]]
     m.updated_at = _now()
     m.version += 1
@@ -71,7 +77,7 @@ async def apply_regrade(
     return audit
 
 
-async def confirm_grade(uow: UnitOfWork, m: Matter, *, by: str, note: str | None) -> Regrade:
+async def confirm_grade(uow: UnitOfWork, m: Matter, *, by: str, note: str | None, who: str = "工作人员") -> Regrade:
     """Staff accept a flagged grade as is: clear needs_review, audit a confirmation (a label), change nothing else."""
     if m.status != "open":
         zh = "事项已合并到其他事项，无需复核" if m.status == "merged" else "事项已销号，无需复核"
@@ -80,7 +86,7 @@ async def confirm_grade(uow: UnitOfWork, m: Matter, *, by: str, note: str | None
         raise RegradeError(409, "该事项不在待复核队列中", "Matter is not waiting for review")
     before = snapshot(m)
     m.needs_review = False
-    line = f"{_STAFF_PREFIX}（{by}）：确认原分级" + (f"；备注：{note}" if note else "")
+    line = f"{_STAFF_PREFIX}（{who}）：确认原分级" + (f"；备注：{note}" if note else "")
     m.reasons = [*list(m.reasons)[:48], line[:500]]
     m.updated_at = _now()
     m.version += 1

@@ -247,15 +247,16 @@ async def test_regrade_supersedes_the_reasons_it_contradicts(store):
     assert m.level == "red" and any(r.startswith("等级：红") for r in m.reasons)
     async with store.uow(actor="staff-1") as uow:
         m = await uow.session.get(Matter, m.id)
-        await triage_service.apply_regrade(uow, m, by="staff-1", level="yellow", route="direct", category=None,
-                                     reason="已核实：电梯停运，无人被困")  # fmt: skip
+        await triage_service.apply_regrade(uow, m, by="staff-1", who="王书记（社区党组织）", level="yellow",
+                                     route="direct", category=None, reason="已核实：电梯停运，无人被困")  # fmt: skip
         await uow.commit()
     [m] = await matters(store)
     live = [r for r in m.reasons if not r.endswith(handlers.SUPERSEDED)]
     assert not any(r.startswith(("等级：红", "规则：红色一律上会议事", "危险词")) for r in live)
     assert any(r.startswith("等级：红") and r.endswith(handlers.SUPERSEDED) for r in m.reasons)
     assert any(r.startswith("类别：") for r in live)  # the category did not change: its reason stands
-    assert live[-1].startswith("人工改判（staff-1）：等级 red→yellow")
+    # In words, by name and role: never the staff member's id or a level's code.
+    assert live[-1].startswith("人工改判（王书记（社区党组织））：等级 红→黄，办理方式 上会议事→直接办理")
 
 
 async def test_regrade_refuses_closed_and_red_direct(store):
@@ -351,7 +352,7 @@ async def test_confirm_clears_review_keeps_grade_and_is_a_label(store):
         await uow.commit()
     [after] = await matters(store)
     assert not after.needs_review and (after.level, after.route, after.category) == (m.level, m.route, m.category)
-    assert after.version == m.version + 1 and after.reasons[-1].startswith("人工改判（u-party）：确认原分级")
+    assert after.version == m.version + 1 and after.reasons[-1].startswith("人工改判（工作人员）：确认原分级")
     [audit] = await audits(store)
     assert audit.action == "confirm" and audit.before["needs_review"] and not audit.after["needs_review"]
     assert not [e for e in await store.outbox() if e.type == "matter.regraded.v1"]  # nothing changed downstream
