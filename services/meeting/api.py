@@ -174,17 +174,6 @@ async def _load_for_update(uow, session_id: str, principal: Principal) -> Meetin
     return s
 
 
-async def _requeue(uow, matter_ids: list[str], *, carry: bool) -> None:
-    for mid in matter_ids:
-        qm = await uow.session.get(QueuedMatter, mid)
-        if qm is None:
-            continue
-        qm.state, qm.session_id, qm.updated_at = "queued", None, planner.utcnow()
-        if carry:
-            qm.carried_over += 1
-        uow.session.add(qm)
-
-
 def _tier_of(qm: QueuedMatter) -> dict:
     """The hall a queued matter waits for (小区议事会 or the community hall)."""
     community = load_directory().community(qm.community)
@@ -392,7 +381,7 @@ async def cancel_session(
         s.status, s.concluded_at, s.sequence = "cancelled", planner.utcnow(), s.sequence + 1
         s.minutes = {"cancelled_by": principal.sub, "reason": body.reason.strip()}
         uow.session.add(s)
-        await _requeue(uow, agenda, carry=False)
+        await service.requeue(uow, agenda, carry=False)
         await planner.emit_scheduled(uow, s, status="cancelled", agenda=agenda)
         await uow.commit()
     return SessionOut(**_summary(s, len(agenda)))

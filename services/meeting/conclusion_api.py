@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from services.contracts import events
 from services.contracts.vocabulary import Party
 from services.meeting import domain, minutes, planner, service, tier_api
-from services.meeting.api import STATUS_ZH, Name, _community, _load_for_update, _requeue
+from services.meeting.api import STATUS_ZH, Name, _community, _load_for_update
 from services.meeting.conclusion import ResolutionIn, check_resolution, deadline_of, has_value, invalid, present_of
 from services.meeting.models import QueuedMatter, aware
 from services.runtime.auth import Principal
@@ -76,7 +76,7 @@ async def conclude_session(
                 **present_of(departments, concerned),
             }
             uow.session.add(s)
-            await _requeue(uow, agenda, carry=True)
+            await service.requeue(uow, agenda, carry=True)
             await uow.commit()
             return ConcludeOut(
                 session_id=s.id, status="adjourned", status_label=STATUS_ZH["adjourned"], missing_parties=missing
@@ -193,7 +193,7 @@ async def _carry_out(uow, community, s, resolutions: list[events.Resolution], pr
             qm.state, qm.pinned, qm.updated_at = "resolved", False, now
             uow.session.add(qm)
         elif r.outcome == "deferred":
-            await _requeue(uow, [qm.matter_id], carry=True)
+            await service.requeue(uow, [qm.matter_id], carry=True)
         elif r.outcome == "refer_up":
             await tier_api.refer_up(uow, community, s, qm, actor=principal.sub, reason=r.reason or "", now=now)
         else:  # site_inspection

@@ -274,3 +274,15 @@ async def carry_over(uow: UnitOfWork, s: MeetingSession) -> None:
         qm.carried_over += 1
         qm.updated_at = planner.utcnow()
         uow.session.add(qm)
+
+
+async def requeue(uow: UnitOfWork, matter_ids: list[str], *, carry: bool) -> None:
+    """Put matters back in the queue (a cancelled session's agenda; `carry`: an adjourned one's, counted)."""
+    for mid in matter_ids:
+        qm = await uow.session.get(QueuedMatter, mid)
+        if qm is None:
+            continue
+        qm.state, qm.session_id, qm.updated_at = "queued", None, planner.utcnow()
+        if carry:
+            qm.carried_over += 1
+        uow.session.add(qm)
