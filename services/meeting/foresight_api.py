@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -142,21 +140,9 @@ async def propose(uow: UnitOfWork, community: Community, now: dt.datetime) -> in
     return made
 
 
-UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
-
-
-async def run(uow_factory: UowFactory, now: dt.datetime | None = None) -> int:
+async def run(uow_factory: service.UowFactory, now: dt.datetime | None = None) -> int:
     """The periodic job: every community's proposals for the coming month."""
-    now = now or planner.utcnow()
-    total = 0
-    for community in load_directory().communities:
-        try:
-            async with uow_factory() as uow:
-                total += await propose(uow, community, now)
-                await uow.commit()
-        except Exception:
-            log.exception("foresight.failed community=%s", community.code)
-    return total
+    return await service.each_community(uow_factory, propose, now, "foresight")
 
 
 # --- HTTP -----------------------------------------------------------------------------------------

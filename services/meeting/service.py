@@ -245,18 +245,23 @@ async def _plan_hall(uow: UnitOfWork, community: Community, hall: str, now: date
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
-async def plan_all(uow_factory: UowFactory, now: datetime | None = None) -> int:
-    """The periodic planner: every community's queue onto its sessions, one transaction per community."""
+async def each_community(uow_factory: UowFactory, work: Callable, now: datetime | None, job: str) -> int:
+    """A periodic job over every community, one transaction each; one community failing never stops the rest."""
     now = now or planner.utcnow()
     total = 0
     for community in load_directory().communities:
         try:
             async with uow_factory() as uow:
-                total += await plan_community(uow, community, now)
+                total += await work(uow, community, now)
                 await uow.commit()
         except Exception:
-            log.exception("planner.failed community=%s", community.code)
+            log.exception("%s.failed community=%s", job, community.code)
     return total
+
+
+async def plan_all(uow_factory: UowFactory, now: datetime | None = None) -> int:
+    """The periodic planner: every community's queue onto its sessions, one transaction per community."""
+    return await each_community(uow_factory, plan_community, now, "planner")
 
 
 async def carry_over(uow: UnitOfWork, s: MeetingSession) -> None:
