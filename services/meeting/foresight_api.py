@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -23,7 +22,6 @@ from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 from services.runtime.uow import UnitOfWork
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/foresight", tags=["foresight"])
 
 STATUS_ZH = {"proposed": "待研究", "accepted": "已列为议题", "dismissed": "不列入"}
