@@ -26,7 +26,7 @@ from services.ledger.domain import (
 )
 from services.ledger.models import Alert, Entry, TimelineItem, notices
 from services.ledger.oncall import TIER_ZH, TIERS
-from services.ledger.supporting_api import SupportingTaskOut
+from services.ledger.supporting_api import SupportingTaskOut, entry_in_scope
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require, scope_filter
 from services.runtime.directory import load_directory
@@ -351,10 +351,7 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
         raise Problem(422, "转办须填写职能部门", "A department is required for escalate", field="department")
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = uow.session
-        e = (await s.exec(select(Entry).where(Entry.id == entry_id).with_for_update())).first()
-        if e is None:
-            raise Problem(404, "未找到该台账", "Entry not found")
-        in_scope(principal, e.community)
+        e = await entry_in_scope(s, principal, entry_id, lock=True)
         _department_may(principal, e, action)
         try:
             transition(e.state, action)
@@ -474,10 +471,7 @@ async def ack_entry(
     """Stop the paging of the entry's red alert: someone has it (idempotent; 409 when there is no alert)."""
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = uow.session
-        e = (await s.exec(select(Entry).where(Entry.id == entry_id).with_for_update())).first()
-        if e is None:
-            raise Problem(404, "未找到该台账", "Entry not found")
-        in_scope(principal, e.community)
+        e = await entry_in_scope(s, principal, entry_id, lock=True)
         alert = await s.get(Alert, alert_id(e.id, e.round))
         if alert is None:
             raise Problem(409, "该台账没有红色警报", "This entry has no red alert")

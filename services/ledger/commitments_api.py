@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import select
 
 from services.ledger import audit, service
 from services.ledger.commitments import aware
-from services.ledger.models import Commitment, Entry
+from services.ledger.models import Commitment
+from services.ledger.supporting_api import entry_in_scope
 from services.runtime.auth import Principal
-from services.runtime.authz import in_scope, require
+from services.runtime.authz import require
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
 
@@ -84,10 +84,7 @@ async def check_commitment(
         raise Problem(422, "须说明核验情况", "A note is required", field="note")
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = uow.session
-        entry = (await s.exec(select(Entry).where(Entry.id == entry_id).with_for_update())).first()
-        if entry is None:
-            raise Problem(404, "未找到该台账", "Entry not found")
-        in_scope(principal, entry.community)
+        entry = await entry_in_scope(s, principal, entry_id, lock=True)
         c = await s.get(Commitment, commitment_id)
         if c is None or c.entry_id != entry.id:
             raise Problem(404, "该台账没有这项承诺", "Commitment not found on this entry")

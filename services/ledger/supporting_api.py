@@ -106,7 +106,8 @@ class SupportActionIn(BaseModel):
     photos: list[Photo] = Field(default_factory=list, max_length=9, description="http(s) URLs or upload paths")
 
 
-async def _entry(s, principal: Principal, entry_id: str, *, lock: bool = False) -> Entry:
+async def entry_in_scope(s, principal: Principal, entry_id: str, *, lock: bool = False) -> Entry:
+    """The entry if the caller's communities include it (locked for an update when asked), else 404 / 403."""
     q = select(Entry).where(Entry.id == entry_id)
     e = (await s.exec(q.with_for_update() if lock else q)).first()
     if e is None:
@@ -127,7 +128,7 @@ async def list_supporting(
 ) -> Page[SupportingTaskOut]:
     """The supporting units of an entry with their deadlines and progress."""
     async with ctx.db.session() as s:
-        e = await _entry(s, principal, entry_id)
+        e = await entry_in_scope(s, principal, entry_id)
         return window([SupportingTaskOut.of(t) for t in await service.supporting_of(s, e.id)], limit, offset)
 
 
@@ -149,7 +150,7 @@ async def add_supporting(
         raise Problem(422, "请填写配合单位", "unit must not be blank", field="unit")
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = uow.session
-        e = await _entry(s, principal, entry_id, lock=True)
+        e = await entry_in_scope(s, principal, entry_id, lock=True)
         if e.state in DONE_STATES:
             raise Problem(409, "台账已办结，不能再增加配合单位", "The entry is done; no supporting unit can be added")
         tasks = await service.supporting_of(s, e.id)
@@ -190,7 +191,7 @@ async def act_on_supporting(
         raise Problem(422, "此操作须填写说明", f"A note is required for {action}", field="note")
     async with ctx.bus.uow(actor=principal.sub) as uow:
         s = uow.session
-        e = await _entry(s, principal, entry_id, lock=True)
+        e = await entry_in_scope(s, principal, entry_id, lock=True)
         task = await s.get(SupportingTask, task_id)
         if task is None or task.entry_id != e.id:
             raise Problem(404, "未找到该配合任务", "Supporting task not found")
