@@ -230,6 +230,21 @@ VOTE_ITEM: dict[str, Label] = {
 }
 VOTE_CHOICE: dict[str, Label] = {"for": ("同意", "For"), "against": ("反对", "Against"), "abstain": ("弃权", "Abstain")}
 VOTE_STATUS: dict[str, Label] = {"open": ("表决中", "Open"), "closed": ("已计票", "Closed")}
+# 未诉先办 (meeting/foresight_api.py): a proposal's state and why it was proposed; seasons by their Chinese names.
+FORESIGHT_STATUS: dict[str, Label] = {
+    "proposed": ("待研究", "To decide"),
+    "accepted": ("已列为议题", "Made a topic"),
+    "dismissed": ("不列入", "Not taken up"),
+}
+FORESIGHT_KIND: dict[str, Label] = {"recurring": ("反复出现", "Recurring"), "seasonal": ("季节性", "Seasonal")}
+SEASON: dict[str, Label] = {"梅雨季": ("梅雨季", "Plum-rain season"), "冬季": ("冬季", "Winter")}
+# Which hall deliberates a matter (meeting/tiers.py) and how it was moved (meeting/tier_api.py).
+TIER: dict[str, Label] = {"community": ("社区议事厅", "Community hall"), "compound": ("小区议事会", "Compound meeting")}
+TIER_ACTION: dict[str, Label] = {
+    "set": ("工作人员指定", "Set by staff"),
+    "auto": ("恢复按规则", "Back to the rule"),
+    "refer_up": ("小区议事会提交社区", "Referred up by the compound meeting"),
+}
 # Values of list filters that are not one of the sets above.
 FILTER: dict[str, Label] = {
     "overdue": ("已超期", "Overdue"),
@@ -327,6 +342,7 @@ FIELD: dict[str, Label] = {
     "options": ("表决选项", "Options"),
     "question": ("表决事项", "Question"),
     "choice": ("选择", "Choice"),
+    "tier": ("议事层级", "Hall"),
     "task": ("配合任务", "Task"),
     "body": ("提交内容", "Submission"),
 }
@@ -364,6 +380,11 @@ GROUPS: dict[str, dict[str, Label]] = {
     "vote_item": VOTE_ITEM,
     "vote_choice": VOTE_CHOICE,
     "vote_status": VOTE_STATUS,
+    "foresight_status": FORESIGHT_STATUS,
+    "foresight_kind": FORESIGHT_KIND,
+    "season": SEASON,
+    "tier": TIER,
+    "tier_action": TIER_ACTION,
     "filter": FILTER,
     "event": EVENT,
     "field": FIELD,

@@ -68,6 +68,16 @@ def test_services_use_the_same_words():
     assert grader.ROUTE_LABELS == handlers.ROUTE_LABELS == labels.zh_map("route")
 
 
+def test_meetings_foresight_and_hall_words_are_the_consoles():
+    from services.meeting import foresight, foresight_api, tier_api, tiers
+
+    assert foresight_api.STATUS_ZH == labels.zh_map("foresight_status")
+    assert foresight_api.KIND_ZH == labels.zh_map("foresight_kind")
+    assert {name for name, _, _ in foresight.SEASONS} == set(labels.SEASON)
+    assert tiers.TIER_ZH == labels.zh_map("tier") and set(tiers.TIERS) == set(labels.TIER)
+    assert tier_api.ACTION_ZH == labels.zh_map("tier_action")
+
+
 def test_the_public_directory_names_units_but_no_people():
     from services.console.login import public_directory
     from services.runtime.directory import load_directory
