@@ -24,13 +24,30 @@ async def enter_year(
     at = holidays.next_stamp(dt.datetime.now(dt.UTC), stored.updated_at if stored else None)
     entry = holidays.entered(year, source, off, on, by=by, at=at, before=before)
     await workcal_store.store(uow.session, workcal_years, entry, dialect=uow.dialect)
-    data = WorkcalYearEntered(
-        year=year,
-        source=entry.source,
-        holidays=sorted(entry.holidays),
-        workdays=sorted(entry.workdays),
-        updated_at=at,
-    )
-    await uow.emit(workcal_store.EVENT, community=load_directory().county.code, subject=str(year), data=data)
+    county = load_directory().county.code
+    await uow.emit(workcal_store.EVENT, community=county, subject=str(year), data=_event(entry))
     uow.after_commit(lambda: holidays.put(entry))  # this replica at once; the others within RECHECK_SECONDS
     return entry
+
+
+def _event(year: holidays.Year) -> WorkcalYearEntered:
+    return WorkcalYearEntered(
+        year=year.year,
+        source=year.source,
+        holidays=sorted(year.holidays),
+        workdays=sorted(year.workdays),
+        updated_at=holidays.stamp(year.updated_at),
+    )
+
+
+async def announce_all(uow: UnitOfWork) -> list[int]:
+    """Emit every year of record again as it is (same `updated_at`): a copy that missed it takes it, others ignore it.
+
+    For a service whose copy started late (its queue did not exist yet when the year was entered, a restored or new
+    database); `python -m services.meeting workcal-announce`.
+    """
+    stored = await workcal_store.load(uow.session, workcal_years)
+    county = load_directory().county.code
+    for number in sorted(stored):
+        await uow.emit(workcal_store.EVENT, community=county, subject=str(number), data=_event(stored[number]))
+    return sorted(stored)

@@ -20,6 +20,7 @@ from services.feedback.app import spec as feedback_spec
 from services.ledger import models as ledger_models
 from services.ledger.app import spec as ledger_spec
 from services.ledger.domain import TZ, deadline_for
+from services.meeting import cli
 from services.meeting import models as meeting_models
 from services.meeting.app import spec as meeting_spec
 from services.runtime import directory, holidays, workcal, workcal_store
@@ -187,3 +188,24 @@ def test_a_year_entered_on_meeting_reaches_the_ledgers_own_copy_and_its_deadline
     wait_for(lambda: not stored(ledger)[2027].workdays, what="the newer version replaces the year")
     wait_for(lambda: ledger.portal.call(dlq_depth, url, "ledger.workcal.dlq") == 4, what="four dead-lettered")
     assert stored(ledger)[2027].updated_at == holidays.stamp(newer.data["updated_at"]).isoformat()
+
+
+def test_a_copy_that_missed_the_year_gets_it_when_meeting_announces_its_table_again(apps):
+    meeting, ledger, feedback = apps
+    county = {"Authorization": f"Bearer {mint(sub='county-op-1', role='county_operator', communities=['*'])}"}
+    assert meeting.put("/v1/workcal/years/2027", json=BODY, headers=county).status_code == 200
+    wait_for(lambda: 2027 in stored(feedback) and 2027 in stored(ledger), what="both copies keep 2027")
+    kept = stored(ledger)[2027]
+
+    async def lose():  # a restored feedback database without the year
+        async with feedback.app.state.ctx.db.session() as s:
+            await s.exec(TABLES["feedback"].delete())
+            await s.commit()
+
+    feedback.portal.call(lose)
+    assert stored(feedback) == {}
+    assert meeting.portal.call(cli.announce, meeting.app.state.ctx.db) == [2027]
+    wait_for(lambda: 2027 in stored(feedback), what="feedback takes the year announced again")
+    assert stored(feedback)[2027] == kept and len(outbox(meeting)) == 2
+    wait_for(lambda: all(consumed(ledger, e.id) for e in outbox(meeting)), what="the ledger saw both")
+    assert stored(ledger)[2027] == kept  # the same version again: nothing changes
