@@ -209,3 +209,26 @@ def test_a_copy_that_missed_the_year_gets_it_when_meeting_announces_its_table_ag
     assert stored(feedback)[2027] == kept and len(outbox(meeting)) == 2
     wait_for(lambda: all(consumed(ledger, e.id) for e in outbox(meeting)), what="the ledger saw both")
     assert stored(ledger)[2027] == kept  # the same version again: nothing changes
+
+
+async def test_the_newest_wins_rule_holds_on_postgresql_too():
+    """The copy's upsert (insert, else lock and compare) on PostgreSQL: newer replaces, older and equal don't."""
+    t0 = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)
+
+    def year(at: dt.datetime, off: list[str]) -> holidays.Year:
+        return workcal_store.year_of(WorkcalYearEntered(**version(2027, at, off).data))
+
+    async with support.pg_store(ledger_spec(), "workcal") as store:
+        table = TABLES["ledger"]
+        for candidate, kept in (
+            (year(t0, ["2027-01-01"]), True),
+            (year(t0, ["2027-01-01", "2027-01-02"]), False),  # the same stamp again
+            (year(t0 - dt.timedelta(hours=1), ["2027-01-03"]), False),  # late
+            (year(t0 + dt.timedelta(hours=1), ["2027-01-01", "2027-01-02", "2027-01-03"]), True),
+        ):
+            async with store.db.session() as s:
+                assert await workcal_store.store(s, table, candidate, dialect="postgresql") is kept
+                await s.commit()
+        async with store.db.session() as s:
+            [final] = (await workcal_store.load(s, table)).values()
+        assert len(final.holidays) == 3 and holidays.stamp(final.updated_at) == t0 + dt.timedelta(hours=1)
