@@ -43,8 +43,9 @@ def _fresh_settings():
     get_settings.cache_clear()
 
 
-# The county's holiday table (deploy/holidays.yaml) is written by the workcal API: every test, and every
-# process a test starts, works on a private copy, so a test can never change the committed file.
+# The seed of the county's holiday table (deploy/holidays.yaml; entered years live in the services' databases):
+# every test, and every process a test starts, reads a private copy, so a test that writes a seed never changes
+# the committed file.
 _HOLIDAYS = Path(tempfile.mkdtemp(prefix="hall-test-holidays-")) / "holidays.yaml"
 shutil.copy(Path(__file__).resolve().parents[1] / "deploy" / "holidays.yaml", _HOLIDAYS)
 os.environ["HALL_HOLIDAYS"] = str(_HOLIDAYS)

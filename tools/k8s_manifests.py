@@ -45,8 +45,8 @@ SERVICES = (
     Svc("triage", 8002, ("triage.reports", "triage.matters"), memory_request="384Mi", memory_limit="768Mi",
         max_replicas=6, queue_target=200),
     Svc("meeting", 8003, ("meeting.matters",), max_replicas=3, queue_target=500, notices=True),
-    Svc("ledger", 8004, ("ledger.events",), max_replicas=6, queue_target=200, notices=True),
-    Svc("feedback", 8005, ("feedback.events",), max_replicas=3, queue_target=500, notices=True),
+    Svc("ledger", 8004, ("ledger.events", "ledger.workcal"), max_replicas=6, queue_target=200, notices=True),
+    Svc("feedback", 8005, ("feedback.events", "feedback.workcal"), max_replicas=3, queue_target=500, notices=True),
     Svc("console", 8000, database=False, cpu_target=70, max_replicas=4),
 )  # fmt: skip
 BACKENDS = [s for s in SERVICES if s.name != "console"]

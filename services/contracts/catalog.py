@@ -217,6 +217,14 @@ CATALOG: dict[str, EventType] = {
             ("intake", "feedback", "meeting", "triage"),
             "The ledger entry was crossed off (销号).",
         ),
+        EventType(
+            "workcal.year_entered.v1",
+            ev.WorkcalYearEntered,
+            EVENTS_EXCHANGE,
+            "meeting",
+            ("ledger", "feedback"),
+            "The county entered or corrected a year's official holidays and 调休 workdays (whole year, newest wins).",
+        ),
     )
 }
 

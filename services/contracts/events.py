@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.contracts.vocabulary import (
     Category,
@@ -340,3 +340,17 @@ class OwnerVoteClosed(Payload):
     voted_area_m2: str = Field(max_length=20)
     for_area_m2: str = Field(max_length=20)
     closed_at: dt.datetime
+
+
+class WorkcalYearEntered(Payload):
+    """workcal.year_entered.v1: the county entered or corrected one year's official holidays and 调休 workdays.
+
+    The whole year's arrangement, so a consumer that missed earlier versions needs nothing else; no personal data
+    (who entered it stays in meeting's table of record). Consumers keep the year with the newest `updated_at`.
+    """
+
+    year: int = Field(ge=2000, le=2100)
+    source: str = Field(min_length=1, max_length=200, description="The State Council notice's title and number")
+    holidays: list[dt.date] = Field(min_length=1, max_length=60, description="Days off (放假)")
+    workdays: list[dt.date] = Field(default_factory=list, max_length=20, description="Weekend days worked (调休上班)")
+    updated_at: AwareDatetime = Field(description="When this version was entered; the newer version of a year wins")

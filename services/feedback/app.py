@@ -7,8 +7,9 @@ from pathlib import Path
 
 from services.feedback import handlers, ownervotes_api, questionnaire, questionnaire_api
 from services.feedback.api import router
-from services.feedback.models import metadata, notices
+from services.feedback.models import metadata, notices, workcal_years
 from services.feedback.service import vault
+from services.runtime import workcal_store
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
@@ -22,13 +23,16 @@ log = logging.getLogger(__name__)
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
-    """Feedback's one queue: completions open revisits, crossing-off ends them."""
+    """Completions open revisits, crossing-off ends them; the county's holiday table (revisit dates) apart."""
     consumed = {
         "entry.completed.v1": handlers.on_entry_completed,
         "matter.closed.v1": handlers.on_matter_closed,
         "matter.triaged.v1": handlers.on_matter_triaged,
     }
-    return [subscribe("feedback.events", consumed, settings)]
+    return [
+        subscribe("feedback.events", consumed, settings),
+        workcal_store.subscription(NAME, workcal_years, settings),
+    ]
 
 
 def periodic(ctx: Context) -> list[Periodic]:
@@ -74,6 +78,7 @@ def spec() -> ServiceSpec:
         subscriptions=subscriptions,
         periodic=periodic,
         on_start=on_start,
+        workcal=workcal_years,
         production_needs=("signing_secret", "link_key", "pii_key", "pseudonym_key"),
     )
 

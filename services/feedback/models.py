@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from services.contracts import labels
 from services.runtime.notices import NoticeQueue
 from services.runtime.tables import BusTables
+from services.runtime.workcal_store import year_table
 
 REVISIT_STATUS_ZH = labels.zh_map("revisit_status")
 ROUND_OUTCOME_ZH = labels.zh_map("round_outcome")
@@ -166,4 +167,5 @@ class OwnerRoll(Table, table=True):
 
 metadata = Table.metadata
 bus_tables = BusTables(metadata)
+workcal_years = year_table(metadata)  # the county's holiday table (its copy, fed by workcal.year_entered.v1)
 notices = NoticeQueue(metadata)

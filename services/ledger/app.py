@@ -11,10 +11,11 @@ from services.ledger.commitments_api import router as commitments_router
 from services.ledger.disclosure_api import router as disclosure_router
 from services.ledger.figures_api import router as figures_router
 from services.ledger.handover_api import router as handover_router
-from services.ledger.models import metadata, notices
+from services.ledger.models import metadata, notices, workcal_years
 from services.ledger.publicity_api import router as publicity_router
 from services.ledger.replay import recorded
 from services.ledger.supporting_api import router as supporting_router
+from services.runtime import workcal_store
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
@@ -39,11 +40,14 @@ HANDLERS = {
     "matter.split.v1": recorded(regroup.on_matter_split),
     "owner_vote.closed.v1": recorded(ownervotes.on_owner_vote_closed),
 }
+# The ledger's copy of the county's holiday table (deadlines count its workdays); recorded too, so a rebuild
+# replays each year's arrangement where it was consumed, and recomputes deadlines with the days of that time.
+WORKCAL = {workcal_store.EVENT: recorded(workcal_store.handler(workcal_years))}
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
-    """The ledger's one queue: matters, sessions and evaluations that create and move entries."""
-    return [subscribe("ledger.events", HANDLERS, settings)]
+    """Matters, sessions and evaluations that create and move entries; the county's holiday table on its own queue."""
+    return [subscribe("ledger.events", HANDLERS, settings), subscribe("ledger.workcal", WORKCAL, settings)]
 
 
 def periodic(ctx: Context) -> list[Periodic]:
@@ -91,6 +95,7 @@ def spec() -> ServiceSpec:
         ],
         subscriptions=subscriptions,
         periodic=periodic,
+        workcal=workcal_years,
     )
 
 

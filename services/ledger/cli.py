@@ -62,7 +62,7 @@ def export_events(argv: list[str]) -> None:
 
 async def rebuild_into(db: Database, path: Path) -> int:
     """Migrate an empty database, replay the envelopes into it, and mark the re-emitted events as sent."""
-    from services.ledger.app import HANDLERS, spec
+    from services.ledger.app import HANDLERS, WORKCAL, spec
     from services.runtime.migrate import upgrade
 
     await upgrade(db, spec().migrations)
@@ -78,7 +78,7 @@ async def rebuild_into(db: Database, path: Path) -> int:
         async with db.session() as session:
             yield UnitOfWork(session, tables, service="ledger", on_commit=lambda: None, cause=cause, actor="replay")
 
-    n = await replay.rebuild(uow_factory, HANDLERS, replay.read_jsonl(path))
+    n = await replay.rebuild(uow_factory, {**HANDLERS, **WORKCAL}, replay.read_jsonl(path))
     async with db.session() as s:
         # The original run already announced these changes: a rebuild must not publish them again.
         now = dt.datetime.now(dt.UTC)

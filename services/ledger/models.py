@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from services.runtime.defaults import empty_list
 from services.runtime.notices import NoticeQueue
 from services.runtime.tables import BusTables
+from services.runtime.workcal_store import year_table
 
 
 class Table(SQLModel, registry=registry()):
@@ -270,4 +271,5 @@ class BoardNotice(Table, table=True):
 
 metadata = Table.metadata
 bus_tables = BusTables(metadata)
+workcal_years = year_table(metadata)  # the county's holiday table (its copy, fed by workcal.year_entered.v1)
 notices = NoticeQueue(metadata)

@@ -18,7 +18,7 @@ from services.meeting import (
 )
 from services.meeting.api import router
 from services.meeting.conclusion_api import router as conclusion_router
-from services.meeting.models import metadata
+from services.meeting.models import metadata, workcal_years
 from services.runtime.consumer import Subscription, subscribe
 from services.runtime.locks import Periodic
 from services.runtime.service import Context, ServiceSpec, create_app
@@ -81,6 +81,7 @@ def spec() -> ServiceSpec:
         ],
         subscriptions=subscriptions,
         periodic=periodic,
+        workcal=workcal_years,  # the table of record: every replica reads it (no queue: meeting is the producer)
     )
 
 

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from services.runtime.defaults import empty_dict, empty_list
 from services.runtime.tables import BusTables
+from services.runtime.workcal_store import year_table
 
 UTC = dt.UTC
 
@@ -216,3 +217,4 @@ class Notice(Table, table=True):
 
 metadata = Table.metadata
 bus_tables = BusTables(metadata)
+workcal_years = year_table(metadata)  # the county's holiday table of record (workdays_api)

@@ -9,12 +9,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
-from services.meeting import domain, planner
+from services.meeting import domain, holiday_table, planner
 from services.runtime import holidays, workcal
 from services.runtime.auth import Principal
 from services.runtime.authz import require
 from services.runtime.problems import Problem
+from services.runtime.service import Ctx
 
 router = APIRouter(prefix="/v1/workcal", tags=["meeting: working calendar"])
 log = logging.getLogger(__name__)
@@ -96,16 +98,23 @@ async def get_calendar(_: Annotated[Principal, Depends(require("workcal.read"))]
 async def put_year(
     year: Annotated[int, Path(ge=2000, le=2100)],
     body: YearIn,
+    ctx: Ctx,
     principal: Annotated[Principal, Depends(require("workcal.manage"))],
 ) -> YearOut:
-    """Save the county's copy of a year's official arrangement; who and when are kept with the year."""
+    """Keep the county's copy of a year's official arrangement; who and when are kept with the year.
+
+    Written to meeting's table of record and announced (workcal.year_entered.v1) in one transaction: the ledger and
+    feedback keep their own copies, so every service counts the same workdays.
+    """
     try:
-        await asyncio.to_thread(holidays.save, year, body.source, body.holidays, body.workdays, by=principal.sub)
+        async with ctx.bus.uow(actor=principal.sub) as uow:
+            await holiday_table.enter_year(uow, year, body.source, body.holidays, body.workdays, by=principal.sub)
+            await uow.commit()
     except holidays.HolidayError as exc:
         raise Problem(422, exc.zh, exc.en, field=exc.field) from exc
-    except OSError as exc:
-        # e.g. a read-only image: the table lives on a writable volume ($HALL_HOLIDAYS, docs/meeting.md).
-        log.error("workcal.save_failed path=%s error=%s", holidays.path(), exc.strerror)
-        raise Problem(503, "节假日表文件不可写，请联系运维", "The holiday table's file is not writable") from exc
+    except IntegrityError as exc:  # another operator entered the same new year at the same moment
+        raise Problem(
+            409, "该年度刚被他人录入，请刷新后再试", "The year was just entered by someone else; reload"
+        ) from exc
     log.info("workcal.year_saved year=%s by=%s holidays=%s", year, principal.sub, len(body.holidays))
     return await asyncio.to_thread(_year, year)

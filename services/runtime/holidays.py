@@ -3,7 +3,12 @@
 The State Council publishes each year's arrangement (国务院办公厅关于YYYY年部分节假日安排的通知) late in the year
 before; `chinesecalendar` only knows the years of its release. The county operator enters a year from the
 published notice (its title is required as the source); a year in this table overrides the library.
-File: $HALL_HOLIDAYS, else deploy/holidays.yaml. Never guessed: a year absent from both falls back to Mon-Fri.
+
+Two layers, merged in memory so `years()` stays a cheap synchronous call:
+- the seed: $HALL_HOLIDAYS, else deploy/holidays.yaml, read-only, shipped with the image (re-read when it changes);
+- the stored years: the county's entries, kept in the service's own database (`workcal_store`: meeting holds the
+  table of record, the other services a copy fed by `workcal.year_entered.v1`) and installed here by each process's
+  refresh. A stored year overrides the seed's. Never guessed: a year in neither falls back to the library or Mon-Fri.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO_ROOT / "deploy" / "holidays.yaml"
 ENV_VAR = "HALL_HOLIDAYS"
-RECHECK_SECONDS = 30.0  # another process may have saved the file; look at its mtime at most this often
+RECHECK_SECONDS = (
+    30.0  # the seed file may be replaced (a new image, a mounted file): look at its mtime at most this often
+)
 MAX_CHANGES = 50
 
 
@@ -109,8 +116,73 @@ def _date(value: object) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+# --- the merge rules (pure) ---------------------------------------------------------------------------------
+
+
+def stamp(value: str | dt.datetime | None) -> dt.datetime | None:
+    """An `updated_at` as an aware UTC datetime (ISO text or datetime; naive means UTC); None when absent."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def supersedes(incoming: str | dt.datetime, current: str | dt.datetime | None) -> bool:
+    """Tell whether an arrangement stamped `incoming` replaces the one stamped `current` (None: no year yet).
+
+    Strictly newer wins: a duplicate (same stamp) or a late, older event changes nothing.
+    """
+    now = stamp(current)
+    return now is None or stamp(incoming) > now  # type: ignore[operator]
+
+
+def next_stamp(now: dt.datetime, previous: str | dt.datetime | None) -> dt.datetime:
+    """The `updated_at` of a new entry: now, but always after the previous one (replicas' clocks may differ)."""
+    before = stamp(previous)
+    now = stamp(now)  # type: ignore[assignment]
+    if before is not None and now <= before:
+        return before + dt.timedelta(microseconds=1)
+    return now
+
+
+def overlay(seed: dict[int, Year], stored: dict[int, Year]) -> dict[int, Year]:
+    """The table a process uses: the seed file's years, each replaced by the stored year of the same number."""
+    return {**seed, **stored}
+
+
+def entered(
+    year: int,
+    source: str,
+    holidays: list[dt.date],
+    workdays: list[dt.date],
+    *,
+    by: str,
+    at: dt.datetime,
+    before: Year | None,
+) -> Year:
+    """Validate a year the county enters and return it with who, when and its change history appended."""
+    validate(year, source, holidays, workdays)
+    change = {
+        "at": at.isoformat(),
+        "by": by[:128],
+        "action": "update" if before is not None else "create",
+        "source": source.strip(),
+        "holidays": len(holidays),
+        "workdays": len(workdays),
+    }
+    history = [*(before.changes if before is not None else ()), change][-MAX_CHANGES:]
+    return Year(
+        year, source.strip(), frozenset(holidays), frozenset(workdays), by[:128], at.isoformat(), tuple(history)
+    )
+
+
+# --- the process's table ------------------------------------------------------------------------------------
+
 _lock = threading.Lock()
 _state: dict = {"years": None, "mtime": None, "checked": 0.0, "path": None}
+_stored: dict[int, Year] = {}
+_merged: dict = {"years": None, "seed": None, "version": -1}
+_version = [0]  # bumped by install(): the stored years changed
 _listeners: list = []
 
 
@@ -119,60 +191,73 @@ def on_change(callback) -> None:
     _listeners.append(callback)
 
 
-def years() -> dict[int, Year]:
-    """The table as it is on disk (re-read when the file changed; checked at most every RECHECK_SECONDS)."""
+def _seed() -> dict[int, Year]:
+    """The seed file's years (re-read when the file changed; checked at most every RECHECK_SECONDS). Under _lock."""
     p = path()
     now = time.monotonic()
-    with _lock:
-        if _state["years"] is not None and _state["path"] == p and now - _state["checked"] < RECHECK_SECONDS:
-            return _state["years"]
-        try:
-            mtime = p.stat().st_mtime_ns
-        except OSError:
-            mtime = None
-        _state["checked"] = now
-        if _state["years"] is not None and _state["path"] == p and mtime == _state["mtime"]:
-            return _state["years"]
-        loaded = _parse(yaml.safe_load(p.read_text(encoding="utf-8"))) if mtime is not None else {}
-        changed = loaded != (_state["years"] or {})  # the first load of a non-empty table counts too
-        _state.update(years=loaded, mtime=mtime, path=p)
-    if changed:
-        for cb in _listeners:
-            cb()
+    if _state["years"] is not None and _state["path"] == p and now - _state["checked"] < RECHECK_SECONDS:
+        return _state["years"]
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError:
+        mtime = None
+    _state["checked"] = now
+    if _state["years"] is not None and _state["path"] == p and mtime == _state["mtime"]:
+        return _state["years"]
+    loaded = _parse(yaml.safe_load(p.read_text(encoding="utf-8"))) if mtime is not None else {}
+    _state.update(years=loaded, mtime=mtime, path=p)
     return loaded
 
 
-def save(year: int, source: str, holidays: list[dt.date], workdays: list[dt.date], *, by: str) -> Year:
-    """Validate and write one year's arrangement, keeping who changed what and when (the year's `changes`)."""
-    validate(year, source, holidays, workdays)
-    p = path()
+def years() -> dict[int, Year]:
+    """The table this process uses: the seed file under the stored years (in memory; cheap)."""
+    changed = False
     with _lock:
-        data = (yaml.safe_load(p.read_text(encoding="utf-8")) if p.exists() else None) or {}
-        table = data.setdefault("years", {}) or {}
-        data["years"] = table
-        before = table.get(year) or table.get(str(year)) or {}
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        change = {
-            "at": at,
-            "by": by[:128],
-            "action": "update" if before else "create",
-            "source": source.strip(),
-            "holidays": len(holidays),
-            "workdays": len(workdays),
-        }
-        table.pop(str(year), None)
-        table[year] = {
-            "source": source.strip(),
-            "holidays": sorted(holidays),
-            "workdays": sorted(workdays),
-            "updated_by": by[:128],
-            "updated_at": at,
-            "changes": [*(before.get("changes") or []), change][-MAX_CHANGES:],
-        }
-        tmp = p.with_suffix(".tmp")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        header = "# 县级维护的法定节假日与调休安排（services/runtime/holidays.py）；由控制台「节假日」页或 API 写入\n"
-        tmp.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=True), encoding="utf-8")
-        tmp.replace(p)  # atomic: a reader sees the old or the new table, never half
-        _state.update(years=None, checked=0.0)
-    return years()[year]
+        seed = _seed()
+        if _merged["years"] is None or _merged["seed"] is not seed or _merged["version"] != _version[0]:
+            merged = overlay(seed, _stored)
+            changed = merged != (_merged["years"] or {})  # the first load of a non-empty table counts too
+            _merged.update(years=merged, seed=seed, version=_version[0])
+        merged = _merged["years"]
+    if changed:
+        for cb in _listeners:
+            cb()
+    return merged
+
+
+def newest(current: dict[int, Year], incoming: dict[int, Year]) -> dict[int, Year]:
+    """Each year's newest version of two tables (`supersedes`): what a refresh or a consumed event leaves."""
+    out = dict(current)
+    for number, year in incoming.items():
+        if number not in out or supersedes(year.updated_at, out[number].updated_at):
+            out[number] = year
+    return out
+
+
+def install(stored: dict[int, Year]) -> None:
+    """Take the stored years of a refresh from the database (newest wins per year); listeners hear of a difference.
+
+    Newest-wins rather than replace: a refresh that read the database just before this process committed a newer
+    year must not put the older one back.
+    """
+    with _lock:
+        merged = newest(_stored, stored)
+        if merged != _stored:
+            _stored.clear()
+            _stored.update(merged)
+            _version[0] += 1
+    years()
+
+
+def put(year: Year) -> None:
+    """Take one stored year this process just committed (a PUT on meeting, a consumed event), if it is newer."""
+    install({year.year: year})
+
+
+def reset() -> None:
+    """Forget the seed and the stored years (tests; a process starts this way)."""
+    with _lock:
+        _state.update(years=None, mtime=None, checked=0.0, path=None)
+        _stored.clear()
+        _version[0] += 1
+        _merged.update(years=None, seed=None)

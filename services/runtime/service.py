@@ -17,9 +17,9 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 
-from services.runtime import logs, metrics, problems, signing, workcal
+from services.runtime import logs, metrics, problems, signing, workcal, workcal_store
 from services.runtime.bus import Bus
 from services.runtime.consumer import STOP_STEP_S, Subscription
 from services.runtime.db import Database
@@ -59,6 +59,9 @@ class ServiceSpec:
     on_start: Callable[[Context], Any] | None = None
     upload_paths: tuple[str, ...] = ()  # routes whose body may reach settings.upload_max_bytes
     production_needs: tuple[str, ...] = ("signing_secret",)  # settings.NEEDS checked before a production start
+    # The service's `workcal_year` table (workcal_store) when it counts workdays: every process reads it at start and
+    # every holidays.RECHECK_SECONDS, and /readyz warns when the next 90 days are not covered. None: no calendar.
+    workcal: Table | None = None
 
 
 async def get_ctx(request: Request) -> Context:
@@ -156,10 +159,14 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         redis = aioredis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
         ctx = Context(spec.name, settings, db, bus, redis)
         app.state.ctx = ctx
+        if spec.workcal is not None:
+            await workcal_store.refresh(db, spec.workcal)  # the county's years before the first request or event
         if spec.on_start:
             await spec.on_start(ctx)
         await bus.start()
         jobs = [asyncio.create_task(run_periodic(spec.name, job, redis), name=job.name) for job in spec.periodic(ctx)]
+        if spec.workcal is not None:  # every process, not one leader: each keeps its own in-memory table
+            jobs.append(asyncio.create_task(workcal_store.keep_fresh(db, spec.workcal), name="workcal-refresh"))
         log.info("service.started service=%s db=%s", spec.name, db.dialect)
         try:
             yield
@@ -215,8 +222,9 @@ def _mount_ops(app: FastAPI, spec: ServiceSpec) -> None:
         ok = all(v == "ok" for v in checks.values())
         body: dict = {"status": "ready" if ok else "not_ready", "checks": checks}
         # A calendar running out does not stop a service (deadlines fall back to Mon-Fri), but people must know.
+        # Only services that count workdays keep the county's table, so only they can say what it covers.
         today = dt.datetime.now(workcal.TZ).date()
-        if warning := await asyncio.to_thread(workcal.coverage_warning, today):
+        if spec.workcal is not None and (warning := await asyncio.to_thread(workcal.coverage_warning, today)):
             body["warnings"] = [warning]
         return JSONResponse(body, status_code=200 if ok else 503)
 

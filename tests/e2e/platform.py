@@ -64,8 +64,8 @@ class Platform:
         port_base = port_base or _free_port_base()
         # The console (port offset 0) is started by the launcher too; its port sets CONSOLE_PORT below.
         self.ports = {n: port_base + (PORTS[n] - 8000) for n in (*SERVICES, "console")}
-        # Its own copy of the county holiday table: the workcal API a test calls writes to it, never to the table
-        # the test process itself (and the tests after this one) read.
+        # Its own copy of the holiday table's seed file (years the county enters live in the services' databases),
+        # never the file the test process itself (and the tests after this one) read.
         self.var.mkdir(parents=True, exist_ok=True)
         holidays = self.var / "holidays.yaml"
         shutil.copy(ROOT / "deploy" / "holidays.yaml", holidays)
