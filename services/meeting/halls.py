@@ -45,8 +45,10 @@ class CompoundHallOut(BaseModel):
     compound: str
     compound_name: str
     name: str
+    name_en: str = Field(description="The meeting in English words")
     place: str
     fixed_day: str
+    fixed_day_en: str = Field(description="The fixed day in English words")
     next_fixed_days: list[dt.datetime]
     topics_per_session: int
     quorum: list[str]
@@ -86,8 +88,10 @@ def compound_hall(c: Community, code: str) -> CompoundHallOut:
         compound=comp.code,
         compound_name=comp.name,
         name=planner.hall_name(c, comp.code),
+        name_en=planner.hall_name_en(c, comp.code),
         place=hall.place,
         fixed_day=str(planner.rule_of(c, comp.code)),
+        fixed_day_en=planner.rule_of(c, comp.code).en(),
         next_fixed_days=next_fixed_days(c, planner.utcnow(), hall=comp.code),
         topics_per_session=hall.topics_per_session,
         quorum=list(hall.quorum),
