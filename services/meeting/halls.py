@@ -28,6 +28,7 @@ class MemberOut(BaseModel):
     name: str
     unit: str | None
     role: str | None
+    role_en: str | None = Field(None, description="The role in English words where the platform names it")
     phone: str | None
 
 
@@ -81,7 +82,9 @@ def compound_hall(c: Community, code: str) -> CompoundHallOut:
     hall = comp.hall
     people: dict[str, list[MemberOut]] = {p: [] for p in PARTIES}
     for m in c.grid_workers_of(code):
-        people["party_org"].append(MemberOut(name=m.name, unit=c.name, role="网格员", phone=mask_phone(m.phone)))
+        people["party_org"].append(
+            MemberOut(name=m.name, unit=c.name, role="网格员", role_en="Grid worker", phone=mask_phone(m.phone))
+        )
     for p, members in hall.members.items():
         people[p] += [MemberOut(name=m.name, unit=m.unit, role=m.role, phone=mask_phone(m.phone)) for m in members]
     return CompoundHallOut(
