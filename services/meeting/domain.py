@@ -24,6 +24,8 @@ _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 
 _WEEKDAY_NAMES = "一二三四五六日"
 _NTH = {"1": 1, "2": 2, "3": 3, "4": 4, "一": 1, "二": 2, "三": 3, "四": 4}
 _NTH_NAMES = {1: "一", 2: "二", 3: "三", 4: "四"}
+_NTH_EN = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
+_WEEKDAY_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 # One pattern for both rule shapes; NFKC normalisation beforehand folds full-width digits and colons.
 _RULE_RE = re.compile(
@@ -36,6 +38,12 @@ _RULE_RE = re.compile(
 )
 
 _EXAMPLES = "每月15日 09:00, 每月第二个星期四 14:30, 每月最后一个星期五 09:00"
+
+
+def ordinal_en(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st, 22nd ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _to_tz(value: datetime, name: str = "datetime") -> datetime:
@@ -101,6 +109,13 @@ class FixedDayRule:
             return f"每月{self.day_of_month}日 {hhmm}"
         which = "最后一个" if self.nth == -1 else f"第{_NTH_NAMES[self.nth]}个"
         return f"每月{which}星期{_WEEKDAY_NAMES[self.weekday]} {hhmm}"
+
+    def en(self) -> str:
+        """The rule in English words: "the first Wednesday of each month, 19:30" (never parsed back)."""
+        hhmm = self.at.strftime("%H:%M")
+        if self.day_of_month is not None:
+            return f"the {ordinal_en(self.day_of_month)} of each month, {hhmm}"
+        return f"the {_NTH_EN[self.nth]} {_WEEKDAY_EN[self.weekday]} of each month, {hhmm}"
 
     def nominal_date(self, year: int, month: int) -> dt.date:
         """Return the rule's date in that month before any holiday shift (day clamped to month end)."""

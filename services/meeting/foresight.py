@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from services.contracts import labels
+
 RECURRING_MONTHS = 3
 SEASONAL_YEARS = 2
 LOOKBACK_MONTHS = 12
@@ -84,6 +86,67 @@ def _month_index(d: dt.date) -> int:
 
 def _dates_zh(dates: Sequence[dt.date]) -> str:
     return "、".join(f"{d.year}年{d.month}月{d.day}日" for d in dates)
+
+
+_MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _dates_en(dates: Sequence[dt.date]) -> str:
+    words = [f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}" for d in dates]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def building_en(code: str | None, name: str | None = None) -> str:
+    """A building in English words: "Building 12" when it is numbered, else its directory name (or nothing)."""
+    if code and code.isascii() and code.isalnum():
+        return f"Building {code}"
+    return name or ""
+
+
+def evidence_en(
+    place: str, category: str, kind: str, season: str | None, dates: Sequence[dt.date], year: int, month: int
+) -> str:
+    """The evidence of a proposal in English words, from the same facts as the Chinese (place already in words).
+
+    `dates` are the matters' dates the proposal rests on: for a seasonal problem the in-season ones of earlier
+    years, for a recurring one those of the last twelve months.
+    """
+    what = labels.en("category", category, "Other")
+    head = f"{what} at {place}" if place else what
+    listed = _dates_en(dates) if dates else "—"
+    if kind == "seasonal":
+        years = len({d.year for d in dates})
+        when = (
+            f"every {labels.en('season', season).lower()}"
+            if season in labels.SEASON
+            else f"around {_MONTHS_EN[month - 1]} every year"
+        )
+        return (
+            f"{head}: reported on {listed} ({_n(len(dates), 'matter', 'matters')} in {_n(years, 'year', 'years')}); "
+            f"it comes back {when}. Check and deal with it before {_MONTHS_EN[month - 1]} {year}."
+        )
+    months = len({(d.year, d.month) for d in dates})
+    return (
+        f"{head}: came back in {months} of the last {LOOKBACK_MONTHS} months "
+        f"({_n(len(dates), 'matter', 'matters')}: {listed}). Make it a topic and solve it at the root."
+    )
 
 
 def _season(category: str, month: int) -> tuple[str, frozenset[int]] | None:

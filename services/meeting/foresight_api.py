@@ -45,6 +45,7 @@ class ProposalOut(BaseModel):
     kind_label: str
     season: str | None
     evidence_zh: str
+    evidence_en: str = Field(description="The evidence in English words (place names stay as the directory has them)")
     dates: list[str]
     count: int
     status: str
@@ -80,6 +81,24 @@ def _place_name(community: Community):
         return f"{found.name if found else code}{bname}"
 
     return name
+
+
+def _place_en(community: Community | None, code: str, building: str | None) -> str:
+    """The place in English words: the compound's directory name and "Building 12" (never a code)."""
+    found = community.compound(code) if community is not None else None
+    if found is None:
+        return ""
+    b = found.building(building) if building else None
+    where = foresight.building_en(b.code, b.name) if b is not None else foresight.building_en(building)
+    return " ".join(x for x in (found.name, where) if x)
+
+
+def proposal_evidence_en(community: Community | None, p: ForesightProposal) -> str:
+    """A stored proposal's evidence in English, worded from its facts (month, kind, season, dates)."""
+    year, month = (int(x) for x in p.month.split("-"))
+    dates = [dt.date.fromisoformat(d) for d in p.evidence.get("dates", [])]
+    place = _place_en(community, p.compound, p.building)
+    return foresight.evidence_en(place, p.category, p.kind, p.season, dates, year, month)
 
 
 def make_proposal_id(community: str, problem: str, month: str) -> str:
@@ -162,6 +181,7 @@ def _out(p: ForesightProposal, session_id: str | None = None) -> ProposalOut:
         kind_label=KIND_ZH.get(p.kind, p.kind),
         season=p.season,
         evidence_zh=p.evidence_zh,
+        evidence_en=proposal_evidence_en(community, p),
         dates=list(p.evidence.get("dates", [])),
         count=len(p.evidence.get("dates", [])),
         status=p.status,

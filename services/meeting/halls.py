@@ -28,6 +28,7 @@ class MemberOut(BaseModel):
     name: str
     unit: str | None
     role: str | None
+    role_en: str | None = Field(None, description="The role in English words where the platform names it")
     phone: str | None
 
 
@@ -45,8 +46,10 @@ class CompoundHallOut(BaseModel):
     compound: str
     compound_name: str
     name: str
+    name_en: str = Field(description="The meeting in English words")
     place: str
     fixed_day: str
+    fixed_day_en: str = Field(description="The fixed day in English words")
     next_fixed_days: list[dt.datetime]
     topics_per_session: int
     quorum: list[str]
@@ -79,15 +82,19 @@ def compound_hall(c: Community, code: str) -> CompoundHallOut:
     hall = comp.hall
     people: dict[str, list[MemberOut]] = {p: [] for p in PARTIES}
     for m in c.grid_workers_of(code):
-        people["party_org"].append(MemberOut(name=m.name, unit=c.name, role="网格员", phone=mask_phone(m.phone)))
+        people["party_org"].append(
+            MemberOut(name=m.name, unit=c.name, role="网格员", role_en="Grid worker", phone=mask_phone(m.phone))
+        )
     for p, members in hall.members.items():
         people[p] += [MemberOut(name=m.name, unit=m.unit, role=m.role, phone=mask_phone(m.phone)) for m in members]
     return CompoundHallOut(
         compound=comp.code,
         compound_name=comp.name,
         name=planner.hall_name(c, comp.code),
+        name_en=planner.hall_name_en(c, comp.code),
         place=hall.place,
         fixed_day=str(planner.rule_of(c, comp.code)),
+        fixed_day_en=planner.rule_of(c, comp.code).en(),
         next_fixed_days=next_fixed_days(c, planner.utcnow(), hall=comp.code),
         topics_per_session=hall.topics_per_session,
         quorum=list(hall.quorum),

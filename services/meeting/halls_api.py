@@ -40,8 +40,10 @@ class HallOut(BaseModel):
 
     community: str
     name: str
+    hall_name_en: str = Field(description="The hall in English words (`name` is the community's)")
     place: str
     fixed_day: str
+    fixed_day_en: str = Field(description="The fixed day in English words")
     next_fixed_days: list[dt.datetime]
     topics_per_session: int
     quorum: list[str]
@@ -72,8 +74,10 @@ async def get_hall(
     return HallOut(
         community=c.code,
         name=c.name,
+        hall_name_en=planner.hall_name_en(c, "community"),
         place=hall.place,
         fixed_day=str(planner.rule_of(c)),
+        fixed_day_en=planner.rule_of(c).en(),
         next_fixed_days=next_fixed_days(c, planner.utcnow()),
         topics_per_session=hall.topics_per_session,
         quorum=list(hall.quorum),

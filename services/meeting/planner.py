@@ -174,6 +174,14 @@ def hall_name(community: Community, hall: str) -> str:
     return f"{found.name if found else hall}{tiers.TIER_ZH[tiers.COMPOUND]}"
 
 
+def hall_name_en(community: Community, hall: str) -> str:
+    """The hall in English words: "学苑社区 five-party hall", "景湖花园 compound meeting" (directory names)."""
+    if hall == tiers.COMMUNITY:
+        return f"{community.name} five-party hall"
+    found = community.compound(hall)
+    return f"{found.name} compound meeting" if found is not None else "Compound meeting"
+
+
 async def _fixed_day_at(
     uow: UnitOfWork, community: str, starts_at: datetime, hall: str = tiers.COMMUNITY
 ) -> MeetingSession | None:

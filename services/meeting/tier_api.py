@@ -53,8 +53,10 @@ class TierOut(BaseModel):
     tier_label: str
     hall: str
     hall_name: str
+    hall_name_en: str = Field(description="The hall in English words")
     rule_tier: str
     rule_reason: str = Field(description="Why the rule chooses its hall (Chinese)")
+    rule_reason_en: str = Field(description="Why the rule chooses its hall, in English words")
     override: str | None
     session_id: str | None
     changes: list[TierChangeOut]
@@ -76,8 +78,10 @@ def _out(community: Community, qm: QueuedMatter, changes: list[TierChange]) -> T
         tier_label=TIER_ZH[tier],
         hall=hall,
         hall_name=planner.hall_name(community, hall),
+        hall_name_en=planner.hall_name_en(community, hall),
         rule_tier=rule.tier,
         rule_reason=rule.reason_zh,
+        rule_reason_en=rule.reason_en,
         override=qm.tier_override,
         session_id=qm.session_id,
         changes=[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.contracts import labels
 from services.runtime.directory import Community
 
 COMMUNITY = "community"
@@ -38,7 +39,7 @@ COMPOUND_CATEGORIES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class TierChoice:
-    """Where a matter is deliberated and why (the reason is shown to staff)."""
+    """Where a matter is deliberated and why (the reason is shown to staff, in Chinese and in English words)."""
 
     tier: str
     hall: str  # "community", or the compound's code
@@ -63,21 +64,32 @@ def choose_tier(
     found = community.compound(compound) if compound else None
     hall = found.hall if found is not None else None
     if override == COMMUNITY:
-        return _community("工作人员指定（或小区议事会提交）到社区议事厅", "set by staff or referred up by the compound")
+        return _community(
+            "工作人员指定（或小区议事会提交）到社区议事厅",
+            "Set by staff, or referred up by the compound meeting, to the community hall",
+        )
     if level == "red":
-        return _community("红色事项由社区立即召集议事", "red matters are convened by the community at once")
+        return _community("红色事项由社区立即召集议事", "Red matters are convened by the community at once")
     if found is None:
-        return _community("未确定所在小区", "no known compound")
+        return _community("未确定所在小区", "The matter's compound is not known")
     if hall is None:
-        return _community(f"{found.name}未设小区议事会", f"{found.code} has no compound meeting")
+        return _community(f"{found.name}未设小区议事会", f"{found.name} has no compound meeting of its own")
     if override == COMPOUND:
-        return TierChoice(COMPOUND, found.code, "工作人员指定到小区议事会", "set by staff")
+        return TierChoice(COMPOUND, found.code, "工作人员指定到小区议事会", "Set by staff to the compound meeting")
     allowed = hall.categories if hall.categories is not None else COMPOUND_CATEGORIES
     if category not in allowed:
-        return _community("该类事项需社区或职能部门协调", f"category {category} needs the community or a department")
+        return _community(
+            f"{labels.zh('category', category, '该')}类事项需社区或职能部门协调",
+            f"{labels.en('category', category, 'Other')}: matters of this kind need the community or a department",
+        )
     if households > hall.max_households:
         return _community(
             f"涉及{households}户，超过小区议事会的{hall.max_households}户",
-            f"{households} households exceed the compound meeting's {hall.max_households}",
+            f"{households} households are concerned, more than the compound meeting's {hall.max_households}",
         )
-    return TierChoice(COMPOUND, found.code, f"{found.name}内部事项，小事不出小区", "a matter of one compound")
+    return TierChoice(
+        COMPOUND,
+        found.code,
+        f"{found.name}内部事项，小事不出小区",
+        f"A matter within {found.name}: small matters stay in the compound",
+    )

@@ -162,15 +162,38 @@ def test_staff_make_a_foreseen_problem_a_topic_and_move_a_matter_to_the_communit
             expect(page).to_have_url(re.compile(r"#/owner-votes$"))
             expect(page.locator(".page-title")).to_have_text("业主表决")
 
-            # English: the new pages in English words, still no code.
+            # English: the new pages in English words, still no code; the services' sentences in English too
+            # (place names stay as the directory has them).
             page.get_by_role("button", name="English").click()
             page.goto(f"{base}/#/foresight")
             expect(page.locator(".page-title")).to_have_text("Before residents ask")
-            expect(page.locator("[data-testid=foresight-table]")).to_contain_text("Made a topic")
+            table = page.locator("[data-testid=foresight-table]")
+            expect(table).to_contain_text("Made a topic")
+            expect(table).to_contain_text("Drainage at 景湖花园 Building 2: came back in 3 of the last 12 months")
+            expect(table).not_to_contain_text("反复出现")  # the Chinese evidence is not shown
             assert not raw_codes(page), raw_codes(page)
             page.goto(f"{base}/#/halls")
-            expect(page.locator("[data-testid=hall-summary]")).to_contain_text("Party organisation")
+            summary = page.locator("[data-testid=hall-summary]")
+            expect(summary).to_contain_text("Party organisation")
+            expect(summary).to_contain_text("the 15th of each month, 09:00")  # 每月15日 09:00 in words
+            compound = page.locator("[data-testid=compound-hall]", has_text="景湖花园")
+            expect(compound).to_contain_text("景湖花园 compound meeting")
+            expect(compound).to_contain_text("the first Wednesday of each month, 19:30")
+            expect(compound).to_contain_text("Grid worker")
+            expect(page.locator("main")).not_to_contain_text("每月")
             assert not raw_codes(page), raw_codes(page)
+            shot(page, "halls-en")
+            # The matter's hall and the rule's reason in English.
+            page.goto(f"{base}/#/triage")
+            card = until(page, page.locator(".card", has_text="绿化带"), refresh="Search")
+            card.get_by_role("button", name=re.compile("^Detail")).click()
+            tier = page.locator("[data-testid=matter-tier]")
+            expect(tier.locator("[data-testid=tier-hall]")).to_have_text("金山社区 five-party hall", timeout=15_000)
+            expect(tier).to_contain_text("A matter within 景湖花园: small matters stay in the compound")
+            expect(tier).not_to_contain_text("小事不出小区")
+            assert not raw_codes(page), raw_codes(page)
+            shot(page, "matter-tier-en")
+            page.keyboard.press("Escape")
 
             # A grid worker reads the matter's hall but has no move (the services refuse it anyway).
             grid = browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page()

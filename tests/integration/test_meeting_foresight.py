@@ -84,6 +84,10 @@ def test_drains_before_the_plum_rains_are_proposed_accepted_and_put_on_the_agend
     assert p["evidence_zh"].startswith(
         "金泰和庄12号楼排水问题：2025年6月12日、2026年6月3日、2026年7月1日均有反映（2年共3件）"
     )
+    assert p["evidence_en"] == (
+        "Drainage at 金泰和庄 Building 12: reported on 12 June 2025, 3 June 2026 and 1 July 2026 "
+        "(3 matters in 2 years); it comes back every plum-rain season. Check and deal with it before June 2027."
+    )
     # The hourly job finds the same problem again: still one proposal.
     again = client.post("/v1/foresight/run", params={"community": "xueyuan"}, headers=headers).json()
     assert again["total"] == 1

@@ -45,6 +45,10 @@ def test_hall_shows_parties_departments_fixed_days_and_quorum(client):
     assert r.status_code == 200, r.text
     hall = r.json()
     assert hall["place"] == "学苑社区党群服务中心一楼五方议事厅" and hall["fixed_day"] == "每月第二个星期四 14:30"
+    assert (hall["hall_name_en"], hall["fixed_day_en"]) == (
+        "学苑社区 five-party hall",
+        "the second Thursday of each month, 14:30",
+    )
     # From Tue 2025-03-04: the second Thursdays of March, April and May.
     assert [dt.datetime.fromisoformat(d) for d in hall["next_fixed_days"]] == [
         dt.datetime(2025, 3, 13, 14, 30, tzinfo=domain.TZ),

@@ -80,6 +80,11 @@ def test_a_compound_matter_meets_at_the_compound_and_can_be_referred_up(client, 
     assert (tier["tier"], tier["hall_name"]) == ("community", "金山社区五方议事厅") and "职能部门" in tier[
         "rule_reason"
     ]
+    # The English twins, in words: the category by its English name, never its code.
+    assert (tier["hall_name_en"], tier["rule_reason_en"]) == (
+        "金山社区 five-party hall",
+        "Roads: matters of this kind need the community or a department",
+    )
 
     # A refer-up is for compound meetings only.
     on_the_day(monkeypatch, client, hall["id"])  # a session is concluded on or after its day
@@ -107,6 +112,7 @@ def test_a_compound_matter_meets_at_the_compound_and_can_be_referred_up(client, 
     assert (moved.state, moved.session_id, moved.tier_override) == ("scheduled", hall["id"], "community")
     tier = client.get("/v1/matters/mat_park/tier", headers=token(communities=JS)).json()
     assert tier["rule_tier"] == "compound" and tier["tier"] == "community"
+    assert tier["rule_reason_en"] == "A matter within 景湖花园: small matters stay in the compound"
     assert [(c["action"], c["session_id"], c["reason"]) for c in tier["changes"]] == [
         ("refer_up", small["id"], "涉及小区外市政道路划线，需社区协调")
     ]
@@ -151,4 +157,8 @@ def test_staff_move_a_matter_between_halls_and_back_to_the_rule(client):
         "景湖花园小区议事会",
         "每月第一个星期三 19:30",
         "社区党组织",
+    )
+    assert (ch["name_en"], ch["fixed_day_en"]) == (
+        "景湖花园 compound meeting",
+        "the first Wednesday of each month, 19:30",
     )

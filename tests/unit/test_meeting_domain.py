@@ -94,6 +94,25 @@ def test_str_round_trips(text: str) -> None:
     assert FixedDayRule.parse(str(rule)) == rule
 
 
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("每月15日 09:00", "the 15th of each month, 09:00"),
+        ("每月1日 8:30", "the 1st of each month, 08:30"),
+        ("每月22日 10:00", "the 22nd of each month, 10:00"),
+        ("每月13日 10:00", "the 13th of each month, 10:00"),
+        ("每月第一个星期三 19:30", "the first Wednesday of each month, 19:30"),
+        ("每月第二个星期四 14:30", "the second Thursday of each month, 14:30"),
+        ("每月最后一个星期五 09:00", "the last Friday of each month, 09:00"),
+        ("每月第四个周日 16:00", "the fourth Sunday of each month, 16:00"),
+    ],
+)
+def test_the_rule_in_english_words(text: str, english: str) -> None:
+    rule = FixedDayRule.parse(text)
+    assert rule.en() == english
+    assert english.isascii()  # no Chinese left, and no code: only words, numbers and the time
+
+
 def test_nominal_date() -> None:
     assert FixedDayRule.parse("每月31日 09:00").nominal_date(2026, 2) == dt.date(2026, 2, 28)
     assert FixedDayRule.parse("每月31日 09:00").nominal_date(2028, 2) == dt.date(2028, 2, 29)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from services.contracts import labels
 from services.meeting import tiers
 from services.runtime.directory import load_directory
 
 pytestmark = pytest.mark.unit
+
+# A code in a sentence: a snake_case identifier, a category code (lower case), a directory code.
+CODES = re.compile(
+    r"\b[a-z]+_[a-z_]+\b|\b(" + "|".join(labels.CATEGORY) + r")\b"
+    r"|\b(jinshan|jinghuhuayuan|xiugumingyuan)\b"
+)
 
 
 @pytest.fixture
@@ -43,6 +52,38 @@ def test_everything_else_goes_to_the_community_hall(jinshan, over, why):
     assert why in choice.reason_zh
 
 
+@pytest.mark.parametrize(
+    ("over", "english"),
+    [
+        ({}, "A matter within 景湖花园: small matters stay in the compound"),
+        ({"level": "red"}, "Red matters are convened by the community at once"),
+        ({"compound": None}, "The matter's compound is not known"),
+        ({"compound": "xiugumingyuan"}, "秀谷名苑 has no compound meeting of its own"),
+        ({"category": "road"}, "Roads: matters of this kind need the community or a department"),
+        ({"category": "elderly_care"}, "Elderly care: matters of this kind need the community or a department"),
+        ({"category": "safety_fire"}, "Fire and safety: matters of this kind need the community or a department"),
+        ({"households": 51}, "51 households are concerned, more than the compound meeting's 50"),
+        ({"override": "community"}, "Set by staff, or referred up by the compound meeting, to the community hall"),
+        ({"category": "road", "override": "compound"}, "Set by staff to the compound meeting"),
+    ],
+)
+def test_every_reason_has_an_english_twin_in_words(jinshan, over, english):
+    choice = choose(jinshan, **over)
+    assert choice.reason_en == english
+    assert not CODES.search(choice.reason_en), choice.reason_en
+    # The Chinese names the category too, in words (no code either).
+    assert not CODES.search(choice.reason_zh), choice.reason_zh
+
+
+def test_every_category_a_compound_cannot_take_reads_in_words(jinshan):
+    for category in labels.CATEGORY:
+        choice = choose(jinshan, category=category)
+        assert not CODES.search(choice.reason_en), choice.reason_en
+        if choice.tier == "community":
+            assert choice.reason_en.startswith(labels.en("category", category))
+            assert choice.reason_zh.startswith(labels.zh("category", category))
+
+
 def test_staff_override_wins_but_a_compound_needs_its_own_meeting(jinshan):
     assert choose(jinshan, override="community").hall == "community"  # also a compound meeting's referral
     assert choose(jinshan, category="road", override="compound").hall == "jinghuhuayuan"
@@ -71,5 +112,7 @@ def test_compound_meeting_invitees_are_reached_at_their_directory_addresses(jins
     # A grid member who is not on the hall's roster still has the phone the grid lists.
     assert notices.recipient(jinshan, "party_org:程小军").phone == "13800001051"
     assert planner.hall_name(jinshan, "jinghuhuayuan") == "景湖花园小区议事会"
+    assert planner.hall_name_en(jinshan, "jinghuhuayuan") == "景湖花园 compound meeting"
+    assert planner.hall_name_en(jinshan, "community") == "金山社区 five-party hall"
     assert str(planner.rule_of(jinshan, "jinghuhuayuan")) == "每月第一个星期三 19:30"
     assert str(planner.rule_of(jinshan, "xiugumingyuan")) == str(planner.rule_of(jinshan))  # no meeting: the hall's

@@ -415,6 +415,11 @@ export function options(group, only) {
     .map((value) => ({ value, label: word(group, value) }))
 }
 
+// A sentence the services send twice (`rule_reason` and `rule_reason_en`): the one for the current language.
+export function twin(zhText, enText) {
+  return lang.value === 'en' && enText ? enText : zhText
+}
+
 // Labels from the services come as "中文 / English": show the half for the current language.
 export function bilingual(label) {
   const [zhPart, enPart] = String(label || '').split(' / ')
