@@ -16,7 +16,7 @@ from services.triage import domain, similar
 from services.triage.domain import CATEGORIES, Grade, PhraseAdditions, cluster_key
 from services.triage.grader import grade
 from services.triage.models import Matter, MatterReport, Regrade
-from services.triage.reasons import Reason, columns, paired
+from services.triage.reasons import Reason, columns, count_en, paired
 
 # A report joins an open matter of the same place and category created at most this long before it.
 CLUSTER_WINDOW = dt.timedelta(hours=72)
@@ -358,7 +358,8 @@ async def _join(
     m.reporters, m.households = reporters, households
     merged = Reason(
         f"{_MERGE_PREFIX} {len(reports)} 条（{reporters} 人反映，涉及 {households} 户）",
-        f"{len(reports)} reports joined ({reporters} people reported it, {households} households affected)",
+        f"{count_en(len(reports), 'report')} joined ({count_en(reporters, 'person', 'people')} reported it, "
+        f"{count_en(households, 'household')} affected)",
     )
     set_reasons(m, [r for r in lines if not r.startswith(_MERGE_PREFIX)][:MAX_REASONS] + [merged])
     m.updated_at = now

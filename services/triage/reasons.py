@@ -84,9 +84,21 @@ def who_en(name: str | None, role: str | None) -> str:
     return f"{name} ({word})" if name else word
 
 
+def count_en(n: int, noun: str, plural: str | None = None) -> str:
+    """A count in English words: "1 report", "3 reports", "1 person", "2 people"."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def days_en(days: float) -> str:
-    """A stated duration in English words: "about 3 days", "about 2 weeks"."""
+    """A stated duration in English words: "about 3 days", "about 2 weeks", "about 6 months"."""
+
+    def about(n: float, unit: str) -> str:
+        return f"about {n:g} {unit}" + ("" if n == 1 else "s")
+
+    if days >= 365:
+        return about(round(days / 365, 1), "year")
+    if days >= 60:
+        return about(round(days / 30), "month")
     if days >= 14 and days % 7 == 0:
-        n = days / 7
-        return f"about {n:g} weeks"
-    return f"about {days:g} day" + ("" if days == 1 else "s")
+        return about(days / 7, "week")
+    return about(round(days, 1), "day")

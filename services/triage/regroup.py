@@ -22,7 +22,7 @@ from services.triage.handlers import (
     stated_households,
 )
 from services.triage.models import Matter, MatterReport
-from services.triage.reasons import Reason
+from services.triage.reasons import Reason, count_en
 from services.triage.service import RegradeError
 
 MAX_SPLIT = 1000
@@ -96,7 +96,7 @@ async def merge(
         target,
         Reason(
             f"合并事项（{who}）：并入「{source.title[:40]}」的 {len(moved)} 条报事；理由：{reason}",
-            f"Merged ({who_en}): took in the {len(moved)} reports of “{source.title[:40]}”; reason: {reason}",
+            f"Merged ({who_en}): took in {count_en(len(moved), 'report')} of “{source.title[:40]}”; reason: {reason}",
         ),
     )
     target.updated_at, target.version = now, target.version + 1
@@ -216,7 +216,8 @@ async def split(
         source,
         Reason(
             f"拆分事项（{who}）：{len(moved)} 条报事另立事项「{new.title[:40]}」；理由：{reason}",
-            f"Split ({who_en}): {len(moved)} reports moved to a new matter “{new.title[:40]}”; reason: {reason}",
+            f"Split ({who_en}): {count_en(len(moved), 'report')} moved to a new matter “{new.title[:40]}”; "
+            f"reason: {reason}",
         ),
     )
     source.updated_at, source.version = now, source.version + 1
