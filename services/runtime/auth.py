@@ -59,6 +59,11 @@ class Principal:
         role = labels.zh("role", self.role, "工作人员")
         return f"{self.name}（{role}）" if self.name else role
 
+    def words_en(self) -> str:
+        """The same in English words: the name as the directory has it, the role in English."""
+        role = labels.en("role", self.role, "Staff")
+        return f"{self.name} ({role})" if self.name else role
+
     def sees(self, community: str) -> bool:
         """Tell whether this principal may see a community's data."""
         return self.county_wide or community in self.communities

@@ -35,8 +35,10 @@ from services.triage.handlers import (
     LEVEL_LABELS,
     ROUTE_LABELS,
     phrase_additions,
+    reasons_of,
 )
 from services.triage.models import Matter, MatterReport, Regrade
+from services.triage.reasons import columns
 from services.triage.service import RegradeError, apply_regrade, confirm_grade
 
 router = APIRouter(prefix="/v1", tags=["triage"])
@@ -95,6 +97,9 @@ class MatterDetail(MatterOut):
     """One matter with its reasons, report ids and grade history."""
 
     reasons: list[str]
+    reasons_en: list[str] = Field(
+        description="The reasons in English words, line for line (an empty line: graded before English twins)"
+    )
     report_ids: list[str]
     reports: list[ReportOut] = []
     regrades: list[RegradeOut]
@@ -178,6 +183,7 @@ class GradeOut(BaseModel):
     category: str
     category_label: str
     reasons: list[str]
+    reasons_en: list[str] = Field(description="The reasons in English words, line for line")
     confidence: float
     needs_review: bool
 
@@ -344,6 +350,7 @@ async def _detail(s, m: Matter) -> MatterDetail:
     return MatterDetail(
         **_out(m),
         reasons=list(m.reasons),
+        reasons_en=columns(reasons_of(m))[1],
         report_ids=[r.report_id for r in reports],
         reports=[ReportOut(report_id=r.report_id, text=r.text, received_at=r.received_at) for r in reports],
         regrades=[
@@ -385,6 +392,7 @@ async def regrade_matter(
                 m,
                 by=principal.sub,
                 who=principal.words(),
+                who_en=principal.words_en(),
                 level=body.level,
                 route=body.route,
                 category=body.category,
@@ -414,7 +422,14 @@ async def review_matter(
             raise _not_found()
         in_scope(principal, m.community)
         try:
-            await confirm_grade(uow, m, by=principal.sub, who=principal.words(), note=(body.note or "").strip() or None)
+            await confirm_grade(
+                uow,
+                m,
+                by=principal.sub,
+                who=principal.words(),
+                who_en=principal.words_en(),
+                note=(body.note or "").strip() or None,
+            )
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
         await uow.commit()
@@ -440,7 +455,13 @@ async def merge_matter(
         in_scope(principal, m.community)
         try:
             survivor, _ = await regroup.merge(
-                uow, matter_id, body.into.strip(), by=principal.sub, who=principal.words(), reason=body.reason
+                uow,
+                matter_id,
+                body.into.strip(),
+                by=principal.sub,
+                who=principal.words(),
+                who_en=principal.words_en(),
+                reason=body.reason,
             )
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
@@ -467,7 +488,13 @@ async def split_matter(
         in_scope(principal, m.community)
         try:
             new, _ = await regroup.split(
-                uow, matter_id, body.report_ids, by=principal.sub, who=principal.words(), reason=body.reason
+                uow,
+                matter_id,
+                body.report_ids,
+                by=principal.sub,
+                who=principal.words(),
+                who_en=principal.words_en(),
+                reason=body.reason,
             )
         except RegradeError as exc:
             raise Problem(exc.status, exc.zh, exc.en, field=exc.field) from exc
@@ -504,7 +531,8 @@ async def preview(body: PreviewIn, principal: Annotated[Principal, Depends(requi
         kind=g.kind,
         category=g.category,
         category_label=CATEGORY_LABELS.get(g.category, g.category),
-        reasons=list(g.reasons),
+        reasons=[str(r) for r in g.reasons],
+        reasons_en=list(g.reasons_en),
         confidence=g.confidence,
         needs_review=g.needs_review,
     )

@@ -16,6 +16,7 @@ from services.contracts import labels
 from services.triage import domain
 from services.triage.domain import CATEGORY_LABELS, Grade, PhraseAdditions
 from services.triage.model import DEFAULT_RED_THRESHOLD, Prediction, TriageModel, load
+from services.triage.reasons import REVIEW_EN, Reason, category_en, kind_en, level_en, quoted_en, route_en
 
 log = logging.getLogger("triage.grader")
 
@@ -69,13 +70,23 @@ def _quote(grams: tuple[str, ...]) -> str:
     return "".join(f"“{g}”" for g in grams)
 
 
+def _evidence(grams: tuple[str, ...]) -> Reason:
+    """The words the model leaned on (residents' words, quoted as written)."""
+    if not grams:
+        return Reason("模型依据：无明显特征", "Model evidence: no telling words")
+    return Reason(f"模型依据：{_quote(grams)}", f"Model evidence: {quoted_en(grams)}")
+
+
 def model_only(text: str, p: Prediction, *, kind_hint: str | None = None) -> Grade:
     """The model's own grade (for measurement): argmax per head, red forces deliberation."""
     level, lp = p.best("level")
     kind = kind_hint if kind_hint in KIND_LABELS else p.best("kind")[0]
     route = "deliberate" if level == "red" else p.best("route")[0]
     category, cp = p.best("category")
-    reasons = (f"模型判定：{LEVEL_LABELS[level]}（概率 {lp:.2f}）", f"模型依据：{_quote(p.level_ngrams)}")
+    reasons = (
+        Reason(f"模型判定：{LEVEL_LABELS[level]}（概率 {lp:.2f}）", f"Model: {level_en(level)} (probability {lp:.2f})"),
+        _evidence(p.level_ngrams),
+    )
     conf = round(0.6 * lp + 0.4 * cp, 2)
     return Grade(level, route, kind, category, reasons, conf, conf < domain.REVIEW_THRESHOLD)
 
@@ -92,7 +103,7 @@ _RULE_RED_REASONS = ("等级：红", "规则：红色一律上会议事", "表�
 
 def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint: str | None,
             reporters: int, policy: Policy = POLICY) -> Grade:  # fmt: skip
-    """Merge a rules grade and a model prediction under `policy`; every change is explained in Chinese.
+    """Merge a rules grade and a model prediction under `policy`; every change is explained in Chinese and English.
 
     Red is the model's P(red) against a threshold set for 97.5 % red recall on writers held out of its own
     training: at or above it the report is red (with review while P(red) is below `sure_red`), just below it the
@@ -100,7 +111,7 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
     explanation staff read; a rules red the model does not confirm is not forced to red but flagged for review.
     """
     reasons = list(rules.reasons)
-    notes: list[str] = []
+    notes: list[Reason] = []
     review = rules.needs_review
     p_red = p.text_red
     t = red_threshold(p, policy)
@@ -112,23 +123,47 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
         level = "red"
         if p_red < policy.sure_red:
             review = True
-            notes.append(f"模型判断可能为红色（概率 {p_red:.2f} ≥ {t:.2f}），按红色处理并请人工复核")
+            notes.append(
+                Reason(
+                    f"模型判断可能为红色（概率 {p_red:.2f} ≥ {t:.2f}），按红色处理并请人工复核",
+                    f"The model finds it may be Red (probability {p_red:.2f} ≥ {t:.2f}); {REVIEW_EN}",
+                )
+            )
         elif rules.level != "red":
-            notes.append(f"等级：按模型改为红（概率 {p_red:.2f}）")
+            notes.append(
+                Reason(
+                    f"等级：按模型改为红（概率 {p_red:.2f}）",
+                    f"Level: changed to {level_en('red')} by the model (probability {p_red:.2f})",
+                )
+            )
     else:
         base = rules.level if rules.level != "red" else ("yellow" if bumped else m_level)
         level = base
         if rules.level == "red":  # the rules saw a hazard the model does not take as current: a person decides
             review = True
             reasons = [r for r in reasons if not r.startswith(_RULE_RED_REASONS)]
-            notes.append(f"规则提示危险，但模型判断不属当前急险（红色概率 {p_red:.2f} < {t:.2f}），"
-                         f"暂按{LEVEL_LABELS[level]}处理并请人工复核")  # fmt: skip
+            odds = f"{p_red:.2f} < {t:.2f}"
+            zh = f"规则提示危险，但模型判断不属当前急险（红色概率 {odds}），暂按{LEVEL_LABELS[level]}处理并请人工复核"
+            en = (f"The rules see danger, but the model finds no emergency now (probability of Red {odds}): "
+                  f"{level_en(level)} for now, with a review by a person")  # fmt: skip
+            notes.append(Reason(zh, en))
         elif not bumped and m_level != level and m_lp >= policy.level_trust:
             level = m_level
-            notes.append(f"等级：按模型改为{LEVEL_LABELS[level]}（概率 {m_lp:.2f}）")
+            notes.append(
+                Reason(
+                    f"等级：按模型改为{LEVEL_LABELS[level]}（概率 {m_lp:.2f}）",
+                    f"Level: changed to {level_en(level)} by the model (probability {m_lp:.2f})",
+                )
+            )
         if rules.level != "red" and p_red >= policy.near_red * t:
             review = True
-            notes.append(f"红色概率 {p_red:.2f} 接近阈值 {t:.2f}，请人工复核是否为急难险重")
+            notes.append(
+                Reason(
+                    f"红色概率 {p_red:.2f} 接近阈值 {t:.2f}，请人工复核是否为急难险重",
+                    f"Probability of Red {p_red:.2f} is close to the threshold {t:.2f}: "
+                    "a person should check whether it is an emergency",
+                )
+            )
 
     # Category and route come from the text-only heads: on writers the model never saw they beat the hybrid
     # heads, which learn to echo the rules (leave-one-writer-out, docs/triage.md).
@@ -137,13 +172,23 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
     hinted = category_hint in CATEGORY_LABELS
     if not hinted and m_cat != category and (category == "other" or m_cp >= policy.category_trust):
         category = m_cat
-        notes.append(f"类别：按模型改为{CATEGORY_LABELS[category]}（概率 {m_cp:.2f}）")
+        notes.append(
+            Reason(
+                f"类别：按模型改为{CATEGORY_LABELS[category]}（概率 {m_cp:.2f}）",
+                f"Category: changed to {category_en(category)} by the model (probability {m_cp:.2f})",
+            )
+        )
 
     kind = rules.kind
     m_kind, m_kp = p.best("kind")
     if kind_hint not in KIND_LABELS and m_kind != kind and m_kp >= policy.kind_trust:
         kind = m_kind
-        notes.append(f"性质：按模型改为{KIND_LABELS[kind]}（概率 {m_kp:.2f}）")
+        notes.append(
+            Reason(
+                f"性质：按模型改为{KIND_LABELS[kind]}（概率 {m_kp:.2f}）",
+                f"Kind: changed to {kind_en(kind)} by the model (probability {m_kp:.2f})",
+            )
+        )
 
     route = rules.route
     demoted = rules.level == "red" and level != "red"  # the rules' route was only "red deliberates"
@@ -151,18 +196,28 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
     if level == "red":
         route = "deliberate"
         if rules.level != "red":
-            notes.append("规则：红色一律上会议事")
+            notes.append(domain.RED_DELIBERATES)
     elif reporters < domain.MANY_REPORTERS and m_route != route and (m_rp >= policy.route_trust or demoted):
         route = m_route
-        notes.append(f"路线：按模型改为{ROUTE_LABELS[route]}（概率 {m_rp:.2f}）")
+        notes.append(
+            Reason(
+                f"路线：按模型改为{ROUTE_LABELS[route]}（概率 {m_rp:.2f}）",
+                f"Route: changed to {route_en(route)} by the model (probability {m_rp:.2f})",
+            )
+        )
 
     model_p_final = p_red if level == "red" else level_probs.get(level, 0.0)
     confidence = round(0.5 * rules.confidence + 0.5 * model_p_final, 2)
-    reasons.append(f"模型依据：{_quote(p.level_ngrams)}" if p.level_ngrams else "模型依据：无明显特征")
+    reasons.append(_evidence(p.level_ngrams))
     reasons.extend(notes)
     if not review and confidence < domain.REVIEW_THRESHOLD:
         review = True
-        reasons.append(f"需人工复核：综合置信度 {confidence:.2f} 低于 {domain.REVIEW_THRESHOLD}")
+        reasons.append(
+            Reason(
+                f"需人工复核：综合置信度 {confidence:.2f} 低于 {domain.REVIEW_THRESHOLD}",
+                f"Needs review by a person: overall confidence {confidence:.2f} is below {domain.REVIEW_THRESHOLD}",
+            )
+        )
     return Grade(level, route, kind, category, tuple(reasons), confidence, review)
 
 

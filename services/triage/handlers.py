@@ -16,6 +16,7 @@ from services.triage import domain, similar
 from services.triage.domain import CATEGORIES, Grade, PhraseAdditions, cluster_key
 from services.triage.grader import grade
 from services.triage.models import Matter, MatterReport, Regrade
+from services.triage.reasons import Reason, columns, count_en, paired
 
 # A report joins an open matter of the same place and category created at most this long before it.
 CLUSTER_WINDOW = dt.timedelta(hours=72)
@@ -26,7 +27,10 @@ LEVEL_LABELS = labels.zh_map("level")
 ROUTE_LABELS = labels.zh_map("route")
 _MERGE_PREFIX = "合并报事"
 _STAFF_PREFIX = "人工改判"
+_STAFF_PREFIX_EN = "Staff regrade"
 SUPERSEDED = "（已被人工改判取代）"
+SUPERSEDED_EN = " (superseded by a staff regrade)"
+MAX_REASONS = 48  # lines kept before a new one is added (the event carries at most 50)
 # Automatic reasons that state a head's value: after staff change that head they would contradict the grade.
 _HEAD_REASONS = {
     "level": ("等级：", "规则：红色一律上会议事", "模型判断可能为红色", "危险词：", "危险：", "表述含糊", "需人工复核"),
@@ -35,10 +39,29 @@ _HEAD_REASONS = {
 }
 
 
-def supersede(reasons: list[str], changed: set[str]) -> list[str]:
+def supersede(reasons: list[Reason], changed: set[str]) -> list[Reason]:
     """Mark the automatic reasons about the changed heads as superseded, so no reason contradicts the grade."""
     stale = tuple(p for head in changed for p in _HEAD_REASONS[head])
-    return [f"{r}{SUPERSEDED}" if stale and r.startswith(stale) and not r.endswith(SUPERSEDED) else r for r in reasons]
+
+    def mark(r: Reason) -> Reason:
+        return r.then(SUPERSEDED, SUPERSEDED_EN if r.en else "")
+
+    return [mark(r) if stale and r.startswith(stale) and not r.endswith(SUPERSEDED) else r for r in reasons]
+
+
+def reasons_of(m: Matter) -> list[Reason]:
+    """A matter's reasons as lines with their English twins."""
+    return paired(list(m.reasons), list(m.reasons_en or ()))
+
+
+def set_reasons(m: Matter, lines: list[Reason]) -> None:
+    """Store a matter's reasons: the Chinese and the English lists, line for line."""
+    m.reasons, m.reasons_en = columns(lines)
+
+
+def add_reason(m: Matter, line: Reason) -> None:
+    """Append one reason (the oldest beyond MAX_REASONS dropped from the end of the list, as before)."""
+    set_reasons(m, [*reasons_of(m)[:MAX_REASONS], line.cut()])
 
 
 def phrase_additions(community: Community | None) -> PhraseAdditions:
@@ -92,7 +115,8 @@ async def report_rows(uow: UnitOfWork, matter_id: str) -> list[MatterReport]:
 
 
 async def emit_triaged(uow: UnitOfWork, m: Matter, reports: list[MatterReport]) -> None:
-    """Announce a matter with its grade and all of its report ids."""
+    """Announce a matter with its grade, its reasons in both languages and all of its report ids."""
+    zh, en = columns(reasons_of(m))
     await uow.emit(
         "matter.triaged.v1",
         community=m.community,
@@ -106,7 +130,8 @@ async def emit_triaged(uow: UnitOfWork, m: Matter, reports: list[MatterReport]) 
             category=m.category,
             level=m.level,
             route=m.route,
-            reasons=list(m.reasons)[:50],
+            reasons=zh[:50],
+            reasons_en=en[:50],
             confidence=min(1.0, max(0.0, m.confidence)),
             needs_review=m.needs_review,
             households=max(1, m.households),
@@ -286,7 +311,8 @@ def _new_matter(
         category=g.category,
         level=g.level,
         route=g.route,
-        reasons=list(g.reasons),
+        reasons=[str(r) for r in g.reasons],
+        reasons_en=list(g.reasons_en),
         confidence=g.confidence,
         needs_review=g.needs_review,
         households=max(1, households),
@@ -323,14 +349,19 @@ async def _join(
     level = g.level if LEVEL_RANK[g.level] > LEVEL_RANK[m.level] else m.level
     route = "deliberate" if level == "red" or "deliberate" in (m.route, g.route) else "direct"
     raised = level != m.level or route != m.route
+    lines = reasons_of(m)
     if raised:
-        m.reasons = list(g.reasons)
+        lines = list(g.reasons)
         m.confidence = g.confidence
         m.needs_review = m.needs_review or g.needs_review
     m.level, m.route = level, route
     m.reporters, m.households = reporters, households
-    merged = f"{_MERGE_PREFIX} {len(reports)} 条（{reporters} 人反映，涉及 {households} 户）"
-    m.reasons = [r for r in m.reasons if not r.startswith(_MERGE_PREFIX)][:48] + [merged]
+    merged = Reason(
+        f"{_MERGE_PREFIX} {len(reports)} 条（{reporters} 人反映，涉及 {households} 户）",
+        f"{count_en(len(reports), 'report')} joined ({count_en(reporters, 'person', 'people')} reported it, "
+        f"{count_en(households, 'household')} affected)",
+    )
+    set_reasons(m, [r for r in lines if not r.startswith(_MERGE_PREFIX)][:MAX_REASONS] + [merged])
     m.updated_at = now
     m.version += 1
     uow.session.add(m)

@@ -242,8 +242,36 @@ AMPLIFIERS: tuple[str, ...] = WEATHER + DURATION
 
 STATUS_LABELS = {"active": "正在发生", "imminent": "即将发生", "hedged": "表述含糊", "negated": "已否定",
                  "resolved": "已处理", "past": "过去的事", "prevention": "预防性表述"}  # fmt: skip
+# The same words in English, for the English twin of the reasons staff read (reasons.py).
+STATUS_EN = {"active": "happening now", "imminent": "about to happen", "hedged": "vaguely worded",
+             "negated": "denied", "resolved": "dealt with", "past": "in the past",
+             "prevention": "about prevention"}  # fmt: skip
+LABELS_EN: dict[str, str] = {
+    "fire": "Fire and smoke",
+    "gas": "Gas leak",
+    "electrical": "Electrical leak or shock",
+    "structural": "Unsafe building or structure",
+    "falling_object": "Falling objects",
+    "fall_hole": "Falls (manholes, pits, unguarded edges)",
+    "water": "Flooding, waterlogging or burst pipes",
+    "hazmat": "Dangerous goods",
+    "lift": "Trapped in a lift or hurt by one",
+    "utility_loss": "Loss of water, power, gas or heating",
+    "person_in_distress": "Medical emergency, self-harm or abuse",
+    "person_at_risk": "Vulnerable person missing, in danger or left without care",
+    "public_order": "Public order and threats to people",
+    "health": "Poisoning, infection or acute illness",
+    "fire_access": "Fire equipment out of order or escape routes blocked",
+    "tree_outdoor": "Fallen trees and outdoor fixtures",
+}
 _CLAUSE = re.compile(r"[，,。.！!？?；;、\n～~]|……|\.\.\.")
 BY_ID: dict[str, Hazard] = {h.id: h for h in HAZARDS}
+assert set(LABELS_EN) == set(BY_ID), "every hazard needs its English name"
+
+
+def label_en(hazard_id: str) -> str:
+    """A hazard's name in English words."""
+    return LABELS_EN[hazard_id]
 
 
 @dataclass(frozen=True)

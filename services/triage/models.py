@@ -32,6 +32,10 @@ class Matter(Table, table=True):
     level: str = Field(index=True, max_length=16)
     route: str = Field(max_length=16)
     reasons: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    # The same reasons in English words, line for line (empty for matters graded before the twins existed).
+    reasons_en: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     confidence: float = 0.0
     needs_review: bool = Field(default=False, index=True)
     households: int = 1

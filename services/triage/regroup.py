@@ -14,6 +14,7 @@ from services.triage.handlers import (
     _new_matter,
     _now,
     _texts,
+    add_reason,
     emit_regraded,
     emit_triaged,
     report_rows,
@@ -21,6 +22,7 @@ from services.triage.handlers import (
     stated_households,
 )
 from services.triage.models import Matter, MatterReport
+from services.triage.reasons import Reason, count_en
 from services.triage.service import RegradeError
 
 MAX_SPLIT = 1000
@@ -49,7 +51,14 @@ async def _lock(uow: UnitOfWork, ids: list[str]) -> dict[str, Matter]:
 
 
 async def merge(
-    uow: UnitOfWork, source_id: str, into_id: str, *, by: str, reason: str, who: str = "工作人员"
+    uow: UnitOfWork,
+    source_id: str,
+    into_id: str,
+    *,
+    by: str,
+    reason: str,
+    who: str = "工作人员",
+    who_en: str = "Staff",
 ) -> tuple[Matter, bool]:
     """Merge `source_id` into `into_id`; returns the survivor and whether anything changed (False: done before)."""
     if source_id == into_id:
@@ -83,11 +92,22 @@ async def merge(
     if target.level == "red" or source.route == "deliberate":
         target.route = "deliberate"
     target.needs_review = target.needs_review or source.needs_review
-    note = f"合并事项（{who}）：并入「{source.title[:40]}」的 {len(moved)} 条报事；理由：{reason}"
-    target.reasons = [*list(target.reasons)[:48], note[:500]]
+    add_reason(
+        target,
+        Reason(
+            f"合并事项（{who}）：并入「{source.title[:40]}」的 {len(moved)} 条报事；理由：{reason}",
+            f"Merged ({who_en}): took in {count_en(len(moved), 'report')} of “{source.title[:40]}”; reason: {reason}",
+        ),
+    )
     target.updated_at, target.version = now, target.version + 1
     source.status, source.merged_into = "merged", target.id
-    source.reasons = [*list(source.reasons)[:48], f"已合并到事项「{target.title[:40]}」（{who}）：{reason}"[:500]]
+    add_reason(
+        source,
+        Reason(
+            f"已合并到事项「{target.title[:40]}」（{who}）：{reason}",
+            f"Merged into the matter “{target.title[:40]}” ({who_en}): {reason}",
+        ),
+    )
     source.updated_at, source.version = now, source.version + 1
     uow.session.add_all([source, target])
     why = f"合并到「{target.title[:40]}」：{reason}"
@@ -141,7 +161,14 @@ async def _divide(
 
 
 async def split(
-    uow: UnitOfWork, source_id: str, report_ids: list[str], *, by: str, reason: str, who: str = "工作人员"
+    uow: UnitOfWork,
+    source_id: str,
+    report_ids: list[str],
+    *,
+    by: str,
+    reason: str,
+    who: str = "工作人员",
+    who_en: str = "Staff",
 ) -> tuple[Matter, bool]:
     """Move `report_ids` of a matter to a new matter graded like any; returns it and whether anything changed."""
     wanted = list(dict.fromkeys(report_ids))
@@ -172,17 +199,27 @@ async def split(
     key = cluster_key(source.community, source.compound, source.building, g.category)
     new = _new_matter(source.community, place, first.text, g, key, stated_households(text), now)
     new.split_from = source.id
-    new.reasons = [*list(new.reasons)[:48], f"拆分事项（{who}）：自「{source.title[:40]}」拆出；理由：{reason}"[:500]]
+    add_reason(
+        new,
+        Reason(
+            f"拆分事项（{who}）：自「{source.title[:40]}」拆出；理由：{reason}",
+            f"Split ({who_en}): split off from “{source.title[:40]}”; reason: {reason}",
+        ),
+    )
     _headcount(new, moved)
     uow.session.add(new)
     for r in moved:
         r.matter_id = new.id
         uow.session.add(r)
     _headcount(source, staying)
-    source.reasons = [
-        *list(source.reasons)[:48],
-        f"拆分事项（{who}）：{len(moved)} 条报事另立事项「{new.title[:40]}」；理由：{reason}"[:500],
-    ]
+    add_reason(
+        source,
+        Reason(
+            f"拆分事项（{who}）：{len(moved)} 条报事另立事项「{new.title[:40]}」；理由：{reason}",
+            f"Split ({who_en}): {count_en(len(moved), 'report')} moved to a new matter “{new.title[:40]}”; "
+            f"reason: {reason}",
+        ),
+    )
     source.updated_at, source.version = now, source.version + 1
     uow.session.add(source)
     why = f"拆出 {len(moved)} 条报事另立事项：{reason}"

@@ -7,15 +7,20 @@ from services.runtime.uow import UnitOfWork
 from services.triage.domain import CATEGORIES, cluster_key
 from services.triage.handlers import (
     _STAFF_PREFIX,
+    _STAFF_PREFIX_EN,
     _audit,
     _now,
     _texts,
+    add_reason,
     emit_regraded,
+    reasons_of,
     report_rows,
+    set_reasons,
     snapshot,
     supersede,
 )
 from services.triage.models import Matter, Regrade
+from services.triage.reasons import Reason
 
 
 class RegradeError(Exception):
@@ -32,6 +37,7 @@ async def apply_regrade(
     *,
     by: str,
     who: str = "工作人员",
+    who_en: str = "Staff",
     level: str,
     route: str,
     category: str | None,
@@ -47,26 +53,32 @@ async def apply_regrade(
     if category not in CATEGORIES:
         raise RegradeError(422, f"未知类别「{category}」", f"Unknown category {category!r}", field="category")
     before = snapshot(m)
-    changes = [  # in words: staff read these reasons (红→黄, never red→yellow)
-        f"{name} {labels.zh(group, old)}→{labels.zh(group, new)}"
-        for name, group, old, new in (
-            ("等级", "level", m.level, level),
-            ("办理方式", "route", m.route, route),
-            ("类别", "category", m.category, category),
-        )
-        if old != new
+    heads = (
+        ("等级", "Level", "level", m.level, level),
+        ("办理方式", "Route", "route", m.route, route),
+        ("类别", "Category", "category", m.category, category),
+    )
+    # In words: staff read these reasons (红→黄 / Red→Yellow, never red→yellow).
+    changes = [
+        f"{name} {labels.zh(group, old)}→{labels.zh(group, new)}" for name, _, group, old, new in heads if old != new
+    ]
+    changes_en = [
+        f"{name} {labels.en(group, old)}→{labels.en(group, new)}" for _, name, group, old, new in heads if old != new
     ]
     changed = {h for h, old, new in (("level", m.level, level), ("route", m.route, route),
                                       ("category", m.category, category)) if old != new}  # fmt: skip
-    m.reasons = supersede(list(m.reasons), changed)
+    set_reasons(m, supersede(reasons_of(m), changed))
     m.level, m.route = level, route
     if category != m.category:
         m.category = category
         m.cluster_key = cluster_key(m.community, m.compound, m.building, category)
     m.needs_review = False
     m.confidence = 1.0
-    note = f"{_STAFF_PREFIX}（{who}）：{'，'.join(changes) or '维持原分级'}；理由：{reason}"
-    m.reasons = [*list(m.reasons)[:48], note[:500]]
+    note = Reason(
+        f"{_STAFF_PREFIX}（{who}）：{'，'.join(changes) or '维持原分级'}；理由：{reason}",
+        f"{_STAFF_PREFIX_EN} ({who_en}): {', '.join(changes_en) or 'grade kept'}; reason: {reason}",
+    )
+    add_reason(m, note)
     m.updated_at = _now()
     m.version += 1
     uow.session.add(m)
@@ -77,7 +89,9 @@ async def apply_regrade(
     return audit
 
 
-async def confirm_grade(uow: UnitOfWork, m: Matter, *, by: str, note: str | None, who: str = "工作人员") -> Regrade:
+async def confirm_grade(
+    uow: UnitOfWork, m: Matter, *, by: str, note: str | None, who: str = "工作人员", who_en: str = "Staff"
+) -> Regrade:
     """Staff accept a flagged grade as is: clear needs_review, audit a confirmation (a label), change nothing else."""
     if m.status != "open":
         zh = "事项已合并到其他事项，无需复核" if m.status == "merged" else "事项已销号，无需复核"
@@ -86,8 +100,11 @@ async def confirm_grade(uow: UnitOfWork, m: Matter, *, by: str, note: str | None
         raise RegradeError(409, "该事项不在待复核队列中", "Matter is not waiting for review")
     before = snapshot(m)
     m.needs_review = False
-    line = f"{_STAFF_PREFIX}（{who}）：确认原分级" + (f"；备注：{note}" if note else "")
-    m.reasons = [*list(m.reasons)[:48], line[:500]]
+    line = Reason(
+        f"{_STAFF_PREFIX}（{who}）：确认原分级" + (f"；备注：{note}" if note else ""),
+        f"{_STAFF_PREFIX_EN} ({who_en}): grade confirmed as it was" + (f"; note: {note}" if note else ""),
+    )
+    add_reason(m, line)
     m.updated_at = _now()
     m.version += 1
     uow.session.add(m)

@@ -81,6 +81,7 @@ def test_staff_make_a_foreseen_problem_a_topic_and_move_a_matter_to_the_communit
         browser = launch(pw)
         # CSP bypassed only to inject axe-core (test_console_hardening checks the policy itself).
         page = browser.new_context(viewport=DESKTOP, locale="zh-CN", bypass_csp=True).new_page()
+        staff = page
         problems: list[str] = []
         try:
             login(page, base, role_label="社区党组织", community="金山社区", name="王书记")
@@ -209,6 +210,35 @@ def test_staff_make_a_foreseen_problem_a_topic_and_move_a_matter_to_the_communit
             expect(grid.locator("[data-testid=foresight-table]")).to_contain_text("已列为议题")
             expect(grid.locator("[data-testid=foresight-run]")).to_have_count(0)
             expect(grid.get_by_role("button", name=re.compile("^列为议题"))).to_have_count(0)
+
+            # The grade's reasons in English, line for line: the rules' words, and a staff regrade naming the
+            # person by name and role and the change in words (never an account id or a code).
+            page = staff
+            staff.bring_to_front()
+            staff.goto(f"{base}/#/triage")
+            card = until(staff, staff.locator(".card", has_text="绿化带"), refresh="Search")
+            expect(card.get_by_label("Reasons")).to_contain_text("Category: Greenery (words found: “绿化带”)")
+            card.get_by_role("button", name=re.compile("^Regrade")).click()
+            dialog = staff.locator(".el-dialog:visible")
+            dialog.get_by_text("Green", exact=True).click()
+            staff.fill("#regrade-reason", "只是增设座椅的建议")
+            staff.locator("[data-testid=regrade-submit]").click()
+            card = staff.locator("[data-testid=col-green] .card", has_text="绿化带")
+            expect(card).to_be_visible(timeout=30_000)
+            card.get_by_role("button", name=re.compile("^Detail")).click()
+            reasons = staff.locator(".el-drawer:visible [data-testid=reasons]")
+            expect(reasons).to_contain_text(
+                "Staff regrade (王书记 (Party organisation)): Level Yellow→Green; reason: 只是增设座椅的建议",
+                timeout=15_000,
+            )
+            expect(reasons).to_contain_text("Category: Greenery (words found: “绿化带”)")
+            expect(reasons).to_contain_text("(superseded by a staff regrade)")
+            for chinese in ("人工改判", "类别：", "等级："):
+                expect(reasons).not_to_contain_text(chinese)
+            assert not raw_codes(staff), raw_codes(staff)
+            shot(staff, "matter-reasons-en")
+            problems += [f"matter reasons (English): {v}" for v in axe(staff)]
+            staff.keyboard.press("Escape")
             assert not problems, "\n".join(problems)  # axe-core: nothing serious or critical
         except Exception:
             shot(page, "zz-halls-failure")

@@ -32,8 +32,10 @@ def client(hall_env, tmp_path, monkeypatch):
         yield c
 
 
-def auth(role: str = "party_org", communities: tuple[str, ...] = ("jinshan",), sub: str = "u-party") -> dict:
-    return {"Authorization": f"Bearer {mint(sub=sub, role=role, communities=list(communities))}"}
+def auth(
+    role: str = "party_org", communities: tuple[str, ...] = ("jinshan",), sub: str = "u-party", name: str | None = None
+) -> dict:
+    return {"Authorization": f"Bearer {mint(sub=sub, role=role, communities=list(communities), name=name)}"}
 
 
 def report_event(text: str, community: str = "jinshan", building: str = "3") -> tuple[Envelope, events.ReportReceived]:
@@ -114,7 +116,8 @@ def test_preview_grades_without_storing(client):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["level"] == "red" and body["route"] == "deliberate" and body["category"] == "utilities"
-    assert body["reasons"]
+    assert body["reasons"] and len(body["reasons_en"]) == len(body["reasons"]) and all(body["reasons_en"])
+    assert "Category: Utilities (words found: “停水”, “没水”)" in body["reasons_en"]
     r = client.post(
         "/v1/preview", headers=auth(communities=("xueyuan",)), json={"text": "下水主杠又堵了", "community": "xueyuan"}
     )
@@ -135,14 +138,24 @@ def test_regrade_with_audit(client):
         f"/v1/matters/{mid}/regrade", headers=h, json={"level": "red", "route": "direct", "reason": "灯下有裸露电线"}
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "route"
+    before = client.get(f"/v1/matters/{mid}", headers=h).json()
+    assert len(before["reasons_en"]) == len(before["reasons"]) and before["reasons_en"][0].startswith("Category: ")
     r = client.post(
         f"/v1/matters/{mid}/regrade",
-        headers=h,
+        headers=auth(name="王书记"),
         json={"level": "red", "route": "deliberate", "category": "safety_fire", "reason": "灯下有裸露电线"},
     )
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["level"], body["category"], body["needs_review"]) == ("red", "safety_fire", False)
+    # The staff line in both languages: by name and role, the change in words (never an id or a code).
+    assert body["reasons"][-1].startswith("人工改判（王书记（社区党组织））：等级 黄→红，办理方式 直接办理→上会议事")
+    assert body["reasons_en"][-1] == (
+        "Staff regrade (王书记 (Party organisation)): Level Yellow→Red, Route Fix at once→Deliberate, "
+        "Category Lighting→Fire and safety; reason: 灯下有裸露电线"
+    )
+    assert body["reasons_en"][0].endswith("(superseded by a staff regrade)")
+    assert "u-party" not in " ".join(body["reasons_en"])
     assert body["regrades"][-1]["by"] == "u-party" and body["regrades"][-1]["before"]["level"] == "yellow"
 
     async def _audit() -> list[Regrade]:

@@ -62,6 +62,11 @@ async def test_merge_moves_reports_audits_and_emits(store):
     merged = events.MatterMerged.model_validate(new[0].data)
     assert merged.into == b.id and merged.report_ids == [reports[0].report_id] and merged.reason == "其实是同一个问题"
     assert len(events.MatterTriaged.model_validate(new[-1].data).report_ids) == 2
+    # Both matters say so in English words too, line for line with the Chinese.
+    assert len(dst.reasons_en) == len(dst.reasons) and len(src.reasons_en) == len(src.reasons)
+    assert dst.reasons_en[-1] == f"Merged (Staff): took in 1 report of “{a.title[:40]}”; reason: 其实是同一个问题"
+    assert src.reasons_en[-1] == f"Merged into the matter “{b.title[:40]}” (Staff): 其实是同一个问题"
+    assert events.MatterTriaged.model_validate(new[-1].data).reasons_en == dst.reasons_en
 
 
 async def test_merge_raises_the_survivor_to_the_higher_level(store):
@@ -121,6 +126,11 @@ async def test_split_makes_a_new_graded_matter_and_is_idempotent(store):
         old = await s.get(Matter, m.id)
         audits = (await s.exec(select(Regrade).where(Regrade.action == "split"))).all()
     assert old.reporters == 1 and {x.matter_id for x in audits} == {m.id, new.id}
+    assert (
+        old.reasons_en[-1] == f"Split (Staff): 1 report moved to a new matter “{new.title[:40]}”; reason: 不是同一件事"
+    )
+    assert new.reasons_en[-1] == f"Split (Staff): split off from “{m.title[:40]}”; reason: 不是同一件事"
+    assert len(new.reasons_en) == len(new.reasons) and new.reasons_en[0].startswith("Category: ")
     again, changed = await _split(store, m.id, [d2.report_id])
     assert not changed and again.id == new.id and len(await store.outbox()) == before + 3
 

@@ -78,6 +78,9 @@ async def test_new_report_makes_a_matter_and_emits_triaged(store):
     [out] = await store.outbox()
     assert out.type == "matter.triaged.v1" and out.subject == m.id and out.community == "jinshan"
     assert out.causationid == env.id
+    # The event carries the reasons in both languages, line for line, as the matter stores them.
+    assert out.data["reasons"] == m.reasons and out.data["reasons_en"] == m.reasons_en
+    assert m.reasons_en[0].startswith("Category: Lighting (")
     payload = events.MatterTriaged.model_validate(out.data)
     assert payload.report_ids == [data.report_id] and payload.level == m.level and payload.category == "lighting"
     assert payload.place.compound == "jinghuhuayuan" and payload.reasons
@@ -155,6 +158,11 @@ async def test_more_reporters_raise_the_grade_and_emit_regraded(store):
     async with store.db.session() as s:
         [audit] = (await s.exec(select(Regrade))).all()
     assert audit.by == "triage" and audit.before["route"] == "direct" and audit.after["route"] == "deliberate"
+    # The headcount regrade and the joined-reports line read in English too, in step with the Chinese.
+    assert len(m.reasons_en) == len(m.reasons) and all(m.reasons_en)
+    assert m.reasons[-1].startswith("合并报事 3 条")
+    assert m.reasons_en[-1] == "3 reports joined (3 people reported it, 3 households affected)"
+    assert "Deliberate: strong public feeling (3 people reported it)" in m.reasons_en
 
 
 async def test_joining_never_lowers_the_level(store):
@@ -247,10 +255,19 @@ async def test_regrade_supersedes_the_reasons_it_contradicts(store):
     assert m.level == "red" and any(r.startswith("等级：红") for r in m.reasons)
     async with store.uow(actor="staff-1") as uow:
         m = await uow.session.get(Matter, m.id)
-        await triage_service.apply_regrade(uow, m, by="staff-1", who="王书记（社区党组织）", level="yellow",
+        await triage_service.apply_regrade(uow, m, by="staff-1", who="王书记（社区党组织）",
+                                     who_en="王书记 (Party organisation)", level="yellow",
                                      route="direct", category=None, reason="已核实：电梯停运，无人被困")  # fmt: skip
         await uow.commit()
     [m] = await matters(store)
+    # The English twins follow line for line: superseded lines say so, the staff line names the change in words.
+    assert len(m.reasons_en) == len(m.reasons)
+    for zh, en in zip(m.reasons, m.reasons_en, strict=True):
+        assert zh.endswith(handlers.SUPERSEDED) == en.endswith(handlers.SUPERSEDED_EN)
+    assert m.reasons_en[-1] == (
+        "Staff regrade (王书记 (Party organisation)): Level Red→Yellow, Route Deliberate→Fix at once; "
+        "reason: 已核实：电梯停运，无人被困"
+    )
     live = [r for r in m.reasons if not r.endswith(handlers.SUPERSEDED)]
     assert not any(r.startswith(("等级：红", "规则：红色一律上会议事", "危险词")) for r in live)
     assert any(r.startswith("等级：红") and r.endswith(handlers.SUPERSEDED) for r in m.reasons)
@@ -353,6 +370,8 @@ async def test_confirm_clears_review_keeps_grade_and_is_a_label(store):
     [after] = await matters(store)
     assert not after.needs_review and (after.level, after.route, after.category) == (m.level, m.route, m.category)
     assert after.version == m.version + 1 and after.reasons[-1].startswith("人工改判（工作人员）：确认原分级")
+    assert after.reasons_en[-1] == "Staff regrade (Staff): grade confirmed as it was; note: 已上门核实"
+    assert after.reasons_en[:-1] == m.reasons_en and len(after.reasons_en) == len(after.reasons)
     [audit] = await audits(store)
     assert audit.action == "confirm" and audit.before["needs_review"] and not audit.after["needs_review"]
     assert not [e for e in await store.outbox() if e.type == "matter.regraded.v1"]  # nothing changed downstream

@@ -420,6 +420,13 @@ export function twin(zhText, enText) {
   return lang.value === 'en' && enText ? enText : zhText
 }
 
+// A matter's grade reasons in the current language: triage sends `reasons_en` line for line with `reasons`
+// (an empty line, or none at all, for matters graded before the English twins: those stay in Chinese).
+export function reasonLines(matter) {
+  const en = matter?.reasons_en || []
+  return (matter?.reasons || []).map((r, i) => twin(r, en[i]))
+}
+
 // Labels from the services come as "中文 / English": show the half for the current language.
 export function bilingual(label) {
   const [zhPart, enPart] = String(label || '').split(' / ')
