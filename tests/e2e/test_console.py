@@ -132,7 +132,7 @@ def _staff_and_residents(browser, staff, base: str) -> None:
     light_card.get_by_role("button", name="改判").click()
     dialog = staff.locator(".el-dialog:visible")
     dialog.get_by_text("绿", exact=True).click()
-    dialog.get_by_text("立即办理", exact=True).click()
+    dialog.get_by_text("直接办理", exact=True).click()
     staff.fill("#regrade-reason", "只涉及一个单元的照明，物业当日可修")
     shot(staff, "04-regrade-dialog")
     staff.locator("[data-testid=regrade-submit]").click()

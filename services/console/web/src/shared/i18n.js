@@ -55,7 +55,7 @@ const zh = {
   entries: '台账总数', backlog: '未办结（按等级）', trend: '按月趋势', by_category: '类别分布',
   by_community: '各社区办结率', drill_hint: '点击柱形查看该社区', back_to_county: '返回全县',
   live: '实时', new_event: '新动态', empty: '暂无数据', saved: '已保存', names_hint: '出席人员（逗号分隔）',
-  no_perm: '当前角色无此权限', print: '打印', export: '导出', total: '共', direct: '立即办理', deliberate: '上会议事',
+  no_perm: '当前角色无此权限', print: '打印', export: '导出', total: '共', direct: '直接办理', deliberate: '上会议事',
   needs_review: '待复核', confidence: '置信度', open_matters: '办理中的事项', lang_switch: 'English',
   select: '请选择', required: '必填', party_org: '社区党组织', owners_committee: '业主委员会',
   property_company: '物业服务企业', resident_rep: '居民代表', partner_unit: '结对共建单位', grid_worker: '网格员',
