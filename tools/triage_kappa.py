@@ -89,8 +89,9 @@ def kappa(first: list[str], second: list[str]) -> dict:
     return {"n": n, "observed_agreement": round(po, 4), "expected_agreement": round(pe, 4), "kappa": round(k, 4)}
 
 
-def report(writer: str) -> tuple[dict, list[dict]]:
-    """Compare the writer's labels with {writer}_second.jsonl; write the report and return it with the differences."""
+def report(writer: str, write: bool = True) -> tuple[dict, list[dict]]:
+    """Compare the writer's labels with {writer}_second.jsonl; return the report (written unless write=False) and the
+    rows that differ."""
     source = labelled.WRITERS_DIR / f"{writer}.jsonl"
     rows = list(labelled.read_jsonl(source))
     by_id = {r["id"]: r for r in rows}
@@ -141,9 +142,10 @@ def report(writer: str) -> tuple[dict, list[dict]]:
             f"comparison; {writer}.jsonl was not changed"
         ),
     }
-    (KAPPA_DIR / f"{writer}_kappa_report.json").write_text(
-        json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+    if write:
+        (KAPPA_DIR / f"{writer}_kappa_report.json").write_text(
+            json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
     diffs = [
         {
             "id": b["id"],
