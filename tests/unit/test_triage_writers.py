@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 
 from services.triage import cli, crossval, labelled
 from services.triage.model import load, train
+from tools import triage_kappa
 
 pytestmark = pytest.mark.unit
 # Trains models: 20-35 s of CPU on a quiet machine, many times that while the other tiers run beside (make test).
@@ -42,6 +43,44 @@ def test_kappa_sample_is_from_the_corpus():
     ids = {r["id"] for p in labelled.WRITERS_DIR.glob("*.jsonl") for r in labelled.read_jsonl(p)}
     assert len(second) == 360 and {r["id"] for r in second} <= ids
     assert report["kappa"]["overall"]["level"]["n"] == 360
+
+
+def test_later_writers_kappa_samples_are_reproducible_and_blind():
+    """w5/w6: the sample is the seeded stratified draw, shows only id/text/channel; the reports recompute."""
+    kappa = labelled.CORPUS_DIR / "kappa"
+    assert triage_kappa.allocate({"red": 224, "yellow": 353, "green": 223}, 120) == {
+        "red": 34,
+        "yellow": 53,
+        "green": 33,
+    }
+    for w in ("w5", "w6"):
+        rows = list(labelled.read_jsonl(labelled.WRITERS_DIR / f"{w}.jsonl"))
+        shown = list(labelled.read_jsonl(kappa / f"{w}_sample.jsonl"))
+        second = list(labelled.read_jsonl(kappa / f"{w}_second.jsonl"))
+        drawn = triage_kappa.draw(rows)
+        assert [r["id"] for r in shown] == [r["id"] for r in drawn] == sorted(r["id"] for r in drawn)
+        assert all(set(r) == {"id", "text", "channel"} for r in shown) and len(shown) == 120
+        levels = collections.Counter(r["level"] for r in drawn)
+        assert dict(levels) == triage_kappa.allocate(
+            {lv: sum(r["level"] == lv for r in rows) for lv in labelled.LEVELS}, 120
+        )
+        assert [r["id"] for r in second] == [r["id"] for r in shown] and all(
+            labelled.usable({**r, "text": "x"}) for r in second
+        )
+        out, diffs = triage_kappa.report(w, write=False)
+        assert out == json.loads((kappa / f"{w}_kappa_report.json").read_text(encoding="utf-8"))
+        assert out["raw_agreement_all_four_heads"]["rows_agreeing_on_level_route_kind_category"] == 120 - len(diffs)
+    w4 = {r["id"] for r in labelled.read_jsonl(labelled.WRITERS_DIR / "w4.jsonl")}
+    second = [r["id"] for r in labelled.read_jsonl(kappa / "w4_second.jsonl")]
+    assert len(set(second)) == 120 and set(second) <= w4
+    assert json.loads((kappa / "w4_kappa_report.json").read_text(encoding="utf-8"))["kappa"]["level"]["n"] == 120
+
+
+def test_kappa_matches_sklearn_and_hand_computation():
+    first = ["red", "red", "yellow", "green", "green", "yellow"]
+    second = ["red", "yellow", "yellow", "green", "yellow", "yellow"]
+    k = triage_kappa.kappa(first, second)  # po 4/6, pe (2*1 + 2*4 + 2*1)/36 = 1/3, kappa 0.5
+    assert k == {"n": 6, "observed_agreement": 0.6667, "expected_agreement": 0.3333, "kappa": 0.5}
 
 
 def test_usable_rejects_bad_labels():
