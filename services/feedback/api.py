@@ -106,6 +106,7 @@ class RoundOut(BaseModel):
     outcome_label: str
     rate: float | None
     reasons: list[str]
+    reasons_en: list[str] = Field(description="The reasons in English words, line for line with `reasons`")
     revisit: RevisitOut | None
     evaluations: list[EvaluationOut]
 
@@ -326,6 +327,7 @@ async def get_evaluations(
         outcome_label=ROUND_OUTCOME_ZH.get(outcome, outcome),
         rate=domain.satisfaction_rate(as_domain(rows)),
         reasons=list(decision.reasons) if decision else [],
+        reasons_en=list(decision.reasons_en) if decision else [],
         revisit=revisit_out(revisit) if revisit else None,
         evaluations=[_evaluation_out(e) for e in rows],
     )

@@ -87,11 +87,20 @@ def pooled_satisfaction(rounds: Sequence[Sequence[Evaluation]]) -> float | None:
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with a matter after its evaluations: satisfied, reopen, escalate or pending."""
+    """What to do with a matter after its evaluations: satisfied, reopen, escalate or pending.
+
+    `reasons` are Chinese sentences for staff; `reasons_en` the same, line for line, in English words (the
+    residents' comments stay quoted as they wrote them, the party organisation is named by its role in English).
+    """
 
     outcome: str
     reasons: tuple[str, ...]
     rate: float | None
+    reasons_en: tuple[str, ...] = ()
+
+
+def _households_en(n: int) -> str:
+    return f"{n} household" + ("" if n == 1 else "s")
 
 
 def decide(evals: Sequence[Evaluation], *, round: int, threshold: float = 0.8, min_evaluations: int = 1) -> Decision:
@@ -106,26 +115,45 @@ def decide(evals: Sequence[Evaluation], *, round: int, threshold: float = 0.8, m
     # before min_evaluations is reached, since waiting for more votes cannot overturn it.
     vetoes = [ev for ev in unique if ev.is_reporter and ev.solved == "unsolved"]
     reasons: list[str] = []
+    reasons_en: list[str] = []
     for ev in vetoes:
-        quoted = f"：「{ev.comment}」" if ev.comment else "（未留言）"
         # No household reference: reasons are read by people (staff, and the ledger's timeline).
-        reasons.append(f"原报事人反映问题未解决{quoted}")
+        reasons.append("原报事人反映问题未解决" + (f"：「{ev.comment}」" if ev.comment else "（未留言）"))
+        reasons_en.append(
+            "The person who reported it says it is not solved"
+            + (f": “{ev.comment}”" if ev.comment else " (no comment left)")
+        )
     if not vetoes and len(unique) < min_evaluations:
         return Decision(
             "pending",
             (f"已收到 {len(unique)} 户评价，不足最低 {min_evaluations} 户，继续回访收集",),
             rate,
+            (
+                f"{_households_en(len(unique))} evaluated so far, fewer than the {min_evaluations} needed:"
+                " revisits go on",
+            ),
         )
     if rate is not None and rate < threshold:
         reasons.append(f"满意率 {rate:.0%} 低于要求的 {threshold:.0%}（共 {len(unique)} 户评价）")
+        reasons_en.append(
+            f"Satisfaction {rate:.0%} is below the {threshold:.0%} required ({_households_en(len(unique))} evaluated)"
+        )
     if not reasons:
-        return Decision("satisfied", (f"满意率 {_pct(rate)} 达到要求的 {threshold:.0%}，可以销号",), rate)
+        return Decision(
+            "satisfied",
+            (f"满意率 {_pct(rate)} 达到要求的 {threshold:.0%}，可以销号",),
+            rate,
+            (f"Satisfaction {_pct(rate)} meets the {threshold:.0%} required: the matter can be crossed off",),
+        )
     if round >= 2:
         # Rectification already failed once: the party organisation takes over supervision (督促整改).
+        party = labels.en("role", "party_org")
         reasons.append(f"第 {round} 轮评价仍不满意，提交社区党组织督办")
-        return Decision("escalate", tuple(reasons), rate)
+        reasons_en.append(f"Still not satisfied in round {round}: passed to the community {party} to supervise")
+        return Decision("escalate", tuple(reasons), rate, tuple(reasons_en))
     reasons.append("退回责任单位重新整改，整改后再次回访")
-    return Decision("reopen", tuple(reasons), rate)
+    reasons_en.append("Sent back to the responsible unit to put right, then revisited again")
+    return Decision("reopen", tuple(reasons), rate, tuple(reasons_en))
 
 
 REMIND_AHEAD = dt.timedelta(hours=24)  # a revisit is reminded once, this long before it falls due

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from services.meeting import api, planner, tiers
+from services.meeting import agenda_log, api, planner, tiers
 from services.meeting.models import AgendaItem, MeetingSession, QueuedMatter, TierChange, aware
 from services.runtime.auth import Principal
 from services.runtime.directory import load_directory
@@ -93,7 +93,7 @@ async def add_item(uow, s: MeetingSession, qm: QueuedMatter, principal: Principa
                 action="set",
                 to_tier=tier,
                 session_id=s.id,
-                reason="议程设置：列入该议事会",
+                reason=agenda_log.TO_THIS_SESSION,
             )
         )
     await planner.add_to_agenda(uow, s, qm, actor=principal.sub, position=position)

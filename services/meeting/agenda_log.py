@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from services.meeting.models import AgendaChange, QueuedMatter, aware
@@ -19,6 +19,20 @@ ACTION_ZH = {
     "withdraw": "自动撤出（改判或转为紧急议事）",
 }
 
+# The reasons meeting itself writes into the agenda and hall histories, with their English words (a staff-typed
+# reason reads as typed in both languages).
+TO_THIS_SESSION = "议程设置：列入该议事会"
+TO_SITE_INSPECTION = "改为现场勘察"
+REASONS_EN = {
+    TO_THIS_SESSION: "Agenda set: put on this session's agenda",
+    TO_SITE_INSPECTION: "Moved to a site inspection",
+}
+
+
+def reason_en(reason: str | None) -> str | None:
+    """The English of a history reason: meeting's own sentences in words, the staff's as typed."""
+    return REASONS_EN.get(reason, reason) if reason else reason
+
 
 class AgendaChangeOut(BaseModel):
     """One audited change of the agenda: who, when, what."""
@@ -32,6 +46,7 @@ class AgendaChangeOut(BaseModel):
     from_position: int | None
     to_position: int | None
     reason: str | None
+    reason_en: str | None = Field(None, description="The reason in English words (a staff-typed reason as typed)")
 
 
 async def changes_of(db, session_id: str) -> list[AgendaChangeOut]:
@@ -54,6 +69,7 @@ async def changes_of(db, session_id: str) -> list[AgendaChangeOut]:
             from_position=c.from_position,
             to_position=c.to_position,
             reason=c.reason,
+            reason_en=reason_en(c.reason),
         )
         for c, title in rows
     ][-500:]

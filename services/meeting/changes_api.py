@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from services.meeting import api, conclusion, planner, service
+from services.meeting import agenda_log, api, conclusion, planner, service
 from services.meeting.models import QueuedMatter, aware, utc
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
@@ -120,7 +120,12 @@ async def create_session(
                 raise Problem(409, "该事项已安排现场勘察", "Matter already has a site inspection")
             current = await planner.lock_session(uow, current.id)
             await planner.remove_from_agenda(
-                uow, current.id, qm.matter_id, actor=principal.sub, action="remove", reason="改为现场勘察"
+                uow,
+                current.id,
+                qm.matter_id,
+                actor=principal.sub,
+                action="remove",
+                reason=agenda_log.TO_SITE_INSPECTION,
             )
             await planner.emit_scheduled(uow, current)
         s = await service.schedule_site_inspection(

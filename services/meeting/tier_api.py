@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from services.meeting import planner, service, tiers
+from services.meeting import agenda_log, planner, service, tiers
 from services.meeting.models import MeetingSession, QueuedMatter, TierChange, aware
 from services.runtime.auth import Principal
 from services.runtime.authz import in_scope, require
@@ -43,6 +43,7 @@ class TierChangeOut(BaseModel):
     to_tier_label: str
     session_id: str | None
     reason: str
+    reason_en: str = Field(description="The reason in English words (a staff-typed reason as typed)")
 
 
 class TierOut(BaseModel):
@@ -94,6 +95,7 @@ def _out(community: Community, qm: QueuedMatter, changes: list[TierChange]) -> T
                 to_tier_label=TIER_ZH.get(c.to_tier, c.to_tier),
                 session_id=c.session_id,
                 reason=c.reason,
+                reason_en=agenda_log.reason_en(c.reason) or "",
             )
             for c in changes
         ],

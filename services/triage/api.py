@@ -28,7 +28,7 @@ from services.runtime.export import (
 from services.runtime.pages import Limit, Offset, Page
 from services.runtime.problems import Problem
 from services.runtime.service import Ctx
-from services.triage import regroup
+from services.triage import history, regroup
 from services.triage.domain import CATEGORY_LABELS
 from services.triage.grader import grade
 from services.triage.handlers import (
@@ -88,6 +88,9 @@ class RegradeOut(BaseModel):
     action: str | None = None
     by: str
     reason: str
+    reason_en: str = Field(
+        description="The reason in English words (triage's own sentences); a staff-typed reason reads as typed"
+    )
     before: dict
     after: dict
     at: dt.datetime
@@ -354,7 +357,15 @@ async def _detail(s, m: Matter) -> MatterDetail:
         report_ids=[r.report_id for r in reports],
         reports=[ReportOut(report_id=r.report_id, text=r.text, received_at=r.received_at) for r in reports],
         regrades=[
-            RegradeOut(action=r.action, by=r.by, reason=r.reason, before=r.before, after=r.after, at=r.at)
+            RegradeOut(
+                action=r.action,
+                by=r.by,
+                reason=r.reason,
+                reason_en=history.english(r.action, r.reason, r.before, r.after),
+                before=r.before,
+                after=r.after,
+                at=r.at,
+            )
             for r in regrades
         ],
     )

@@ -12,7 +12,7 @@ from services.contracts import Envelope, events, labels
 from services.runtime.consumer import Reject
 from services.runtime.directory import Community, load_directory
 from services.runtime.uow import UnitOfWork
-from services.triage import domain, similar
+from services.triage import domain, history, similar
 from services.triage.domain import CATEGORIES, Grade, PhraseAdditions, cluster_key
 from services.triage.grader import grade
 from services.triage.models import Matter, MatterReport, Regrade
@@ -366,12 +366,7 @@ async def _join(
     m.version += 1
     uow.session.add(m)
     if raised:
-        changes = []
-        if before["level"] != level:
-            changes.append(f"等级由{LEVEL_LABELS[before['level']]}升为{LEVEL_LABELS[level]}")
-        if before["route"] != route:
-            changes.append(f"由{ROUTE_LABELS[before['route']]}转为{ROUTE_LABELS[route]}")
-        reason = f"新增报事 1 条，共 {reporters} 人反映、涉及 {households} 户，" + "，".join(changes)
+        reason = history.joined(reporters, households, before, snapshot(m))
         uow.session.add(_audit(m, before, by="triage", reason=reason, text=_texts(reports), action="auto"))
         await emit_regraded(uow, m, before, by="triage", reason=reason)
     await uow.session.flush()

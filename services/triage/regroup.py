@@ -6,6 +6,7 @@ from sqlmodel import select
 
 from services.contracts import events
 from services.runtime.uow import UnitOfWork
+from services.triage import history
 from services.triage.domain import cluster_key
 from services.triage.grader import grade
 from services.triage.handlers import (
@@ -110,9 +111,9 @@ async def merge(
     )
     source.updated_at, source.version = now, source.version + 1
     uow.session.add_all([source, target])
-    why = f"合并到「{target.title[:40]}」：{reason}"
+    why = history.merged_into(target.title, reason)
     uow.session.add(_audit(source, before_source, by=by, reason=why, text=_texts(moved), action="merge"))
-    why = f"并入「{source.title[:40]}」：{reason}"
+    why = history.took_in(source.title, reason)
     uow.session.add(_audit(target, before_target, by=by, reason=why, text=_texts(reports), action="merge"))
     await uow.session.flush()
     if moved:
@@ -222,9 +223,9 @@ async def split(
     )
     source.updated_at, source.version = now, source.version + 1
     uow.session.add(source)
-    why = f"拆出 {len(moved)} 条报事另立事项：{reason}"
+    why = history.split_out(len(moved), reason)
     uow.session.add(_audit(source, before, by=by, reason=why, text=_texts(staying), action="split"))
-    uow.session.add(_audit(new, {}, by=by, reason=f"自原事项拆出：{reason}", text=text, action="split"))
+    uow.session.add(_audit(new, {}, by=by, reason=history.split_from(reason), text=text, action="split"))
     await uow.session.flush()
     await uow.emit(
         "matter.split.v1",

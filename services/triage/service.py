@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.contracts import labels
 from services.runtime.uow import UnitOfWork
+from services.triage import history
 from services.triage.domain import CATEGORIES, cluster_key
 from services.triage.handlers import (
     _STAFF_PREFIX,
@@ -108,7 +109,7 @@ async def confirm_grade(
     m.updated_at = _now()
     m.version += 1
     uow.session.add(m)
-    reason = f"确认原分级{('：' + note) if note else ''}"
+    reason = history.confirmed(note)
     text = _texts(await report_rows(uow, m.id))
     audit = _audit(m, before, by=by, reason=reason, text=text, action="confirm")
     uow.session.add(audit)

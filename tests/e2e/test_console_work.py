@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.console_ui import DESKTOP, el_select, launch, login, shot, until
+from tests.e2e.platform import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,32 @@ def raw_codes(page) -> list[str]:
     """Codes in the page's visible text (the open drawer and dialogs included)."""
     text = page.evaluate("document.body.innerText")
     return sorted({m.group(0) for m in RAW.finditer(text)})
+
+
+def _fixed_and_evaluated(p, staff: dict) -> str:
+    """The lamp's ledger entry started and completed, then one household's voice recorded; the revisit's measures."""
+    lamp = p.http.get(p.url("triage", "/v1/matters"), params={"q": "楼道灯"}, headers=staff).json()["items"][0]
+
+    def entry():
+        items = p.http.get(p.url("ledger", "/v1/entries"), params={"community": "xueyuan"}, headers=staff).json()
+        return next((e for e in items["items"] if e["matter_id"] == lamp["id"] and e["state"] == "assigned"), None)
+
+    ent = eventually(entry, what="the lamp's ledger entry")
+    for action, body in (("start", {}), ("complete", {"note": "更换楼道声控灯"})):
+        r = p.http.post(p.url("ledger", f"/v1/entries/{ent['id']}/actions/{action}"), json=body, headers=staff)
+        assert r.status_code == 200, r.text
+
+    def revisit():
+        rows = p.http.get(p.url("feedback", "/v1/revisits"), headers=staff).json()["items"]
+        return next((r for r in rows if r["matter_id"] == lamp["id"]), None)
+
+    method = eventually(revisit, what="the lamp's revisit")["methods"][0]
+    voice = {"household": "金泰和庄5-2-301", "rating": "satisfied", "solved": "solved", "method": method}
+    if method == "home_visit":
+        voice["evidence"] = {"signature": "sig/5-2-301.png"}
+    r = p.http.post(p.url("feedback", f"/v1/matters/{lamp['id']}/evaluations"), headers=staff, json=voice)
+    assert r.status_code == 201, r.text
+    return "更换楼道声控灯"
 
 
 def test_work_pages_speak_in_words(platform):
@@ -130,8 +157,32 @@ def test_work_pages_speak_in_words(platform):
             assert not re.search(r"[a-z_]+\.|\[\d+\]|contact_phone|called_at", error.inner_text()), error.inner_text()
             shot(page, "work-entry-error")
 
+            # The lamp is fixed and one household answers the revisit (through the services), so the Revisits page
+            # has a round with the feedback service's reasons to read in English below.
+            lamp = _fixed_and_evaluated(p, staff_h)
+
             # English: the same pages, still no code.
             page.get_by_role("button", name="English").click()
+            # Service-written sentences in English too: the grading history (the confirmation, with the staff's
+            # note as typed) in the matter drawer, and the revisit round's reasons.
+            page.goto(f"{base}/#/triage")
+            card = until(page, page.locator(".card", has_text="煤气"), refresh="Search")
+            card.get_by_role("button", name=re.compile("^Detail")).click()
+            history = page.locator(".el-drawer:visible [data-testid=timeline]")
+            expect(history).to_contain_text("Grade confirmed as it was: 已上门核实，维持原分级", timeout=15_000)
+            expect(history).not_to_contain_text("确认原分级")
+            assert not raw_codes(page), raw_codes(page)
+            shot(page, "work-history-en")
+            page.keyboard.press("Escape")
+            page.goto(f"{base}/#/revisits")
+            row = until(page, page.locator("[data-testid=revisits-table] tr", has_text=lamp), refresh="Search")
+            row.get_by_role("button", name=re.compile("^Detail")).click()
+            reasons = page.locator(".el-drawer:visible [data-testid=round-reasons]")
+            expect(reasons).to_contain_text(re.compile(r"evaluated so far|meets the 80% required"), timeout=15_000)
+            assert not re.search(r"[\u4e00-\u9fff]", reasons.inner_text()), reasons.inner_text()
+            assert not raw_codes(page), raw_codes(page)
+            shot(page, "work-revisit-en")
+            page.keyboard.press("Escape")
             for name in ("ledger", "sessions", "inbox"):
                 page.goto(f"{base}/#/{name}")
                 page.locator(".page-title").wait_for()

@@ -133,6 +133,9 @@ def test_record_and_read_evaluations(client):
     assert got["round"] == 1 and got["rate"] == 1.0 and got["outcome"] == "pending"
     assert [e["household_ref"] for e in got["evaluations"]] == [out["household_ref"]]
     assert "金泰和庄12-2-301" not in str(got)
+    # The round's reasons in English words too, line for line (the Revisits drawer shows them in English mode).
+    assert len(got["reasons_en"]) == len(got["reasons"]) == 1, got["reasons"]
+    assert got["reasons_en"][0].startswith("1 household evaluated so far, fewer than the "), got["reasons_en"]
     revisits = client.get("/v1/revisits", params={"community": "jinshan"}, headers=auth("county_operator", ("*",)))
     assert [r["matter_id"] for r in revisits.json()["items"]] == ["mat_1"]
 

@@ -116,6 +116,7 @@ def test_a_compound_matter_meets_at_the_compound_and_can_be_referred_up(client, 
     assert [(c["action"], c["session_id"], c["reason"]) for c in tier["changes"]] == [
         ("refer_up", small["id"], "涉及小区外市政道路划线，需社区协调")
     ]
+    assert tier["changes"][0]["reason_en"] == "涉及小区外市政道路划线，需社区协调"  # the staff's words, as typed
     done = [e for e in outbox(client) if e.type == "session.concluded.v1"][-1]
     assert done.data["resolutions"][0]["outcome"] == "refer_up"
 

@@ -157,6 +157,7 @@ def test_regrade_with_audit(client):
     assert body["reasons_en"][0].endswith("(superseded by a staff regrade)")
     assert "u-party" not in " ".join(body["reasons_en"])
     assert body["regrades"][-1]["by"] == "u-party" and body["regrades"][-1]["before"]["level"] == "yellow"
+    assert body["regrades"][-1]["reason_en"] == "灯下有裸露电线"  # the staff's own words, as typed
 
     async def _audit() -> list[Regrade]:
         async with client.app.state.ctx.db.session() as s:
@@ -216,7 +217,8 @@ def test_review_confirmation_clears_the_flag_and_is_audited(client):
     assert not after["needs_review"]
     assert (after["level"], after["route"], after["category"]) == (before["level"], before["route"], before["category"])
     [entry] = after["regrades"]
-    assert entry["by"] == "u-party" and entry["reason"].startswith("确认原分级")
+    assert entry["by"] == "u-party" and entry["reason"] == "确认原分级：已上门核实"
+    assert entry["reason_en"] == "Grade confirmed as it was: 已上门核实"
     assert client.get("/v1/review", headers=h).json()["items"] == []
     assert client.post(f"/v1/matters/{mid}/review", headers=h, json={"accept": True}).status_code == 409
     assert client.post("/v1/matters/mat_nope/review", headers=h, json={"accept": True}).status_code == 404

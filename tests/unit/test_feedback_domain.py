@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -282,3 +283,74 @@ def test_household_key_is_one_per_home_however_typed():
     assert household_key("景湖花园5-2-301", compounds).startswith("text:")
     assert household_key("景湖花园99-1-301", compounds).startswith("text:")
     assert household_key("JTH-3-1-101") == "text:jth-3-1-101"  # no directory at hand: normalised text
+
+
+# --- the reasons in English words ---------------------------------------------------------------
+
+CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+QUOTED = re.compile(r"“[^”]*”")  # a resident's own comment, quoted as written
+SNAKE = re.compile(r"\b[a-z]+_[a-z0-9_]+\b")
+OUTCOME_CODES = re.compile(r"\b(unsatisfied|reopen|escalate|pending|home_visit|phone)\b")  # "satisfied" is a word too
+
+
+@pytest.mark.parametrize(
+    ("evals", "round_", "kw", "outcome", "english"),
+    [
+        (
+            [ev(str(i), "satisfied") for i in range(4)] + [ev("x", "unsatisfied")],
+            1,
+            {},
+            "satisfied",
+            ["Satisfaction 80% meets the 80% required: the matter can be crossed off"],
+        ),
+        (
+            [ev("a", "satisfied"), ev("b", "unsatisfied")],
+            1,
+            {},
+            "reopen",
+            [
+                "Satisfaction 50% is below the 80% required (2 households evaluated)",
+                "Sent back to the responsible unit to put right, then revisited again",
+            ],
+        ),
+        (
+            [ev("12-2-301", "unsatisfied", solved="unsolved", is_reporter=True, comment="下水道还是堵")],
+            2,
+            {},
+            "escalate",
+            [
+                "The person who reported it says it is not solved: “下水道还是堵”",
+                "Satisfaction 0% is below the 80% required (1 household evaluated)",
+                "Still not satisfied in round 2: passed to the community Party organisation to supervise",
+            ],
+        ),
+        (
+            [ev("r", "satisfied", solved="unsolved", is_reporter=True)],
+            1,
+            {},
+            "reopen",
+            [
+                "The person who reported it says it is not solved (no comment left)",
+                "Sent back to the responsible unit to put right, then revisited again",
+            ],
+        ),
+        (
+            [ev("a", "satisfied")],
+            1,
+            {"min_evaluations": 3},
+            "pending",
+            ["1 household evaluated so far, fewer than the 3 needed: revisits go on"],
+        ),
+    ],
+)
+def test_every_reason_has_an_english_twin_in_words(evals, round_, kw, outcome, english):
+    d = decide(evals, round=round_, **kw)
+    assert d.outcome == outcome
+    assert list(d.reasons_en) == english and len(d.reasons_en) == len(d.reasons)
+    for zh, en in zip(d.reasons, d.reasons_en, strict=True):
+        words = QUOTED.sub("", en)
+        assert not CJK.search(words) and not SNAKE.search(words) and not OUTCOME_CODES.search(words), en
+        assert not CJK.search(en.replace("下水道还是堵", "")), en  # only the resident's comment stays Chinese
+        for quote in QUOTED.findall(en):
+            assert quote[1:-1] in zh
+        assert "12-2-301" not in en  # no household, as in the Chinese

@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from services.contracts import events
-from services.triage import handlers, regroup
+from services.triage import handlers, history, regroup
 from services.triage import service as triage_service
 from services.triage.app import spec
 from services.triage.models import Matter, MatterReport, Regrade
@@ -67,6 +67,10 @@ async def test_merge_moves_reports_audits_and_emits(store):
     assert dst.reasons_en[-1] == f"Merged (Staff): took in 1 report of “{a.title[:40]}”; reason: 其实是同一个问题"
     assert src.reasons_en[-1] == f"Merged into the matter “{b.title[:40]}” (Staff): 其实是同一个问题"
     assert events.MatterTriaged.model_validate(new[-1].data).reasons_en == dst.reasons_en
+    # The grading history's rows read in English words, rebuilt from the stored Chinese.
+    english = {x.matter_id: history.english(x.action, x.reason, x.before, x.after) for x in audits}
+    assert english[a.id] == f"Merged into “{b.title[:40]}”: 其实是同一个问题"
+    assert english[b.id] == f"Took in the reports of “{a.title[:40]}”: 其实是同一个问题"
 
 
 async def test_merge_raises_the_survivor_to_the_higher_level(store):
@@ -131,6 +135,11 @@ async def test_split_makes_a_new_graded_matter_and_is_idempotent(store):
     )
     assert new.reasons_en[-1] == f"Split (Staff): split off from “{m.title[:40]}”; reason: 不是同一件事"
     assert len(new.reasons_en) == len(new.reasons) and new.reasons_en[0].startswith("Category: ")
+    english = {x.matter_id: history.english(x.action, x.reason, x.before, x.after) for x in audits}
+    assert english == {
+        m.id: "1 report moved to a new matter: 不是同一件事",
+        new.id: "Split off from another matter: 不是同一件事",
+    }
     again, changed = await _split(store, m.id, [d2.report_id])
     assert not changed and again.id == new.id and len(await store.outbox()) == before + 3
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from services.contracts import Envelope, events
 from services.runtime.consumer import Reject
-from services.triage import handlers
+from services.triage import handlers, history
 from services.triage import service as triage_service
 from services.triage.app import spec
 from services.triage.models import Matter, MatterReport, Regrade
@@ -158,6 +158,9 @@ async def test_more_reporters_raise_the_grade_and_emit_regraded(store):
     async with store.db.session() as s:
         [audit] = (await s.exec(select(Regrade))).all()
     assert audit.by == "triage" and audit.before["route"] == "direct" and audit.after["route"] == "deliberate"
+    assert history.english(audit.action, audit.reason, audit.before, audit.after) == (
+        "1 new report (3 people reported it, 3 households affected): Route changed from Fix at once to Deliberate"
+    )
     # The headcount regrade and the joined-reports line read in English too, in step with the Chinese.
     assert len(m.reasons_en) == len(m.reasons) and all(m.reasons_en)
     assert m.reasons[-1].startswith("合并报事 3 条")
@@ -374,6 +377,8 @@ async def test_confirm_clears_review_keeps_grade_and_is_a_label(store):
     assert after.reasons_en[:-1] == m.reasons_en and len(after.reasons_en) == len(after.reasons)
     [audit] = await audits(store)
     assert audit.action == "confirm" and audit.before["needs_review"] and not audit.after["needs_review"]
+    assert audit.reason == "确认原分级：已上门核实"
+    assert history.english(audit.action, audit.reason) == "Grade confirmed as it was: 已上门核实"
     assert not [e for e in await store.outbox() if e.type == "matter.regraded.v1"]  # nothing changed downstream
     async with store.uow() as uow:
         row = await uow.session.get(Matter, m.id)
