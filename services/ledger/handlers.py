@@ -28,6 +28,7 @@ from services.ledger.service import (
     supporting_of,
     sync_supporting,
     utcnow,
+    write_new,
 )
 from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
@@ -206,6 +207,7 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
     elif view.route == "direct":
         entry = new_entry(s, view, actor=SYSTEM, event_id=env.id)
         await _assign_direct(uow, entry, note="按类别直接交办", event_id=env.id, measures=DIRECT_MEASURES, view=view)
+    await write_new(s, view, entry)
 
 
 async def on_matter_foreseen(uow: UnitOfWork, env: Envelope, data: events.MatterForeseen) -> None:
