@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import re
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -63,10 +65,15 @@ def clock(uow: UnitOfWork) -> dt.datetime:
 # --- entries of events --------------------------------------------------------------------------
 
 
+@functools.cache
+def _entry_by_matter():
+    """Built once, run with a parameter (issue 23: building it was about a third of the lookup)."""
+    return select(Entry).where(Entry.matter_id == bindparam("p_matter")).with_for_update()
+
+
 async def entry_of(session: AsyncSession, env: Envelope, matter_id: str) -> Entry | None:
     """The entry of a matter, tenant-checked against the event (Reject on mismatch)."""
-    q = select(Entry).where(Entry.matter_id == matter_id).with_for_update()
-    entry = (await session.exec(q)).first()
+    entry = (await session.exec(_entry_by_matter(), params={"p_matter": matter_id})).first()
     if entry is not None and entry.community != env.community:
         raise Reject(f"event claims community {env.community!r} for an entry of another community")
     return entry
