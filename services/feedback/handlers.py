@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 
@@ -125,22 +126,31 @@ async def on_matter_closed(uow: UnitOfWork, env: Envelope, data: events.MatterCl
             r.status = "done"
 
 
-async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
-    """Keep the matter's title, which residents see on a questionnaire (latest wins; idempotent)."""
-    if load_directory().community(env.community) is None:
-        raise Reject(f"unknown community {env.community!r}")
+@functools.cache
+def _title_statement(dialect: str):
+    """Insert a matter's view, or update the title of this community's view: built once per dialect, run with
+    parameters (issue 23: built per event, with its cache key, it was about a tenth of feedback's time)."""
     t = MatterView.__table__
-    ins = upsert(t, uow.dialect).values(
-        matter_id=data.matter_id, community=env.community, title=data.title[:500], updated_at=dt.datetime.now(dt.UTC)
-    )
-    # One statement, no row loaded: insert, or update the title of this community's view. A view of another
-    # community is left alone, and then nothing comes back.
-    stmt = ins.on_conflict_do_update(
+    ins = upsert(t, dialect)
+    # A view of another community is left alone, and then nothing comes back.
+    return ins.on_conflict_do_update(
         index_elements=[t.c.matter_id],
         set_={"title": ins.excluded.title, "updated_at": ins.excluded.updated_at},
         where=t.c.community == ins.excluded.community,
     ).returning(t.c.matter_id)
-    if (await uow.session.exec(stmt)).first() is None:
+
+
+async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
+    """Keep the matter's title, which residents see on a questionnaire (latest wins; idempotent)."""
+    if load_directory().community(env.community) is None:
+        raise Reject(f"unknown community {env.community!r}")
+    row = {
+        "matter_id": data.matter_id,
+        "community": env.community,
+        "title": data.title[:500],
+        "updated_at": dt.datetime.now(dt.UTC),
+    }
+    if (await uow.session.exec(_title_statement(uow.dialect), params=row)).first() is None:
         raise Reject(f"matter.triaged claims community {env.community!r} for a matter of another community")
 
 

@@ -42,8 +42,8 @@ def record_fields(r: RevealRecord | dict[str, Any]) -> dict[str, Any]:
 async def append(session, **fields: Any) -> RevealRecord:
     """Append one link to its community's chain inside the caller's transaction (the head row is locked)."""
     community = fields["community"]
-    stmt = hashchain.reserve_statement(session.bind.dialect.name, RevealHead.__table__, community, 1)
-    last, head_hash = (await session.exec(stmt)).one()
+    stmt = hashchain.reserve_statement(session.bind.dialect.name, RevealHead.__table__)
+    last, head_hash = (await session.exec(stmt, params={"community": community, "count": 1})).one()
     seq, prev = hashchain.first_link(last, head_hash, 1)
     digest = hashchain.chain_hash(record_fields({**fields, "seq": seq}), prev)
     row = RevealRecord(**fields, seq=seq, prev_hash=prev, hash=digest)

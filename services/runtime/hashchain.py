@@ -9,13 +9,14 @@ reveals a deleted tail. What a record's hash covers is the owning service's choi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -38,11 +39,16 @@ def chain_hash(fields: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(canonical(fields) + prev_hash.encode()).hexdigest()
 
 
-def reserve_statement(dialect: str, head: Table, community: str, count: int):
-    """The upsert that takes `count` numbers of a community's chain; it returns (last seq, head hash)."""
+@functools.cache
+def reserve_statement(dialect: str, head: Table):
+    """The upsert that takes `count` numbers of a `community`'s chain (parameters); it returns (last seq, head hash).
+
+    Built once per dialect and table, run with parameters (issue 23: one statement a commit in the ledger).
+    """
     ins = pg_insert(head) if dialect == "postgresql" else sqlite_insert(head)
+    count = bindparam("count", type_=head.c.seq.type)
     return (
-        ins.values(community=community, seq=count, hash="")
+        ins.values(community=bindparam("community", type_=head.c.community.type), seq=count, hash="")
         .on_conflict_do_update(index_elements=[head.c.community], set_={"seq": head.c.seq + count})
         .returning(head.c.seq, head.c.hash)
     )

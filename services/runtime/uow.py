@@ -49,7 +49,10 @@ class UnitOfWork:
 
     async def _next_sequence(self, subject: str) -> int:
         stmt = self.tables.next_sequence(self.dialect)
-        return int((await self.session.exec(stmt, params={"subject": subject, "seq": 1})).scalar_one())
+        # The sequence table is no ORM row's: flushing the session first would only write it earlier, and
+        # the ledger writes its new rows without the ORM's flush (issue 23).
+        with self.session.no_autoflush:
+            return int((await self.session.exec(stmt, params={"subject": subject, "seq": 1})).scalar_one())
 
     async def emit(self, type: str, *, community: str, subject: str | None, data: BaseModel | dict) -> Envelope:
         """Validate a payload against its contract and add it to the outbox of this transaction."""

@@ -105,9 +105,12 @@ def add_workdays(day: dt.date, n: int) -> dt.date:
         return next_workday(day)
     # Count from `day` itself, workday or not: a Saturday start must not first move to Monday and then
     # count Monday as day 0, which made every weekend/holiday start land one workday late (issue 15).
+    holidays.years()  # once, not per day walked: it builds the table's path each time (issue 23)
     d = day
     for _ in range(n):
-        d = next_workday(d, include_self=False)
+        d += dt.timedelta(days=1)
+        while not _is_workday(d):
+            d += dt.timedelta(days=1)
     return d
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from sqlalchemy import or_
 from sqlalchemy import text as sql_text
 from sqlmodel import select
 
@@ -20,7 +21,7 @@ from services.triage.reasons import Reason, columns, count_en, paired
 
 # A report joins an open matter of the same place and category created at most this long before it.
 CLUSTER_WINDOW = dt.timedelta(hours=72)
-MAX_CANDIDATES = 50  # open matters of one compound compared with a new report (the newest)
+MAX_CANDIDATES = 50  # open matters of the same place compared with a new report (the newest)
 MAX_REPORT_IDS = 1000  # matter.triaged.v1 carries at most this many report ids (the newest)
 LEVEL_RANK = {"green": 0, "yellow": 1, "red": 2}
 LEVEL_LABELS = labels.zh_map("level")
@@ -207,22 +208,24 @@ async def find_cluster(
     not required to match (the same leak reads as drainage in one report and property management in another).
     """
     prefix, building = key.rsplit("|", 2)[0] + "|", _building_of(key)
+    # The place is checked in the query, not on loaded rows: loading every open matter of the compound to keep
+    # one building's was a quarter of triage's time in the saturated pipeline (issue 23).
+    place = Matter.cluster_key.startswith(prefix, autoescape=True)
+    if building != "-":
+        same, unknown = (Matter.cluster_key.startswith(f"{prefix}{b}|", autoescape=True) for b in (building, "-"))
+        place = or_(same, unknown)
     q = (
         select(Matter)
         .where(
             Matter.community == community,
-            Matter.cluster_key.startswith(prefix, autoescape=True),
+            place,
             Matter.status == "open",
             Matter.created_at >= at - CLUSTER_WINDOW,
         )
         .order_by(Matter.created_at.desc())
         .limit(MAX_CANDIDATES)
     )
-    candidates = [
-        m
-        for m in (await uow.session.exec(q)).all()
-        if building == "-" or _building_of(m.cluster_key) in ("-", building)
-    ]
+    candidates = list((await uow.session.exec(q)).all())
     if not candidates:
         return None
     rows = await uow.session.exec(
