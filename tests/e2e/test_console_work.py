@@ -199,7 +199,9 @@ def test_work_pages_speak_in_words(platform):
             drawer = page.locator(".el-drawer:visible")
             expect(drawer).to_contain_text("Handled directly by the unit responsible")
             # Outside quotes (units, people's words) and the staff's own note, no Chinese in the notes.
-            for text in timeline.locator(".note").all_inner_texts():
+            texts = timeline.locator(".note").all_inner_texts()
+            assert len(texts) >= 5, texts
+            for text in texts:
                 bare = re.sub(r"“[^”]*”", "", text).replace(lamp, "")
                 assert not re.search(r"[\u4e00-\u9fff]", bare), text
             assert not raw_codes(page), raw_codes(page)
