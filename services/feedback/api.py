@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import func, select
 
 from services.contracts import labels
+from services.contracts.measures import revisit_measures_en
 from services.contracts.vocabulary import Category, Level, Method, Rating, Solved
 from services.feedback import domain
 from services.feedback.handlers import PENDING_STATUSES, revisit_of
@@ -90,6 +91,7 @@ class RevisitOut(BaseModel):
     status_label: str
     created_at: dt.datetime
     measures: str | None = None
+    measures_en: str | None = Field(None, description="What was done, in English; others' words quoted")
     assignee: str | None = None
     reminded_at: dt.datetime | None = None
 
@@ -195,6 +197,7 @@ def revisit_out(r: Revisit) -> RevisitOut:
         status_label=REVISIT_STATUS_ZH.get(r.status, r.status),
         created_at=r.created_at,
         measures=r.measures,
+        measures_en=revisit_measures_en(r.measures),
         assignee=r.assignee,
         reminded_at=r.reminded_at,
     )

@@ -16,6 +16,7 @@ import logging
 
 from sqlmodel import and_, func, or_, select
 
+from services.ledger import notes
 from services.ledger.domain import DONE_STATES, TZ
 from services.ledger.models import Alert, Entry, Reminder, notices
 from services.ledger.oncall import TIER_ZH, TIERS, contacts_of, next_tier, on_duty, secretary, tier_people
@@ -35,8 +36,9 @@ ACK_PURPOSE = "alert_ack"
 ACK_TTL = dt.timedelta(hours=24)
 TOP_TIER_EVERY = 3  # at the last tier, re-page this many times more slowly
 GIVE_UP = dt.timedelta(hours=24)  # nobody acknowledged for a day: stop paging (a rebuilt ledger pages no old alerts)
-VIA_ZH = {"link": "通过通知链接", "console": "在工作台", "action": "开始处置"}
+VIA_ZH = notes.VIA_ZH
 ALERT_STATUS_ZH = {"open": "待确认", "acknowledged": "已确认接警", "closed": "已结束"}
+ALERT_STATUS_EN = {"open": "Waiting for acknowledgement", "acknowledged": "Acknowledged", "closed": "Ended"}
 signer = link_signer
 
 
@@ -113,7 +115,7 @@ async def _page(uow: UnitOfWork, entry: Entry, alert: Alert, directory: Director
     slow = TOP_TIER_EVERY if alert.tier == len(TIERS) - 1 and alert.pages > emergency.pages_per_tier else 1
     alert.next_page_at = now + dt.timedelta(minutes=emergency.repage_minutes * slow)
     uow.session.add(alert)
-    note = f"红色警报：已呼叫{TIER_ZH[tier]}{len(queued)}人（第{alert.pages}次），等待确认接警"
+    note = notes.paged(tier, len(queued), alert.pages)
     append(uow.session, entry, actor=SYSTEM, action="page", from_state=entry.state, note=note, at=now)
     return len(queued)
 
@@ -148,7 +150,7 @@ async def acknowledge(session, entry: Entry, alert: Alert, *, by: str, via: str,
         return False
     alert.status, alert.acked_at, alert.acked_by, alert.ack_via, alert.next_page_at = "acknowledged", now, by, via, None
     session.add(alert)
-    append(session, entry, actor=by, action="ack", from_state=entry.state, note=f"已确认接警（{VIA_ZH[via]}）", at=now)
+    append(session, entry, actor=by, action="ack", from_state=entry.state, note=notes.acknowledged(via), at=now)
     return True
 
 
@@ -181,13 +183,13 @@ async def tick(uow: UnitOfWork, now: dt.datetime) -> int:
         if now - alert.opened_at.replace(tzinfo=alert.opened_at.tzinfo or dt.UTC) > GIVE_UP:
             alert.status, alert.next_page_at = "closed", None
             s.add(alert)
-            note = "红色警报24小时无人确认，停止呼叫，请在工作台跟进"
+            note = notes.ALERT_GAVE_UP
             append(s, entry, actor=SYSTEM, action="page", from_state=entry.state, note=note, at=now)
             continue
         tier, escalate = next_tier(alert.tier, alert.pages, directory.county.emergency.pages_per_tier)
         if escalate:
             alert.tier, alert.pages = tier, 0
-            note = f"红色警报无人确认，升级呼叫{TIER_ZH[TIERS[tier]]}"
+            note = notes.alert_escalated(TIERS[tier])
             append(s, entry, actor=SYSTEM, action="escalate_alert", from_state=entry.state, note=note, at=now)
         pages += await _page(uow, entry, alert, directory, now)
     pages += await _late_first_actions(uow, directory, now)
@@ -246,7 +248,7 @@ async def _late_first_actions(uow: UnitOfWork, directory: Directory, now: dt.dat
                 target_id=entry.id, entry_id=entry.id, kind="first_action", deadline=entry.first_action_due, sent_at=now
             )
         )
-        note = f"首次响应超时：时限 {_local(entry.first_action_due)} 已过，责任单位尚未响应，已报社区党组织书记"
+        note = notes.first_action_late(entry.first_action_due)
         append(s, entry, actor=SYSTEM, action="remind", from_state=entry.state, note=note, at=now)
         community = directory.community(entry.community)
         sec = secretary(community) if community else None

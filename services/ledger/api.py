@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import func, or_, select
 
 from services.contracts import events, labels
+from services.contracts.measures import measures_en
 from services.contracts.media import Photo
 from services.contracts.vocabulary import Category, Level
-from services.ledger import alerts, commitments, handover, routing, service
+from services.ledger import alerts, commitments, handover, notes, routing, service
 from services.ledger.alerts import alert_id
 from services.ledger.commitments_api import CommitmentOut
 from services.ledger.config import deadline_policy
@@ -50,12 +51,7 @@ router = APIRouter(prefix="/v1", tags=["ledger"])
 UpdateAction = Literal["claim", "start", "progress", "escalate", "return", "complete"]
 API_ACTIONS = ("claim", "start", "progress", "escalate", "return", "complete", "close")
 NOTE_REQUIRED = frozenset({"progress", "escalate", "complete"})
-DEFAULT_NOTES = {
-    "claim": "已认领",
-    "start": "开始办理",
-    "return": "转办部门办理完毕，退回核验（returned for verification）",
-    "close": "已销号",
-}
+DEFAULT_NOTES = {"claim": notes.CLAIMED, "start": notes.STARTED, "return": notes.RETURNED, "close": notes.CLOSED}
 EMITS = {
     "claim": "entry.progressed.v1",
     "start": "entry.progressed.v1",
@@ -77,6 +73,7 @@ class TimelineOut(BaseModel):
     from_state: str | None
     to_state: str | None
     note: str | None
+    note_en: str | None = Field(None, description="The note in English words; a staff member's own note as typed")
     photos: list[str]
 
 
@@ -95,6 +92,7 @@ class EntryOut(BaseModel):
     state: str
     state_label: str
     measures: str | None
+    measures_en: str | None = Field(None, description="The measures in English; a session's own words quoted")
     lead_party: str | None
     lead_unit: str | None
     supporting_units: list[str]
@@ -132,8 +130,10 @@ class AlertOut(BaseModel):
 
     status: str
     status_label: str
+    status_label_en: str
     tier: int
     tier_label: str
+    tier_label_en: str
     pages: int
     opened_at: dt.datetime
     next_page_at: dt.datetime | None
@@ -168,8 +168,9 @@ class ActionIn(BaseModel):
 
 def _out(e: Entry) -> dict:
     return {
-        **{k: getattr(e, k) for k in EntryOut.model_fields if k != "state_label"},
+        **{k: getattr(e, k) for k in EntryOut.model_fields if k not in ("state_label", "measures_en")},
         "state_label": STATE_LABELS_ZH.get(e.state, e.state),
+        "measures_en": (measures_en(e.measures) or f"“{e.measures}”") if e.measures else None,
     }
 
 
@@ -287,8 +288,10 @@ async def _alert_of(s, e: Entry) -> AlertOut | None:
     return AlertOut(
         status=a.status,
         status_label=alerts.ALERT_STATUS_ZH.get(a.status, a.status),
+        status_label_en=alerts.ALERT_STATUS_EN.get(a.status, "—"),
         tier=a.tier,
         tier_label=TIER_ZH[TIERS[a.tier]],
+        tier_label_en=notes.TIER_EN[TIERS[a.tier]],
         pages=a.pages,
         opened_at=a.opened_at,
         next_page_at=a.next_page_at,
@@ -321,7 +324,10 @@ async def _detail(s, e: Entry) -> EntryDetail:
         alert=await _alert_of(s, e),
         notices=sent[-100:],
         **_out(e),
-        timeline=[TimelineOut(**t.model_dump(include=set(TimelineOut.model_fields))) for t in items],
+        timeline=[
+            TimelineOut(**t.model_dump(include=set(TimelineOut.model_fields)), note_en=notes.english(t.action, t.note))
+            for t in items
+        ],
         allowed_actions=allowed,
         available_actions=[a for a in API_ACTIONS if a in allowed],
         deadline_status=deadline_status(e.deadline, service.utcnow(), e.state, deadline_policy())
@@ -368,16 +374,16 @@ async def _act(ctx, principal: Principal, entry_id: str, action: str, body: Acti
             if alert is not None:
                 await alerts.acknowledge(s, e, alert, by=principal.sub, via="action", now=now)
         if action == "start" and e.state == "assigned":
-            note = (body.note or "").strip() or "认领并开始办理"  # starting unclaimed work claims it too
+            note = (body.note or "").strip() or notes.CLAIMED_AND_STARTED  # starting unclaimed work claims it too
         if action == "claim" or (action == "start" and e.state == "assigned"):
             if principal.role in service.RESPONSIBLE_PARTIES:
                 e.lead_party = principal.role
             e.lead_unit = principal.unit or e.lead_unit
         elif action == "progress" and principal.role == "department":
-            note = f"【{principal.unit or '职能部门'}】{note}"
+            note = notes.department_progress(principal.unit, note)
         elif action == "escalate":
             e.escalated_to = _handover_unit(e.community, body.department or "")
-            note = f"转办至{e.escalated_to}：{note}"
+            note = notes.handed_over_by(e.escalated_to, note)
         elif action == "complete":
             e.completed_at = now
         elif action == "close":

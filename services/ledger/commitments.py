@@ -12,7 +12,7 @@ import datetime as dt
 from sqlmodel import select
 
 from services.contracts import Envelope, events
-from services.ledger import audit, service
+from services.ledger import audit, notes, service
 from services.ledger.domain import TZ
 from services.ledger.models import Commitment, Entry, Reminder, notices
 from services.ledger.oncall import secretary
@@ -60,7 +60,7 @@ async def record(uow: UnitOfWork, env: Envelope, entry: Entry, res: events.Resol
         audit.stage(
             uow.session, row, community=entry.community, actor=actor, action="commit_add", entry_id=entry.id, at=now
         )
-        note = f"议事会承诺：{promise.text}（承诺方：{promise.owner}，期限 {_local(promise.due)}）"
+        note = notes.promised(promise.text, promise.owner, promise.due)
         service.append(
             uow.session, entry, actor=actor, action="commit", from_state=entry.state, note=note, event_id=env.id
         )
@@ -90,7 +90,7 @@ async def remind_due(uow: UnitOfWork, now: dt.datetime) -> int:
         if seen.first() is not None or entry is None or entry.state == "closed":
             continue
         s.add(Reminder(target_id=c.id, entry_id=entry.id, kind="commitment", deadline=c.due, sent_at=now))
-        note = f"承诺到期待核验：{c.text}（承诺方：{c.owner}，期限 {_local(c.due)}），请社区党组织核验是否兑现"
+        note = notes.promise_due(c.text, c.owner, c.due)
         service.append(s, entry, actor=service.SYSTEM, action="remind", from_state=entry.state, note=note, at=now)
         community = load_directory().community(entry.community)
         sec = secretary(community) if community else None

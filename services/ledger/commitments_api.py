@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.ledger import audit, service
+from services.ledger import audit, notes, service
 from services.ledger.commitments import aware
 from services.ledger.models import Commitment
 from services.ledger.supporting_api import entry_in_scope
@@ -101,7 +101,7 @@ async def check_commitment(
         audit.stage(
             s, c, community=entry.community, actor=principal.sub, action="commit_check", entry_id=entry.id, at=now
         )
-        text = f"承诺核验：{c.text} —— {STATE_ZH[c.state]}（{note}）"
+        text = notes.promise_checked(c.text, c.state, note)
         service.append(s, entry, actor=principal.sub, action="commit_check", from_state=entry.state, note=text, at=now)
         await s.flush()
         out = CommitmentOut.of(c, now)

@@ -13,9 +13,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import Envelope, events
-from services.ledger import alerts, commitments, handover
+from services.contracts import measures as fixed_measures
+from services.ledger import alerts, commitments, handover, notes
 from services.ledger.config import deadline_policy
-from services.ledger.domain import DONE_STATES, STATE_LABELS_ZH, TZ, deadline_for, first_action_due
+from services.ledger.domain import DONE_STATES, TZ, deadline_for, first_action_due  # noqa: F401 - TZ: callers take it here
 from services.ledger.models import Entry, EvaluationView, MatterView
 from services.ledger.oncall import on_duty
 from services.ledger.routing import route_direct
@@ -39,18 +40,11 @@ from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-DIRECT_MEASURES = "按职责直接处理（一般性问题立即解决）"
-RED_MEASURES = "红色事项：值班责任单位立即到场处置、控制险情，紧急议事会随后议定办理措施"
-SUPERVISED_MEASURES = "社区党组织督办：牵头重新研究整改措施"
+DIRECT_MEASURES = fixed_measures.DIRECT
+RED_MEASURES = fixed_measures.RED
+SUPERVISED_MEASURES = fixed_measures.SUPERVISED
 ACTIVE_STATES = frozenset({"assigned", "claimed", "in_progress", "escalated"})
-OUTCOME_ZH = {
-    "resolved": "议定办理",
-    "site_inspection": "需现场勘察",
-    "escalate": "转办职能部门",
-    "deferred": "暂缓议定",
-    "not_actionable": "不予受理",
-    "refer_up": "小区议事会提交社区议事厅",
-}
+OUTCOME_ZH = notes.SESSION_OUTCOME_ZH
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -99,7 +93,7 @@ async def _order_deadline(s: AsyncSession, entry: Entry, view: MatterView | None
     if entry.deadline is not None and _aware(entry.deadline) <= due:
         return ""
     entry.deadline, entry.overdue = due, False
-    return f"（按12345工单承办时限，{due.astimezone(TZ):%m月%d日 %H:%M}前办结）"
+    return notes.order_deadline(due)
 
 
 async def _assign_direct(
@@ -113,7 +107,7 @@ async def _assign_direct(
         if community is not None:
             routed = route_direct(community, entry.category, entry.compound)
             entry.lead_party, entry.lead_unit = routed.lead_party, routed.lead_unit or entry.lead_unit
-            note = f"{note}：{routed.lead_unit or '社区'}（{routed.why}）"
+            note = notes.assigned_direct(note, routed.lead_unit, routed.why)
     entry.deadline = deadline_for(entry.level, clock(uow), deadline_policy())
     entry.overdue = False
     note += await _order_deadline(uow.session, entry, view)
@@ -141,7 +135,7 @@ async def _assign_red(uow: UnitOfWork, entry: Entry, *, event_id: str | None, no
     entry.deadline = deadline_for("red", now, deadline_policy())
     entry.first_action_due = first_action_due("red", now, _first_action_policy())
     entry.overdue = False
-    note = f"{note}：{entry.lead_unit or '值班责任单位'}"
+    note = notes.assigned_red(note, entry.lead_unit)
     if entry.state in ("registered", "reopened"):
         apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
     else:
@@ -198,9 +192,9 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
     s.add(view)
     if entry is not None:
         if entry.state in ACTIVE_STATES and (earlier := await _order_deadline(s, entry, view)):
-            note_only(s, entry, f"12345工单承办时限早于台账时限，办结时限提前{earlier}", actor=SYSTEM, event_id=env.id)
+            note_only(s, entry, notes.order_earlier(earlier), actor=SYSTEM, event_id=env.id)
         if data.households > entry.households:
-            note = f"同一事项新增报事，涉及{data.households}户"
+            note = notes.more_households(data.households)
             note_only(s, entry, note, actor=f"matter:{data.matter_id}", event_id=env.id)
         entry.households = max(entry.households, data.households)
         entry.compound = entry.compound or view.compound
@@ -256,7 +250,7 @@ async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.Matter
         return
     if entry.state == "closed" or (entry.level == view.level and entry.category == view.category):
         return
-    note = f"重新定级：{data.previous.level}→{data.level}（{data.reason}）"
+    note = notes.regraded(data.previous.level, data.level, data.reason)
     raised_to_red = view.level == "red" and entry.level != "red"
     entry.level, entry.category, entry.updated_at = view.level, view.category, utcnow()
     append(s, entry, actor=data.by or SYSTEM, action="regrade", from_state=entry.state, note=note, event_id=env.id)
@@ -269,14 +263,11 @@ async def on_matter_regraded(uow: UnitOfWork, env: Envelope, data: events.Matter
 
 async def on_session_scheduled(uow: UnitOfWork, env: Envelope, data: events.SessionScheduled) -> None:
     """Note on the timeline of existing entries that their matter is on a session's agenda."""
-    when = _aware(data.starts_at).astimezone(TZ).strftime("%Y-%m-%d %H:%M")
-    label = {"scheduled": "已列入议事会议程", "rescheduled": "议事会改期", "cancelled": "议事会已取消"}[data.status]
-    if data.hall_name and data.hall not in (None, "community"):
-        label = label.replace("议事会", data.hall_name, 1)  # 小事不出小区: say which compound's meeting
+    hall = data.hall_name if data.hall_name and data.hall not in (None, "community") else None
     for matter_id in dict.fromkeys(data.agenda):
         entry = await entry_of(uow.session, env, matter_id)
         if entry is not None:
-            note = f"{label}（{when}，{data.place}）"
+            note = notes.session_scheduled(data.status, hall, _aware(data.starts_at), data.place)
             note_only(uow.session, entry, note, actor=f"session:{data.session_id}", event_id=env.id)
 
 
@@ -290,7 +281,7 @@ async def on_session_concluded(uow: UnitOfWork, env: Envelope, data: events.Sess
         elif res.outcome == "escalate":
             await _escalate(uow, env, res, entry, actor)
         elif entry is not None:
-            note = f"议事会决议：{OUTCOME_ZH[res.outcome]}" + (f"（{res.reason}）" if res.reason else "")
+            note = notes.session_outcome(res.outcome, res.reason)
             note_only(uow.session, entry, note, actor=actor, event_id=env.id)
         if res.commitments:
             entry = await entry_of(uow.session, env, res.matter_id)
@@ -311,7 +302,7 @@ async def _entry_for_resolution(uow: UnitOfWork, env: Envelope, res: events.Reso
 
 
 def _take_resolution(entry: Entry, res: events.Resolution, start: dt.datetime) -> None:
-    entry.measures = clean(res.measures) or entry.measures or "按议事会决议办理"
+    entry.measures = clean(res.measures) or entry.measures or fixed_measures.BY_SESSION
     entry.lead_party = res.lead_party or entry.lead_party
     entry.lead_unit = res.lead_unit or entry.lead_unit
     entry.supporting_units = list(res.supporting_units) or entry.supporting_units
@@ -324,11 +315,11 @@ async def _resolve(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry
         await _adopt(uow, env, res, entry, actor)
         return
     if entry is not None and entry.state not in ("registered", "reopened"):
-        note_only(uow.session, entry, "议事会议定，但台账已办结，未重复交办", actor=actor, event_id=env.id)
+        note_only(uow.session, entry, notes.RESOLVED_BUT_DONE, actor=actor, event_id=env.id)
         return
     entry = await _entry_for_resolution(uow, env, res, entry)
     _take_resolution(entry, res, clock(uow))
-    note = f"议事会议定：{entry.measures}" + await _order_deadline(uow.session, entry)
+    note = notes.session_resolved(entry.measures) + await _order_deadline(uow.session, entry)
     apply(uow.session, entry, "assign", actor=actor, note=note, event_id=env.id)
     sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
     await emit_entry(uow, "entry.assigned.v1", entry, actor=actor, note=note)
@@ -346,7 +337,7 @@ async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: 
     if (entry.measures, entry.lead_party, entry.lead_unit, list(entry.supporting_units), entry.deadline) == before:
         return  # the same decision again: nothing to record
     entry.updated_at = utcnow()
-    note = f"议事会重新议定：{entry.measures}"
+    note = notes.session_readopted(entry.measures)
     append(uow.session, entry, actor=actor, action="resolve", from_state=entry.state, note=note, event_id=env.id)
     sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
     await emit_entry(uow, "entry.assigned.v1", entry, actor=actor, note=note)
@@ -354,17 +345,17 @@ async def _adopt(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: 
 
 async def _escalate(uow: UnitOfWork, env: Envelope, res: events.Resolution, entry: Entry | None, actor: str) -> None:
     if entry is not None and entry.state not in ("registered", "reopened", "assigned", "claimed", "in_progress"):
-        note_only(uow.session, entry, "议事会决议转办，但台账当前状态不可转办", actor=actor, event_id=env.id)
+        note_only(uow.session, entry, notes.ESCALATE_NOT_NOW, actor=actor, event_id=env.id)
         return
     entry = await _entry_for_resolution(uow, env, res, entry)
     department = res.department or res.lead_unit or "职能部门"
     if entry.state in ("registered", "reopened"):
         _take_resolution(entry, res, clock(uow))
         entry.measures = clean(res.measures or f"转办{department}")
-        apply(uow.session, entry, "assign", actor=actor, note="议事会议定转办", event_id=env.id)
+        apply(uow.session, entry, "assign", actor=actor, note=notes.SESSION_ESCALATED, event_id=env.id)
         sync_supporting(uow.session, entry, await supporting_of(uow.session, entry.id), actor=actor)
     entry.escalated_to = department[:128]
-    note = f"转办至{department}" + (f"（{res.reason}）" if res.reason else "")
+    note = notes.handed_over(department, res.reason)
     apply(uow.session, entry, "escalate", actor=actor, note=note, event_id=env.id)
     await emit_entry(uow, "entry.escalated.v1", entry, actor=actor, note=note)
     await handover.notify_unit(uow, entry, entry.escalated_to, kind="handover", note=note, now=clock(uow))
@@ -408,14 +399,13 @@ async def on_evaluation_recorded(uow: UnitOfWork, env: Envelope, data: events.Ev
     entry = await entry_of(uow.session, env, data.matter_id)
     await _keep_evaluation(uow.session, env, data)
     if entry is not None:
-        label = RATING_ZH.get(data.rating, data.rating)
-        note_only(uow.session, entry, f"第{data.round}轮回访评价：{label}", actor=SYSTEM, event_id=env.id)
+        note_only(uow.session, entry, notes.round_rating(data.round, data.rating), actor=SYSTEM, event_id=env.id)
     if entry is None or data.round_outcome != "satisfied" or data.round != entry.round:
         return
     if entry.state != "completed":
         return  # already evaluated, or a stale round
     entry.satisfied = True
-    note = "居民评价满意" + (f"（满意率 {data.round_rate:.0%}）" if data.round_rate is not None else "")
+    note = notes.satisfied(data.round_rate)
     apply(uow.session, entry, "evaluate_satisfied", actor=SYSTEM, note=note, event_id=env.id)
     await emit_entry(uow, "entry.progressed.v1", entry, actor=SYSTEM, note=note, satisfaction=data.round_rate)
 
@@ -447,24 +437,24 @@ async def on_matter_reopened(uow: UnitOfWork, env: Envelope, data: events.Matter
         note_only(
             s,
             entry,
-            f"收到重办通知（第{data.round}轮），但台账状态为「{STATE_LABELS_ZH[entry.state]}」",
+            notes.reopen_refused(data.round, entry.state),
             actor=SYSTEM,
             event_id=env.id,
         )
         return
     if entry.measures:
         # The measures of the round that did not satisfy stay on the timeline when a new round replaces them.
-        note_only(s, entry, f"第{entry.round}轮办理措施：{entry.measures}"[:2000], actor=SYSTEM, event_id=env.id)
+        note_only(s, entry, notes.round_measures(entry.round, entry.measures), actor=SYSTEM, event_id=env.id)
     entry.round, entry.satisfied, entry.completed_at, entry.overdue = data.round, False, None, False
     # The new round's own clock starts at the reopening (a session or supervision may set another).
     entry.deadline = deadline_for(entry.level, clock(uow), deadline_policy())
-    note = f"居民不满意，第{data.round}轮重办：{reopen_reasons(data.reasons)}"[:2000]
+    note = notes.reopened(data.round, reopen_reasons(data.reasons))
     apply(s, entry, "evaluate_unsatisfied", actor=SYSTEM, note=note, event_id=env.id)
     if data.escalate_to == "party_org":
         await _supervise(uow, entry, event_id=env.id)
     elif entry.route == "direct":
-        measures = entry.measures or DIRECT_MEASURES
-        await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=measures)
+        again = entry.measures or DIRECT_MEASURES
+        await _assign_direct(uow, entry, note="督促整改，重新交办原责任单位", event_id=env.id, measures=again)
     else:
         await emit_entry(
             uow, "entry.progressed.v1", entry, actor=SYSTEM, note=f"第{data.round}轮重办，待议事会重新议定"
@@ -485,9 +475,9 @@ async def _supervise(uow: UnitOfWork, entry: Entry, *, event_id: str | None) -> 
     entry.lead_unit = party_org_unit(entry.community) or entry.lead_unit
     entry.measures = SUPERVISED_MEASURES
     entry.deadline = deadline_for(entry.level, now, deadline_policy())
-    note = f"两轮评价不满意，升级为社区党组织督办（督办件），由{entry.lead_unit or '社区党组织'}牵头，新时限已设定"
+    note = notes.supervised(entry.lead_unit)
     apply(uow.session, entry, "assign", actor=SYSTEM, note=note, event_id=event_id)
-    await emit_entry(uow, "entry.assigned.v1", entry, actor=SYSTEM, note="升级为社区党组织督办")
+    await emit_entry(uow, "entry.assigned.v1", entry, actor=SYSTEM, note=notes.SUPERVISED_SHORT)
     await alerts.notify_supervision(uow, entry, now)
 
 
@@ -514,7 +504,7 @@ async def sweep_overdue(db, now: dt.datetime | None = None, batch: int = 500) ->
             rows = list((await s.exec(q)).all())
             for entry in rows:
                 entry.overdue = True
-                append(s, entry, actor=SYSTEM, action="overdue", from_state=entry.state, note="已超期", at=now)
+                append(s, entry, actor=SYSTEM, action="overdue", from_state=entry.state, note=notes.OVERDUE, at=now)
             await s.commit()
         flagged += len(rows)
         if len(rows) < batch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.contracts import Envelope, events
+from services.ledger import notes
 from services.ledger.handlers import _view_of, entry_of
 from services.ledger.service import append, note_only, utcnow
 from services.runtime.uow import UnitOfWork
@@ -21,13 +22,13 @@ async def on_matter_merged(uow: UnitOfWork, env: Envelope, data: events.MatterMe
         before = entry.state
         entry.state, entry.merged_into = "merged", data.into
         entry.closed_at = entry.updated_at = utcnow()
-        note = f"已合并到事项「{data.into_title[:40]}」一并办理；理由：{data.reason}"
+        note = notes.merged_away(data.into_title, data.reason)
         append(s, entry, actor=data.by, action="merge", from_state=before, to_state="merged", note=note,
                event_id=env.id)  # fmt: skip
     survivor = await entry_of(s, env, data.into)
     if survivor is not None and survivor.state not in ("closed", "merged"):
         title = await _title(uow, env, data.matter_id, "另一事项")
-        note = f"并入事项「{title}」的 {len(data.report_ids)} 条报事；理由：{data.reason}"
+        note = notes.took_in(title, len(data.report_ids), data.reason)
         note_only(s, survivor, note, actor=data.by, event_id=env.id)
 
 
@@ -36,5 +37,5 @@ async def on_matter_split(uow: UnitOfWork, env: Envelope, data: events.MatterSpl
     entry = await entry_of(uow.session, env, data.matter_id)
     if entry is None or entry.state in ("closed", "merged"):
         return
-    note = f"拆出 {len(data.report_ids)} 条报事另立事项「{data.new_title[:40]}」；理由：{data.reason}"
+    note = notes.split_off(len(data.report_ids), data.new_title, data.reason)
     note_only(uow.session, entry, note, actor=data.by, event_id=env.id)

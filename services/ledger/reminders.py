@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlmodel import select
 
-from services.ledger import alerts, audit, commitments, handlers
+from services.ledger import alerts, audit, commitments, notes
 from services.ledger.config import deadline_policy
 from services.ledger.domain import DONE_STATES, DeadlinePolicy, deadline_status
 from services.ledger.models import Entry, Reminder, SupportingTask
@@ -18,7 +18,7 @@ from services.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-KIND_ZH = {"warning": "临期预警", "overdue": "超期催办"}
+KIND_ZH = notes.REMINDER_ZH
 # Deadlines further ahead than this cannot be inside any warning window (holidays included).
 HORIZON = dt.timedelta(days=45)
 
@@ -83,7 +83,7 @@ async def sweep(
                 continue
             if kind == "overdue" and not e.overdue:
                 e.overdue = True
-                append(s, e, actor=SYSTEM, action="overdue", from_state=e.state, note="已超期", at=now)
+                append(s, e, actor=SYSTEM, action="overdue", from_state=e.state, note=notes.OVERDUE, at=now)
             await _remind(uow, e, e.id, kind, e.deadline, e.lead_unit, None, now)
             count += 1
         for t in tasks:
@@ -117,15 +117,13 @@ async def _remind(
 ) -> None:
     s = uow.session
     s.add(Reminder(target_id=target_id, entry_id=entry.id, kind=kind, deadline=deadline, sent_at=now))
-    local = deadline.astimezone(handlers.TZ).strftime("%Y-%m-%d %H:%M")
-    who = f"配合单位「{unit}」" if task_id else f"责任单位「{unit or '未定'}」"
     append(
         s,
         entry,
         actor=SYSTEM,
         action="remind",
         from_state=entry.state,
-        note=f"{KIND_ZH[kind]}：已提醒{who}，时限 {local}",
+        note=notes.reminded(kind, unit, bool(task_id), deadline),
         at=now,
     )
     await alerts.remind_unit(uow, entry, unit, kind=kind, kind_zh=KIND_ZH[kind], deadline=deadline, now=now)

@@ -11,7 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import events
-from services.ledger import audit
+from services.ledger import audit, notes
 from services.ledger.domain import transition
 from services.ledger.models import Entry, MatterView, SupportingTask, TimelineItem
 from services.runtime.directory import load_directory
@@ -207,7 +207,9 @@ def new_entry(session: AsyncSession, view: MatterView, *, actor: str, event_id: 
         updated_at=now,
     )
     session.add(entry)
-    append(session, entry, actor=actor, action="register", to_state="registered", note="登记入账", event_id=event_id)
+    append(
+        session, entry, actor=actor, action="register", to_state="registered", note=notes.REGISTERED, event_id=event_id
+    )
     for note in view.pending_notes or []:
         append(session, entry, actor=SYSTEM, action="note", from_state="registered", note=note, event_id=event_id)
     if view.pending_notes:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from services.contracts.media import Photo
-from services.ledger import audit, handlers, service
+from services.ledger import audit, notes, service
 from services.ledger.domain import DONE_STATES
 from services.ledger.models import Entry, SupportingTask
 from services.runtime.auth import Principal
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["ledger"])
 
 
 SUPPORT_LABELS_ZH = {"assigned": "待认领", "claimed": "已认领", "in_progress": "配合办理中", "completed": "已完成"}
+SUPPORT_LABELS_EN = {"assigned": "To claim", "claimed": "Claimed", "in_progress": "In progress", "completed": "Done"}
 
 
 # state -> action -> next state
@@ -67,6 +68,7 @@ class SupportingTaskOut(BaseModel):
     deadline: dt.datetime | None
     state: str
     state_label: str
+    state_label_en: str
     overdue: bool
     progress: list[ProgressNote]
     completed_at: dt.datetime | None
@@ -82,6 +84,7 @@ class SupportingTaskOut(BaseModel):
             deadline=t.deadline,
             state=t.state,
             state_label=SUPPORT_LABELS_ZH.get(t.state, t.state),
+            state_label_en=SUPPORT_LABELS_EN.get(t.state, "—"),
             overdue=t.overdue,
             progress=[ProgressNote(**n) for n in t.progress],
             completed_at=t.completed_at,
@@ -164,8 +167,7 @@ async def add_supporting(
             raise Problem(422, "时限须带时区", "deadline must carry a timezone offset", field="deadline")
         service.sync_supporting(s, e, tasks, actor=principal.sub, deadline=deadline)
         task = next(t for t in await service.supporting_of(s, e.id) if t.unit == unit)
-        local = task.deadline.astimezone(handlers.TZ).strftime("%Y-%m-%d %H:%M") if task.deadline else "未定"
-        service.note_only(s, e, f"增加配合单位「{unit}」，时限 {local}", actor=principal.sub, event_id=None)
+        service.note_only(s, e, notes.support_added(unit, task.deadline), actor=principal.sub, event_id=None)
         out = SupportingTaskOut.of(task)
         await uow.commit()
     return out
@@ -213,7 +215,7 @@ async def act_on_supporting(
         if len(task.progress) >= MAX_NOTES:
             raise Problem(422, "进展记录已达上限", "Too many progress notes on this task")
         now = service.utcnow()
-        text = service.clean(note) or "已认领"
+        text = service.clean(note) or notes.CLAIMED
         if action == "claim" and task.party is None and principal.unit == task.unit:
             task.party = principal.role  # a unit the directory does not know says which party it is by claiming
         if action == "complete":
@@ -232,7 +234,7 @@ async def act_on_supporting(
             actor=principal.sub,
             action=f"support_{action}",
             from_state=e.state,
-            note=f"配合单位「{task.unit}」{ACTION_ZH[action]}：{text}",
+            note=notes.support_acted(task.unit, action, text),
             photos=list(body.photos),
             at=now,
         )

@@ -183,6 +183,30 @@ def test_work_pages_speak_in_words(platform):
             assert not raw_codes(page), raw_codes(page)
             shot(page, "work-revisit-en")
             page.keyboard.press("Escape")
+            # The revisit's measures: the ledger's fixed measures in words, the completion note as typed.
+            expect(row).to_contain_text("Handled directly by the unit responsible")
+            # The ledger drawer's timeline: the ledger's own sentences in English, staff notes as they typed them.
+            page.goto(f"{base}/#/ledger")
+            row = until(page, page.locator("[data-testid=ledger-table] tr", has_text="楼道灯"), refresh="Search")
+            row.get_by_role("button", name=re.compile("^Detail")).click()
+            timeline = page.locator(".el-drawer:visible [data-testid=timeline]")
+            expect(timeline).to_contain_text("Entered in the ledger", timeout=15_000)
+            expect(timeline).to_contain_text("Assigned at once by category")
+            expect(timeline).to_contain_text("Claimed and started")
+            expect(timeline).to_contain_text(lamp)  # the completion note, as typed
+            for zh in ("登记入账", "按类别直接交办", "认领并开始办理"):
+                expect(timeline).not_to_contain_text(zh)
+            drawer = page.locator(".el-drawer:visible")
+            expect(drawer).to_contain_text("Handled directly by the unit responsible")
+            # Outside quotes (units, people's words) and the staff's own note, no Chinese in the notes.
+            texts = timeline.locator(".note").all_inner_texts()
+            assert len(texts) >= 5, texts
+            for text in texts:
+                bare = re.sub(r"“[^”]*”", "", text).replace(lamp, "")
+                assert not re.search(r"[\u4e00-\u9fff]", bare), text
+            assert not raw_codes(page), raw_codes(page)
+            shot(page, "work-ledger-en")
+            page.keyboard.press("Escape")
             for name in ("ledger", "sessions", "inbox"):
                 page.goto(f"{base}/#/{name}")
                 page.locator(".page-title").wait_for()

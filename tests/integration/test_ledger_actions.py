@@ -220,12 +220,17 @@ def test_escalation_round_trip(client):
     assert r.status_code == 200 and r.json()["state"] == "escalated"
     step = r.json()["timeline"][-1]
     assert step["note"] == f"【{HOUSING}】已派人勘察，设计坡度不足" and step["photos"] == ["https://img.example/1.jpg"]
+    assert step["note_en"] == f"From “{HOUSING}”: “已派人勘察，设计坡度不足”"
     assert step["actor"] == f"department_{HOUSING}"
     r = act(client, entry_id, "return", token("department", HOUSING))
     assert r.status_code == 200
     body = r.json()
     assert body["state"] == "in_progress" and body["escalated_to"] == HOUSING
     assert body["timeline"][-1]["action"] == "return" and "returned for verification" in body["timeline"][-1]["note"]
+    assert body["timeline"][-1]["note_en"] == "The department finished its part; returned for verification"
+    assert [t["note_en"] for t in body["timeline"] if t["action"] == "escalate"] == [
+        f"Handed over to “{HOUSING}”: “涉及管网改造”"
+    ]
     # Back home, the department can no longer act; the property company verifies and completes.
     assert act(client, entry_id, "progress", token("department", HOUSING), note="再看看").status_code == 403
     r = act(client, entry_id, "complete", token("property_company"), note="复核通过，已修复")
@@ -276,7 +281,7 @@ def test_supporting_units_claim_progress_and_complete(client):
     r = client.post(
         f"/v1/entries/{entry_id}/supporting", json={"unit": HOUSING, "deadline": own}, headers=token("party_org", PARTY)
     )
-    assert r.status_code == 201 and r.json()["state"] == "assigned"
+    assert r.status_code == 201 and r.json()["state"] == "assigned" and r.json()["state_label_en"] == "To claim"
     assert dt.datetime.fromisoformat(r.json()["deadline"]) == dt.datetime.fromisoformat(own)
     assert (
         client.post(
@@ -292,6 +297,7 @@ def test_supporting_units_claim_progress_and_complete(client):
     )
     timeline = client.get(f"/v1/entries/{entry_id}", headers=token("party_org", PARTY)).json()["timeline"]
     assert [t["action"] for t in timeline][-4:] == ["support_claim", "support_progress", "support_complete", "note"]
+    assert all(t["note_en"] and t["note_en"] != t["note"] for t in timeline[-4:-1]), timeline[-4:]
     checked, broken = run(client, lambda: audit.verify(client.app.state.ctx.db))
     assert broken == [] and checked > 0
 

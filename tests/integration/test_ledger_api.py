@@ -106,6 +106,12 @@ def test_start_progress_complete_emits_task_completed(client):
     assert [t["action"] for t in body["timeline"]] == ["register", "assign", "start", "progress", "complete"]
     assert body["timeline"][3]["actor"] == "property_company_1"
     assert body["timeline"][3]["photos"] == ["https://img.example/1.jpg"]
+    # In English: the ledger's own sentences in words, a person's note as they typed it.
+    assert body["timeline"][0]["note_en"] == "Entered in the ledger"
+    assert body["timeline"][1]["note_en"].startswith("Assigned at once by category: ")
+    assert body["timeline"][2]["note_en"] == "Claimed and started"
+    assert body["timeline"][3]["note_en"] == "已采购灯具"
+    assert body["measures_en"] == "Handled directly by the unit responsible (everyday problems are fixed at once)"
     types = [(e.type, e.subject) for e in outbox(client)]
     assert types == [
         ("entry.assigned.v1", "mat_api_1"),

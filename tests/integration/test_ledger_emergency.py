@@ -113,6 +113,10 @@ def test_pages_reach_the_webhook_at_once_and_the_link_acknowledges(tmp_path, mon
             staff = token("party_org", "xueyuan", "章文斌")
             detail = client.get(f"/v1/entries/{entry_id}", headers=staff).json()
             assert detail["alert"]["status"] == "open" and detail["alert"]["tier_label"] == "值班人员"
+            assert detail["alert"]["tier_label_en"] == "the people on call"
+            assert detail["alert"]["status_label_en"] == "Waiting for acknowledgement"
+            paged = [t for t in detail["timeline"] if t["action"] == "page"]
+            assert paged[0]["note_en"].startswith("Red alert: paged the people on call (2 people, page 1)")
             assert sorted(n["to"] for n in detail["notices"]) == ["傅振宇", "罗小兵"]
             assert detail["lead_unit"] == "江西锦程物业服务有限公司" and detail["state_label"] == "已交办"
             due = dt.datetime.fromisoformat(detail["first_action_due"]) - dt.datetime.fromisoformat(
@@ -134,6 +138,7 @@ def test_pages_reach_the_webhook_at_once_and_the_link_acknowledges(tmp_path, mon
             assert detail["alert"]["status"] == "acknowledged"
             ack = [t for t in detail["timeline"] if t["action"] == "ack"]
             assert len(ack) == 1 and ack[0]["note"] == "已确认接警（通过通知链接）"
+            assert ack[0]["note_en"] == "Red alert acknowledged by the link in the page"
             assert all(n["status"] == "sent" for n in detail["notices"])
     finally:
         hook.close()

@@ -1,0 +1,1 @@
+import{c}from"./element-plus-BEh9ZJxL.js";import{s as o}from"./index-DZ-plsNl.js";import{l as i,d as r}from"./vue-CE2-umnf.js";function f(a,{delay:s=600}={}){let e=null;const t=async()=>{try{await a()}catch(m){c.error(m.message)}};return i(t),r(()=>o.community,t),r(()=>o.tick,()=>{clearTimeout(e),e=setTimeout(t,s)}),t}export{f as u};
