@@ -207,7 +207,11 @@ class TriageModel:
 
     def __init__(self, c: float = 4.0, rule_weight: float = 1.0, ngram_max: int = 3, red_c: float | None = 3.0,
                  red_blend: bool = False, words: bool = True, hazard_weight: float = 0.1,
-                 recall_target: float | None = RED_RECALL_TARGET, red_loss: str = "svm"):  # fmt: skip
+                 recall_target: float | None = RED_RECALL_TARGET, red_loss: str = "svm",
+                 category_c: float = 16.0, category_writer_weights: bool = True):  # fmt: skip
+        # The text-only category head (the grader's category): weaker regularisation and every training writer
+        # weighing the same lift category macro-F1 on unseen writers (leave-one-writer-out, docs/triage.md v4).
+        self.category_c, self.category_writer_weights = category_c, category_writer_weights
         self.c, self.rule_weight, self.red_c, self.red_blend = c, rule_weight, red_c, red_blend
         self.red_loss = red_loss  # "svm": a linear SVM (max margin) ranks reds better on unseen writers than "logistic"
         self.hazard_weight, self.ngram_max, self.words = hazard_weight, ngram_max, words
@@ -254,6 +258,7 @@ class TriageModel:
             y = [r[head] for r in rows]
             for heads, x in ((self.text_heads, x_text), (self.hybrid_heads, x_hybrid)):
                 heads[head] = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000).fit(x, y)
+        self.text_heads["category"] = self.category_head(x_text, rows)
         # The text-only route head decides only below red (red always deliberates): it learns from non-red rows,
         # where "deliberate" means unclear responsibility or shared cost, not danger.
         calm = [i for i, r in enumerate(rows) if r["level"] != "red"]
@@ -268,6 +273,17 @@ class TriageModel:
         digest = hashlib.sha256("".join(sorted(r["text"] for r in rows)).encode()).hexdigest()[:16]
         self.trained_on = {"rows": len(rows), "sha256": digest, "sklearn": sklearn.__version__}
         return self
+
+    def category_head(self, x_text, rows: list[dict]) -> LogisticRegression:
+        """The text-only category head (the one the grader reads for category), classes balanced.
+
+        With `category_writer_weights` each writer's rows together weigh the same (a writer who wrote more
+        rows does not set the category conventions); rows without a writer form one group.
+        """
+        y = [r["category"] for r in rows]
+        weights = writer_weights(rows) if getattr(self, "category_writer_weights", False) else None
+        clf = LogisticRegression(C=getattr(self, "category_c", self.c), class_weight="balanced", max_iter=3000)
+        return clf.fit(x_text, y, sample_weight=weights)
 
     def _red_fit(self, x_text, rows: list[dict]) -> LogisticRegression:
         """The red-vs-rest head; with `red_loss` "svm" a linear SVM whose scores pass through a logistic (Platt)."""
@@ -366,6 +382,13 @@ class TriageModel:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(pickle.dumps({"format": FORMAT, "model": self}))
         tmp.replace(path)
+
+
+def writer_weights(rows: list[dict]) -> np.ndarray:
+    """Per-row weights making every writer's rows weigh the same in total (mean weight 1)."""
+    groups = [str(r.get("writer") or "unknown") for r in rows]
+    counts = {g: groups.count(g) for g in set(groups)}
+    return np.array([len(rows) / (len(counts) * counts[g]) for g in groups], dtype=np.float64)
 
 
 def _platt(head: LogisticRegression, slope: float, shift: float) -> None:

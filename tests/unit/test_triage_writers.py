@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from services.triage import cli, crossval, labelled
-from services.triage.model import load, train
+from services.triage.model import load, train, writer_weights
 from tools import triage_kappa
 
 pytestmark = pytest.mark.unit
@@ -166,3 +166,31 @@ def test_red_head_is_a_calibrated_svm_with_a_nested_threshold(rows):
     assert np.allclose(m.text_heads["route"].coef_, again.coef_, atol=1e-4)
     logistic = train(sample, red_loss="logistic", red_c=64.0)
     assert "platt" not in logistic.red_selection and 0.0 < logistic.red_threshold < 1.0
+
+
+def test_writer_weights_give_every_writer_the_same_total():
+    rows = [{"writer": "a"}] * 6 + [{"writer": "b"}] * 2 + [{}] * 4
+    w = writer_weights(rows)
+    assert np.isclose(w.mean(), 1.0)
+    totals = {g: w[i : i + n].sum() for g, i, n in (("a", 0, 6), ("b", 6, 2), ("none", 8, 4))}
+    assert np.allclose(list(totals.values()), len(rows) / 3)  # rows without a writer form one group
+
+
+@TRAINS
+def test_category_head_has_its_own_c_and_weighs_writers_equally(rows):
+    """The category head the grader reads: C=16, classes balanced, every training writer weighing the same."""
+    sample = _sample(rows, per_writer=30)
+    sample += [r for r in rows if r["writer"] == "w1"][500:540]  # one writer with more rows than the others
+    m = train(sample, red_c=None)
+    assert m.category_c == 16.0 and m.category_writer_weights
+    x = m.text_matrix([r["text"] for r in sample])
+    y = [r["category"] for r in sample]
+    again = LogisticRegression(C=16.0, class_weight="balanced", max_iter=3000)
+    again.fit(x, y, sample_weight=writer_weights(sample))
+    assert np.allclose(m.text_heads["category"].coef_, again.coef_, atol=1e-4)
+    unweighted = LogisticRegression(C=16.0, class_weight="balanced", max_iter=3000).fit(x, y)
+    assert not np.allclose(m.text_heads["category"].coef_, unweighted.coef_, atol=1e-3)
+    assert m.hybrid_heads["category"].C == m.c  # the hybrid head keeps the shared C (not read for category)
+    old = train(sample, red_c=None, category_c=m.c, category_writer_weights=False)  # policy v3's head
+    plain = LogisticRegression(C=m.c, class_weight="balanced", max_iter=3000).fit(x, y)
+    assert np.allclose(old.text_heads["category"].coef_, plain.coef_, atol=1e-4)
