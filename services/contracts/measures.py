@@ -32,11 +32,12 @@ def revisit_measures_en(text: str | None) -> str | None:
     """A revisit's "measures；办结说明：note" in English: fixed measures in words, other text quoted as written."""
     if not text:
         return text
+    note: str | None
     if text.startswith(COMPLETION_NOTE):
         head, note = "", text[len(COMPLETION_NOTE) :]
     else:
-        head, sep, note = text.partition("；" + COMPLETION_NOTE)
-        note = note if sep else None
+        head, sep, rest = text.partition("；" + COMPLETION_NOTE)
+        note = rest if sep else None
     parts = [measures_en(head) or f"“{head}”"] if head else []
     if note is not None:
         parts.append(f"Completion note: “{note}”")
