@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from services.meeting import agenda_log
+from tests.english import CJK, assert_words
 
 pytestmark = pytest.mark.unit
-
-CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
-SNAKE = re.compile(r"\b[a-z]+_[a-z0-9_]+\b")
 
 
 def test_meetings_own_reasons_read_in_english_words():
     assert set(agenda_log.REASONS_EN) == {agenda_log.TO_THIS_SESSION, agenda_log.TO_SITE_INSPECTION}
     for zh, en in agenda_log.REASONS_EN.items():
         assert CJK.search(zh) and agenda_log.reason_en(zh) == en
-        assert en and not CJK.search(en) and not SNAKE.search(en), en
+        assert_words(en, codes=None)
 
 
 def test_a_staff_reason_reads_as_typed_and_none_stays_none():

@@ -6,38 +6,19 @@ Fast and pure: the sentences are built and read back as a row would be; no datab
 from __future__ import annotations
 
 import itertools
-import re
 
 import pytest
 
 from services.contracts import labels
 from services.triage import history
+from tests.english import CJK, assert_words, unquoted
 
 pytestmark = pytest.mark.unit
 
-QUOTE = re.compile(r"“[^”]*”")  # matter titles (residents' words), quoted as written
-CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
-SNAKE = re.compile(r"\b[a-z]+_[a-z0-9_]+\b")
-CODES = re.compile(
-    r"\b("
-    + "|".join(sorted({c for g in ("level", "route", "kind", "category") for c in labels.GROUPS[g]}, key=len)[::-1])
-    + r")\b"
-)
 STAFF = "其实是同一个问题"  # staff-typed reasons stay as typed, in both languages
 
 
-def _words(en: str, *kept: str) -> str:
-    """An English sentence without the words kept as written (titles, the staff's own) and quoted words."""
-    for k in kept:
-        en = en.replace(k, "") if k else en
-    return QUOTE.sub("", en)
-
-
-def check(en: str, *kept: str) -> None:
-    words = _words(en, *kept)
-    assert en and not CJK.search(words), f"Chinese outside quotes and staff words: {en!r}"
-    assert not SNAKE.search(words), f"an identifier: {en!r}"
-    assert not CODES.search(words), f"a code: {en!r}"
+check = assert_words
 
 
 def grade(level: str, route: str, reporters: int = 1, households: int = 1) -> dict:
@@ -125,4 +106,4 @@ def test_a_stored_reason_cut_at_500_characters_still_reads_in_english():
     typed = "很" * 600
     cut = str(history.took_in("路灯不亮", typed))[:500]
     en = history.english("merge", cut, {}, {})
-    assert en.startswith("Took in the reports of “路灯不亮”: 很") and not CJK.search(_words(en).replace("很", ""))
+    assert en.startswith("Took in the reports of “路灯不亮”: 很") and not CJK.search(unquoted(en).replace("很", ""))

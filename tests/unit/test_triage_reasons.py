@@ -17,35 +17,18 @@ from services.runtime.auth import Principal
 from services.triage import domain, grader, hazards
 from services.triage.model import Prediction
 from services.triage.reasons import Reason, columns, paired
+from tests.english import CJK, QUOTE, SNAKE, assert_words
 
 pytestmark = pytest.mark.unit
 
 CORPUS = Path(__file__).resolve().parents[2] / "services" / "triage" / "corpus"
-QUOTE = re.compile(r"“[^”]*”")  # residents' own words, quoted as written: they stay as they are
 HEDGE_EXAMPLES = {"“a little”", "“it seems”", "“I'm afraid”"}  # the Chinese examples 一点、好像、怕 in English
-CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
-SNAKE = re.compile(r"\b[a-z]+_[a-z0-9_]+\b")
-# Codes a person must never read: level, route, kind and category codes as bare words (the English words
-# from labels are capitalised, so a lowercase code in a line is a code that slipped through).
-CODES = re.compile(
-    r"\b("
-    + "|".join(sorted({c for g in ("level", "route", "kind", "category") for c in labels.GROUPS[g]}, key=len)[::-1])
-    + r")\b"
-)
-
-
-def _words(line: str) -> str:
-    """A line's English without the residents' quoted words."""
-    return QUOTE.sub("", line)
 
 
 def check_line(zh: str, en: str) -> None:
     """An English twin is present, in words, and names what its Chinese names."""
     assert en, f"no English for {zh!r}"
-    words = _words(en)
-    assert not CJK.search(words), f"Chinese outside quotes: {en!r}"
-    assert not SNAKE.search(words), f"an identifier: {en!r}"
-    assert not CODES.search(words), f"a code: {en!r}"
+    assert_words(en)
     for quote in QUOTE.findall(en):  # quoted words are the resident's own, as the Chinese line has them
         assert quote[1:-1] in zh or quote in HEDGE_EXAMPLES, f"quotes differ: {zh!r} / {en!r}"
     for group, head, head_en in (("category", "类别：", "Category: "), ("level", "等级：", "Level: ")):
