@@ -108,7 +108,9 @@ async def put_year(
     """
     try:
         async with ctx.bus.uow(actor=principal.sub) as uow:
-            await holiday_table.enter_year(uow, year, body.source, body.holidays, body.workdays, by=principal.sub)
+            # Who entered it is shown on the holiday page: name and role, never the account id (the log keeps that).
+            by = principal.words()
+            await holiday_table.enter_year(uow, year, body.source, body.holidays, body.workdays, by=by)
             await uow.commit()
     except holidays.HolidayError as exc:
         raise Problem(422, exc.zh, exc.en, field=exc.field) from exc

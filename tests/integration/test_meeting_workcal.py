@@ -65,7 +65,8 @@ def test_the_county_enters_a_year_and_the_warning_goes(client, monkeypatch, tabl
     # the whole arrangement, without who entered it, for the ledger's and feedback's copies.
     assert not table.exists()
     row = stored(client)[2027]
-    assert row.updated_by == "county_operator-tester" and [c["action"] for c in row.changes] == ["create"]
+    assert row.updated_by == "县级管理员" and [c["action"] for c in row.changes] == ["create"]  # words, never the id
+    assert year["updated_by"] == "县级管理员" and "tester" not in r.text
     [event] = announced(client)
     assert event.type == "workcal.year_entered.v1" and event.subject == "2027" and event.community == "jinxi"
     assert event.data["holidays"] == BODY["holidays"] and event.data["workdays"] == BODY["workdays"]
