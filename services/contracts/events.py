@@ -104,12 +104,6 @@ class MatterTriaged(Payload):
     level: Level
     route: Route
     reasons: list[str] = Field(default_factory=list, max_length=50)
-    reasons_en: list[str] = Field(
-        default_factory=list,
-        max_length=50,
-        description="The reasons in English words, line for line with `reasons` (empty: no English, show `reasons`;"
-        " an empty line: that line has no English)",
-    )
     confidence: float = Field(ge=0, le=1)
     needs_review: bool = False
     households: int = Field(1, ge=1)

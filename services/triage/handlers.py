@@ -116,8 +116,8 @@ async def report_rows(uow: UnitOfWork, matter_id: str) -> list[MatterReport]:
 
 
 async def emit_triaged(uow: UnitOfWork, m: Matter, reports: list[MatterReport]) -> None:
-    """Announce a matter with its grade, its reasons in both languages and all of its report ids."""
-    zh, en = columns(reasons_of(m))
+    """Announce a matter with its grade, its reasons and all of its report ids."""
+    zh, _ = columns(reasons_of(m))
     await uow.emit(
         "matter.triaged.v1",
         community=m.community,
@@ -132,7 +132,6 @@ async def emit_triaged(uow: UnitOfWork, m: Matter, reports: list[MatterReport]) 
             level=m.level,
             route=m.route,
             reasons=zh[:50],
-            reasons_en=en[:50],
             confidence=min(1.0, max(0.0, m.confidence)),
             needs_review=m.needs_review,
             households=max(1, m.households),
