@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from services.triage import hazards, rules
+from services.triage import hazards, rules, urgent
 from services.triage.reading import HOUSEHOLDS, affirmed, cn_number, first_of, longest_duration, normalise, quoted
 from services.triage.reasons import (
     REVIEW_EN,
@@ -54,6 +54,7 @@ class Grade:
     reasons: tuple[str, ...]  # `reasons.Reason` lines: the Chinese, each with its English twin (`.en`)
     confidence: float
     needs_review: bool
+    urgent: bool = False  # an unmistakable call for help (urgent.py): red whatever the model says
 
     @property
     def reasons_en(self) -> tuple[str, ...]:
@@ -133,11 +134,22 @@ class _Red:
     level_conf: float = 0.0
     weak: bool = False
     is_red: bool = False
+    urgent: bool = False
 
 
 def _assess_red(text: str, extra: PhraseAdditions, reasons: list[Reason], raw: str = "") -> _Red:
     """Apply the red (急难险重) rules; each rule that fires adds a reason."""
     red = _Red()
+    calls = urgent.signals(raw or text)
+    if calls:
+        cues = list(dict.fromkeys(c.cue for c in calls))
+        reasons.append(
+            Reason(
+                f"紧急求助信号：{quoted(cues)}，一律按红色处理",
+                f"An unmistakable call for help: {quoted_en(cues)}; always {level_en('red')}",
+            )
+        )
+        red.is_red, red.urgent, red.level_conf = True, True, 0.95
     found = hazards.reading(hazards.prepare(raw or text))
     # Hazards from the taxonomy (signs, exposed pairs) plus the community's own danger phrases.
     # Weak (red with review): a hedged cue, an object+state pair, or a hazard red only through its exposure.
@@ -452,6 +464,7 @@ def grade(
         reasons=tuple(reasons),
         confidence=confidence,
         needs_review=needs_review,
+        urgent=red.urgent,
     )
 
 

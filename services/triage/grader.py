@@ -108,7 +108,8 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
     Red is the model's P(red) against a threshold set for 97.5 % red recall on writers held out of its own
     training: at or above it the report is red (with review while P(red) is below `sure_red`), just below it the
     report keeps a non-red level but is flagged. The rules' hazard reading is a feature of the model and the
-    explanation staff read; a rules red the model does not confirm is not forced to red but flagged for review.
+    explanation staff read; a rules red the model does not confirm is not forced to red but flagged for review,
+    except an unmistakable call for help (`urgent.py`), which is red whatever the model says.
     """
     reasons = list(rules.reasons)
     notes: list[Reason] = []
@@ -119,7 +120,9 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
     m_level, m_lp = max(((k, v) for k, v in level_probs.items() if k != "red"), key=lambda kv: kv[1])
     bumped = any(r.startswith("等级：由绿升为黄") for r in reasons)
 
-    if p_red >= t:
+    if rules.urgent:  # an unmistakable call for help (urgent.py) is red whatever the model says
+        level = "red"
+    elif p_red >= t:
         level = "red"
         if p_red < policy.sure_red:
             review = True
@@ -218,7 +221,7 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
                 f"Needs review by a person: overall confidence {confidence:.2f} is below {domain.REVIEW_THRESHOLD}",
             )
         )
-    return Grade(level, route, kind, category, tuple(reasons), confidence, review)
+    return Grade(level, route, kind, category, tuple(reasons), confidence, review, rules.urgent)
 
 
 def grade(

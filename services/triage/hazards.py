@@ -336,7 +336,12 @@ def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE.split(text) if c]
 
 
-def _status(clause: str, at: int, cue: str) -> str:
+def clauses(text: str) -> list[tuple[str, str]]:
+    """(sentence, clause) pairs of a prepared text, split as `reading` splits it."""
+    return [(s, c) for s in _SENTENCE.split(text) if s for c in _clauses(s.replace(" ", "，"))]
+
+
+def status(clause: str, at: int, cue: str) -> str:
     """Where the cue stands in its clause: denied, over, past, prevention talk, about to happen, hedged, or now."""
     before = clause[max(0, at - 5) : at]
     lead = clause[max(0, at - 8) : at]
@@ -382,7 +387,7 @@ def reading(text: str) -> Reading:
             found_sign = False
             for clause in clauses if signs else ():
                 for cue, at in _find(clause, signs):
-                    hits.append(Hit(hz.id, cue, _status(clause, at, cue), clause))
+                    hits.append(Hit(hz.id, cue, status(clause, at, cue), clause))
                     found_sign = True
             if found_sign or not hz.objects:
                 continue
@@ -395,7 +400,7 @@ def reading(text: str) -> Reading:
             for clause in clauses:
                 for state, at in _find(clause, states):
                     if not any(state in o for o in objects):  # the object's own name is not its state
-                        pair = Hit(hz.id, f"{objects[0]}…{state}", _status(clause, at, state), clause, sign=False)
+                        pair = Hit(hz.id, f"{objects[0]}…{state}", status(clause, at, state), clause, sign=False)
                         break
                 if pair:
                     break
