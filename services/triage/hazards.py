@@ -21,6 +21,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from services.triage import gloss
+
 # fmt: off
 
 
@@ -324,8 +326,8 @@ _NOISE = re.compile(r"\[[^\]\[]{1,6}\]|@\S+?(?=\s|$)")
 
 
 def prepare(text: str) -> str:
-    """NFKC text without chat artefacts ([图片], @物业); whitespace kept, since chat uses spaces as commas."""
-    text = _NOISE.sub(" ", unicodedata.normalize("NFKC", text or ""))
+    """NFKC text, English read through the glossary, without chat artefacts ([图片], @物业); whitespace kept."""
+    text = _NOISE.sub(" ", gloss.to_chinese(unicodedata.normalize("NFKC", text or "")))
     return re.sub(r"[ \t\u3000]+", " ", text).strip()
 
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from services.triage import rules
+from services.triage import gloss, rules
 
 NOISE_TOKENS = re.compile(r"\[[^\]\[]{1,6}\]|@\S+?(?=\s|$)")
 CLAUSE_SPLIT = re.compile(r"[，,。.！!？?；;、\n]")
@@ -30,8 +30,8 @@ DAYS_PER_UNIT = {"小时": 1 / 24, "天": 1, "晚": 1, "星期": 7, "礼拜": 7,
 
 
 def normalise(text: str) -> str:
-    """Fold full-width forms, drop chat artefacts ([图片], @物业) and all whitespace."""
-    text = unicodedata.normalize("NFKC", text or "")
+    """Fold full-width forms, read English through the glossary, drop chat artefacts ([图片], @物业), whitespace."""
+    text = gloss.to_chinese(unicodedata.normalize("NFKC", text or ""))
     text = NOISE_TOKENS.sub(" ", text)
     return re.sub(r"\s+", "", text)
 
