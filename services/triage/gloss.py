@@ -62,7 +62,8 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     (r"not breathing|can'?t breathe|cannot breathe|struggling to breathe|short of breath", "喘不上气"),
     (r"seizures?|fits|fitting|convulsions?", "抽搐"),
     (r"bleeding|blood", "流血"),
-    (r"suicid\w*|kill (?:my|him|her|them)sel(?:f|ves)|end (?:my|his|her) life|jump off", "不想活"),
+    (r"suicid\w*|kill (?:my|him|her|them)sel(?:f|ves)|end (?:my|his|her) life|end it(?: all)?|jump off|"
+     r"(?:don'?t|doesn'?t) want to live|self[- ]harm\w*|overdose\w*", "不想活"),
     (r"heart attack|chest pains?|stroke", "心脏病发作"),
     (r"poison(?:ed|ing)?", "中毒"),
     (r"fever", "发烧"),
@@ -172,6 +173,13 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _PHRASES = re.compile("|".join(f"(\\b(?:{p})\\b)" for p, _ in GLOSSARY), re.IGNORECASE)
 
 
+def foreign(text: str) -> bool:
+    """Whether a text is mostly in English (more Latin letters than Chinese characters): the model never learned it."""
+    return (
+        bool(text) and bool(_LATIN.search(text)) and len(_CJK.findall(text)) < sum(len(w) for w in _WORD.findall(text))
+    )
+
+
 def _duration(m: re.Match) -> str:
     n = m.group(1).lower()
     return f"{_NUMBERS.get(n, n)}{_UNITS[m.group(2).lower()]}"
@@ -192,6 +200,6 @@ def to_chinese(text: str) -> str:
     if not text or not _LATIN.search(text):
         return text
     glossed = _PHRASES.sub(_phrase, _DURATION.sub(_duration, text))
-    if len(_CJK.findall(text)) >= sum(len(w) for w in _WORD.findall(text)):
+    if not foreign(text):
         return glossed
     return re.sub(r"\s+", "", _WORD.sub("", glossed))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.contracts import labels
-from services.triage import domain
+from services.triage import domain, gloss
 from services.triage.domain import CATEGORY_LABELS, Grade, PhraseAdditions
 from services.triage.model import DEFAULT_RED_THRESHOLD, Prediction, TriageModel, load
 from services.triage.reasons import REVIEW_EN, Reason, category_en, kind_en, level_en, quoted_en, route_en
@@ -102,14 +102,15 @@ _RULE_RED_REASONS = ("等级：红", "规则：红色一律上会议事", "表�
 
 
 def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint: str | None,
-            reporters: int, policy: Policy = POLICY) -> Grade:  # fmt: skip
+            reporters: int, policy: Policy = POLICY, foreign: bool = False) -> Grade:  # fmt: skip
     """Merge a rules grade and a model prediction under `policy`; every change is explained in Chinese and English.
 
     Red is the model's P(red) against a threshold set for 97.5 % red recall on writers held out of its own
     training: at or above it the report is red (with review while P(red) is below `sure_red`), just below it the
     report keeps a non-red level but is flagged. The rules' hazard reading is a feature of the model and the
     explanation staff read; a rules red the model does not confirm is not forced to red but flagged for review,
-    except an unmistakable call for help (`urgent.py`), which is red whatever the model says.
+    except an unmistakable call for help (`urgent.py`), which is red whatever the model says, and a report
+    mostly in English (`foreign`): the model learned Chinese only, so there the rules' red stands, with review.
     """
     reasons = list(rules.reasons)
     notes: list[Reason] = []
@@ -122,6 +123,15 @@ def combine(rules: Grade, p: Prediction, *, kind_hint: str | None, category_hint
 
     if rules.urgent:  # an unmistakable call for help (urgent.py) is red whatever the model says
         level = "red"
+    elif foreign and rules.level == "red":
+        level, review = "red", True
+        notes.append(
+            Reason(
+                "报告主要为英文，模型未学过英文：按规则判为红色并请人工复核",
+                "The report is mostly in English, which the model has not learned: Red by the rules, "
+                "with a review by a person",
+            )
+        )
     elif p_red >= t:
         level = "red"
         if p_red < policy.sure_red:
@@ -257,4 +267,5 @@ def grade(
         category_hint=category_hint,
         reporters=reporters,
         policy=policy,
+        foreign=gloss.foreign(text),
     )
