@@ -107,7 +107,7 @@ _CONTACT_WORD = re.compile(r"电话|手机|座机|固话|号码|联系方式|tel
 # Chat handles: WeChat as people write it (微信, 威信, V信, vx, wx), QQ (扣扣, 企鹅号).
 _HANDLE_WORD = re.compile(r"微信|威信|薇信|[Vv]信|[VvWw][Xx]|[Qq]{2}|扣扣|企鹅")
 _HANDLE_RE = re.compile(
-    r"((?<![A-Za-z0-9_])(?:微信|威信|薇信|[Vv]信|[Vv][Xx]|[Ww][Xx]|[Qq]{2}|扣扣|企鹅)(?:号码|号)?"
+    r"((?<![A-Za-z0-9_])(?:微信|威信|薇信|[Vv]信|扣扣|企鹅|(?:[Vv][Xx]|[Ww][Xx]|[Qq]{2})(?![A-Za-z]))(?:号码|号)?"
     r"[ \t]*[:：是为]?[ \t]*)"
     r"[A-Za-z0-9][-_A-Za-z0-9]{4,19}"
 )

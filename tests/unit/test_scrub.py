@@ -339,3 +339,21 @@ def test_place_names_of_the_directory_are_not_taken_for_names():
     # 金泰和庄: "和" is a preposition the name rule follows, "庄" a surname; the compound must stay whole.
     assert scrub("建议金泰和庄加装电梯") == "建议金泰和庄加装电梯"
     assert scrub("金泰和庄12号楼和王强家漏水") == "金泰和庄12号楼和居民家漏水"
+
+
+@pytest.mark.parametrize(
+    ("ref", "shown"),
+    [
+        ("https://files.jinshan.example/wecom/2024/05/06/000173-1.jpg", True),
+        ("uploads/jinshan/2026/11/0123456789abcdef0123456789abcdef.jpg", True),  # an upload id is nobody's number
+        ("wxmedia_3fa9c2d1e0b7", True),
+        ("https://img.example.cn/wx/13955556671_wang.jpg", False),
+        ("https://cdn.example.cn/%E7%8E%8B%E5%BB%BA%E5%8D%8E13955556671.jpg", False),  # 王建华 percent-encoded
+        ("王建华-3栋1101室.jpg", False),
+        ("", False),
+    ],
+)
+def test_a_photo_named_after_a_person_is_not_public(ref, shown):
+    from services.runtime.privacy import public_photo
+
+    assert public_photo(ref) is shown
