@@ -70,8 +70,8 @@ class MaskedReporter(Payload):
     """The reporter as anyone outside intake may see them."""
 
     ref: str = Field(description="Pseudonymous stable reference (HMAC of the contact)")
-    name: str | None = Field(None, description="Masked, e.g. 王**")
-    phone: str | None = Field(None, description="Masked, e.g. 138****1234")
+    name: str | None = Field(None, description="Not sent: a masked name (王**) still points at a person")
+    phone: str | None = Field(None, description="Not sent: a masked phone (138****1234) still points at a person")
 
 
 class ReportReceived(Payload):

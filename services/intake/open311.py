@@ -10,7 +10,7 @@ from services.contracts.vocabulary import Category
 from services.intake.models import Report
 from services.runtime.directory import Community, load_directory
 from services.runtime.inputs import year_in_range
-from services.runtime.privacy import public_text
+from services.runtime.privacy import public_photo, public_text
 
 # service_code = category id; (Chinese name, group, keywords, description).
 SERVICES: dict[str, tuple[str, str, str, str]] = {
@@ -93,7 +93,8 @@ def published(r: Report) -> dict[str, Any]:
         "zipcode": None,
         "lat": None,
         "long": None,
-        "media_url": r.photos[0] if r.photos else None,
+        # A photo whose address holds a name, phone or room (…/13955556671_王建华.jpg) is not shown.
+        "media_url": next((p for p in r.photos if public_photo(p)), None),
         # Extension: the matter's reference in the monthly disclosure (一月一公示), once it is graded.
         "ledger_ref": ledger_ref(r.matter_id) if r.matter_id else None,
     }

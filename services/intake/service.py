@@ -17,7 +17,7 @@ from services.intake import domain
 from services.intake.models import Report
 from services.runtime.directory import load_directory
 from services.runtime.inputs import check_year, refuse_controls
-from services.runtime.privacy import Vault, mask_name, mask_phone, scrub_text
+from services.runtime.privacy import Vault, mask_name, mask_phone, public_photo, scrub_text
 from services.runtime.uow import UnitOfWork
 
 _vault: Vault | None = None
@@ -171,12 +171,12 @@ async def _announce(uow: UnitOfWork, report: Report, inc: Incoming) -> None:
             text=report.text,
             place=events.Place(compound=report.compound, building=report.building, unit=report.unit),
             category_hint=report.category_hint,
-            photos=report.photos,
+            photos=[p for p in report.photos if public_photo(p)],  # a file named after a person stays in intake
             received_at=report.received_at,
             occurred_at=report.occurred_at,
-            reporter=events.MaskedReporter(
-                ref=report.reporter_ref, name=report.reporter_name_masked, phone=report.reporter_phone_masked
-            ),
+            # The reference only: a masked name or phone (王**, 138****1234) still points at a person, and no
+            # consumer needs one; staff read them from intake.
+            reporter=events.MaskedReporter(ref=report.reporter_ref),
             due_by=inc.due_by,
         ),
     )

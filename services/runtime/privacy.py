@@ -8,6 +8,7 @@ import hmac
 import os
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from cryptography.fernet import Fernet, MultiFernet
 
@@ -41,6 +42,18 @@ def scrub_text(text: str) -> str:
 def public_text(text: str | None) -> str | None:
     """Free text as a public surface shows it: scrubbed once more at the door (None stays None)."""
     return scrub(text) if text else text
+
+
+# Opaque ids (hashes, upload ids) in a photo's address are nobody's number; they are set aside before the check.
+_OPAQUE = re.compile(r"[0-9a-fA-F]{16,}|[-_0-9A-Za-z]{24,}")
+
+
+def public_photo(ref: str | None) -> bool:
+    """Whether a photo's address may be shown where anyone reads it: no name, phone or room in its path or name."""
+    if not ref:
+        return False
+    text = _OPAQUE.sub("/", unquote(ref))
+    return scrub(text) == text
 
 
 def _key_file(settings: Settings) -> Path:

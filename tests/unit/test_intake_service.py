@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 
@@ -96,7 +97,9 @@ async def test_wechat_group_message_becomes_one_report_and_one_event(store):
     got = events.ReportReceived.model_validate(out.data)
     assert got.report_id == r.id and got.tracking_code == r.tracking_code
     assert got.place == events.Place(compound="jintaihezhuang", building="12", unit="2")
-    assert got.reporter == events.MaskedReporter(ref=r.reporter_ref, name="刘**", phone="138****2031")
+    # "No personal data": the reference only, not even masked (刘**, 138****2031 point at a person among neighbours).
+    assert got.reporter == events.MaskedReporter(ref=r.reporter_ref)
+    assert "**" not in json.dumps(out.data, ensure_ascii=False)
 
 
 async def test_structured_place_from_adapter_wins_and_compound_names_become_codes(store):
@@ -207,9 +210,9 @@ async def test_no_personal_data_leaves_intake_in_events(store):
         assert not PHONE_ANY.search(view), view
         assert not re.search(rf"(?<!\d){room}(?!\d)", view), view
         assert f"{room}室" not in raw and f"{room}房" not in raw
-        # What is kept: masked reporter, building and unit, the problem itself.
+        # What is kept: the reporter's reference (not even masked name or phone), building and unit, the problem.
         rep = env.data["reporter"]
-        assert rep["name"] == name[0] + "*" * (len(name) - 1) and rep["phone"] == f"{phone[:3]}****{phone[-4:]}"
+        assert rep["ref"].startswith("r_") and rep.get("name") is None and rep.get("phone") is None
         assert env.data["place"]["building"] == str(b)
     texts = [e.data["text"] for e in rows]
     assert "楼道灯坏了一个星期了" in texts[0] and "漏水" in texts[1] and "下水道反水" in texts[2]
