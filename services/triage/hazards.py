@@ -190,7 +190,8 @@ RESOLVED: tuple[str, ...] = (
     "已经恢复", "恢复了", "修好了", "灭了", "扑灭", "已经灭", "救出来", "已救出", "放出来了", "已经出来", "人已经没事",
     "没事了", "已经好了", "来过了", "已经换了", "已经关了", "关掉了", "已送医",
 )
-PAST: tuple[str, ...] = ("去年", "前年", "上次", "以前", "之前", "曾经", "那年", "当年", "小时候", "几年前", "上个月")
+PAST: tuple[str, ...] = ("去年", "前年", "上次", "以前", "之前", "曾经", "那年", "当年", "小时候", "几年前", "上个月",
+                         "那天", "那次", "那回", "后来")
 # Before a cue in the clause: the talk is about preventing it, not reporting it.
 PREVENTION: tuple[str, ...] = (
     "防止", "预防", "以防", "以免", "避免", "杜绝", "演练", "宣传", "培训", "讲座", "知识", "检查一下", "排查", "万一",
@@ -325,10 +326,25 @@ _SENTENCE = re.compile(r"[。！!？?；;\n]|\s{2,}")
 _NOISE = re.compile(r"\[[^\]\[]{1,6}\]|@\S+?(?=\s|$)")
 
 
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
+_WORD_GAP = re.compile(r"(?<=[\u4e00-\u9fff0-9]) (?=[\u4e00-\u9fff0-9])")
+
+
+def _unspaced(text: str) -> str:
+    """A text typed word by word ("河 水 涨 到 桥 面 了") without the spaces between its Chinese characters.
+
+    Chat uses a space as a comma, so the reader splits clauses on spaces; a writer who puts a space after every
+    word or character (Mandarin as a second language, some voice input) would have every word read alone, and
+    "那天…后来是打 119 救的" would lose the words that make it past. Such a text has a space after most words.
+    """
+    gaps = len(_CJK_GAP.findall(text))
+    return _WORD_GAP.sub("", text) if gaps >= 4 and gaps * 3 >= len(re.findall(r"[\u4e00-\u9fff]", text)) else text
+
+
 def prepare(text: str) -> str:
     """NFKC text, English read through the glossary, without chat artefacts ([图片], @物业); whitespace kept."""
     text = _NOISE.sub(" ", gloss.to_chinese(unicodedata.normalize("NFKC", text or "")))
-    return re.sub(r"[ \t\u3000]+", " ", text).strip()
+    return _unspaced(re.sub(r"[ \t\u3000]+", " ", text).strip())
 
 
 _CUES: frozenset[str] = frozenset(w for hz in HAZARDS for w in (*hz.signs, *hz.objects, *hz.states))

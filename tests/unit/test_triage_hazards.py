@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.triage import hazards, segment
+from services.triage import hazards, segment, urgent
 from services.triage.rules import CATEGORIES
 
 pytestmark = pytest.mark.unit
@@ -84,3 +84,15 @@ def test_segmenter_knows_the_taxonomy_words():
     words = segment.words("楼道里一股燃气味，电梯困人了")
     assert "燃气味" in words and "困人" in words
     assert all(segment.is_display_word(w) for w in ("燃气味", "困人")) and not segment.is_display_word("了")
+
+
+def test_a_text_typed_word_by_word_is_read_as_one_sentence():
+    spaced = "河 水 涨 到 桥 面 了 还 有 人 骑 摩托 要 过 去 拦 不 住"
+    assert hazards.prepare(spaced) == "河水涨到桥面了还有人骑摩托要过去拦不住"
+    chat = "楼道里全是烟 看不清 我们在5楼出不去 119打了"  # a space as a comma between phrases stays
+    assert hazards.prepare(chat) == chat
+
+
+def test_a_call_in_a_story_of_that_day_is_past():
+    story = "电梯 困 人 那 天 按 警铃 没 有 人 接 后来 是 打 119 救 的 物业 值班 室 要 24 小时 有人"
+    assert urgent.signals(story) == ()
