@@ -116,9 +116,12 @@ _CARRIED = ("status", "status_note", "responsible", "expected_at", "status_seq")
 
 
 @functools.cache
-def _triaged_statement():
+def _triaged_statement(one: bool):
     """Link reports to their matter: built once per process, run with parameters (issue 23: building it per
-    event, six subqueries and their cache key, was a fifth of intake's time in the saturated pipeline)."""
+    event, six subqueries and their cache key, was a fifth of intake's time in the saturated pipeline).
+
+    `one`: the matter names one report (most do), compared with `=`: an expanding IN is rendered again at
+    every execution."""
     t = Report.__table__
     sibling = t.alias("sibling")
     community = bindparam("p_community", type_=t.c.community.type)
@@ -132,7 +135,9 @@ def _triaged_statement():
             .where(
                 sibling.c.matter_id == matter,
                 sibling.c.community == community,
-                sibling.c.status.not_in(("received", "triaged")),
+                # Two comparisons, not NOT IN: a literal IN is an expanding parameter, rendered at every execution.
+                sibling.c.status != "received",
+                sibling.c.status != "triaged",
             )
             .order_by(sibling.c.status_seq.desc(), sibling.c.updated_at.desc())
             .limit(1)
@@ -149,20 +154,22 @@ def _triaged_statement():
         "updated_at": bindparam("p_now", type_=t.c.updated_at.type),
     }
     # Every report named, whatever its community: the caller refuses the event if one is another community's.
-    return update(t).where(t.c.id.in_(bindparam("p_ids", expanding=True))).values(**values).returning(t.c.community)
+    named = t.c.id == bindparam("p_id", type_=t.c.id.type) if one else t.c.id.in_(bindparam("p_ids", expanding=True))
+    return update(t).where(named).values(**values).returning(t.c.community)
 
 
 async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterTriaged) -> None:
     """Link reports to their matter; a report joining a matter already under way takes its current status."""
+    one = len(data.report_ids) == 1
     params = {
-        "p_ids": list(data.report_ids),
+        **({"p_id": data.report_ids[0]} if one else {"p_ids": list(data.report_ids)}),
         "p_community": env.community,
         "p_matter": data.matter_id,
         "p_level": data.level,
         "p_category": data.category,
         "p_now": dt.datetime.now(dt.UTC),
     }
-    if any(c != env.community for c in (await uow.session.exec(_triaged_statement(), params=params)).scalars()):
+    if any(c != env.community for c in (await uow.session.exec(_triaged_statement(one), params=params)).scalars()):
         raise Reject(f"{env.type} claims community {env.community!r} for reports of another community")
     await _reached(uow, env, data.matter_id, "graded", env.time)
 

@@ -8,7 +8,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import select
 
 from services.contracts import events
@@ -94,20 +96,37 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
         if existing is not None:
             return existing, False
     report = _new_report(inc)
-    if inc.fresh_id:
-        uow.session.add(report)  # cannot collide: skip the savepoint that guards the replica race below
-    else:
-        try:
-            async with uow.session.begin_nested():
-                uow.session.add(report)
-        except IntegrityError:
-            # Another replica stored the same channel message a moment ago: same report, not a new one.
-            existing = await find_existing(uow, inc.channel, inc.channel_message_id)
-            if existing is None:
-                raise
-            return existing, False
+    if not await _store(uow, report):
+        # Another replica stored the same channel message a moment ago: same report, not a new one.
+        existing = await find_existing(uow, inc.channel, inc.channel_message_id)
+        if existing is None:
+            raise RuntimeError(f"report {inc.channel}:{inc.channel_message_id} conflicted, yet none is stored")
+        return existing, False
     await _announce(uow, report, inc)
     return report, True
+
+
+@functools.cache
+def _insert_statement(dialect: str):
+    """The report's insert, a no-op if its channel message is stored already: built once per dialect (issue 23)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    t = Report.__table__
+    return insert(t).on_conflict_do_nothing(index_elements=[t.c.channel, t.c.channel_message_id])
+
+
+async def _store(uow: UnitOfWork, report: Report) -> bool:
+    """Insert the report unless its channel message is stored already (another replica's); True if inserted.
+
+    One statement instead of a savepoint round the ORM's flush (the guard against the replica race, and
+    intake's largest single item in the saturated pipeline, issue 23). Any other conflict (id, tracking code)
+    still raises. The inserted report joins the session as a loaded row: later changes to it are flushed as usual.
+    """
+    values = {c.key: getattr(report, c.key) for c in Report.__table__.columns}
+    if (await uow.session.exec(_insert_statement(uow.dialect), params=values)).rowcount != 1:
+        return False
+    make_transient_to_detached(report)
+    uow.session.add(report)
+    return True
 
 
 def _new_report(inc: Incoming) -> Report:

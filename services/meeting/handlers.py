@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.contracts import Envelope, events
 from services.meeting import closures, planner, service
@@ -37,6 +41,67 @@ def _compound(community: Community, place: events.Place | None) -> str | None:
     return found.code if found else place.compound
 
 
+def _new_row(
+    community: Community,
+    *,
+    matter_id: str,
+    level: str,
+    route: str,
+    category: str,
+    at: dt.datetime,
+    title: str | None,
+    compound: str | None,
+    building: str | None,
+    households: int | None,
+    seq: int,
+    now: dt.datetime,
+) -> dict:
+    """The columns a first grade gives a matter (the ORM path and the Core insert share them)."""
+    # A direct matter (一般性问题立即解决) is not deliberated, but is kept (state "direct") with its grade and
+    # title: if residents reopen it, or it is regraded to deliberate, it comes to a session under its title.
+    return {
+        "matter_id": matter_id,
+        "community": community.code,
+        "compound": compound,
+        "building": building,
+        "category": category,
+        "level": level,
+        "route": route,
+        "title": title or UNTITLED,
+        "households": households or 1,
+        "queued_at": utc(at),
+        "state": "queued" if route == "deliberate" else "direct",
+        "grade_seq": seq,
+        "updated_at": now,
+    }
+
+
+@functools.cache
+def _defaults() -> dict:
+    """The model's defaults of the columns a first grade leaves alone (carried_over, round, pinned …)."""
+    fields = QueuedMatter.model_fields
+    columns = (c.key for c in QueuedMatter.__table__.columns)
+    return {k: fields[k].get_default(call_default_factory=True) for k in columns if not fields[k].is_required()}
+
+
+@functools.cache
+def _direct_statement(dialect: str):
+    """A new direct matter's row, a no-op if the matter is known: built once per dialect (issue 23)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(QueuedMatter.__table__).on_conflict_do_nothing(index_elements=["matter_id"])
+
+
+async def _insert_direct(uow: UnitOfWork, row: dict) -> bool:
+    """Store a first grade of a direct matter with one Core statement; False if the matter is known already.
+
+    The ORM's get, construct and flush of a row nothing else touches in this transaction were most of meeting's
+    grade handler in the saturated pipeline (issue 23). A known matter (another community's included) takes
+    the ORM path as before, which checks the community, drops a stale grade and applies a regrade.
+    """
+    params = _defaults() | row
+    return (await uow.session.exec(_direct_statement(uow.dialect), params=params)).rowcount == 1
+
+
 async def _on_grade(
     uow: UnitOfWork,
     env: Envelope,
@@ -50,30 +115,34 @@ async def _on_grade(
     compound: str | None = None,
     building: str | None = None,
     households: int | None = None,
+    first: bool = False,
 ) -> None:
+    """Apply a grade; `first`: most likely the matter's first (a triage event), so a direct one is inserted."""
     community = _community(env)
-    qm = await _existing(uow, env, matter_id)
     seq = env.sequence or 0
+    now = planner.utcnow()
+    new = functools.partial(
+        _new_row,
+        community,
+        matter_id=matter_id,
+        level=level,
+        route=route,
+        category=category,
+        at=at,
+        title=title,
+        compound=compound,
+        building=building,
+        households=households,
+        seq=seq,
+        now=now,
+    )
+    if first and route != "deliberate" and await _insert_direct(uow, new()):
+        return
+    qm = await _existing(uow, env, matter_id)
     if qm is not None and seq and seq <= qm.grade_seq:
         return  # stale or repeated grade: a newer one was applied already
-    now = planner.utcnow()
     if qm is None:
-        # A direct matter (一般性问题立即解决) is not deliberated, but is kept (state "direct") with its grade and
-        # title: if residents reopen it, or it is regraded to deliberate, it comes to a session under its title.
-        qm = QueuedMatter(
-            matter_id=matter_id,
-            community=community.code,
-            compound=compound,
-            building=building,
-            category=category,
-            level=level,
-            route=route,
-            title=title or UNTITLED,
-            households=households or 1,
-            queued_at=utc(at),
-            state="queued" if route == "deliberate" else "direct",
-            updated_at=now,
-        )
+        qm = QueuedMatter(**new())
         uow.session.add(qm)
     else:
         qm.level, qm.route, qm.category = level, route, category
@@ -116,6 +185,7 @@ async def on_matter_triaged(uow: UnitOfWork, env: Envelope, data: events.MatterT
         compound=_compound(community, data.place),
         building=(data.place.building or None) if data.place else None,
         households=data.households,
+        first=True,
     )
 
 

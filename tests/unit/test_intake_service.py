@@ -129,6 +129,57 @@ async def test_same_channel_message_again_is_the_same_report(store):
     assert len(await store.outbox()) == 1
 
 
+def incoming(msg_id: str, text: str = "金泰和庄3号楼下水道堵了") -> intake_service.Incoming:
+    """A report as a channel delivers it to accept()."""
+    return intake_service.Incoming(community="xueyuan", channel="wechat_group", channel_message_id=msg_id, text=text)
+
+
+async def test_a_replica_storing_the_same_message_first_makes_it_the_same_report(store, monkeypatch):
+    """The replica race: another replica commits the message between this one's lookup and its insert."""
+    async with store.uow() as uow:
+        first, created = await intake_service.accept(uow, incoming("wx-race-1"))
+        await uow.commit()
+    assert created
+    real, looked = intake_service.find_existing, []
+
+    async def too_early(uow, channel, channel_message_id):
+        looked.append(channel_message_id)  # the first lookup ran before the other replica's commit
+        return None if len(looked) == 1 else await real(uow, channel, channel_message_id)
+
+    monkeypatch.setattr(intake_service, "find_existing", too_early)
+    async with store.uow() as uow:
+        again, created = await intake_service.accept(uow, incoming("wx-race-1", "另一段文字"))
+        assert uow.emitted == []
+        await uow.commit()
+    assert (again.id, created, len(looked)) == (first.id, False, 2)
+    assert [r.id for r in await reports(store)] == [first.id]
+    assert len(await store.outbox()) == 1
+
+
+async def test_another_conflict_than_the_channel_message_still_fails(store, monkeypatch):
+    """Only the same channel message is the same report: a clash of tracking codes is an error, nothing stored."""
+    from sqlalchemy.exc import IntegrityError
+
+    monkeypatch.setattr(intake_service.domain, "new_tracking_code", lambda: "SAMECODE")
+    async with store.uow() as uow:
+        await intake_service.accept(uow, incoming("wx-code-1"))
+        await uow.commit()
+    with pytest.raises(IntegrityError):
+        async with store.uow() as uow:
+            await intake_service.accept(uow, incoming("wx-code-2"))
+    assert len(await reports(store)) == 1
+
+
+async def test_a_stored_report_changed_after_accept_is_written(store):
+    """accept() leaves its new report in the session: a caller's change to it (the hotline's deadline) is kept."""
+    due = dt.datetime(2026, 12, 31, 9, tzinfo=dt.UTC)
+    async with store.uow() as uow:
+        report, _ = await intake_service.accept(uow, incoming("wx-due-1"))
+        report.expected_at = due
+        await uow.commit()
+    assert (await one_report(store, report.id)).expected_at.replace(tzinfo=dt.UTC) == due
+
+
 async def test_same_message_id_on_another_channel_is_another_report(store):
     for channel in ("wechat_group", "miniprogram"):
         env, data = message("12-2-301漏水", msg_id="m-1", channel=channel)

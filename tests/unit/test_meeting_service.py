@@ -155,6 +155,67 @@ async def test_direct_route_is_kept_but_not_planned(store):
     assert (qm.state, qm.title, qm.level) == ("direct", "mat_d1 下水道反复堵塞", "red")
 
 
+async def test_a_direct_matter_written_by_core_is_the_row_the_orm_writes(store, monkeypatch):
+    """A first direct grade takes one Core insert (issue 23); its row is the one the ORM path writes."""
+    env, data = triaged("mat_core", level="green", route="direct")
+    await store.handle(handlers.on_matter_triaged, env.model_copy(update={"sequence": 3}), data)
+
+    async def known(uow, row):
+        return False  # as if the matter were known: the ORM path constructs and flushes it
+
+    monkeypatch.setattr(handlers, "_insert_direct", known)
+    env, data = triaged("mat_orm", level="green", route="direct")
+    await store.handle(handlers.on_matter_triaged, env.model_copy(update={"sequence": 3}), data)
+    core, orm = await matter(store, "mat_core"), await matter(store, "mat_orm")
+    skip = {"matter_id", "title"}
+    assert core.model_dump(exclude=skip) == orm.model_dump(exclude=skip)
+    assert (core.state, core.grade_seq, core.households, core.round, core.pinned) == ("direct", 3, 12, 1, False)
+
+
+async def test_a_direct_matter_graded_again_follows_the_newest_grade(store):
+    """A known matter's triage event (a grown matter) updates it; an older one than applied is dropped."""
+    env, data = triaged("mat_grow", level="green", route="direct")
+    await store.handle(handlers.on_matter_triaged, env.model_copy(update={"sequence": 2}), data)
+    grown = data.model_copy(update={"households": 30, "level": "yellow", "title": "整栋楼下水道堵塞"})
+    await store.handle(handlers.on_matter_triaged, env.model_copy(update={"sequence": 4}), grown)
+    late = data.model_copy(update={"level": "red"})
+    await store.handle(handlers.on_matter_triaged, env.model_copy(update={"sequence": 3}), late)
+    qm = await matter(store, "mat_grow")
+    assert (qm.level, qm.households, qm.title, qm.grade_seq, qm.state) == (
+        "yellow",
+        30,
+        "整栋楼下水道堵塞",
+        4,
+        "direct",
+    )
+    env, data = triaged("mat_grow", route="direct", community="jinshan")
+    with pytest.raises(Reject):  # another community's matter: refused, not inserted nor changed
+        await store.handle(handlers.on_matter_triaged, env, data)
+    assert (await matter(store, "mat_grow")).community == "xueyuan"
+
+
+async def test_a_regrade_before_the_triage_event_in_one_transaction(store):
+    """A group commit's units share a session: a matter the ORM holds unwritten is not inserted twice."""
+    regraded = events.MatterRegraded(
+        matter_id="mat_pair",
+        level="green",
+        route="direct",
+        category="drainage",
+        previous=events.GradeSnapshot(level="yellow", route="direct", category="drainage"),
+        reason="现场核实",
+        by="zhang",
+        regraded_at=NOW,
+    )
+    renv = Envelope.new(type="matter.regraded.v1", source="/services/triage", community="xueyuan", data=regraded)
+    tenv, tdata = triaged("mat_pair", route="direct")
+    async with store.uow() as uow:
+        await handlers.on_matter_regraded(uow, renv.model_copy(update={"sequence": 2}), regraded)
+        await handlers.on_matter_triaged(uow, tenv.model_copy(update={"sequence": 1}), tdata)
+        await uow.commit()
+    qm = await matter(store, "mat_pair")
+    assert (qm.level, qm.grade_seq, qm.title) == ("green", 2, handlers.UNTITLED)
+
+
 async def test_reopened_direct_matter_comes_to_a_session_under_its_real_title(store):
     # Issue 22: a reopened direct matter reached the agenda as "事项 mat_…（复议）", category other, yellow.
     await store.handle(handlers.on_matter_triaged, *triaged("mat_d2", route="direct", category="lighting"))
