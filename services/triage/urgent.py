@@ -4,7 +4,7 @@ The model decides red for everything else (a rules red it does not confirm is on
 hazard rules' red precision on unseen writers is 0.62-0.70). These signs are narrower: an emergency number
 called or asked for (110 / 119 / 120), a life in danger now (someone unconscious, fitting, not breathing,
 threatening to end their life, bleeding), a person living alone who does not answer, a weapon, an electrical
-arc. In the seven writers' 6,906 labelled rows every row holding one of them live was labelled red
+arc. In the eleven writers' 10,106 labelled rows every row holding one of them live was labelled red
 (docs/triage.md, "Unmistakable calls for help"), and a missed one is the worst error the grader can make.
 Each sign counts only when its clause reads it as current (not denied, over, past or prevention talk).
 """
