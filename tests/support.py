@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from services.contracts import Envelope
 from services.runtime.db import Database
 from services.runtime.migrate import upgrade
@@ -239,6 +241,20 @@ async def pg_store(spec: ServiceSpec, prefix: str) -> AsyncIterator[ServiceStore
     finally:
         await db.dispose()
         await drop_pg_database(url)
+
+
+@asynccontextmanager
+async def intake_pg_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str) -> AsyncIterator[ServiceStore]:
+    """intake's store on a fresh PostgreSQL database, with its own var dir and a fresh vault."""
+    from services.intake import service as intake_service
+    from services.intake.app import spec as intake_spec
+    from services.runtime.settings import get_settings
+
+    monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr(intake_service, "_vault", None)
+    get_settings.cache_clear()
+    async with pg_store(intake_spec(), prefix) as s:
+        yield s
 
 
 async def publish_channel_messages(amqp_url: str, envelopes: Iterable[Envelope]) -> None:

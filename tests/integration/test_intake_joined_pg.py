@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake import service as intake_service
-from services.intake.app import spec
-from services.runtime.settings import get_settings
-from tests.support import pg_store
+from tests.support import intake_pg_store
 from tests.unit.test_intake_joined import joined_report_takes_the_matters_status
 
 pytestmark = pytest.mark.integration
@@ -15,10 +12,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setattr(intake_service, "_vault", None)
-    get_settings.cache_clear()
-    async with pg_store(spec(), "intake_joined") as s:
+    async with intake_pg_store(tmp_path, monkeypatch, "intake_joined") as s:
         yield s
 
 

@@ -8,10 +8,8 @@ import pytest
 from sqlmodel import select
 
 from services.intake import service as intake_service
-from services.intake.app import spec
 from services.intake.models import Report
-from services.runtime.settings import get_settings
-from tests.support import pg_store
+from tests.support import intake_pg_store
 from tests.unit.test_intake_service import incoming
 
 pytestmark = pytest.mark.integration
@@ -19,10 +17,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("HALL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setattr(intake_service, "_vault", None)
-    get_settings.cache_clear()
-    async with pg_store(spec(), "intake_race") as s:
+    async with intake_pg_store(tmp_path, monkeypatch, "intake_race") as s:
         yield s
 
 

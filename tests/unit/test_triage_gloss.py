@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.triage import domain, gloss, grader, urgent
-from services.triage.model import Prediction
+from tests.unit.test_triage_urgent import not_red_prediction
 
 pytestmark = pytest.mark.unit
 
@@ -52,25 +52,15 @@ def test_ordinary_english_requests_are_not_red():
     assert _grade("Street lights on the north path have been broken for two weeks").level == "yellow"
 
 
-def _unsure_model(p_red: float = 0.01) -> Prediction:
-    probs = {
-        "level": {"red": p_red, "yellow": 0.7, "green": 0.3 - p_red},
-        "route": {"direct": 0.9, "deliberate": 0.1},
-        "kind": {"problem": 0.9, "suggestion": 0.1},
-        "category": {"elevator": 0.9, "other": 0.1},
-    }
-    return Prediction(probs, (), text_red=p_red, text_probs=probs, red_threshold=0.2)
-
-
 def test_in_english_the_rules_red_stands_against_the_model_with_review():
     text = "Stuck in the elevator in building 4 between floors. Alarm button doesn't work."
     assert gloss.foreign(text) and not gloss.foreign("3栋楼道灯坏了好几天 pls 快点修")
     rules = domain.grade(text, channel="miniprogram")
     assert rules.level == "red"
-    kept = grader.combine(rules, _unsure_model(), kind_hint=None, category_hint=None, reporters=1, foreign=True)
+    kept = grader.combine(rules, not_red_prediction(), kind_hint=None, category_hint=None, reporters=1, foreign=True)
     assert (kept.level, kept.route, kept.needs_review) == ("red", "deliberate", True)
     assert any("模型未学过英文" in r for r in kept.reasons)
-    chinese = grader.combine(rules, _unsure_model(), kind_hint=None, category_hint=None, reporters=1)
+    chinese = grader.combine(rules, not_red_prediction(), kind_hint=None, category_hint=None, reporters=1)
     assert chinese.level != "red"  # in Chinese the model may still talk an unconfirmed rules red down
 
 

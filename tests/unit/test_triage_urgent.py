@@ -12,7 +12,8 @@ pytestmark = pytest.mark.unit
 ARGS = dict(kind_hint=None, category_hint=None, reporters=1)
 
 
-def _not_red(p_red: float = 0.01) -> Prediction:
+def not_red_prediction(p_red: float = 0.01) -> Prediction:
+    """A model prediction that finds no red (P(red) far below its threshold)."""
     probs = {
         "level": {"red": p_red, "yellow": 0.7, "green": 0.3 - p_red},
         "route": {"direct": 0.9, "deliberate": 0.1},
@@ -66,10 +67,10 @@ def test_the_rules_grade_it_red_with_the_reason_in_both_languages():
 
 def test_the_model_cannot_demote_it_but_can_demote_an_ordinary_rules_red():
     calls = domain.grade("楼道里全是烟！！！看不清 我们在5楼出不去 119打了", channel="wechat_group")
-    kept = grader.combine(calls, _not_red(), **ARGS)
+    kept = grader.combine(calls, not_red_prediction(), **ARGS)
     assert (kept.level, kept.route, kept.urgent) == ("red", "deliberate", True)
     assert not any(r.startswith("规则提示危险，但模型判断不属当前急险") for r in kept.reasons)
     plain = domain.grade("楼道里有烟往上冒，颜色不深，可能是谁家做饭", channel="wechat_group")
     assert not plain.urgent
     if plain.level == "red":  # an ordinary hazard red is still the model's to confirm
-        assert grader.combine(plain, _not_red(), **ARGS).level != "red"
+        assert grader.combine(plain, not_red_prediction(), **ARGS).level != "red"
