@@ -168,7 +168,7 @@ class GroupCommit:
             run_after(after)
         except Exception as exc:
             return (None if current is None or _unclear(exc) else current), exc
-        metrics.GROUP_COMMIT_SIZE.labels(self.service).observe(len(items))
+        metrics.child(metrics.GROUP_COMMIT_SIZE, self.service).observe(len(items))
         for item, result in zip(items, results, strict=True):
             if not item.done.done():
                 item.done.set_result(result)
@@ -185,6 +185,6 @@ class GroupCommit:
             if not item.done.done():
                 item.done.set_exception(exc)
             return
-        metrics.GROUP_COMMIT_SIZE.labels(self.service).observe(1)
+        metrics.child(metrics.GROUP_COMMIT_SIZE, self.service).observe(1)
         if not item.done.done():
             item.done.set_result(result)

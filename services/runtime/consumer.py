@@ -162,7 +162,7 @@ class Consumer:
         name = self.sub.spec.name
         await self._forward(message, DEAD_LETTER_EXCHANGE, name, {REASON_HEADER: reason[:900], QUEUE_HEADER: name})
         await message.ack()
-        metrics.DEAD_LETTERED.labels(self.service, name, why).inc()
+        metrics.child(metrics.DEAD_LETTERED, self.service, name, why).inc()
         log.warning("consumer.dead_lettered queue=%s id=%s why=%s reason=%s", name, message.message_id, why, reason)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
@@ -210,8 +210,8 @@ class Consumer:
                 await self._retry_or_dead_letter(message, exc)
                 return
         await message.ack()
-        metrics.HANDLER_SECONDS.labels(self.service, name).observe(time.perf_counter() - started)
-        metrics.CONSUMED.labels(self.service, name, env.type, result).inc()
+        metrics.child(metrics.HANDLER_SECONDS, self.service, name).observe(time.perf_counter() - started)
+        metrics.child(metrics.CONSUMED, self.service, name, env.type, result).inc()
 
     async def _handle(self, env: Envelope, data: BaseModel, handler: Handler) -> str:
         async def work(uow: UnitOfWork) -> str:
@@ -239,7 +239,7 @@ class Consumer:
                 delay = spec.retry_delays_ms[attempt]
                 await self._forward(message, RETRY_EXCHANGE, spec.retry_queue(delay), {ATTEMPT_HEADER: attempt + 1})
                 await message.ack()
-                metrics.RETRIED.labels(self.service, spec.name).inc()
+                metrics.child(metrics.RETRIED, self.service, spec.name).inc()
             else:
                 await self.dead_letter(message, "exhausted", f"failed {attempt + 1} times: {exc!r}")
         except Exception:

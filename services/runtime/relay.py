@@ -139,7 +139,7 @@ class Relay:
             return None
         except (DeliveryError, PublishError) as exc:
             # Returned (no queue bound) or nacked: keep it, try again later.
-            metrics.RELAY_UNROUTABLE.labels(self.service, row.routing_key).inc()
+            metrics.child(metrics.RELAY_UNROUTABLE, self.service, row.routing_key).inc()
             return f"not delivered: {exc!r}"[:500]
         except (TimeoutError, AMQPError, ConnectionError, OSError, RuntimeError) as exc:
             self._channel = None
@@ -166,7 +166,7 @@ class Relay:
         sent = [key(r) for r, err in zip(rows, results, strict=True) if err is None]
         failed = [(key(r), r.attempts, err) for r, err in zip(rows, results, strict=True) if err is not None]
         await self._finish(column, sent, failed)
-        metrics.RELAY_PUBLISHED.labels(self.service).inc(len(sent))
+        metrics.child(metrics.RELAY_PUBLISHED, self.service).inc(len(sent))
         if failed:
             log.warning("relay.publish_failed count=%d first=%s", len(failed), failed[0][2])
             self.wake.set()  # the loop may be waiting out a longer poll: let it wait for this backoff instead
