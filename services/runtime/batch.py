@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -128,8 +129,17 @@ class GroupCommit:
     async def _commit(self, session, outbox: list[dict], emitted: int) -> None:
         """Write the group's events in one statement, commit, then publish them (or wake the relay)."""
         lease = self.relay.lease() if self.relay and outbox else None
-        await write_outbox(session, self.tables, outbox, lease)
-        await session.commit()
+        # Rows the relay published since the last commit are marked sent here, not in a transaction of their own.
+        marks = self.relay.take_sent() if self.relay else []
+        try:
+            await write_outbox(session, self.tables, outbox, lease)
+            if marks:
+                await session.exec(self.relay.mark_sent, params={"ids": marks, "sent_at": dt.datetime.now(dt.UTC)})
+            await session.commit()
+        except BaseException:
+            if marks and self.relay:
+                self.relay.give_back(marks)
+            raise
         if lease and self.relay:
             self.relay.adopt(outbox)  # published at once: no claim statement, no wait for the relay's loop
         if emitted > (len(outbox) if lease else 0):
