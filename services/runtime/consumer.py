@@ -24,6 +24,7 @@ from services.contracts import (
     parse,
 )
 from services.runtime import metrics
+from services.runtime.acks import Acks
 from services.runtime.signing import SIGNATURE_HEADER, event_signed
 from services.runtime.topology import QueueSpec, declare_queue
 from services.runtime.uow import UnitOfWork
@@ -106,6 +107,7 @@ class Consumer:
         self._queue: aio_pika.abc.AbstractQueue | None = None
         self._tag: str | None = None
         self.inflight = 0
+        self.acks = Acks()
 
     async def start(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
         """Declare the topology and start consuming."""
@@ -136,6 +138,7 @@ class Consumer:
         while self.inflight and waited < grace_s:
             await asyncio.sleep(0.05)
             waited += 0.05
+        await self.acks.drain()
         for ch in (self.channel, self._pub_channel):
             if ch is not None and not ch.is_closed:
                 try:
@@ -161,7 +164,7 @@ class Consumer:
         """Move a message to this queue's DLQ with the reason in a header, then ack it."""
         name = self.sub.spec.name
         await self._forward(message, DEAD_LETTER_EXCHANGE, name, {REASON_HEADER: reason[:900], QUEUE_HEADER: name})
-        await message.ack()
+        self.acks.ack(message)
         metrics.child(metrics.DEAD_LETTERED, self.service, name, why).inc()
         log.warning("consumer.dead_lettered queue=%s id=%s why=%s reason=%s", name, message.message_id, why, reason)
 
@@ -209,7 +212,7 @@ class Consumer:
                 log.exception("consumer.handler_failed queue=%s id=%s type=%s", name, env.id, env.type)
                 await self._retry_or_dead_letter(message, exc)
                 return
-        await message.ack()
+        self.acks.ack(message)  # after the commit; sent with the others that commit answered
         metrics.child(metrics.HANDLER_SECONDS, self.service, name).observe(time.perf_counter() - started)
         metrics.child(metrics.CONSUMED, self.service, name, env.type, result).inc()
 
@@ -238,7 +241,7 @@ class Consumer:
             if attempt < len(spec.retry_delays_ms):
                 delay = spec.retry_delays_ms[attempt]
                 await self._forward(message, RETRY_EXCHANGE, spec.retry_queue(delay), {ATTEMPT_HEADER: attempt + 1})
-                await message.ack()
+                self.acks.ack(message)
                 metrics.child(metrics.RETRIED, self.service, spec.name).inc()
             else:
                 await self.dead_letter(message, "exhausted", f"failed {attempt + 1} times: {exc!r}")
@@ -246,3 +249,4 @@ class Consumer:
             # Could not park it safely: give it back; x-delivery-limit bounds the loop.
             log.exception("consumer.retry_publish_failed queue=%s", spec.name)
             await message.nack(requeue=True)
+            self.acks.settled(message)
