@@ -11,6 +11,7 @@ import uuid
 from collections import namedtuple
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractRobustConnection
 from aiormq.exceptions import AMQPError, DeliveryError, PublishError
 from sqlalchemy import and_, bindparam, delete, func, select, update
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 _Row = namedtuple("_Row", "event_id exchange routing_key body headers attempts")
 # How long a published adopted row may wait to be marked sent when no commit comes to mark it (see take_sent).
 MARK_DELAY_S = 0.05
+PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 
 
 class Relay:
@@ -60,7 +62,8 @@ class Relay:
             .values(sent_at=bindparam("sent_at"), claim=None)
         )
         self._channel: aio_pika.abc.AbstractChannel | None = None
-        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._underlay: aiormq.abc.AbstractChannel | None = None  # the robust channel's current AMQP channel
+        self._app_id = f"/services/{service}"
         self._last_cleanup = 0.0
         self._retry_at: float | None = None  # the earliest backoff of a failed publish: the loop wakes for it
         # Claim tokens start with a digest of the process's stable name (host:service:port), so a restarted
@@ -142,15 +145,16 @@ class Relay:
             self._marker = None
         await self._mark_taken()
 
-    async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
+    async def _open(self) -> aiormq.abc.AbstractChannel:
+        """The confirming channel's AMQP channel (a new one after the robust channel was restored)."""
         if self._channel is None or self._channel.is_closed:
             conn: AbstractRobustConnection = await self._connection_factory()
             # on_return_raises: an unroutable event (no queue bound yet) is reported, not dropped.
             self._channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
-            self._exchanges = {}
-        if name not in self._exchanges:
-            self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
-        return self._exchanges[name]
+            self._underlay = None
+        if self._underlay is None or self._underlay.is_closed:
+            self._underlay = await self._channel.get_underlay_channel()
+        return self._underlay
 
     async def claim(self) -> list:
         """Claim up to `batch` due rows for this relay; another relay skips them until the lease ends."""
@@ -175,17 +179,26 @@ class Relay:
     async def _publish(self, row) -> str | None:
         """Publish one row and wait for its confirm; return an error text, or None on success."""
         try:
-            exchange = await self._exchange(row.exchange)
-            msg = aio_pika.Message(
-                row.body,
-                message_id=row.event_id,
+            channel = await self._open()
+            # The AMQP channel's own publish, not aio-pika's Message and Exchange: the same frames (the
+            # properties aio-pika would send), without building and validating a Message for every event.
+            properties = aiormq.spec.Basic.Properties(
+                app_id=self._app_id,
                 content_type=CONTENT_TYPE,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                type=row.routing_key,
-                app_id=f"/services/{self.service}",
+                delivery_mode=PERSISTENT,
                 headers=row.headers or {},
+                message_id=row.event_id,
+                message_type=row.routing_key,
+                priority=0,
             )
-            await exchange.publish(msg, routing_key=row.routing_key, mandatory=True, timeout=10)
+            await channel.basic_publish(
+                row.body,
+                exchange=row.exchange,
+                routing_key=row.routing_key,
+                properties=properties,
+                mandatory=True,
+                timeout=10,
+            )
             return None
         except (DeliveryError, PublishError) as exc:
             # Returned (no queue bound) or nacked: keep it, try again later.
