@@ -29,6 +29,8 @@ class _Item:
     cause: Envelope | None
     traceparent: str | None
     actor: str | None
+    inbox: str | None = None  # the consumer whose delivery of `cause` this is: its inbox row is claimed
+    first: bool = True  # set when claimed: False if the inbox already held the delivery (a duplicate)
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -69,11 +71,21 @@ class GroupCommit:
         self._tasks: list[asyncio.Task] = []
 
     async def run(
-        self, work: Work, *, cause: Envelope | None = None, traceparent: str | None = None, actor: str | None = None
+        self,
+        work: Work,
+        *,
+        cause: Envelope | None = None,
+        traceparent: str | None = None,
+        actor: str | None = None,
+        inbox: str | None = None,
     ) -> Any:
-        """Run `work` in a transaction shared with concurrent callers; return its result once committed."""
+        """Run `work` in a transaction shared with concurrent callers; return its result once committed.
+
+        With `inbox` (a consumer's name) the delivery of `cause` is claimed in that consumer's inbox in the
+        same transaction, before the work runs: `uow.first_delivery` is False if it was claimed before.
+        """
         self._ensure_workers()
-        item = _Item(work, cause, traceparent, actor)
+        item = _Item(work, cause, traceparent, actor, inbox)
         self._queue.put_nowait(item)
         return await item.done
 
@@ -124,7 +136,22 @@ class GroupCommit:
             traceparent=item.traceparent,
             actor=item.actor,
             grouped=True,
+            first_delivery=item.first,
         )
+
+    async def _claim(self, session, items: list[_Item]) -> None:
+        """Claim the inbox rows of the items' deliveries in one statement; mark the ones claimed before."""
+        # One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING instead of one statement per delivery.
+        claiming = [(i, i.inbox, i.cause) for i in items if i.inbox and i.cause]
+        if not claiming:
+            return
+        now = dt.datetime.now(dt.UTC)
+        rows = [{"consumer": q, "event_id": e.id, "event_type": e.type, "received_at": now} for _, q, e in claiming]
+        stmt = self.tables.inbox_claims(self.db.dialect)
+        fresh = {(r.consumer, r.event_id) for r in (await session.exec(stmt, params=rows)).all()}
+        for item, consumer, cause in claiming:
+            item.first = (consumer, cause.id) in fresh
+            fresh.discard((consumer, cause.id))  # the same event delivered twice in one group: only the first runs
 
     async def _commit(self, session, outbox: list[dict], emitted: int) -> None:
         """Write the group's events in one statement, commit, then publish them (or wake the relay)."""
@@ -166,6 +193,7 @@ class GroupCommit:
         current = None
         try:
             async with self.db.session() as session:
+                await self._claim(session, items)
                 results, outbox, emitted, after = [], [], 0, []
                 for current in items:
                     uow = self._uow(session, current)
@@ -187,6 +215,7 @@ class GroupCommit:
     async def _alone(self, item: _Item) -> None:
         try:
             async with self.db.session() as session:
+                await self._claim(session, [item])
                 uow = self._uow(session, item)
                 result = await item.work(uow)
                 await self._commit(session, uow.take_outbox(), len(uow.emitted))

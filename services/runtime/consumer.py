@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -218,21 +217,13 @@ class Consumer:
 
     async def _handle(self, env: Envelope, data: BaseModel, handler: Handler) -> str:
         async def work(uow: UnitOfWork) -> str:
-            if not await self._claim_inbox(uow, env):
+            if not uow.first_delivery:
                 return "duplicate"  # the inbox row exists: this delivery's effects are already committed
             await handler(uow, env, data)
             return "ok"
 
-        return await self.run(work, cause=env)
-
-    async def _claim_inbox(self, uow: UnitOfWork, env: Envelope) -> bool:
-        row = {
-            "consumer": self.sub.spec.name,
-            "event_id": env.id,
-            "event_type": env.type,
-            "received_at": dt.datetime.now(dt.UTC),
-        }
-        return (await uow.session.exec(uow.tables.inbox_claim(uow.dialect), params=row)).rowcount == 1
+        # The group claims the inbox row (consumer, event id) in the same transaction, before `work` runs.
+        return await self.run(work, cause=env, inbox=self.sub.spec.name)
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         spec = self.sub.spec
