@@ -85,6 +85,12 @@ class Envelope(BaseModel):
     def from_bytes(cls, body: bytes) -> Envelope:
         """Parse a structured-mode message; raise ContractError with a reason on any defect."""
         try:
+            # Parsed and validated in one pass by pydantic-core (every delivery runs this); a defective body
+            # takes the path below, which names the defect as before.
+            return cls.model_validate_json(body)
+        except ValidationError:
+            pass
+        try:
             raw = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ContractError(f"body is not JSON: {exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ class _Item:
     cause: Envelope | None
     traceparent: str | None
     actor: str | None
+    inbox: str | None = None  # the consumer whose delivery of `cause` this is: its inbox row is claimed
+    first: bool = True  # set when claimed: False if the inbox already held the delivery (a duplicate)
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -68,11 +71,21 @@ class GroupCommit:
         self._tasks: list[asyncio.Task] = []
 
     async def run(
-        self, work: Work, *, cause: Envelope | None = None, traceparent: str | None = None, actor: str | None = None
+        self,
+        work: Work,
+        *,
+        cause: Envelope | None = None,
+        traceparent: str | None = None,
+        actor: str | None = None,
+        inbox: str | None = None,
     ) -> Any:
-        """Run `work` in a transaction shared with concurrent callers; return its result once committed."""
+        """Run `work` in a transaction shared with concurrent callers; return its result once committed.
+
+        With `inbox` (a consumer's name) the delivery of `cause` is claimed in that consumer's inbox in the
+        same transaction, before the work runs: `uow.first_delivery` is False if it was claimed before.
+        """
         self._ensure_workers()
-        item = _Item(work, cause, traceparent, actor)
+        item = _Item(work, cause, traceparent, actor, inbox)
         self._queue.put_nowait(item)
         return await item.done
 
@@ -123,13 +136,37 @@ class GroupCommit:
             traceparent=item.traceparent,
             actor=item.actor,
             grouped=True,
+            first_delivery=item.first,
         )
+
+    async def _claim(self, session, items: list[_Item]) -> None:
+        """Claim the inbox rows of the items' deliveries in one statement; mark the ones claimed before."""
+        # One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING instead of one statement per delivery.
+        claiming = [(i, i.inbox, i.cause) for i in items if i.inbox and i.cause]
+        if not claiming:
+            return
+        now = dt.datetime.now(dt.UTC)
+        rows = [{"consumer": q, "event_id": e.id, "event_type": e.type, "received_at": now} for _, q, e in claiming]
+        stmt = self.tables.inbox_claims(self.db.dialect)
+        fresh = {(r.consumer, r.event_id) for r in (await session.exec(stmt, params=rows)).all()}
+        for item, consumer, cause in claiming:
+            item.first = (consumer, cause.id) in fresh
+            fresh.discard((consumer, cause.id))  # the same event delivered twice in one group: only the first runs
 
     async def _commit(self, session, outbox: list[dict], emitted: int) -> None:
         """Write the group's events in one statement, commit, then publish them (or wake the relay)."""
         lease = self.relay.lease() if self.relay and outbox else None
-        await write_outbox(session, self.tables, outbox, lease)
-        await session.commit()
+        # Rows the relay published since the last commit are marked sent here, not in a transaction of their own.
+        marks = self.relay.take_sent() if self.relay else []
+        try:
+            await write_outbox(session, self.tables, outbox, lease)
+            if marks:
+                await session.exec(self.relay.mark_sent, params={"ids": marks, "sent_at": dt.datetime.now(dt.UTC)})
+            await session.commit()
+        except BaseException:
+            if marks and self.relay:
+                self.relay.give_back(marks)
+            raise
         if lease and self.relay:
             self.relay.adopt(outbox)  # published at once: no claim statement, no wait for the relay's loop
         if emitted > (len(outbox) if lease else 0):
@@ -156,6 +193,7 @@ class GroupCommit:
         current = None
         try:
             async with self.db.session() as session:
+                await self._claim(session, items)
                 results, outbox, emitted, after = [], [], 0, []
                 for current in items:
                     uow = self._uow(session, current)
@@ -168,7 +206,7 @@ class GroupCommit:
             run_after(after)
         except Exception as exc:
             return (None if current is None or _unclear(exc) else current), exc
-        metrics.GROUP_COMMIT_SIZE.labels(self.service).observe(len(items))
+        metrics.child(metrics.GROUP_COMMIT_SIZE, self.service).observe(len(items))
         for item, result in zip(items, results, strict=True):
             if not item.done.done():
                 item.done.set_result(result)
@@ -177,6 +215,7 @@ class GroupCommit:
     async def _alone(self, item: _Item) -> None:
         try:
             async with self.db.session() as session:
+                await self._claim(session, [item])
                 uow = self._uow(session, item)
                 result = await item.work(uow)
                 await self._commit(session, uow.take_outbox(), len(uow.emitted))
@@ -185,6 +224,6 @@ class GroupCommit:
             if not item.done.done():
                 item.done.set_exception(exc)
             return
-        metrics.GROUP_COMMIT_SIZE.labels(self.service).observe(1)
+        metrics.child(metrics.GROUP_COMMIT_SIZE, self.service).observe(1)
         if not item.done.done():
             item.done.set_result(result)

@@ -58,10 +58,19 @@ class Bus:
         )
 
     async def run(
-        self, work: Work, *, cause: Envelope | None = None, traceparent: str | None = None, actor: str | None = None
+        self,
+        work: Work,
+        *,
+        cause: Envelope | None = None,
+        traceparent: str | None = None,
+        actor: str | None = None,
+        inbox: str | None = None,
     ):
-        """Run `work(uow)` in a transaction shared with concurrent callers; its result once committed."""
-        return await self.group.run(work, cause=cause, traceparent=traceparent, actor=actor)
+        """Run `work(uow)` in a transaction shared with concurrent callers; its result once committed.
+
+        `inbox`: the consumer whose delivery of `cause` this is, claimed in the same transaction (GroupCommit).
+        """
+        return await self.group.run(work, cause=cause, traceparent=traceparent, actor=actor, inbox=inbox)
 
     async def get_connection(self) -> AbstractRobustConnection:
         """The robust connection, once established."""

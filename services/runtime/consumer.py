@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from services.contracts import (
     parse,
 )
 from services.runtime import metrics
+from services.runtime.acks import Acks
 from services.runtime.signing import SIGNATURE_HEADER, event_signed
 from services.runtime.topology import QueueSpec, declare_queue
 from services.runtime.uow import UnitOfWork
@@ -106,6 +106,7 @@ class Consumer:
         self._queue: aio_pika.abc.AbstractQueue | None = None
         self._tag: str | None = None
         self.inflight = 0
+        self.acks = Acks()
 
     async def start(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
         """Declare the topology and start consuming."""
@@ -136,6 +137,7 @@ class Consumer:
         while self.inflight and waited < grace_s:
             await asyncio.sleep(0.05)
             waited += 0.05
+        await self.acks.drain()
         for ch in (self.channel, self._pub_channel):
             if ch is not None and not ch.is_closed:
                 try:
@@ -161,8 +163,8 @@ class Consumer:
         """Move a message to this queue's DLQ with the reason in a header, then ack it."""
         name = self.sub.spec.name
         await self._forward(message, DEAD_LETTER_EXCHANGE, name, {REASON_HEADER: reason[:900], QUEUE_HEADER: name})
-        await message.ack()
-        metrics.DEAD_LETTERED.labels(self.service, name, why).inc()
+        self.acks.ack(message)
+        metrics.child(metrics.DEAD_LETTERED, self.service, name, why).inc()
         log.warning("consumer.dead_lettered queue=%s id=%s why=%s reason=%s", name, message.message_id, why, reason)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
@@ -209,27 +211,19 @@ class Consumer:
                 log.exception("consumer.handler_failed queue=%s id=%s type=%s", name, env.id, env.type)
                 await self._retry_or_dead_letter(message, exc)
                 return
-        await message.ack()
-        metrics.HANDLER_SECONDS.labels(self.service, name).observe(time.perf_counter() - started)
-        metrics.CONSUMED.labels(self.service, name, env.type, result).inc()
+        self.acks.ack(message)  # after the commit; sent with the others that commit answered
+        metrics.child(metrics.HANDLER_SECONDS, self.service, name).observe(time.perf_counter() - started)
+        metrics.child(metrics.CONSUMED, self.service, name, env.type, result).inc()
 
     async def _handle(self, env: Envelope, data: BaseModel, handler: Handler) -> str:
         async def work(uow: UnitOfWork) -> str:
-            if not await self._claim_inbox(uow, env):
+            if not uow.first_delivery:
                 return "duplicate"  # the inbox row exists: this delivery's effects are already committed
             await handler(uow, env, data)
             return "ok"
 
-        return await self.run(work, cause=env)
-
-    async def _claim_inbox(self, uow: UnitOfWork, env: Envelope) -> bool:
-        row = {
-            "consumer": self.sub.spec.name,
-            "event_id": env.id,
-            "event_type": env.type,
-            "received_at": dt.datetime.now(dt.UTC),
-        }
-        return (await uow.session.exec(uow.tables.inbox_claim(uow.dialect), params=row)).rowcount == 1
+        # The group claims the inbox row (consumer, event id) in the same transaction, before `work` runs.
+        return await self.run(work, cause=env, inbox=self.sub.spec.name)
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         spec = self.sub.spec
@@ -238,11 +232,12 @@ class Consumer:
             if attempt < len(spec.retry_delays_ms):
                 delay = spec.retry_delays_ms[attempt]
                 await self._forward(message, RETRY_EXCHANGE, spec.retry_queue(delay), {ATTEMPT_HEADER: attempt + 1})
-                await message.ack()
-                metrics.RETRIED.labels(self.service, spec.name).inc()
+                self.acks.ack(message)
+                metrics.child(metrics.RETRIED, self.service, spec.name).inc()
             else:
                 await self.dead_letter(message, "exhausted", f"failed {attempt + 1} times: {exc!r}")
         except Exception:
             # Could not park it safely: give it back; x-delivery-limit bounds the loop.
             log.exception("consumer.retry_publish_failed queue=%s", spec.name)
             await message.nack(requeue=True)
+            self.acks.settled(message)

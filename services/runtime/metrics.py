@@ -1,6 +1,20 @@
 """Prometheus metrics every service exposes on /metrics."""
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+_CHILDREN: dict[tuple, MetricWrapperBase] = {}
+
+
+def child(metric: MetricWrapperBase, *values: object) -> MetricWrapperBase:
+    """`metric.labels(*values)`, looked up once per label set (it runs for every delivery, publish and request)."""
+    # labels() validates and locks on every call (about 8 Python calls); the label sets are few and fixed.
+    key = (metric, values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*values)
+    return found
+
 
 CONSUMED = Counter("hall_events_consumed_total", "Events handled", ["service", "queue", "type", "result"])
 HANDLER_SECONDS = Histogram(

@@ -11,9 +11,10 @@ import uuid
 from collections import namedtuple
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractRobustConnection
 from aiormq.exceptions import AMQPError, DeliveryError, PublishError
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 
 from services.contracts import CONTENT_TYPE
 from services.runtime import metrics
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # What publishing needs of an outbox row, for rows handed over in memory (adopt) rather than claimed.
 _Row = namedtuple("_Row", "event_id exchange routing_key body headers attempts")
+# How long a published adopted row may wait to be marked sent when no commit comes to mark it (see take_sent).
+MARK_DELAY_S = 0.05
+PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 
 
 class Relay:
@@ -49,8 +53,17 @@ class Relay:
         self.wake = asyncio.Event()
         self.running = False  # set while run() loops: only then may committers hand rows over (adopt)
         self._adopted: set[asyncio.Task] = set()
+        self._sent: list[str] = []  # event ids of adopted rows published and confirmed, not yet marked sent
+        self._marker: asyncio.TimerHandle | None = None
+        # Built once: marks rows sent by event id (expanding IN), in a committer's transaction or the relay's own.
+        self.mark_sent = (
+            update(self.t)
+            .where(self.t.c.event_id.in_(bindparam("ids", expanding=True)))
+            .values(sent_at=bindparam("sent_at"), claim=None)
+        )
         self._channel: aio_pika.abc.AbstractChannel | None = None
-        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._underlay: aiormq.abc.AbstractChannel | None = None  # the robust channel's current AMQP channel
+        self._app_id = f"/services/{service}"
         self._last_cleanup = 0.0
         self._retry_at: float | None = None  # the earliest backoff of a failed publish: the loop wakes for it
         # Claim tokens start with a digest of the process's stable name (host:service:port), so a restarted
@@ -83,24 +96,65 @@ class Relay:
     async def _publish_adopted(self, rows: list[dict]) -> None:
         try:
             messages = [_Row(**{k: r[k] for k in _Row._fields}) for r in rows]
-            await self._deliver(messages, self.t.c.event_id, key=lambda m: m.event_id)
+            await self._deliver(messages, self.t.c.event_id, key=lambda m: m.event_id, later=True)
         except Exception:  # the rows stay claimed until the lease ends, then any relay publishes them
             log.exception("relay.adopted_error count=%d", len(rows))
 
+    def take_sent(self) -> list[str]:
+        """Event ids published but not yet marked sent: the caller marks them (`mark_sent`) in its transaction.
+
+        Why: marking each group's rows in a transaction of its own cost one more transaction (with SQLite, one
+        more turn of the write lock) per group commit. A group commit marks what was published since the last
+        one; with no commit coming, the relay marks them itself after MARK_DELAY_S. Until they are marked they
+        stay leased, so nobody publishes them again unless this process dies (at least once, as before).
+        """
+        ids, self._sent = self._sent, []
+        return ids
+
+    def give_back(self, ids: list[str], delay: float = MARK_DELAY_S) -> None:
+        """Ids taken with take_sent whose transaction did not commit: mark them later."""
+        self._sent.extend(ids)
+        self._mark_later(delay)
+
+    def _mark_later(self, delay: float = MARK_DELAY_S) -> None:
+        if self._sent and self._marker is None:
+            self._marker = asyncio.get_running_loop().call_later(delay, self._start_marking)
+
+    def _start_marking(self) -> None:
+        self._marker = None
+        task = asyncio.create_task(self._mark_taken(), name=f"{self.service}-relay-mark")
+        self._adopted.add(task)
+        task.add_done_callback(self._adopted.discard)
+
+    async def _mark_taken(self) -> None:
+        ids = self.take_sent()
+        if not ids:
+            return
+        try:
+            await self._finish(self.t.c.event_id, ids, [])
+        except Exception:  # the database may be away: try again; the rows stay leased meanwhile
+            log.exception("relay.mark_error count=%d", len(ids))
+            self.give_back(ids, delay=1.0)
+
     async def settle(self) -> None:
-        """Wait for adopted rows still being published (graceful stop)."""
+        """Wait for adopted rows still being published, then mark them sent (graceful stop)."""
         if self._adopted:
             await asyncio.gather(*self._adopted, return_exceptions=True)
+        if self._marker is not None:
+            self._marker.cancel()
+            self._marker = None
+        await self._mark_taken()
 
-    async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
+    async def _open(self) -> aiormq.abc.AbstractChannel:
+        """The confirming channel's AMQP channel (a new one after the robust channel was restored)."""
         if self._channel is None or self._channel.is_closed:
             conn: AbstractRobustConnection = await self._connection_factory()
             # on_return_raises: an unroutable event (no queue bound yet) is reported, not dropped.
             self._channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
-            self._exchanges = {}
-        if name not in self._exchanges:
-            self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
-        return self._exchanges[name]
+            self._underlay = None
+        if self._underlay is None or self._underlay.is_closed:
+            self._underlay = await self._channel.get_underlay_channel()
+        return self._underlay
 
     async def claim(self) -> list:
         """Claim up to `batch` due rows for this relay; another relay skips them until the lease ends."""
@@ -125,21 +179,31 @@ class Relay:
     async def _publish(self, row) -> str | None:
         """Publish one row and wait for its confirm; return an error text, or None on success."""
         try:
-            exchange = await self._exchange(row.exchange)
-            msg = aio_pika.Message(
-                row.body,
-                message_id=row.event_id,
+            channel = await self._open()
+            # The AMQP channel's own publish, not aio-pika's Message and Exchange: the same frames (the
+            # properties aio-pika would send), without building and validating a Message for every event.
+            properties = aiormq.spec.Basic.Properties(
+                app_id=self._app_id,
                 content_type=CONTENT_TYPE,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                type=row.routing_key,
-                app_id=f"/services/{self.service}",
+                delivery_mode=PERSISTENT,
                 headers=row.headers or {},
+                message_id=row.event_id,
+                message_type=row.routing_key,
+                priority=0,
             )
-            await exchange.publish(msg, routing_key=row.routing_key, mandatory=True, timeout=10)
+            await channel.basic_publish(
+                row.body,
+                exchange=row.exchange,
+                routing_key=row.routing_key,
+                properties=properties,
+                mandatory=True,
+                timeout=10,
+                wait=False,  # no separate wait for the socket write: the broker's confirm comes after it anyway
+            )
             return None
         except (DeliveryError, PublishError) as exc:
             # Returned (no queue bound) or nacked: keep it, try again later.
-            metrics.RELAY_UNROUTABLE.labels(self.service, row.routing_key).inc()
+            metrics.child(metrics.RELAY_UNROUTABLE, self.service, row.routing_key).inc()
             return f"not delivered: {exc!r}"[:500]
         except (TimeoutError, AMQPError, ConnectionError, OSError, RuntimeError) as exc:
             self._channel = None
@@ -148,7 +212,9 @@ class Relay:
     async def _finish(self, column, sent: list, failed: list[tuple[object, int, str]]) -> None:
         """Mark rows (by `column`: id or event_id) sent, or back off the failed ones."""
         async with self.db.session() as s:
-            if sent:
+            if sent and column is self.t.c.event_id:
+                await s.exec(self.mark_sent, params={"ids": sent, "sent_at": dt.datetime.now(dt.UTC)})
+            elif sent:
                 await s.exec(update(self.t).where(column.in_(sent)).values(sent_at=dt.datetime.now(dt.UTC), claim=None))
             for key, attempts, error in failed:
                 backoff = min(60.0, 0.5 * 2 ** min(attempts, 7))
@@ -160,13 +226,23 @@ class Relay:
                 )
             await s.commit()
 
-    async def _deliver(self, rows: list, column, key) -> int:
-        """Publish rows concurrently, then record the outcome; return how many were published."""
-        results = await asyncio.gather(*(self._publish(r) for r in rows))
+    async def _deliver(self, rows: list, column, key, *, later: bool = False) -> int:
+        """Publish rows concurrently, then record the outcome; return how many were published.
+
+        `later`: rows published are marked sent by the next commit or after MARK_DELAY_S (see take_sent).
+        """
+        # One row (the common hand-over of a small group) needs no gather: a task fewer per publish.
+        results = [await self._publish(rows[0])] if len(rows) == 1 else await asyncio.gather(*map(self._publish, rows))
         sent = [key(r) for r, err in zip(rows, results, strict=True) if err is None]
         failed = [(key(r), r.attempts, err) for r, err in zip(rows, results, strict=True) if err is not None]
-        await self._finish(column, sent, failed)
-        metrics.RELAY_PUBLISHED.labels(self.service).inc(len(sent))
+        if later:
+            self._sent.extend(sent)
+            self._mark_later()
+            if failed:
+                await self._finish(column, [], failed)
+        else:
+            await self._finish(column, sent, failed)
+        metrics.child(metrics.RELAY_PUBLISHED, self.service).inc(len(sent))
         if failed:
             log.warning("relay.publish_failed count=%d first=%s", len(failed), failed[0][2])
             self.wake.set()  # the loop may be waiting out a longer poll: let it wait for this backoff instead

@@ -131,8 +131,8 @@ class Measure:
             await self.app(scope, receive, sending)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            metrics.HTTP_REQUESTS.labels(self.service, scope["method"], route, status).inc()
-            metrics.HTTP_SECONDS.labels(self.service, route).observe(time.perf_counter() - started)
+            metrics.child(metrics.HTTP_REQUESTS, self.service, scope["method"], route, status).inc()
+            metrics.child(metrics.HTTP_SECONDS, self.service, route).observe(time.perf_counter() - started)
 
 
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
@@ -231,7 +231,7 @@ def _mount_ops(app: FastAPI, spec: ServiceSpec) -> None:
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus(ctx: Ctx) -> Response:
         try:
-            metrics.OUTBOX_PENDING.labels(spec.name).set(await asyncio.wait_for(ctx.bus.relay.pending(), 2))
+            metrics.child(metrics.OUTBOX_PENDING, spec.name).set(await asyncio.wait_for(ctx.bus.relay.pending(), 2))
         except Exception:
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -54,7 +54,7 @@ def _event_key(settings: Settings | None = None) -> bytes:
 
 def sign_event(body: bytes, settings: Settings | None = None) -> str:
     """The signature services put on every domain event they publish (channel adapters cannot make one)."""
-    return hmac.new(_event_key(settings), body, hashlib.sha256).hexdigest()
+    return hmac.digest(_event_key(settings), body, "sha256").hex()  # one call into OpenSSL, same digest
 
 
 def event_signed(body: bytes, signature: object, settings: Settings | None = None) -> bool:

@@ -71,9 +71,14 @@ class BusTables:
         """INSERT of outbox rows, run with a list of rows (one executemany per transaction)."""
         return self._built("outbox", "", lambda: insert(self.outbox))
 
-    def inbox_claim(self, dialect: str):
-        """INSERT … ON CONFLICT DO NOTHING of one inbox row: rowcount 1 = first delivery, 0 = seen before."""
-        return self._built("inbox", dialect, lambda: upsert(self.inbox, dialect).on_conflict_do_nothing())
+    def inbox_claims(self, dialect: str):
+        """INSERT … ON CONFLICT DO NOTHING RETURNING of a group's inbox rows: the rows returned are first deliveries."""
+
+        def build():
+            t = self.inbox
+            return upsert(t, dialect).on_conflict_do_nothing().returning(t.c.consumer, t.c.event_id)
+
+        return self._built("inbox-many", dialect, build)
 
     def next_sequence(self, dialect: str):
         """Atomic upsert handing out a subject's next sequence number (replicas never share one)."""

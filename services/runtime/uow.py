@@ -29,9 +29,11 @@ class UnitOfWork:
         traceparent: str | None = None,
         actor: str | None = None,
         grouped: bool = False,
+        first_delivery: bool = True,
     ):
         self.session = session
         self.grouped = grouped
+        self.first_delivery = first_delivery  # False: the inbox already held this delivery (its group claimed it)
         self.tables = tables
         self.service = service
         self.cause = cause

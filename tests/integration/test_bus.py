@@ -335,7 +335,7 @@ async def test_rows_handed_to_a_publisher_that_died_are_published_after_the_leas
         assert relay.lease() is None  # its loop does not run: committers wake it instead
         relay.running = True
         assert relay.lease() is None  # no open channel (none yet, or the broker is away): the same
-        await relay._exchange(EVENTS_EXCHANGE)  # as if its loop had published before
+        await relay._open()  # as if its loop had published before
         rows = [{**row, "attempts": 0} for row in await _outbox_rows(store, "orphan")]
         async with store.db.session() as s:
             await write_outbox(s, store.tables, rows, relay.lease())
@@ -381,7 +381,7 @@ async def test_a_restarted_process_takes_over_the_leases_its_previous_run_died_h
         for instance, subject in ((me, "mine"), (other, "theirs")):
             previous = Relay(store.db, store.tables, connection, service="probe", instance=instance)
             previous.running = True
-            await previous._exchange(EVENTS_EXCHANGE)  # as if its loop had published before: it leases
+            await previous._open()  # as if its loop had published before: it leases
             rows = [{**row, "attempts": 0} for row in await _outbox_rows(store, subject)]
             async with store.db.session() as s:
                 await write_outbox(s, store.tables, rows, previous.lease())

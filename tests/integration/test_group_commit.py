@@ -254,3 +254,24 @@ async def test_sqlite_lock_held_elsewhere_is_waited_out_without_stalling_the_loo
             holder.join()
         assert await store.effects_of("waited") == 1
         assert len(gaps) > 20 and max(gaps) < 1.0, f"the loop stalled for {max(gaps):.2f}s"
+
+
+async def test_a_group_claims_its_deliveries_in_the_inbox_once(store):
+    # One statement claims the inbox rows of a group's deliveries: a delivery claimed before, or a second copy
+    # of one event in the same group, is a duplicate; another consumer's inbox is its own.
+    from tests.integration.bus_kit import envelope
+
+    group = GroupCommit(store.db, store.tables, service="probe", on_commit=lambda: None)
+    seen, twice, fresh = envelope("seen"), envelope("twice"), [envelope(f"f{i}") for i in range(3)]
+
+    async def work(uow):
+        return uow.first_delivery
+
+    try:
+        assert await group.run(work, cause=seen, inbox="probe.q") is True
+        calls = [group.run(work, cause=e, inbox="probe.q") for e in (seen, twice, *fresh, twice)]
+        assert await asyncio.gather(*calls) == [False, True, True, True, True, False]
+        assert await group.run(work, cause=seen, inbox="other.q") is True
+        assert await group.run(work, cause=seen) is True  # no inbox: nothing claimed
+    finally:
+        await group.close()
