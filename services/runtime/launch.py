@@ -205,7 +205,7 @@ async def _train_then_seed(sup: Supervisor, *, train: bool, seed_demo: bool) -> 
         # Triage grades with its rules alone until a model exists: the platform is usable at once, the model comes
         # after (started once everything is ready, so training never slows the services' start).
         print(
-            "launch   | training the triage model on every writer of the corpus (about 7 min, once); until then "
+            "launch   | training the triage model on every writer of the corpus (about 11 min, once); until then "
             "triage grades with its rules alone",
             flush=True,
         )
