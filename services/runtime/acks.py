@@ -43,6 +43,7 @@ class Acks:
         except ChannelInvalidStateError:
             return  # the channel is gone: the broker gives the delivery again and the inbox drops it
         state = self._state(channel)
+        assert message.delivery_tag is not None  # a consumed delivery always has its tag
         state.done.add(message.delivery_tag)
         if not state.flushing:
             # After every delivery answered by the same commit has run up to here (they were woken before).
@@ -55,8 +56,9 @@ class Acks:
             state = self._state(message.channel)
         except ChannelInvalidStateError:
             return
-        if message.delivery_tag > state.upto:
-            state.settled.add(message.delivery_tag)
+        tag = message.delivery_tag
+        if tag is not None and tag > state.upto:
+            state.settled.add(tag)
 
     def _state(self, channel) -> _Channel:
         state = self._channels.get(channel)

@@ -160,7 +160,7 @@ class GroupCommit:
         marks = self.relay.take_sent() if self.relay else []
         try:
             await write_outbox(session, self.tables, outbox, lease)
-            if marks:
+            if marks and self.relay:
                 await session.exec(self.relay.mark_sent, params={"ids": marks, "sent_at": dt.datetime.now(dt.UTC)})
             await session.commit()
         except BaseException:

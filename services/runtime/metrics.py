@@ -1,12 +1,15 @@
 """Prometheus metrics every service exposes on /metrics."""
 
+from typing import Any, TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-_CHILDREN: dict[tuple, MetricWrapperBase] = {}
+_CHILDREN: dict[tuple, Any] = {}
+M = TypeVar("M", bound=MetricWrapperBase)
 
 
-def child(metric: MetricWrapperBase, *values: object) -> MetricWrapperBase:
+def child(metric: M, *values: object) -> M:
     """`metric.labels(*values)`, looked up once per label set (it runs for every delivery, publish and request)."""
     # labels() validates and locks on every call (about 8 Python calls); the label sets are few and fixed.
     key = (metric, values)

@@ -145,7 +145,7 @@ class Relay:
             self._marker = None
         await self._mark_taken()
 
-    async def _open(self) -> aiormq.abc.AbstractChannel:
+    async def _open(self) -> aiormq.Channel:
         """The confirming channel's AMQP channel (a new one after the robust channel was restored)."""
         if self._channel is None or self._channel.is_closed:
             conn: AbstractRobustConnection = await self._connection_factory()
@@ -154,6 +154,7 @@ class Relay:
             self._underlay = None
         if self._underlay is None or self._underlay.is_closed:
             self._underlay = await self._channel.get_underlay_channel()
+        assert isinstance(self._underlay, aiormq.Channel)  # aiormq's concrete channel: `wait` is its own keyword
         return self._underlay
 
     async def claim(self) -> list:
