@@ -274,17 +274,24 @@ def _public_pages(p) -> list[str]:
     for fmt in ("json", "xml"):
         listed = p.http.get(p.url("intake", f"/open311/v2/requests.{fmt}"), params={"jurisdiction_id": "jinshan"})
         leaks += _leaks(listed.content, f"open311 {fmt}", public=True)
+    for where, content in disclosure_contents(p, "jinshan"):
+        leaks += _leaks(content, where, public=True)
+    return leaks
+
+
+def disclosure_contents(p, community: str) -> list[tuple[str, bytes]]:
+    """This month's disclosure, published by staff, in every format (the xlsx as its inner files)."""
     month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
-    staff = p.headers("party_org", ("jinshan",))
-    r = p.http.post(p.url("ledger", "/v1/disclosures"), json={"community": "jinshan", "month": month}, headers=staff)
+    staff = p.headers("party_org", (community,))
+    r = p.http.post(p.url("ledger", "/v1/disclosures"), json={"community": community, "month": month}, headers=staff)
     assert r.status_code == 201, r.text
+    out: list[tuple[str, bytes]] = []
     for suffix in ("", ".csv", ".txt", ".json"):
-        page = p.http.get(p.url("ledger", f"/v1/disclosures/jinshan/{month}{suffix}"), headers=staff)
+        page = p.http.get(p.url("ledger", f"/v1/disclosures/{community}/{month}{suffix}"), headers=staff)
         assert page.status_code == 200, page.text
-        leaks += _leaks(page.content, f"disclosure{suffix or '.html'}", public=True)
-    xlsx = p.http.get(p.url("ledger", f"/v1/disclosures/jinshan/{month}.xlsx"), headers=staff)
+        out.append((f"disclosure{suffix or '.html'}", page.content))
+    xlsx = p.http.get(p.url("ledger", f"/v1/disclosures/{community}/{month}.xlsx"), headers=staff)
     assert xlsx.status_code == 200
     with zipfile.ZipFile(io.BytesIO(xlsx.content)) as z:
-        for name in z.namelist():
-            leaks += _leaks(z.read(name), f"disclosure.xlsx/{name}", public=True)
-    return leaks
+        out += [(f"disclosure.xlsx/{name}", z.read(name)) for name in z.namelist()]
+    return out

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import io
 import json
 import re
 import unicodedata
 import uuid
-import zipfile
 
 import pytest
 
 from services.contracts import Envelope, events
 from tests.e2e.platform import eventually
-from tests.e2e.test_privacy import Tap, _quiet
+from tests.e2e.test_privacy import Tap, _quiet, disclosure_contents
 from tests.support import publish_channel_messages, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -209,16 +207,6 @@ def _public(p, codes: list[str], forms: list[str]) -> list[str]:
     for req in p.http.get(p.url("intake", "/open311/v2/requests.json"), params={"jurisdiction_id": "jinshan"}).json():
         one = p.http.get(p.url("intake", f"/open311/v2/requests/{req['service_request_id']}.json"))
         leaks += _leaks(one.content, "open311 one")
-    month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
-    staff = p.headers("party_org", ("jinshan",))
-    r = p.http.post(p.url("ledger", "/v1/disclosures"), json={"community": "jinshan", "month": month}, headers=staff)
-    assert r.status_code == 201, r.text
-    for suffix in ("", ".csv", ".txt", ".json"):
-        page = p.http.get(p.url("ledger", f"/v1/disclosures/jinshan/{month}{suffix}"), headers=staff)
-        assert page.status_code == 200, page.text
-        leaks += _leaks(page.content, f"disclosure{suffix or '.html'}")
-    xlsx = p.http.get(p.url("ledger", f"/v1/disclosures/jinshan/{month}.xlsx"), headers=staff)
-    with zipfile.ZipFile(io.BytesIO(xlsx.content)) as z:
-        for name in z.namelist():
-            leaks += _leaks(z.read(name), f"disclosure.xlsx/{name}")
+    for where, content in disclosure_contents(p, "jinshan"):
+        leaks += _leaks(content, where)
     return leaks
