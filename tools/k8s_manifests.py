@@ -42,7 +42,7 @@ class Svc:
 
 SERVICES = (
     Svc("intake", 8001, ("intake.channels", "intake.status"), max_replicas=6, queue_target=300, cpu_target=70),
-    Svc("triage", 8002, ("triage.reports", "triage.matters"), memory_request="384Mi", memory_limit="768Mi",
+    Svc("triage", 8002, ("triage.reports", "triage.matters"), memory_request="640Mi", memory_limit="1Gi",
         max_replicas=6, queue_target=200),
     Svc("meeting", 8003, ("meeting.matters",), max_replicas=3, queue_target=500, notices=True),
     Svc("ledger", 8004, ("ledger.events", "ledger.workcal"), max_replicas=6, queue_target=200, notices=True),
