@@ -60,7 +60,7 @@ def draw(rows: list[dict], n: int = N, seed: int = SEED) -> list[dict]:
 
 def sample(writer: str) -> dict:
     """Write {writer}_sample.jsonl with id, text and channel only; return the stratum sizes."""
-    rows = list(labelled.read_jsonl(labelled.WRITERS_DIR / f"{writer}.jsonl"))
+    rows = list(labelled.read_jsonl(labelled.writer_file(writer)))
     picked = draw(rows)
     labelled.write_jsonl(KAPPA_DIR / f"{writer}_sample.jsonl", [{k: r[k] for k in SAMPLE_FIELDS} for r in picked])
     population = collections.Counter(r["level"] for r in rows)
@@ -92,7 +92,7 @@ def kappa(first: list[str], second: list[str]) -> dict:
 def report(writer: str, write: bool = True) -> tuple[dict, list[dict]]:
     """Compare the writer's labels with {writer}_second.jsonl; return the report (written unless write=False) and the
     rows that differ."""
-    source = labelled.WRITERS_DIR / f"{writer}.jsonl"
+    source = labelled.writer_file(writer)
     rows = list(labelled.read_jsonl(source))
     by_id = {r["id"]: r for r in rows}
     second = list(labelled.read_jsonl(KAPPA_DIR / f"{writer}_second.jsonl"))

@@ -22,6 +22,15 @@ SEEDS = CORPUS_DIR / "seeds.txt"
 TRAIN = CORPUS_DIR / "train.jsonl"
 HELDOUT = CORPUS_DIR / "heldout.jsonl"
 WRITERS_DIR = CORPUS_DIR / "writers"  # independent writers' labelled reports, one file per writer (w1.jsonl, ...)
+# Writers kept out of training: the shipped model was graded on them once; the next change to the grader has
+# writers it never saw (docs/triage.md, "Held-out writers"). `read_corpus` never reads them.
+HELD_OUT_WRITERS_DIR = CORPUS_DIR / "heldout_writers"
+
+
+def writer_file(writer: str) -> Path:
+    """A writer's labelled file, in the training corpus or among the held-out writers."""
+    trained = WRITERS_DIR / f"{writer}.jsonl"
+    return trained if trained.exists() else HELD_OUT_WRITERS_DIR / f"{writer}.jsonl"
 SEED_WRITER = "w0"  # the seeds' author: train.jsonl + heldout.jsonl
 HEADS = ("level", "route", "kind", "category")
 SPLIT_SEED = 20261130

@@ -194,3 +194,14 @@ def test_category_head_has_its_own_c_and_weighs_writers_equally(rows):
     old = train(sample, red_c=None, category_c=m.c, category_writer_weights=False)  # policy v3's head
     plain = LogisticRegression(C=m.c, class_weight="balanced", max_iter=3000).fit(x, y)
     assert np.allclose(old.text_heads["category"].coef_, plain.coef_, atol=1e-4)
+
+
+def test_held_out_writers_are_never_trained_on(rows):
+    """w11/w12 stay out of training (docs/triage.md, "Held-out writers"); the kappa tool still finds their files."""
+    held = sorted(labelled.HELD_OUT_WRITERS_DIR.glob("*.jsonl"))
+    assert {p.stem for p in held} >= {"w11", "w12"}
+    trained_writers = {r["writer"] for r in rows}
+    for path in held:
+        assert path.stem not in trained_writers
+        assert labelled.writer_file(path.stem) == path
+        assert len(labelled.read_writer(path)) == sum(1 for _ in labelled.read_jsonl(path))  # every row usable
