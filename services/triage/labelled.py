@@ -31,6 +31,8 @@ def writer_file(writer: str) -> Path:
     """A writer's labelled file, in the training corpus or among the held-out writers."""
     trained = WRITERS_DIR / f"{writer}.jsonl"
     return trained if trained.exists() else HELD_OUT_WRITERS_DIR / f"{writer}.jsonl"
+
+
 SEED_WRITER = "w0"  # the seeds' author: train.jsonl + heldout.jsonl
 HEADS = ("level", "route", "kind", "category")
 SPLIT_SEED = 20261130
