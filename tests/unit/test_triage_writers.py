@@ -46,15 +46,15 @@ def test_kappa_sample_is_from_the_corpus():
 
 
 def test_later_writers_kappa_samples_are_reproducible_and_blind():
-    """w5–w10: the sample is the seeded stratified draw, shows only id/text/channel; the reports recompute."""
+    """w5–w12: the sample is the seeded stratified draw, shows only id/text/channel; the reports recompute."""
     kappa = labelled.CORPUS_DIR / "kappa"
     assert triage_kappa.allocate({"red": 224, "yellow": 353, "green": 223}, 120) == {
         "red": 34,
         "yellow": 53,
         "green": 33,
     }
-    for w in ("w5", "w6", "w7", "w8", "w9", "w10"):
-        rows = list(labelled.read_jsonl(labelled.WRITERS_DIR / f"{w}.jsonl"))
+    for w in ("w5", "w6", "w7", "w8", "w9", "w10", "w11", "w12"):
+        rows = list(labelled.read_jsonl(labelled.writer_file(w)))
         shown = list(labelled.read_jsonl(kappa / f"{w}_sample.jsonl"))
         second = list(labelled.read_jsonl(kappa / f"{w}_second.jsonl"))
         drawn = triage_kappa.draw(rows)
