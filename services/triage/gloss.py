@@ -41,9 +41,14 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     (r"fire (?:exits?|escapes?|lanes?|doors?|access)", "消防通道"),
     (r"fire (?:extinguishers?|hydrants?|hoses?)", "灭火器"),
     (r"smoke (?:alarms?|detectors?)", "烟感"),
-    (r"on fire|caught fire|catch(?:es|ing)? fire|burning|flames?|blaze|fire", "着火"),
-    (r"smok(?:e|y|ing)", "冒烟"),
+    (r"fire (?:safety|prevention|risks?|hazards?|inspections?|checks?)", "消防安全"),
     (r"burning smell|smell(?:s|ing)? of burning|scorch(?:ed|ing)?", "焦糊味"),
+    (r"electric(?:al|ity)? (?:box(?:es)?|cabinets?|panels?|meters?)|fuse ?box(?:es)?|switchgear|"
+     r"distribution box(?:es)?|meter box(?:es)?", "配电箱"),
+    (r"(?:electric(?:al)? )?(?:wires?|wiring|cables?)", "电线"),
+    (r"on fire|caught fire|catch(?:es|ing)? fire|burning|flames?|blaze|fire", "着火"),
+    (r"(?:people |someone |residents? )?smoking|cigarettes?|smokers?", "抽烟"),  # people smoking: no fire
+    (r"smoke|smoky", "冒烟"),
     (r"spark(?:s|ing|ed)?|arcing", "冒火花"),
     (r"electric(?:al)? shocks?|got (?:a )?shock(?:ed)?|shocked|electrocut\w*", "触电"),
     (r"live wires?|exposed wires?|bare wires?|dangling (?:wires?|cables?)", "电线裸露"),

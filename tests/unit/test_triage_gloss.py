@@ -66,3 +66,16 @@ def test_in_english_the_rules_red_stands_against_the_model_with_review():
 
 def test_talk_of_ending_a_life_in_english_is_a_call_for_help():
     assert _grade("My flatmate locked himself in the bathroom and said he wants to end it").urgent
+
+
+@pytest.mark.parametrize(
+    ("text", "red"),
+    [
+        ("Smoke coming out of the electric box on floor 3", True),
+        ("There is smoke in the corridor and a burning smell", True),
+        ("People keep smoking in the stairwell, the smell comes into our flat", False),  # cigarettes, no fire
+        ("Can we have a fire safety talk for the elderly residents?", False),  # fire as a topic, not a fire
+    ],
+)
+def test_smoke_and_fire_in_english_mean_a_fire_only_when_they_are_one(text: str, red: bool):
+    assert (_grade(text).level == "red") is red
