@@ -6,8 +6,6 @@ import datetime as dt
 import functools
 
 from sqlalchemy import and_, bindparam, case, func, or_, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
 from services.contracts import Envelope, events
@@ -18,6 +16,7 @@ from services.runtime.consumer import Reject
 from services.runtime.directory import load_directory
 from services.runtime.errors import Problem
 from services.runtime.privacy import scrub_text
+from services.runtime.tables import upsert
 from services.runtime.uow import UnitOfWork
 
 REOPENED_NOTE = "居民评价不满意，已督促责任单位重新整改"
@@ -99,8 +98,7 @@ STEP_OF_STATE = {
 @functools.cache
 def _step_statement(dialect: str):
     """First time a matter reaches a step: built once per dialect, run with parameters (issue 23)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(MatterStep.__table__).on_conflict_do_nothing()
+    return upsert(MatterStep.__table__, dialect).on_conflict_do_nothing()
 
 
 async def _reached(uow: UnitOfWork, env: Envelope, matter_id: str, step: str | None, at: dt.datetime) -> None:

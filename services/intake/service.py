@@ -8,8 +8,6 @@ import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import select
 
@@ -20,6 +18,7 @@ from services.intake.models import Report
 from services.runtime.directory import load_directory
 from services.runtime.inputs import check_year, refuse_controls
 from services.runtime.privacy import Vault, mask_name, mask_phone, public_photo, scrub_text
+from services.runtime.tables import upsert
 from services.runtime.uow import UnitOfWork
 
 _vault: Vault | None = None
@@ -109,9 +108,8 @@ async def accept(uow: UnitOfWork, inc: Incoming) -> tuple[Report, bool]:
 @functools.cache
 def _insert_statement(dialect: str):
     """The report's insert, a no-op if its channel message is stored already: built once per dialect (issue 23)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     t = Report.__table__
-    return insert(t).on_conflict_do_nothing(index_elements=[t.c.channel, t.c.channel_message_id])
+    return upsert(t, dialect).on_conflict_do_nothing(index_elements=[t.c.channel, t.c.channel_message_id])
 
 
 async def _store(uow: UnitOfWork, report: Report) -> bool:

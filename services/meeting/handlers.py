@@ -5,14 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from services.contracts import Envelope, events
 from services.meeting import closures, planner, service
 from services.meeting.models import QueuedMatter, aware, utc
 from services.runtime.consumer import Reject
 from services.runtime.directory import Community, load_directory
+from services.runtime.tables import upsert
 from services.runtime.uow import UnitOfWork
 
 # Titles for matters whose triage event never reached meeting (a person never reads an id).
@@ -87,8 +85,7 @@ def _defaults() -> dict:
 @functools.cache
 def _direct_statement(dialect: str):
     """A new direct matter's row, a no-op if the matter is known: built once per dialect (issue 23)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(QueuedMatter.__table__).on_conflict_do_nothing(index_elements=["matter_id"])
+    return upsert(QueuedMatter.__table__, dialect).on_conflict_do_nothing(index_elements=["matter_id"])
 
 
 async def _insert_direct(uow: UnitOfWork, row: dict) -> bool:
