@@ -43,7 +43,7 @@ class Signal:
 
 
 # Just before a sign, a denial a word away ("没有人流血", "冇人倒在地上"), which the taxonomy's reader misses.
-DENIALS = ("没有", "没", "无", "未", "冇", "不")
+DENIALS = ("没有", "没", "无", "未", "冇")  # 不 only right before the sign: "不停流血" is bleeding on
 
 
 def _live(status: str) -> bool:
@@ -64,7 +64,8 @@ def signals(text: str) -> tuple[Signal, ...]:
         for hazard, signs in SIGNS:
             for cue in signs:
                 at = clause.find(cue)
-                if at < 0 or any(d in clause[max(0, at - 4) : at] for d in DENIALS):
+                before = clause[max(0, at - 4) : at]
+                if at < 0 or before.endswith("不") or any(d in before for d in DENIALS):
                     continue
                 if _live(status := hazards.status(clause, at, cue)):
                     found.append(Signal(hazard, cue, status))

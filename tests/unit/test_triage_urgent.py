@@ -37,6 +37,7 @@ def _cues(text: str) -> list[str]:
         ("噪音问题：每天半夜楼下那个变电箱都在响，还冒蓝光，吵得我睡不着", "冒蓝光"),
         ("对门王阿姨一个人住，敲门敲不开，电话也没人接", "敲不开"),
         ("楼下有个人拿刀在追人", "拿刀"),
+        ("老人摔倒了 头上不停流血", "流血"),  # 不停: bleeding on, not a denial
     ],
 )
 def test_a_current_call_for_help_is_found(text: str, cue: str):
@@ -70,7 +71,6 @@ def test_the_model_cannot_demote_it_but_can_demote_an_ordinary_rules_red():
     kept = grader.combine(calls, not_red_prediction(), **ARGS)
     assert (kept.level, kept.route, kept.urgent) == ("red", "deliberate", True)
     assert not any(r.startswith("规则提示危险，但模型判断不属当前急险") for r in kept.reasons)
-    plain = domain.grade("楼道里有烟往上冒，颜色不深，可能是谁家做饭", channel="wechat_group")
-    assert not plain.urgent
-    if plain.level == "red":  # an ordinary hazard red is still the model's to confirm
-        assert grader.combine(plain, not_red_prediction(), **ARGS).level != "red"
+    plain = domain.grade("楼道里冒烟了", channel="wechat_group")  # a hazard red of the rules, no call for help
+    assert (plain.level, plain.urgent) == ("red", False)
+    assert grader.combine(plain, not_red_prediction(), **ARGS).level != "red"  # still the model's to confirm
