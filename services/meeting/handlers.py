@@ -118,8 +118,7 @@ async def _on_grade(
     community = _community(env)
     seq = env.sequence or 0
     now = planner.utcnow()
-    new = functools.partial(
-        _new_row,
+    row = _new_row(
         community,
         matter_id=matter_id,
         level=level,
@@ -133,13 +132,13 @@ async def _on_grade(
         seq=seq,
         now=now,
     )
-    if first and route != "deliberate" and await _insert_direct(uow, new()):
+    if first and route != "deliberate" and await _insert_direct(uow, row):
         return
     qm = await _existing(uow, env, matter_id)
     if qm is not None and seq and seq <= qm.grade_seq:
         return  # stale or repeated grade: a newer one was applied already
     if qm is None:
-        qm = QueuedMatter(**new())
+        qm = QueuedMatter(**row)
         uow.session.add(qm)
     else:
         qm.level, qm.route, qm.category = level, route, category
